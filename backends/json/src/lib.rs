@@ -1,0 +1,1 @@
+//! JSON backend for bucketcache, byte-compatible with Python BucketCache's JSONBackend.

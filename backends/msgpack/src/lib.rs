@@ -1,0 +1,1 @@
+//! MessagePack backend for bucketcache, byte-compatible with Python BucketCache's MessagePackBackend.

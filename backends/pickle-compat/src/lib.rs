@@ -1,0 +1,1 @@
+//! Python pickle backend for bucketcache: reads and writes the files of Python BucketCache's PickleBackend, never running code.

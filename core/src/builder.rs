@@ -1,0 +1,244 @@
+//! `BucketBuilder`: every way to configure a bucket before opening it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::bucket::{Bucket, Inner};
+use crate::error::{Error, Result};
+use crate::keymaker::KeyMaker;
+use crate::registry::{self, BackendOptions};
+use crate::store::{FsStorage, Storage};
+use crate::time::{Clock, SystemClock};
+
+/// The backend used when none is named.
+pub const DEFAULT_BACKEND: &str = "msgpack";
+/// The keymaker used when none is named.
+pub const DEFAULT_KEYMAKER: &str = "default";
+/// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
+pub const PYTHON_KEYMAKER: &str = "python";
+
+enum Choice<T: ?Sized> {
+    Name(String),
+    Instance(Arc<T>),
+}
+
+/// Configures and opens a [`Bucket`]. Made by [`Bucket::builder`].
+///
+/// The lifetime is given either whole ([`lifetime`](Self::lifetime)) or in the original's units
+/// ([`days`](Self::days), [`hours`](Self::hours), …, which add up); giving both is an error at
+/// [`open`](Self::open), as in the original. A zero lifetime means none.
+///
+/// ```
+/// # fn main() -> bucketcache_core::Result<()> {
+/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// let dir = tempfile::tempdir().unwrap();
+/// let b = bucketcache_core::Bucket::builder(dir.path())
+///     .backend("json")
+///     .keymaker("default")
+///     .hours(1)
+///     .minutes(30)
+///     .open()?;
+/// assert_eq!(b.lifetime(), Some(std::time::Duration::from_secs(5400)));
+/// # Ok(()) }
+/// ```
+pub struct BucketBuilder {
+    path: PathBuf,
+    backend: Choice<dyn Backend>,
+    backend_options: BackendOptions,
+    keymaker: Option<Choice<dyn KeyMaker>>,
+    python_compatible: bool,
+    lifetime: Option<Duration>,
+    units: Option<Duration>,
+    clock: Arc<dyn Clock>,
+    storage: Option<Arc<dyn Storage>>,
+    durable: bool,
+    log_full_keys: bool,
+}
+
+impl BucketBuilder {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        BucketBuilder {
+            path,
+            backend: Choice::Name(DEFAULT_BACKEND.into()),
+            backend_options: BackendOptions::Null,
+            keymaker: None,
+            python_compatible: false,
+            lifetime: None,
+            units: None,
+            clock: Arc::new(SystemClock),
+            storage: None,
+            durable: false,
+            log_full_keys: false,
+        }
+    }
+
+    /// Selects a registered backend by name (default `msgpack`).
+    pub fn backend(mut self, name: impl Into<String>) -> Self {
+        self.backend = Choice::Name(name.into());
+        self
+    }
+
+    /// Options for the named backend (a JSON object; unknown options are refused at `open`).
+    pub fn backend_options(mut self, options: BackendOptions) -> Self {
+        self.backend_options = options;
+        self
+    }
+
+    /// Uses this backend instance (validated at `open`).
+    pub fn backend_instance(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Choice::Instance(backend);
+        self
+    }
+
+    /// Selects a registered keymaker by name (default `default`).
+    pub fn keymaker(mut self, name: impl Into<String>) -> Self {
+        self.keymaker = Some(Choice::Name(name.into()));
+        self
+    }
+
+    /// Uses this keymaker instance.
+    pub fn keymaker_instance(mut self, keymaker: Arc<dyn KeyMaker>) -> Self {
+        self.keymaker = Some(Choice::Instance(keymaker));
+        self
+    }
+
+    /// Names files exactly as Python BucketCache 0.12.1 does (md5 over the backend's Python class
+    /// name and the key's `json.dumps` bytes), so that a Python program can share the directory.
+    /// The backend must declare a Python class name.
+    pub fn python_compatible(mut self) -> Self {
+        self.python_compatible = true;
+        self
+    }
+
+    /// The lifetime of entries written through this bucket.
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    fn add(mut self, amount: u64, unit_secs: f64) -> Self {
+        let add = Duration::try_from_secs_f64(amount as f64 * unit_secs).unwrap_or(Duration::MAX);
+        self.units = Some(self.units.unwrap_or_default().saturating_add(add));
+        self
+    }
+
+    /// Adds weeks to the lifetime.
+    pub fn weeks(self, n: u64) -> Self {
+        self.add(n, 604_800.0)
+    }
+    /// Adds days to the lifetime.
+    pub fn days(self, n: u64) -> Self {
+        self.add(n, 86_400.0)
+    }
+    /// Adds hours to the lifetime.
+    pub fn hours(self, n: u64) -> Self {
+        self.add(n, 3_600.0)
+    }
+    /// Adds minutes to the lifetime.
+    pub fn minutes(self, n: u64) -> Self {
+        self.add(n, 60.0)
+    }
+    /// Adds seconds to the lifetime.
+    pub fn seconds(self, n: u64) -> Self {
+        self.add(n, 1.0)
+    }
+    /// Adds milliseconds to the lifetime.
+    pub fn milliseconds(self, n: u64) -> Self {
+        self.add(n, 1e-3)
+    }
+    /// Adds microseconds to the lifetime.
+    pub fn microseconds(self, n: u64) -> Self {
+        self.add(n, 1e-6)
+    }
+
+    /// Where "now" comes from (default: the system clock). Tests use
+    /// [`ManualClock`](crate::time::ManualClock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Stores files through `storage` instead of the directory (e.g. a fault-injecting double).
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// fsync each written file and the directory before `set` returns (off by default; about ten
+    /// times slower).
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// Logs whole keys instead of their first 80 characters.
+    pub fn log_full_keys(mut self, yes: bool) -> Self {
+        self.log_full_keys = yes;
+        self
+    }
+
+    /// Validates everything, creates the directory (recursively) and opens the bucket.
+    pub fn open(self) -> Result<Bucket> {
+        let lifetime = match (self.lifetime, self.units) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidLifetime(
+                    "give either a lifetime or units (weeks, days, ...), not both".into(),
+                ))
+            }
+            (l, u) => l.or(u).filter(|d| !d.is_zero()),
+        };
+        let backend = match self.backend {
+            Choice::Name(name) => registry::backend(&name, &self.backend_options)?,
+            Choice::Instance(b) => {
+                crate::validate::validate_backend(&*b, "Bucket::builder().backend_instance")?;
+                b
+            }
+        };
+        let keymaker = match self.keymaker {
+            Some(Choice::Instance(k)) => k,
+            Some(Choice::Name(name)) => registry::keymaker(&name)?,
+            None if self.python_compatible => registry::keymaker(PYTHON_KEYMAKER)?,
+            None => registry::keymaker(DEFAULT_KEYMAKER)?,
+        };
+        if self.python_compatible && keymaker.name() != PYTHON_KEYMAKER {
+            return Err(Error::Config(format!(
+                "python_compatible() names files with the {PYTHON_KEYMAKER:?} keymaker, not {:?}",
+                keymaker.name()
+            )));
+        }
+        if keymaker.name() == PYTHON_KEYMAKER && backend.python_class_name().is_none() {
+            return Err(Error::NotPythonCompatible {
+                backend: backend.name().to_owned(),
+            });
+        }
+        let storage = match self.storage {
+            Some(s) => s,
+            None => {
+                let dir = &self.path;
+                fs::create_dir_all(dir).map_err(|source| Error::Directory {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let dir = fs::canonicalize(dir).map_err(|source| Error::Directory {
+                    path: dir.clone(),
+                    source,
+                })?;
+                Arc::new(FsStorage::new(dir, self.durable))
+            }
+        };
+        Ok(Bucket::from_inner(Inner {
+            backend,
+            keymaker,
+            lifetime,
+            clock: self.clock,
+            storage,
+            log_full_keys: self.log_full_keys,
+            memory: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+        }))
+    }
+}

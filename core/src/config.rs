@@ -1,0 +1,146 @@
+//! `BucketConfig`: a bucket described in TOML or JSON.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::builder::BucketBuilder;
+use crate::error::{Error, Result};
+use crate::Bucket;
+
+/// A bucket's configuration, from TOML or JSON text or a file.
+///
+/// ```
+/// # fn main() -> bucketcache_core::Result<()> {
+/// use bucketcache_core::BucketConfig;
+/// let cfg = BucketConfig::from_toml_str(r#"
+///     path = "cache"
+///     backend = "json"
+///     lifetime = "1h30m"
+///     [backend_options.json]
+///     indent = 2
+/// "#)?;
+/// assert_eq!(cfg.lifetime, Some(std::time::Duration::from_secs(5400)));
+/// assert_eq!(cfg.backend.as_deref(), Some("json"));
+/// let cfg = BucketConfig::from_json_str(r#"{"path": "cache", "lifetime": 90}"#)?;
+/// assert_eq!(cfg.lifetime, Some(std::time::Duration::from_secs(90)));
+/// assert!(BucketConfig::from_json_str(r#"{"path": "c", "lifetmie": 90}"#).is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// The cache directory.
+    pub path: PathBuf,
+    /// The backend's registered name (default `msgpack`).
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// The keymaker's registered name (default `default`; `python` names files as the original).
+    #[serde(default)]
+    pub keymaker: Option<String>,
+    /// The lifetime: seconds, or a human string such as `"1h30m"`.
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime"
+    )]
+    pub lifetime: Option<Duration>,
+    /// Plugin libraries to load before the backend is looked up.
+    #[serde(default)]
+    pub plugins: Vec<PathBuf>,
+    /// Options per backend name, e.g. `[backend_options.json] indent = 2`.
+    #[serde(default)]
+    pub backend_options: BTreeMap<String, serde_json::Value>,
+    /// fsync every write (see [`BucketBuilder::durable`]).
+    #[serde(default)]
+    pub durable: bool,
+    /// Log whole keys instead of their first 80 characters.
+    #[serde(default)]
+    pub log_full_keys: bool,
+}
+
+fn serialize_lifetime<S: serde::Serializer>(
+    lifetime: &Option<Duration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match lifetime {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+impl BucketConfig {
+    /// Parses TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::Config(format!("TOML: {e}")))
+    }
+
+    /// Parses JSON text.
+    pub fn from_json_str(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::Config(format!("JSON: {e}")))
+    }
+
+    /// Reads a `.toml` or `.json` file. A relative `path` in the file is taken relative to the
+    /// file's directory, and so are relative plugin paths.
+    pub fn from_file(file: impl AsRef<Path>) -> Result<Self> {
+        let file = file.as_ref();
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let mut cfg = match file.extension().and_then(|e| e.to_str()) {
+            Some("json") => Self::from_json_str(&text),
+            Some("toml") => Self::from_toml_str(&text),
+            _ => Err(Error::Config(format!(
+                "{}: a configuration file must end in .toml or .json",
+                file.display()
+            ))),
+        }
+        .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
+        if let Some(base) = file.parent() {
+            if cfg.path.is_relative() {
+                cfg.path = base.join(&cfg.path);
+            }
+            for p in &mut cfg.plugins {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Loads the configured plugins and returns a builder set up from this configuration.
+    pub fn builder(&self) -> Result<BucketBuilder> {
+        for plugin in &self.plugins {
+            crate::plugins::load(plugin)?;
+        }
+        let mut b = Bucket::builder(&self.path)
+            .durable(self.durable)
+            .log_full_keys(self.log_full_keys);
+        if let Some(name) = &self.backend {
+            b = b.backend(name.clone());
+        }
+        let backend = self
+            .backend
+            .as_deref()
+            .unwrap_or(crate::builder::DEFAULT_BACKEND);
+        if let Some(unknown) = self.backend_options.keys().find(|k| *k != backend) {
+            return Err(Error::Config(format!(
+                "backend_options.{unknown} is given but the backend is {backend:?}"
+            )));
+        }
+        if let Some(options) = self.backend_options.get(backend) {
+            b = b.backend_options(options.clone());
+        }
+        if let Some(name) = &self.keymaker {
+            b = b.keymaker(name.clone());
+            if name == crate::builder::PYTHON_KEYMAKER {
+                b = b.python_compatible();
+            }
+        }
+        if let Some(l) = self.lifetime {
+            b = b.lifetime(l);
+        }
+        Ok(b)
+    }
+}

@@ -1,0 +1,36 @@
+//! bucketcache-core: the [`Bucket`], the [`Backend`] and [`KeyMaker`] plugin traits, the
+//! registry that selects them by name, the plugin host and the file store.
+//!
+//! Most users depend on the facade crate `bucketcache`, which re-exports this crate together
+//! with the built-in backends and keymakers.
+#![warn(missing_docs)]
+
+pub mod backend;
+mod bucket;
+mod builder;
+pub mod config;
+mod deferred;
+mod error;
+pub mod keymaker;
+pub mod lifetime;
+mod memoize;
+pub mod plugins;
+pub mod registry;
+pub mod store;
+pub mod time;
+pub mod validate;
+
+pub use backend::{Backend, BackendError, ValueVisitor};
+pub use bucket::{Bucket, Pruned};
+pub use builder::{BucketBuilder, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER};
+pub use config::BucketConfig;
+pub use deferred::{deferred_write, DeferredWriteBucket};
+pub use error::{Error, Result};
+pub use keymaker::{KeyError, KeyMaker};
+pub use memoize::{CachedCallInfo, MemoStore, Memoized};
+pub use time::{Clock, Expiration, ManualClock, SystemClock};
+
+#[doc(hidden)]
+pub use erased_serde;
+#[doc(hidden)]
+pub use inventory;

@@ -1,0 +1,383 @@
+//! Backends and keymakers selectable by name.
+//!
+//! Crates register with `inventory` ([`BackendRegistration`], [`KeyMakerRegistration`]);
+//! plugins and programs register at run time ([`register_backend_instance`],
+//! [`register_backend_factory`]). Every backend is validated when it enters the registry
+//! ([`crate::validate::validate_backend`]); a refused backend is logged and remembered, and a
+//! lookup of its name reports why it was refused.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use serde::de::DeserializeOwned;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::keymaker::KeyMaker;
+use crate::validate::validate_backend;
+
+/// Options given to a backend factory: `null` for the defaults, or a JSON object (converted from
+/// TOML when the configuration is TOML).
+pub type BackendOptions = serde_json::Value;
+
+/// Builds a backend from its options.
+pub type BackendFactory = fn(&BackendOptions) -> Result<Arc<dyn Backend>>;
+
+/// A backend crate's entry in the registry, submitted with `inventory::submit!`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use bucketcache_core::registry::{BackendRegistration, BackendOptions};
+/// # use bucketcache_core::{Backend, Result};
+/// # fn factory(_: &BackendOptions) -> Result<Arc<dyn Backend>> { unimplemented!() }
+/// inventory::submit! {
+///     BackendRegistration { name: "myformat", origin: env!("CARGO_PKG_NAME"), factory }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct BackendRegistration {
+    /// The registry name, equal to the backend's `name()`.
+    pub name: &'static str,
+    /// The crate that submits it (`env!("CARGO_PKG_NAME")`).
+    pub origin: &'static str,
+    /// Builds the backend from options.
+    pub factory: BackendFactory,
+}
+
+inventory::collect!(BackendRegistration);
+
+/// A keymaker crate's entry in the registry, submitted with `inventory::submit!`.
+#[derive(Debug)]
+pub struct KeyMakerRegistration {
+    /// The registry name, equal to the keymaker's `name()`.
+    pub name: &'static str,
+    /// The crate that submits it.
+    pub origin: &'static str,
+    /// Builds the keymaker.
+    pub factory: fn() -> Arc<dyn KeyMaker>,
+}
+
+inventory::collect!(KeyMakerRegistration);
+
+/// Where a backend comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A crate of this project (json, msgpack, pickle).
+    BuiltIn(String),
+    /// A third-party crate linked into the program.
+    Crate(String),
+    /// A plugin library loaded at run time.
+    Plugin(PathBuf),
+    /// An instance registered by the program itself.
+    Program,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::BuiltIn(c) => write!(f, "built in ({c})"),
+            Origin::Crate(c) => write!(f, "crate {c}"),
+            Origin::Plugin(p) => write!(f, "plugin {}", p.display()),
+            Origin::Program => f.write_str("the program"),
+        }
+    }
+}
+
+impl Origin {
+    fn of_crate(name: &str) -> Origin {
+        const OURS: [&str; 3] = ["bucketcache-json", "bucketcache-msgpack", "bucketcache-pickle"];
+        if OURS.contains(&name) {
+            Origin::BuiltIn(name.to_owned())
+        } else {
+            Origin::Crate(name.to_owned())
+        }
+    }
+}
+
+/// What the registry knows about a backend.
+#[derive(Debug, Clone)]
+pub struct BackendInfo {
+    /// Registry name.
+    pub name: String,
+    /// File extension.
+    pub extension: String,
+    /// Binary or text files.
+    pub binary: bool,
+    /// The Python class name used for Python-compatible naming.
+    pub python_class_name: Option<String>,
+    /// Where it comes from.
+    pub origin: Origin,
+}
+
+#[derive(Clone)]
+enum Factory {
+    Fn(BackendFactory),
+    Instance(Arc<dyn Backend>),
+}
+
+struct BackendEntry {
+    info: BackendInfo,
+    factory: Factory,
+}
+
+struct KeyMakerEntry {
+    origin: String,
+    factory: fn() -> Arc<dyn KeyMaker>,
+}
+
+#[derive(Default)]
+struct Registry {
+    backends: BTreeMap<String, BackendEntry>,
+    keymakers: BTreeMap<String, KeyMakerEntry>,
+    refused: Vec<String>,
+}
+
+fn global() -> &'static RwLock<Registry> {
+    static GLOBAL: OnceLock<RwLock<Registry>> = OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        let mut reg = Registry::default();
+        for r in inventory::iter::<BackendRegistration> {
+            if let Err(e) = reg.add_factory(r.name, Origin::of_crate(r.origin), r.factory) {
+                tracing::error!("{e}");
+                reg.refused.push(e.to_string());
+            }
+        }
+        for r in inventory::iter::<KeyMakerRegistration> {
+            if let Err(e) = reg.add_keymaker(r.name, r.origin, r.factory) {
+                tracing::error!("{e}");
+                reg.refused.push(e.to_string());
+            }
+        }
+        RwLock::new(reg)
+    })
+}
+
+fn read() -> std::sync::RwLockReadGuard<'static, Registry> {
+    global().read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write() -> std::sync::RwLockWriteGuard<'static, Registry> {
+    global().write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    fn check_free(&self, name: &str, origin: &Origin) -> Result<bool> {
+        match self.backends.get(name) {
+            None => Ok(true),
+            // The same crate registering twice (inventory plus install_default_backends) is fine.
+            Some(e) if e.info.origin == *origin && !matches!(origin, Origin::Plugin(_)) => Ok(false),
+            Some(e) => Err(Error::DuplicateName {
+                kind: "backend",
+                name: name.to_owned(),
+                origin: origin.to_string(),
+                existing: e.info.origin.to_string(),
+            }),
+        }
+    }
+
+    fn add_factory(&mut self, name: &str, origin: Origin, factory: BackendFactory) -> Result<()> {
+        if !self.check_free(name, &origin)? {
+            return Ok(());
+        }
+        let backend = factory(&serde_json::Value::Null).map_err(|e| Error::BackendRefused {
+            name: name.to_owned(),
+            origin: origin.to_string(),
+            rule: format!("its default configuration does not build: {e}"),
+        })?;
+        let info = self.admit(name, &origin, &*backend)?;
+        self.backends.insert(
+            name.to_owned(),
+            BackendEntry {
+                info,
+                factory: Factory::Fn(factory),
+            },
+        );
+        Ok(())
+    }
+
+    fn add_instance(&mut self, backend: Arc<dyn Backend>, origin: Origin) -> Result<()> {
+        let name = backend.name().to_owned();
+        if !self.check_free(&name, &origin)? {
+            return Ok(());
+        }
+        let info = self.admit(&name, &origin, &*backend)?;
+        self.backends.insert(
+            name,
+            BackendEntry {
+                info,
+                factory: Factory::Instance(backend),
+            },
+        );
+        Ok(())
+    }
+
+    fn admit(&self, name: &str, origin: &Origin, backend: &dyn Backend) -> Result<BackendInfo> {
+        if backend.name() != name {
+            return Err(Error::BackendRefused {
+                name: name.to_owned(),
+                origin: origin.to_string(),
+                rule: format!(
+                    "it is registered as {name:?} but calls itself {:?}",
+                    backend.name()
+                ),
+            });
+        }
+        validate_backend(backend, &origin.to_string())?;
+        Ok(BackendInfo {
+            name: name.to_owned(),
+            extension: backend.file_extension().to_owned(),
+            binary: backend.is_binary(),
+            python_class_name: backend.python_class_name().map(str::to_owned),
+            origin: origin.clone(),
+        })
+    }
+
+    fn add_keymaker(
+        &mut self,
+        name: &str,
+        origin: &str,
+        factory: fn() -> Arc<dyn KeyMaker>,
+    ) -> Result<()> {
+        if let Some(e) = self.keymakers.get(name) {
+            if e.origin == origin {
+                return Ok(());
+            }
+            return Err(Error::DuplicateName {
+                kind: "keymaker",
+                name: name.to_owned(),
+                origin: origin.to_owned(),
+                existing: e.origin.clone(),
+            });
+        }
+        self.keymakers.insert(
+            name.to_owned(),
+            KeyMakerEntry {
+                origin: origin.to_owned(),
+                factory,
+            },
+        );
+        Ok(())
+    }
+
+    fn known_backends(&self) -> String {
+        let mut known = self.backends.keys().cloned().collect::<Vec<_>>().join(", ");
+        if known.is_empty() {
+            known.push_str("(none)");
+        }
+        for r in &self.refused {
+            known.push_str(&format!("; refused: {r}"));
+        }
+        known
+    }
+}
+
+/// Builds the backend registered as `name` with `options` (`null` for its defaults).
+///
+/// ```
+/// use bucketcache_core::registry;
+/// let err = registry::backend("no-such-format", &serde_json::Value::Null).unwrap_err();
+/// assert!(err.to_string().contains("unknown backend \"no-such-format\""));
+/// ```
+pub fn backend(name: &str, options: &BackendOptions) -> Result<Arc<dyn Backend>> {
+    let factory = {
+        let reg = read();
+        match reg.backends.get(name) {
+            Some(e) => e.factory.clone(),
+            None => {
+                return Err(Error::UnknownBackend {
+                    name: name.to_owned(),
+                    known: reg.known_backends(),
+                })
+            }
+        }
+    };
+    match factory {
+        Factory::Fn(f) => f(options),
+        Factory::Instance(b) => {
+            if options.is_null() || options.as_object().is_some_and(|o| o.is_empty()) {
+                Ok(b)
+            } else {
+                Err(Error::Config(format!(
+                    "backend {name:?} takes no options, got {options}"
+                )))
+            }
+        }
+    }
+}
+
+/// Every registered backend, sorted by name.
+pub fn backends() -> Vec<BackendInfo> {
+    read().backends.values().map(|e| e.info.clone()).collect()
+}
+
+/// The reasons backends submitted through `inventory` were refused.
+pub fn refused() -> Vec<String> {
+    read().refused.clone()
+}
+
+/// Registers a backend factory under `name` (validating its default configuration). Registering
+/// the same name again from the same origin is a no-op.
+pub fn register_backend_factory(
+    name: &str,
+    origin: &str,
+    factory: BackendFactory,
+) -> Result<()> {
+    write().add_factory(name, Origin::of_crate(origin), factory)
+}
+
+/// Registers a ready-made backend (e.g. one loaded from a plugin), after validating it.
+pub fn register_backend_instance(backend: Arc<dyn Backend>, origin: Origin) -> Result<()> {
+    write().add_instance(backend, origin)
+}
+
+/// Builds the keymaker registered as `name`.
+pub fn keymaker(name: &str) -> Result<Arc<dyn KeyMaker>> {
+    let reg = read();
+    match reg.keymakers.get(name) {
+        Some(e) => Ok((e.factory)()),
+        None => {
+            let known = reg.keymakers.keys().cloned().collect::<Vec<_>>().join(", ");
+            Err(Error::UnknownKeyMaker {
+                name: name.to_owned(),
+                known: if known.is_empty() { "(none)".into() } else { known },
+            })
+        }
+    }
+}
+
+/// Names of every registered keymaker.
+pub fn keymakers() -> Vec<String> {
+    read().keymakers.keys().cloned().collect()
+}
+
+/// Registers a keymaker factory under `name`.
+pub fn register_keymaker(
+    name: &str,
+    origin: &str,
+    factory: fn() -> Arc<dyn KeyMaker>,
+) -> Result<()> {
+    write().add_keymaker(name, origin, factory)
+}
+
+/// Reads a backend's typed options from [`BackendOptions`]; `null` gives `T::default()`. Unknown
+/// option names are refused (the config struct must use `#[serde(deny_unknown_fields)]`), and the
+/// error names the backend and the option.
+///
+/// ```
+/// #[derive(Default, serde::Deserialize)]
+/// #[serde(deny_unknown_fields, default)]
+/// struct Opts { indent: Option<usize> }
+/// let bad = serde_json::json!({"indnet": 2});
+/// let err = bucketcache_core::registry::options::<Opts>("json", &bad).err().unwrap();
+/// assert!(err.to_string().contains("indnet"));
+/// ```
+pub fn options<T: DeserializeOwned + Default>(backend: &str, options: &BackendOptions) -> Result<T> {
+    if options.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(options.clone())
+        .map_err(|e| Error::Config(format!("options of backend {backend:?}: {e}")))
+}

@@ -1,0 +1,213 @@
+//! Runtime validation of backends: the original's `check_concrete`, done properly.
+//!
+//! Every backend entering the registry — built in, linked through `inventory`, or loaded from a
+//! plugin file — must pass [`validate_backend`]. Each rule has its own message, so a refusal says
+//! exactly what is wrong.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, BackendError};
+use crate::error::{Error, Result};
+use crate::time::{parse_expiration, Expiration};
+
+/// The value every backend must round-trip: text (with non-ASCII), integers of both signs, a
+/// float, a boolean, a missing value, a list and a nested map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// Non-ASCII text.
+    pub text: String,
+    /// A negative integer.
+    pub negative: i64,
+    /// A large unsigned integer.
+    pub large: u64,
+    /// A float with a fraction.
+    pub float: f64,
+    /// A boolean.
+    pub flag: bool,
+    /// A null.
+    pub nothing: Option<u32>,
+    /// A list.
+    pub list: Vec<u32>,
+    /// A nested map.
+    pub nested: BTreeMap<String, Vec<String>>,
+}
+
+impl Probe {
+    /// The probe value.
+    pub fn sample() -> Probe {
+        Probe {
+            text: "probe värde ☃ 😀".into(),
+            negative: -123_456_789,
+            large: 1 << 40,
+            float: 2.5,
+            flag: true,
+            nothing: None,
+            list: vec![0, 1, 255, 65_536],
+            nested: BTreeMap::from([
+                ("a".into(), vec!["x".into()]),
+                ("empty".into(), vec![]),
+            ]),
+        }
+    }
+}
+
+/// Checks that a backend obeys every rule the host relies on. `origin` names where it came from
+/// (a crate or a plugin file) for the error message.
+///
+/// ```
+/// # use bucketcache_core::{validate::validate_backend, Backend, BackendError, Expiration, ValueVisitor};
+/// #[derive(Debug)]
+/// struct Nameless;
+/// impl Backend for Nameless {
+///     fn name(&self) -> &str { "Bad Name" }
+///     fn file_extension(&self) -> &str { "x" }
+///     fn is_binary(&self) -> bool { true }
+///     fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<Expiration>, _: &mut Vec<u8>)
+///         -> Result<(), BackendError> { Ok(()) }
+///     fn load_expiration(&self, _: &[u8]) -> Result<Option<Expiration>, BackendError> { Ok(None) }
+///     fn load_value(&self, _: &[u8], _: &mut ValueVisitor<'_>) -> Result<(), BackendError> { Ok(()) }
+/// }
+/// let err = validate_backend(&Nameless, "an example").unwrap_err();
+/// assert!(err.to_string().contains("name must match [a-z0-9_-]+"));
+/// ```
+pub fn validate_backend(backend: &dyn Backend, origin: &str) -> Result<()> {
+    let refuse = |rule: String| Error::BackendRefused {
+        name: guard(|| backend.name().to_owned()).unwrap_or_else(|_| "?".into()),
+        origin: origin.to_owned(),
+        rule,
+    };
+    let name = guard(|| backend.name().to_owned()).map_err(|p| refuse(format!("name() {p}")))?;
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(refuse(format!(
+            "name must match [a-z0-9_-]+ (1 to 64 characters), got {name:?}"
+        )));
+    }
+    let ext = guard(|| backend.file_extension().to_owned())
+        .map_err(|p| refuse(format!("file_extension() {p}")))?;
+    if ext.is_empty() || ext.len() > 16 || !ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(refuse(format!(
+            "file extension must match [A-Za-z0-9]+ (1 to 16 characters, no dot), got {ext:?}"
+        )));
+    }
+    if ext.eq_ignore_ascii_case("tmp") {
+        return Err(refuse(
+            "file extension \"tmp\" is reserved for the cache's temporary files".into(),
+        ));
+    }
+    let class = guard(|| backend.python_class_name().map(str::to_owned))
+        .map_err(|p| refuse(format!("python_class_name() {p}")))?;
+    if let Some(class) = class {
+        let mut bytes = class.bytes();
+        let ok = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !ok {
+            return Err(refuse(format!(
+                "Python class name must be a Python identifier, got {class:?}"
+            )));
+        }
+    }
+    let probe = Probe::sample();
+    let expirations = [
+        None,
+        parse_expiration("2100-01-01T00:00:00.123456"),
+        parse_expiration("2100-01-01T00:00:00"),
+    ];
+    for expiration in expirations {
+        check_round_trip(backend, &probe, expiration).map_err(refuse)?;
+    }
+    check_garbage(backend, &probe).map_err(refuse)?;
+    Ok(())
+}
+
+fn check_round_trip(
+    backend: &dyn Backend,
+    probe: &Probe,
+    expiration: Option<Expiration>,
+) -> std::result::Result<(), String> {
+    let shown = expiration.map_or("no expiration".to_owned(), |e| format!("expiration {e}"));
+    let bytes = guard(|| backend.encode(probe, expiration))
+        .map_err(|p| format!("dump {p}"))?
+        .map_err(|e| format!("probe value with {shown} does not encode: {e}"))?;
+    let again = guard(|| backend.encode(probe, expiration))
+        .map_err(|p| format!("dump {p}"))?
+        .map_err(|e| format!("probe value does not encode twice: {e}"))?;
+    if bytes != again {
+        return Err("dump is not deterministic: the same envelope gave different bytes".into());
+    }
+    let got = guard(|| backend.load_expiration(&bytes))
+        .map_err(|p| format!("load_expiration {p}"))?
+        .map_err(|e| format!("its own probe file with {shown} does not load: {e}"))?;
+    if got != expiration {
+        return Err(format!(
+            "expiration does not round-trip: wrote {expiration:?}, read {got:?}"
+        ));
+    }
+    let value: Probe = guard(|| backend.decode_value(&bytes))
+        .map_err(|p| format!("load_value {p}"))?
+        .map_err(|e| format!("probe value does not decode: {e}"))?;
+    if value != *probe {
+        return Err(format!(
+            "probe value does not round-trip: wrote {probe:?}, read {value:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn check_garbage(backend: &dyn Backend, probe: &Probe) -> std::result::Result<(), String> {
+    let whole = backend
+        .encode(probe, None)
+        .map_err(|e| format!("probe value does not encode: {e}"))?;
+    let mut inputs: Vec<(&str, Vec<u8>)> = vec![
+        ("empty input", Vec::new()),
+        ("garbage bytes", b"\xff\xfe\x00garbage\x80{[".to_vec()),
+    ];
+    // Every strict prefix (sampled for long files) must be refused: a truncated file is a miss.
+    let step = (whole.len() / 64).max(1);
+    for cut in (0..whole.len()).step_by(step) {
+        inputs.push(("a truncated file", whole[..cut].to_vec()));
+    }
+    for (what, input) in inputs {
+        let loaded = guard(|| backend.load_expiration(&input))
+            .map_err(|p| format!("load_expiration on {what} ({} bytes) {p}", input.len()))?;
+        if loaded.is_ok() {
+            return Err(format!(
+                "{what} ({} bytes) loads as a valid file; it must be an error",
+                input.len()
+            ));
+        }
+        guard(|| backend.decode_value::<serde::de::IgnoredAny>(&input))
+            .map_err(|p| format!("load_value on {what} {p}"))?
+            .ok();
+    }
+    Ok(())
+}
+
+/// Runs `f`, turning a panic into a message.
+fn guard<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".into());
+        format!("panicked: {msg}")
+    })
+}
+
+/// Runs a backend call, turning a panic into a [`BackendError::Failure`]. Used on every call the
+/// bucket makes into a backend, so that a misbehaving format can never take the program down.
+pub(crate) fn shielded<T>(
+    f: impl FnOnce() -> std::result::Result<T, BackendError>,
+) -> std::result::Result<T, BackendError> {
+    guard(f).unwrap_or_else(|p| Err(BackendError::Failure(p)))
+}

@@ -1,0 +1,1 @@
+//! The #[cached] attribute macro of bucketcache.

@@ -1,0 +1,1 @@
+//! SDK for bucketcache backend plugins: the C ABI table, the export macro and a conformance kit.
