@@ -15,6 +15,7 @@ pub mod keymaker;
 pub mod lifetime;
 mod memoize;
 pub mod plugins;
+pub mod pyjson;
 pub mod registry;
 pub mod store;
 pub mod time;

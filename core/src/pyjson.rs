@@ -1,0 +1,1 @@
+//! Python `json.dumps`-identical JSON text (filled by the keymakers work).
