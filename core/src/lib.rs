@@ -31,7 +31,9 @@ pub use keymaker::{KeyError, KeyMaker};
 pub use memoize::{CachedCallInfo, MemoStore, Memoized};
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 
-#[doc(hidden)]
+/// Re-exported: the `Backend` and `KeyMaker` traits take `erased_serde` values.
 pub use erased_serde;
+/// Re-exported: expirations are `chrono::NaiveDateTime` (naive UTC).
+pub use chrono;
 #[doc(hidden)]
 pub use inventory;
