@@ -134,6 +134,8 @@ impl Bucket {
             .inner
             .keymaker
             .make_key(&Sized_(key), &*self.inner.backend)?;
+        // The digest becomes a file name: never let a keymaker name a path.
+        crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(
                 key = %self.describe_key(key),
@@ -334,31 +336,12 @@ impl Bucket {
     pub(crate) fn load(&self, digest: &str) -> Result<Option<Entry>> {
         let now = self.inner.clock.now();
         let in_memory = self.memory().get(digest).cloned();
-        let entry = match in_memory {
-            Some(entry) => entry,
-            None => {
-                let name = self.file_name(digest);
-                tracing::info!(file = %name, "Attempt load from file");
-                let bytes = match self.inner.storage.read(&name) {
-                    Ok(Some(bytes)) => bytes,
-                    Ok(None) => {
-                        tracing::debug!(file = %name, "Handled exception: File not found");
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(Error::io(self.path().join(&name), e)),
-                };
-                match shielded(|| self.inner.backend.load_expiration(&bytes)) {
-                    Ok(expiration) => Entry {
-                        bytes: Arc::new(bytes),
-                        expiration,
-                    },
-                    Err(e) => {
-                        tracing::debug!(file = %name, backend = self.inner.backend.name(), error = %e,
-                            "Backend failed to load file: a miss, the file is kept");
-                        return Ok(None);
-                    }
-                }
-            }
+        let (entry, from_file) = match in_memory {
+            Some(entry) => (entry, false),
+            None => match self.read_file(digest)? {
+                Some(entry) => (entry, true),
+                None => return Ok(None),
+            },
         };
         if self.is_expired(entry.expiration, now) {
             self.memory().remove(digest);
@@ -368,10 +351,37 @@ impl Bucket {
             }
             return Ok(None);
         }
-        self.memory()
-            .entry(digest.to_owned())
-            .or_insert_with(|| entry.clone());
+        if from_file {
+            self.memory()
+                .entry(digest.to_owned())
+                .or_insert_with(|| entry.clone());
+        }
         Ok(Some(entry))
+    }
+
+    /// Reads and checks the file of `digest`: `None` when it is missing or cannot be decoded.
+    fn read_file(&self, digest: &str) -> Result<Option<Entry>> {
+        let name = self.file_name(digest);
+        tracing::info!(file = %name, "Attempt load from file");
+        let bytes = match self.inner.storage.read(&name) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                tracing::debug!(file = %name, "Handled exception: File not found");
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::io(self.path().join(&name), e)),
+        };
+        match shielded(|| self.inner.backend.load_expiration(&bytes)) {
+            Ok(expiration) => Ok(Some(Entry {
+                bytes: Arc::new(bytes),
+                expiration,
+            })),
+            Err(e) => {
+                tracing::debug!(file = %name, backend = self.inner.backend.name(), error = %e,
+                    "Backend failed to load file: a miss, the file is kept");
+                Ok(None)
+            }
+        }
     }
 
     fn is_expired(&self, expiration: Option<Expiration>, now: Expiration) -> bool {

@@ -1,9 +1,9 @@
 //! `BucketBuilder`: every way to configure a bucket before opening it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::backend::Backend;
@@ -215,6 +215,7 @@ impl BucketBuilder {
                 backend: backend.name().to_owned(),
             });
         }
+        validate_keymaker_once(&*keymaker, &*backend)?;
         let storage = match self.storage {
             Some(s) => s,
             None => {
@@ -241,4 +242,21 @@ impl BucketBuilder {
             flights: Mutex::new(HashMap::new()),
         }))
     }
+}
+
+/// Validates a keymaker with a backend once per process (per pair of names): validation hashes
+/// thousands of probe keys, and buckets are opened often.
+fn validate_keymaker_once(keymaker: &dyn KeyMaker, backend: &dyn Backend) -> Result<()> {
+    static VALIDATED: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    let pair = (keymaker.name().to_owned(), backend.name().to_owned());
+    let validated = VALIDATED.get_or_init(Default::default);
+    if validated.lock().unwrap_or_else(|p| p.into_inner()).contains(&pair) {
+        return Ok(());
+    }
+    crate::validate::validate_keymaker(keymaker, backend)?;
+    validated
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pair);
+    Ok(())
 }

@@ -211,3 +211,78 @@ pub(crate) fn shielded<T>(
 ) -> std::result::Result<T, BackendError> {
     guard(f).unwrap_or_else(|p| Err(BackendError::Failure(p)))
 }
+
+/// How many distinct probe keys a keymaker must name with distinct digests.
+const KEYMAKER_PROBE_KEYS: u32 = 4096;
+
+/// Checks a keymaker before a bucket uses it: its digests must be lowercase hex of at least 128
+/// bits (32 characters) and at most 128 characters (they are file names; this also rules out path
+/// separators), deterministic, and distinct for 4096 distinct probe keys.
+///
+/// This is what makes a hash collision unable to return a wrong value in practice: a bucket
+/// trusts the file name to identify the key, so a keymaker must be collision resistant. The
+/// built-in keymakers use SHA-256 (`default`, `streaming`) and MD5 (`python`, for the original's
+/// file names; MD5 collisions can be constructed on purpose, so do not use Python-compatible
+/// naming for keys chosen by an adversary). A weak keymaker (a short or poorly mixed digest)
+/// collides on the probe keys and is refused.
+///
+/// ```
+/// # use bucketcache_core::{validate::validate_keymaker, Backend, KeyError, KeyMaker};
+/// #[derive(Debug)]
+/// struct Short;
+/// impl KeyMaker for Short {
+///     fn name(&self) -> &str { "short" }
+///     fn make_key(&self, key: &dyn erased_serde::Serialize, _: &dyn Backend) -> Result<String, KeyError> {
+///         Ok("abc".into())
+///     }
+/// }
+/// # #[derive(Debug)] struct B;
+/// # impl Backend for B {
+/// #   fn name(&self) -> &str { "b" } fn file_extension(&self) -> &str { "b" } fn is_binary(&self) -> bool { true }
+/// #   fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<bucketcache_core::Expiration>, _: &mut Vec<u8>) -> Result<(), bucketcache_core::BackendError> { Ok(()) }
+/// #   fn load_expiration(&self, _: &[u8]) -> Result<Option<bucketcache_core::Expiration>, bucketcache_core::BackendError> { Ok(None) }
+/// #   fn load_value(&self, _: &[u8], _: &mut bucketcache_core::ValueVisitor<'_>) -> Result<(), bucketcache_core::BackendError> { Ok(()) }
+/// # }
+/// let err = validate_keymaker(&Short, &B).unwrap_err();
+/// assert!(err.to_string().contains("at least 32"));
+/// ```
+pub fn validate_keymaker(keymaker: &dyn crate::KeyMaker, backend: &dyn Backend) -> Result<()> {
+    let name = guard(|| keymaker.name().to_owned()).unwrap_or_else(|_| "?".into());
+    let refuse = |rule: String| Error::Config(format!("keymaker {name:?} refused: {rule}"));
+    let mut seen = std::collections::HashMap::with_capacity(KEYMAKER_PROBE_KEYS as usize);
+    for i in 0..KEYMAKER_PROBE_KEYS {
+        let key = (i, format!("probe-{}", i % 7), i % 2 == 0);
+        let digest = guard(|| keymaker.make_key(&key, backend))
+            .map_err(|p| refuse(format!("make_key {p}")))?
+            .map_err(|e| refuse(format!("cannot hash a probe key: {e}")))?;
+        check_digest(&digest).map_err(refuse)?;
+        if i == 0 {
+            let again = keymaker
+                .make_key(&key, backend)
+                .map_err(|e| refuse(format!("cannot hash a probe key twice: {e}")))?;
+            if again != digest {
+                return Err(refuse("digests are not deterministic".into()));
+            }
+        }
+        if let Some(other) = seen.insert(digest.clone(), i) {
+            return Err(refuse(format!(
+                "probe keys {other} and {i} collide on digest {digest}: the digest is too weak"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A digest must be a safe file name stem: lowercase hex, 32 to 128 characters.
+pub(crate) fn check_digest(digest: &str) -> std::result::Result<(), String> {
+    if digest.len() < 32 || digest.len() > 128 {
+        return Err(format!(
+            "digests must have at least 32 and at most 128 hex characters, got {} ({digest:?})",
+            digest.len()
+        ));
+    }
+    if !digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(format!("digests must be lowercase hex, got {digest:?}"));
+    }
+    Ok(())
+}
