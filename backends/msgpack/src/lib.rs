@@ -1,1 +1,160 @@
-//! MessagePack backend for bucketcache, byte-compatible with Python BucketCache's MessagePackBackend.
+//! MessagePack backend for bucketcache, byte-compatible with Python BucketCache's
+//! `MessagePackBackend` (`.msgpack` files; a Python program reads what this writes and the
+//! other way round).
+//!
+//! A file is a two-entry map: `{"value": V, "expiration_date": E}`, the value first, where `E`
+//! is nil or the expiration as Python's `datetime.isoformat()` text (naive UTC). Values are
+//! written as Python's `msgpack.Packer` writes them: smallest integers, float64, str for text
+//! and bin for bytes, arrays for sequences and tuples, maps for maps and structs.
+//!
+//! ```
+//! use bucketcache_core::Backend;
+//! use bucketcache_msgpack::MsgpackBackend;
+//!
+//! let backend = MsgpackBackend::default();
+//! let bytes = (&backend as &dyn Backend).encode("this", None).unwrap();
+//! assert_eq!(bytes, b"\x82\xa5value\xa4this\xafexpiration_date\xc0");
+//! let v: String = (&backend as &dyn Backend).decode_value(&bytes).unwrap();
+//! assert_eq!(v, "this");
+//! ```
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::time::{format_expiration, parse_expiration};
+use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+
+mod config;
+mod decode;
+mod encode;
+
+pub use config::MsgpackConfig;
+
+/// The registry name of this backend.
+pub const NAME: &str = "msgpack";
+
+/// The deepest nesting of arrays and maps a value may have. Deeper values are refused when
+/// written and when read, so that no input can exhaust the stack.
+pub const MAX_DEPTH: usize = 512;
+
+/// The MessagePack backend.
+///
+/// ```
+/// use bucketcache_msgpack::{MsgpackBackend, MsgpackConfig};
+/// let b = MsgpackBackend::new(MsgpackConfig { use_single_float: true, ..Default::default() });
+/// assert!(b.config().use_bin_type);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MsgpackBackend {
+    config: MsgpackConfig,
+}
+
+impl MsgpackBackend {
+    /// A backend with these options.
+    pub fn new(config: MsgpackConfig) -> Self {
+        MsgpackBackend { config }
+    }
+
+    /// Its options.
+    pub fn config(&self) -> &MsgpackConfig {
+        &self.config
+    }
+}
+
+impl Backend for MsgpackBackend {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn file_extension(&self) -> &str {
+        "msgpack"
+    }
+
+    fn is_binary(&self) -> bool {
+        true
+    }
+
+    fn python_class_name(&self) -> Option<&str> {
+        Some("MessagePackBackend")
+    }
+
+    fn dump(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        expiration: Option<Expiration>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BackendError> {
+        let start = out.len();
+        let written = write_envelope(self.config, value, expiration, out);
+        if written.is_err() {
+            // Leave the caller's buffer as it was.
+            out.truncate(start);
+        }
+        written.map_err(|e| BackendError::Encode(e.0))
+    }
+
+    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
+        let env = decode::envelope(bytes).map_err(BackendError::Decode)?;
+        match env.expiration {
+            None => Ok(None),
+            Some(raw) => {
+                let text = std::str::from_utf8(raw)
+                    .map_err(|e| BackendError::Decode(format!("expiration_date: {e}")))?;
+                parse_expiration(text).map(Some).ok_or_else(|| {
+                    BackendError::Decode(format!(
+                        "expiration_date {text:?} is not a naive ISO date and time"
+                    ))
+                })
+            }
+        }
+    }
+
+    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+        let env = decode::envelope(bytes).map_err(BackendError::Decode)?;
+        let mut de = rmp_serde::Deserializer::from_read_ref(env.value);
+        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
+            .map_err(|e| BackendError::WrongType(e.to_string()))
+    }
+}
+
+fn write_envelope(
+    config: MsgpackConfig,
+    value: &dyn erased_serde::Serialize,
+    expiration: Option<Expiration>,
+    out: &mut Vec<u8>,
+) -> Result<(), encode::EncodeError> {
+    out.extend_from_slice(b"\x82\xa5value");
+    let mut enc = encode::Encoder::new(out, config);
+    serde::Serialize::serialize(value, &mut enc)?;
+    enc.str("expiration_date")?;
+    match expiration {
+        None => enc.out.push(0xc0),
+        Some(e) => enc.str(&format_expiration(&e))?,
+    }
+    Ok(())
+}
+
+fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
+    let config = registry::options::<MsgpackConfig>(NAME, options)?;
+    Ok(Arc::new(MsgpackBackend::new(config)))
+}
+
+inventory::submit! {
+    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
+}
+
+/// Registers this backend explicitly, for platforms where `inventory` constructors do not run.
+/// Calling it more than once is harmless.
+///
+/// ```
+/// bucketcache_msgpack::register().unwrap();
+/// let b = bucketcache_core::registry::backend("msgpack", &serde_json::Value::Null).unwrap();
+/// assert_eq!(b.file_extension(), "msgpack");
+/// ```
+pub fn register() -> bucketcache_core::Result<()> {
+    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
+}
+
+#[cfg(test)]
+mod tests;
