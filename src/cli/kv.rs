@@ -1,0 +1,151 @@
+//! `bucketcache get|set|rm DIR KEY`: the map API of a bucket, keys and values as JSON text.
+//!
+//! A key given as JSON names the same file as the equal key built in Rust (`"a"` = `"a"`,
+//! `[1, "x"]` = `(1, "x")` or `vec![..]`, objects = maps/structs with the same fields): the JSON
+//! text is parsed into a `serde_json::Value` and hashed by the bucket's keymaker, which sorts map
+//! keys. With `--python` files are named as Python BucketCache names them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use bucketcache::lifetime::parse_lifetime;
+use bucketcache::{Bucket, DEFAULT_BACKEND};
+
+use super::scan::{backend_named, existing_dir};
+use super::value::AnyValue;
+use super::{Ctx, EXIT_NEGATIVE};
+
+/// What selects a bucket's files.
+#[derive(Debug, clap::Args)]
+pub struct BucketArgs {
+    /// The cache directory.
+    dir: PathBuf,
+    /// The backend (file format).
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_BACKEND)]
+    backend: String,
+    /// Name files as Python BucketCache 0.12.1 does, to share the directory with Python.
+    #[arg(long)]
+    python: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// The key, as JSON text (e.g. '"name"', '[1, "a"]', '{"user": 7}').
+    key: String,
+    /// Indent the printed JSON.
+    #[arg(long)]
+    pretty: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetArgs {
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// The key, as JSON text.
+    key: String,
+    /// The value, as JSON text.
+    value: String,
+    /// The entry's lifetime, e.g. 1h30m, 90s, 2d, or seconds (default: never expires).
+    #[arg(long, value_name = "DURATION")]
+    lifetime: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// The key, as JSON text.
+    key: String,
+}
+
+/// Parses a command-line argument as JSON; the error says which argument and where it failed.
+pub fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).with_context(|| {
+        format!("{what} is not valid JSON text ({text:?}); strings need quotes, e.g. '\"name\"'")
+    })
+}
+
+fn open(args: &BucketArgs, lifetime: Option<Duration>, must_exist: bool) -> Result<Bucket> {
+    if must_exist {
+        existing_dir(&args.dir)?;
+    } else if args.dir.exists() && !args.dir.is_dir() {
+        existing_dir(&args.dir)?; // the same message as the read commands
+    }
+    backend_named(&args.backend)?; // an unknown name lists the known ones
+    let mut builder = Bucket::builder(&args.dir).backend(&args.backend);
+    if args.python {
+        builder = builder.python_compatible();
+    }
+    if let Some(l) = lifetime {
+        builder = builder.lifetime(l);
+    }
+    Ok(builder.open()?)
+}
+
+pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
+    let key = parse_json("KEY", &args.key)?;
+    let bucket = open(&args.bucket, None, true)?;
+    match bucket.get::<_, AnyValue>(&key)? {
+        Some(AnyValue(value)) => {
+            let text = if args.pretty {
+                serde_json::to_string_pretty(&value)?
+            } else {
+                serde_json::to_string(&value)?
+            };
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            if !ctx.out.quiet {
+                eprintln!("no live entry for key {}", args.key.trim());
+            }
+            Ok(ExitCode::from(EXIT_NEGATIVE))
+        }
+    }
+}
+
+pub fn set(_ctx: &Ctx, args: SetArgs) -> Result<ExitCode> {
+    let key = parse_json("KEY", &args.key)?;
+    let value = parse_json("VALUE", &args.value)?;
+    let lifetime = args.lifetime.as_deref().map(parse_lifetime).transpose()?;
+    let bucket = open(&args.bucket, lifetime, false)?;
+    bucket.set(&key, &value)?;
+    tracing::info!(file = %bucket.path_for_key(&key)?.display(), "stored");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<ExitCode> {
+    let key = parse_json("KEY", &args.key)?;
+    let bucket = open(&args.bucket, None, true)?;
+    if bucket.remove(&key)? {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if !ctx.out.quiet {
+            eprintln!("no live entry for key {}", args.key.trim());
+        }
+        Ok(ExitCode::from(EXIT_NEGATIVE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_json_says_where_it_failed() {
+        let err = parse_json("KEY", "[1, 2").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("KEY is not valid JSON"), "{text}");
+        assert!(text.contains("line 1 column 5"), "{text}");
+    }
+
+    #[test]
+    fn bare_words_are_not_strings() {
+        assert!(parse_json("KEY", "name").is_err());
+        assert_eq!(parse_json("KEY", "\"name\"").unwrap(), "name");
+    }
+}

@@ -1,0 +1,257 @@
+//! The `bucketcache` command-line tool: one module per command.
+//!
+//! Exit status: 0 success; 1 a negative answer (`get`/`rm`: no live entry, `verify`: corrupt
+//! entries found); 2 an error (bad arguments or input, missing directory, unknown backend, I/O).
+
+mod backends;
+mod kv;
+mod ls;
+mod output;
+mod prune;
+mod scan;
+mod stats;
+mod value;
+mod verify;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use bucketcache::time::{Clock, SystemClock};
+use bucketcache::Expiration;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use output::{paint, ColorChoice, Out, Style};
+
+/// Exit status of a negative answer: a miss, corrupt entries found.
+pub const EXIT_NEGATIVE: u8 = 1;
+/// Exit status of an error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// The environment variable listing plugin files (or directories of them) to load, separated
+/// like `PATH`.
+pub const PLUGIN_PATH_VAR: &str = "BUCKETCACHE_PLUGIN_PATH";
+
+/// Look into, check and clean bucketcache cache directories (also those written by Python
+/// BucketCache 0.12.1).
+#[derive(Debug, Parser)]
+#[command(name = "bucketcache", version, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 success, 1 a miss (get, rm) or corrupt entries (verify), \
+                        2 an error.\nPlugins are also loaded from BUCKETCACHE_PLUGIN_PATH \
+                        (files or directories, separated like PATH)."
+)]
+pub struct Cli {
+    /// Load a backend plugin library (repeatable).
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    plugins: Vec<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr; no progress bars or notes.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// When to use colours.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the entries of a cache directory: file, backend, size, expiration, state.
+    Ls(ls::Args),
+    /// Summarise a cache directory per backend: entries, bytes, expired, corrupt, expiry range.
+    Stats(stats::Args),
+    /// Print the value stored under KEY as JSON (exit status 1 when there is none).
+    Get(kv::GetArgs),
+    /// Store VALUE under KEY.
+    Set(kv::SetArgs),
+    /// Remove KEY's entry (exit status 1 when there was none).
+    Rm(kv::RmArgs),
+    /// Delete expired entries and temporary files left by writers that died.
+    Prune(prune::Args),
+    /// Decode every entry and report the corrupt ones (exit status 1 when there are any).
+    Verify(verify::Args),
+    /// List the backends this tool can use.
+    Backends(backends::Args),
+}
+
+/// What every command gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub out: Out,
+    /// "Now", in naive UTC, as a bucket sees it.
+    pub now: Expiration,
+}
+
+/// Runs the tool and returns its exit status.
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let color = color_from_args(&args);
+    let command = Cli::command().color(match color {
+        ColorChoice::Auto => clap::ColorChoice::Auto,
+        ColorChoice::Always => clap::ColorChoice::Always,
+        ColorChoice::Never => clap::ColorChoice::Never,
+    });
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version print to stdout and succeed; usage errors exit with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
+        }
+    };
+    let stderr_color = cli.color.enabled(std::io::stderr().is_terminal());
+    init_logging(cli.verbose, cli.quiet, stderr_color);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{} {e:#}", paint("error:", Style::Bad, stderr_color));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    bucketcache::install_default_backends().context("cannot register the built-in backends")?;
+    load_plugins(&cli.plugins)?;
+    let ctx = Ctx {
+        out: Out::new(cli.color, cli.quiet),
+        now: SystemClock.now(),
+    };
+    match cli.command {
+        Command::Ls(a) => ls::run(&ctx, a),
+        Command::Stats(a) => stats::run(&ctx, a),
+        Command::Get(a) => kv::get(&ctx, a),
+        Command::Set(a) => kv::set(&ctx, a),
+        Command::Rm(a) => kv::rm(&ctx, a),
+        Command::Prune(a) => prune::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Backends(a) => backends::run(&ctx, a),
+    }
+}
+
+/// `--color` must be known before clap runs, so that clap's own messages obey it.
+fn color_from_args(args: &[OsString]) -> ColorChoice {
+    let mut choice = ColorChoice::Auto;
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "--" {
+            break;
+        }
+        let value = match arg.strip_prefix("--color") {
+            Some("") => iter.next().and_then(|v| v.to_str()),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        match value {
+            Some("always") => choice = ColorChoice::Always,
+            Some("never") => choice = ColorChoice::Never,
+            Some("auto") => choice = ColorChoice::Auto,
+            _ => {}
+        }
+    }
+    choice
+}
+
+/// Logs go to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace, `-q` errors
+/// only. `RUST_LOG`, when set, overrides these.
+fn init_logging(verbose: u8, quiet: bool, color: bool) {
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let level = match (quiet, verbose) {
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::WARN,
+        (false, 1) => LevelFilter::INFO,
+        (false, 2) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::new(spec),
+        _ => EnvFilter::default().add_directive(level.into()),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Loads the plugins named in `BUCKETCACHE_PLUGIN_PATH`, then those given with `--plugin`.
+fn load_plugins(explicit: &[PathBuf]) -> Result<()> {
+    let mut files = Vec::new();
+    if let Some(list) = std::env::var_os(PLUGIN_PATH_VAR) {
+        for path in std::env::split_paths(&list) {
+            if path.as_os_str().is_empty() {
+                continue;
+            }
+            if path.is_dir() {
+                files.extend(plugin_files_in(&path).with_context(|| {
+                    format!("{PLUGIN_PATH_VAR}: cannot list {}", path.display())
+                })?);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.extend(explicit.iter().cloned());
+    for file in files {
+        let info = bucketcache::plugins::load(&file)?;
+        tracing::info!(backend = %info.name, file = %file.display(), "loaded plugin");
+    }
+    Ok(())
+}
+
+/// The shared libraries in `dir` (by this platform's extension), sorted by name.
+fn plugin_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file()
+            && path.extension().and_then(|e| e.to_str()) == Some(std::env::consts::DLL_EXTENSION)
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn color_is_found_before_parsing_in_both_spellings() {
+        assert_eq!(
+            color_from_args(&args(&["bc", "--color", "never", "ls"])),
+            ColorChoice::Never
+        );
+        assert_eq!(
+            color_from_args(&args(&["bc", "ls", "--color=always"])),
+            ColorChoice::Always
+        );
+        assert_eq!(
+            color_from_args(&args(&["bc", "ls", "x"])),
+            ColorChoice::Auto
+        );
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

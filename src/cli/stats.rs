@@ -1,0 +1,223 @@
+//! `bucketcache stats DIR`: a summary per backend.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use bucketcache::time::format_expiration;
+use bucketcache::Expiration;
+use serde_json::json;
+
+use super::output::{human_bytes, utc_text, Style, Table};
+use super::scan::{existing_dir, scan, select_backends, Depth, Entry, State};
+use super::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cache directory.
+    dir: PathBuf,
+    /// Only this backend (shown even when it has no entries).
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+    /// One JSON object per backend per line: backend, entries, bytes, ok, expired, corrupt,
+    /// never_expire, oldest_expiration, newest_expiration.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The figures of one backend.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub backend: String,
+    pub entries: u64,
+    pub bytes: u64,
+    pub ok: u64,
+    pub expired: u64,
+    pub corrupt: u64,
+    pub never_expire: u64,
+    pub oldest: Option<Expiration>,
+    pub newest: Option<Expiration>,
+}
+
+impl Summary {
+    fn add(&mut self, e: &Entry) {
+        self.entries += 1;
+        self.bytes += e.size;
+        match e.state() {
+            State::Ok => self.ok += 1,
+            State::Expired => self.expired += 1,
+            State::Corrupt => self.corrupt += 1,
+        }
+        if e.envelope_ok {
+            match e.expiration {
+                None => self.never_expire += 1,
+                Some(x) => {
+                    self.oldest = Some(self.oldest.map_or(x, |o| o.min(x)));
+                    self.newest = Some(self.newest.map_or(x, |n| n.max(x)));
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &Summary) {
+        self.entries += o.entries;
+        self.bytes += o.bytes;
+        self.ok += o.ok;
+        self.expired += o.expired;
+        self.corrupt += o.corrupt;
+        self.never_expire += o.never_expire;
+        self.oldest = match (self.oldest, o.oldest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.newest = match (self.newest, o.newest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "backend": self.backend,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "ok": self.ok,
+            "expired": self.expired,
+            "corrupt": self.corrupt,
+            "never_expire": self.never_expire,
+            "oldest_expiration": self.oldest.as_ref().map(format_expiration),
+            "newest_expiration": self.newest.as_ref().map(format_expiration),
+        })
+    }
+}
+
+/// Summaries per backend, in the order of `backends`; backends without entries are left out
+/// unless `keep_empty`.
+pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Vec<Summary> {
+    backends
+        .iter()
+        .map(|name| {
+            let mut s = Summary {
+                backend: name.clone(),
+                ..Summary::default()
+            };
+            entries
+                .iter()
+                .filter(|e| &e.backend == name)
+                .for_each(|e| s.add(e));
+            s
+        })
+        .filter(|s| keep_empty || s.entries > 0)
+        .collect()
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let dir = existing_dir(&args.dir)?;
+    let backends = select_backends(args.backend.as_deref())?;
+    let entries = scan(&dir, &backends, ctx.now, Depth::Value, &ctx.out, "reading")?;
+    let names: Vec<String> = backends.iter().map(|b| b.info.name.clone()).collect();
+    let summaries = summarise(&names, &entries, args.backend.is_some());
+    if args.json {
+        for s in &summaries {
+            println!("{}", s.json());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if summaries.is_empty() {
+        if !ctx.out.quiet {
+            eprintln!("no entries in {}", dir.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(
+        &[
+            "BACKEND",
+            "ENTRIES",
+            "BYTES",
+            "SIZE",
+            "OK",
+            "EXPIRED",
+            "CORRUPT",
+            "NEVER",
+            "OLDEST EXPIRY",
+            "NEWEST EXPIRY",
+        ],
+        &[
+            false, true, true, true, true, true, true, true, false, false,
+        ],
+    );
+    let mut total = Summary {
+        backend: "total".into(),
+        ..Summary::default()
+    };
+    for s in &summaries {
+        total.merge(s);
+        table.row(row(s));
+    }
+    if summaries.len() > 1 {
+        table.row(row(&total));
+    }
+    table.print(ctx.out.color);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(s: &Summary) -> Vec<(String, Style)> {
+    let count = |n: u64, bad: Style| (n.to_string(), if n > 0 { bad } else { Style::Plain });
+    let date = |d: Option<Expiration>| match d {
+        Some(d) => utc_text(Some(&d)),
+        None => "-".into(),
+    };
+    vec![
+        (s.backend.clone(), Style::Plain),
+        (s.entries.to_string(), Style::Plain),
+        (s.bytes.to_string(), Style::Plain),
+        (human_bytes(s.bytes), Style::Plain),
+        (s.ok.to_string(), Style::Plain),
+        count(s.expired, Style::Warn),
+        count(s.corrupt, Style::Bad),
+        (s.never_expire.to_string(), Style::Plain),
+        (date(s.oldest), Style::Plain),
+        (date(s.newest), Style::Plain),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(backend: &str, size: u64, exp: Option<&str>, expired: bool, corrupt: bool) -> Entry {
+        Entry {
+            file: "f".into(),
+            backend: backend.into(),
+            size,
+            expiration: exp.map(|e| e.parse().unwrap()),
+            envelope_ok: !corrupt,
+            expired,
+            error: corrupt.then(|| "bad".to_owned()),
+        }
+    }
+
+    #[test]
+    fn summaries_count_states_and_expiry_range_per_backend() {
+        let entries = [
+            entry("json", 10, Some("2000-01-01T00:00:00"), true, false),
+            entry("json", 20, Some("2100-01-01T00:00:00"), false, false),
+            entry("json", 5, None, false, true),
+            entry("msgpack", 7, None, false, false),
+        ];
+        let names = ["json".to_owned(), "msgpack".to_owned(), "pickle".to_owned()];
+        let s = summarise(&names, &entries, false);
+        assert_eq!(s.len(), 2, "backends without entries are left out");
+        assert_eq!((s[0].entries, s[0].bytes), (3, 35));
+        assert_eq!((s[0].ok, s[0].expired, s[0].corrupt), (1, 1, 1));
+        assert_eq!(
+            s[0].never_expire, 0,
+            "a corrupt envelope has no known expiration"
+        );
+        assert_eq!(
+            s[0].oldest.map(|d| format_expiration(&d)).as_deref(),
+            Some("2000-01-01T00:00:00")
+        );
+        assert_eq!(s[1].never_expire, 1);
+    }
+}
