@@ -1,1 +1,205 @@
-//! Python pickle backend for bucketcache: reads and writes the files of Python BucketCache's PickleBackend, never running code.
+//! Python pickle backend for bucketcache: reads and writes the files of Python BucketCache's
+//! `PickleBackend`, never running code.
+//!
+//! * **Writing** produces exactly the protocol-2 stream CPython's pickler writes for the
+//!   original's envelope `{'value': v, 'expiration_date': e}` (the expiration as a
+//!   `datetime.datetime`), so a file written here is byte-identical to the original's for the
+//!   same key, value and expiration. Rust tuples become Python tuples, sequences lists, maps and
+//!   structs dicts, `None`/`()` None, byte strings `bytes`, and any integer up to 128 bits an int.
+//!   `{"protocol": 3}` writes raw `bytes` opcodes instead (still readable by any Python 3).
+//! * **Reading** accepts protocols 0 to 5 (so files from Python 2 and from a Python program using
+//!   a newer protocol load too) for the built-in types: None, bool, int of any size, float, str,
+//!   bytes, list, tuple, dict, set, frozenset and naive `datetime.datetime`. Any other global or
+//!   object-building opcode is an error (a miss), never executed. Hostile input is bounded in
+//!   time and memory and never panics.
+//!
+//! ```
+//! use bucketcache_core::{Backend, time::parse_expiration};
+//! let backend = bucketcache_pickle::PickleBackend::default();
+//! let b: &dyn Backend = &backend;
+//! let bytes = b.encode("this", None).unwrap();
+//! assert_eq!(&bytes[..4], b"\x80\x02}q");
+//! assert_eq!(b.decode_value::<String>(&bytes).unwrap(), "this");
+//!
+//! let exp = parse_expiration("2100-01-01T00:00:00.123456");
+//! let bytes = b.encode(&(1, "two"), exp).unwrap();
+//! assert_eq!(b.load_expiration(&bytes).unwrap(), exp);
+//! assert_eq!(b.decode_value::<(u8, String)>(&bytes).unwrap(), (1, "two".to_string()));
+//! ```
+#![warn(missing_docs)]
+
+mod bigint;
+mod config;
+mod datetime;
+mod error;
+mod opcodes;
+mod reader;
+mod value;
+mod writer;
+
+use std::sync::Arc;
+
+use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+use chrono::NaiveDateTime;
+
+pub use config::PickleConfig;
+pub use error::PickleError;
+pub use value::{Arena, Node, Value, ValueDeserializer};
+
+/// The registry name of this backend.
+pub const NAME: &str = "pickle";
+
+/// The file extension (without the dot).
+pub const EXTENSION: &str = "pickle";
+
+/// The original's class name, which enters Python-compatible file names.
+pub const PYTHON_CLASS_NAME: &str = "PickleBackend";
+
+/// The `pickle` backend.
+///
+/// ```
+/// use bucketcache_pickle::{PickleBackend, PickleConfig};
+/// let p3 = PickleBackend::new(PickleConfig { protocol: 3 }).unwrap();
+/// assert_eq!(p3.config().protocol, 3);
+/// assert!(PickleBackend::new(PickleConfig { protocol: 5 }).is_err());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PickleBackend {
+    config: PickleConfig,
+}
+
+impl PickleBackend {
+    /// A backend with `config`, refused if the config is invalid.
+    pub fn new(config: PickleConfig) -> Result<Self, PickleError> {
+        config.validate().map_err(PickleError::Encode)?;
+        Ok(PickleBackend { config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PickleConfig {
+        &self.config
+    }
+}
+
+/// A decoded, checked envelope.
+struct Envelope {
+    decoded: reader::Decoded,
+    value: Value,
+    expiration: Option<NaiveDateTime>,
+}
+
+/// Decodes `bytes` and checks the original's envelope: a dict with exactly the keys `value` and
+/// `expiration_date` (the original raises `TypeError` otherwise), the expiration `None` or a naive
+/// datetime.
+fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
+    let decoded = reader::read(bytes)?;
+    let Value::Node(id) = decoded.root else {
+        return Err(PickleError::decode("the pickle does not hold a dict"));
+    };
+    let Node::Dict(entries) = decoded.arena.node(id) else {
+        return Err(PickleError::decode("the pickle does not hold a dict"));
+    };
+    let mut value = None;
+    let mut expiration = None;
+    for (k, v) in entries {
+        match k {
+            Value::Str(k) if &**k == "value" => value = Some(v.clone()),
+            Value::Str(k) if &**k == "expiration_date" => expiration = Some(v.clone()),
+            _ => {
+                return Err(PickleError::decode(
+                    "the envelope has a key other than 'value' and 'expiration_date'",
+                ))
+            }
+        }
+    }
+    let (Some(value), Some(expiration)) = (value, expiration) else {
+        return Err(PickleError::decode(
+            "the envelope lacks 'value' or 'expiration_date'",
+        ));
+    };
+    let expiration = match expiration {
+        Value::None => None,
+        Value::DateTime(dt) => Some(dt),
+        _ => {
+            return Err(PickleError::decode(
+                "expiration_date is neither None nor a datetime",
+            ))
+        }
+    };
+    Ok(Envelope {
+        decoded,
+        value,
+        expiration,
+    })
+}
+
+impl Backend for PickleBackend {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn file_extension(&self) -> &str {
+        EXTENSION
+    }
+
+    fn is_binary(&self) -> bool {
+        true
+    }
+
+    fn python_class_name(&self) -> Option<&str> {
+        Some(PYTHON_CLASS_NAME)
+    }
+
+    fn dump(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        expiration: Option<Expiration>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BackendError> {
+        writer::to_pickle(value, expiration, self.config.protocol, out)
+            .map_err(BackendError::encode)
+    }
+
+    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
+        decode_envelope(bytes)
+            .map(|e| e.expiration)
+            .map_err(BackendError::decode)
+    }
+
+    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+        let env = decode_envelope(bytes).map_err(BackendError::decode)?;
+        let de = ValueDeserializer::new(&env.decoded.arena, &env.value);
+        visit(&mut <dyn erased_serde::Deserializer>::erase(de))
+            .map_err(|e| BackendError::WrongType(e.to_string()))
+    }
+}
+
+fn factory(opts: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
+    let config = registry::options::<PickleConfig>(NAME, opts)?;
+    config.validate().map_err(|e| {
+        bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+    })?;
+    Ok(Arc::new(PickleBackend { config }))
+}
+
+inventory::submit! {
+    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
+}
+
+/// Registers the backend explicitly (for platforms where `inventory` does not run); harmless to
+/// call more than once.
+///
+/// ```
+/// bucketcache_pickle::register().unwrap();
+/// let b = bucketcache_core::registry::backend("pickle", &serde_json::json!({"protocol": 3})).unwrap();
+/// assert_eq!(b.file_extension(), "pickle");
+/// let err = bucketcache_core::registry::backend("pickle", &serde_json::json!({"protocol": 4}));
+/// assert!(err.unwrap_err().to_string().contains("protocol 4"));
+/// ```
+pub fn register() -> bucketcache_core::Result<()> {
+    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
+}
+
+#[cfg(test)]
+mod tests;
