@@ -17,7 +17,7 @@ Result: {"python": ..., "bucketcache": ..., "msgpack": ..., "patches": [...], "r
 
 Keys and values are JSON with tags for what JSON cannot say:
   {"$tuple": [...]}, {"$intdict": [[int, V], ...]}, {"$bytes": "hex"},
-  {"$float": "nan" | "inf" | "-inf"}. Dicts with str keys and lists are plain JSON.
+  {"$float": "nan" | "inf" | "-inf"}, {"$int": "decimal"} (ints beyond 64 bits). Dicts with str keys and lists are plain JSON.
 """
 from __future__ import absolute_import
 
@@ -57,6 +57,8 @@ def untag(x):
                 return bytes(bytearray.fromhex(inner))
             if tag == '$float':
                 return float(inner)
+            if tag == '$int':
+                return int(inner)
         return {k: untag(v) for k, v in x.items()}
     return x
 
@@ -70,9 +72,11 @@ def tag(x):
     if isinstance(x, dict):
         if all(isinstance(k, str) for k in x):
             return {k: tag(v) for k, v in x.items()}
-        return {'$intdict': [[k, tag(v)] for k, v in x.items()]}
+        return {'$intdict': [[tag(k), tag(v)] for k, v in x.items()]}
     if isinstance(x, bytes):
         return {'$bytes': x.hex()}
+    if isinstance(x, int) and not isinstance(x, bool) and not -2**63 <= x < 2**64:
+        return {'$int': str(x)}  # beyond what a 64-bit JSON reader keeps exactly
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
         return {'$float': repr(x)}
     return x
