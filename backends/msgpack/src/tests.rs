@@ -796,3 +796,40 @@ mod props {
         }
     }
 }
+
+mod iso {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fast_isoformat_agrees_with_core(secs in -30_000_000_000i64..250_000_000_000, micros in 0u32..1_000_000, whole in any::<bool>()) {
+            let micros = if whole { 0 } else { micros };
+            let e = chrono::DateTime::from_timestamp(secs, micros * 1000).unwrap().naive_utc();
+            let slow = format_expiration(&e);
+            match format_iso(&e) {
+                Some((buf, len)) => prop_assert_eq!(&buf[..len], slow.as_bytes()),
+                None => prop_assert!(!(1000..=9999).contains(&e.year())),
+            }
+            prop_assert_eq!(parse_iso(slow.as_bytes()).or_else(|| parse_expiration(&slow)), Some(e));
+            if (1000..=9999).contains(&e.year()) {
+                prop_assert_eq!(parse_iso(slow.as_bytes()), Some(e));
+            }
+        }
+
+        #[test]
+        fn fast_parse_never_accepts_what_core_refuses(text in "[0-9T:. -]{19}|[0-9T:. -]{26}") {
+            if let Some(e) = parse_iso(text.as_bytes()) {
+                prop_assert_eq!(parse_expiration(&text), Some(e));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_parse_leaves_lenient_forms_to_core() {
+        assert_eq!(parse_iso(b"2100-01-01 00:00:00"), None);
+        assert_eq!(parse_iso(b"2100-01-01T24:00:00"), None);
+        assert_eq!(parse_iso(b"2100-02-30T00:00:00"), None);
+        assert!(parse_iso(b"2100-01-01T00:00:00.000001").is_some());
+    }
+}
