@@ -1,1 +1,302 @@
-//! JSON backend for bucketcache, byte-compatible with Python BucketCache's JSONBackend.
+//! JSON backend for bucketcache, byte-compatible with Python BucketCache's `JSONBackend`.
+//!
+//! A cache file is the original's `json.dump({"value": V, "expiration_date": E})`: `value`
+//! first, `E` either `null` or the naive-UTC `datetime.isoformat()` text, Python's separators,
+//! escapes and float repr (see [`bucketcache_core::pyjson`]), no trailing newline:
+//!
+//! ```
+//! use bucketcache_core::{time::parse_expiration, Backend};
+//! use bucketcache_json::JsonBackend;
+//!
+//! let backend: &dyn Backend = &JsonBackend::default();
+//! let bytes = backend.encode("värde ☃", parse_expiration("2100-01-01T00:00:00")).unwrap();
+//! assert_eq!(bytes, br#"{"value": "v\u00e4rde \u2603", "expiration_date": "2100-01-01T00:00:00"}"#);
+//! let back: String = backend.decode_value(&bytes).unwrap();
+//! assert_eq!(back, "värde ☃");
+//! ```
+//!
+//! Reading is stricter than the original in one way and as lenient in others:
+//! * the key order of the envelope does not matter (Python 2 wrote `expiration_date` first);
+//! * the document must be an object with exactly the keys `value` and `expiration_date`
+//!   (a missing key crashed the original; here it is a decode error, i.e. a miss);
+//! * the expiration is `null`, or text read by [`bucketcache_core::time::parse_expiration`]; a
+//!   time-zone offset or unreadable text is a decode error (the original crashed or used
+//!   `dateutil`'s guesses). An empty string means "never expires", as in the original, where
+//!   `""` is falsy;
+//! * `NaN`, `Infinity` and `-Infinity`, which Python writes for non-finite floats, are read.
+#![warn(missing_docs)]
+
+mod config;
+mod tree;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bucketcache_core::pyjson::{self, PyJsonOptions};
+use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::time::{format_expiration, parse_expiration};
+use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde_json::value::RawValue;
+
+pub use config::JsonConfig;
+
+/// Registry name of the backend.
+pub const NAME: &str = "json";
+/// File extension (no dot).
+pub const EXTENSION: &str = "json";
+/// The original's class name, which enters Python-compatible file names.
+pub const PYTHON_CLASS_NAME: &str = "JSONBackend";
+
+/// The JSON backend. [`Default`] writes exactly what the original writes.
+///
+/// ```
+/// use bucketcache_core::Backend;
+/// use bucketcache_json::{JsonBackend, JsonConfig};
+///
+/// let sorted = JsonBackend::new(JsonConfig::default().sort_keys(true).indent(Some(1)));
+/// let bytes = (&sorted as &dyn Backend).encode(&[1.0, 1e16], None).unwrap();
+/// assert_eq!(bytes, b"{\n \"expiration_date\": null,\n \"value\": [\n  1.0,\n  1e+16\n ]\n}");
+/// ```
+#[derive(Clone, Default)]
+pub struct JsonBackend {
+    config: JsonConfig,
+    options: PyJsonOptions,
+}
+
+impl fmt::Debug for JsonBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonBackend")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl JsonBackend {
+    /// A backend with these options.
+    pub fn new(config: JsonConfig) -> Self {
+        let options = config.pyjson_options();
+        JsonBackend { config, options }
+    }
+
+    /// Its options.
+    pub fn config(&self) -> &JsonConfig {
+        &self.config
+    }
+}
+
+/// The envelope as written: a struct, so that `sort_keys` orders it as Python does.
+struct Envelope<'a> {
+    value: &'a dyn erased_serde::Serialize,
+    expiration: Option<String>,
+}
+
+impl serde::Serialize for Envelope<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Envelope", 2)?;
+        st.serialize_field("value", self.value)?;
+        st.serialize_field("expiration_date", &self.expiration)?;
+        st.end()
+    }
+}
+
+/// The envelope as read: the value's raw text and the expiration text.
+struct RawEnvelope<'a> {
+    value: &'a RawValue,
+    expiration: Option<String>,
+}
+
+enum Field {
+    Value,
+    Expiration,
+}
+
+impl<'de> de::Deserialize<'de> for Field {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"value\" or \"expiration_date\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                match v {
+                    "value" => Ok(Field::Value),
+                    "expiration_date" => Ok(Field::Expiration),
+                    other => Err(E::unknown_field(other, &["value", "expiration_date"])),
+                }
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de: 'a, 'a> de::Deserialize<'de> for RawEnvelope<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawEnvelope<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object {\"value\": ..., \"expiration_date\": ...}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut value = None;
+                let mut expiration = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::Value if value.is_some() => {
+                            return Err(de::Error::duplicate_field("value"))
+                        }
+                        Field::Value => value = Some(map.next_value::<&'a RawValue>()?),
+                        Field::Expiration if expiration.is_some() => {
+                            return Err(de::Error::duplicate_field("expiration_date"))
+                        }
+                        Field::Expiration => expiration = Some(map.next_value::<Option<String>>()?),
+                    }
+                }
+                Ok(RawEnvelope {
+                    value: value.ok_or_else(|| de::Error::missing_field("value"))?,
+                    expiration: expiration
+                        .ok_or_else(|| de::Error::missing_field("expiration_date"))?,
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// Whether `bytes` may hold Python's non-finite float words, which only the slow reader knows.
+fn has_non_finite(bytes: &[u8]) -> bool {
+    let has = |w: &[u8]| bytes.windows(w.len()).any(|x| x == w);
+    has(b"NaN") || has(b"Infinity")
+}
+
+fn expiration_of(text: Option<String>) -> Result<Option<Expiration>, BackendError> {
+    match text.as_deref() {
+        None | Some("") => Ok(None),
+        Some(t) => parse_expiration(t)
+            .map(Some)
+            .ok_or_else(|| BackendError::Decode(format!("invalid expiration date {t:?}"))),
+    }
+}
+
+/// The slow path: the envelope read by [`tree::parse`], for files holding `NaN`/`Infinity`.
+fn slow_envelope(bytes: &[u8]) -> Result<(tree::Tree, Option<Expiration>), BackendError> {
+    let tree::Tree::Map(entries) = tree::parse(bytes).map_err(BackendError::Decode)? else {
+        return Err(BackendError::decode("the document is not an object"));
+    };
+    let mut value = None;
+    let mut expiration = None;
+    for (k, v) in entries {
+        let slot_taken = match k.as_str() {
+            "value" => value.replace(v).is_some(),
+            "expiration_date" => expiration.replace(v).is_some(),
+            other => {
+                return Err(BackendError::Decode(format!(
+                    "unknown field `{other}`, expected `value` or `expiration_date`"
+                )))
+            }
+        };
+        if slot_taken {
+            return Err(BackendError::Decode(format!("duplicate field `{k}`")));
+        }
+    }
+    let value = value.ok_or_else(|| BackendError::decode("missing field `value`"))?;
+    let expiration = match expiration {
+        None => return Err(BackendError::decode("missing field `expiration_date`")),
+        Some(tree::Tree::Null) => None,
+        Some(tree::Tree::Str(s)) => Some(s),
+        Some(other) => {
+            return Err(BackendError::Decode(format!(
+                "expiration date is not a string: {other:?}"
+            )))
+        }
+    };
+    Ok((value, expiration_of(expiration)?))
+}
+
+impl Backend for JsonBackend {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn file_extension(&self) -> &str {
+        EXTENSION
+    }
+
+    fn is_binary(&self) -> bool {
+        false
+    }
+
+    fn python_class_name(&self) -> Option<&str> {
+        Some(PYTHON_CLASS_NAME)
+    }
+
+    fn dump(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        expiration: Option<Expiration>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BackendError> {
+        let envelope = Envelope {
+            value,
+            expiration: expiration.as_ref().map(format_expiration),
+        };
+        let start = out.len();
+        pyjson::to_writer(&mut *out, &envelope, &self.options)
+            .map_err(|e| BackendError::Encode(e.to_string()))
+            .inspect_err(|_| out.truncate(start))
+    }
+
+    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
+        match serde_json::from_slice::<RawEnvelope<'_>>(bytes) {
+            Ok(env) => expiration_of(env.expiration),
+            Err(e) if has_non_finite(bytes) => slow_envelope(bytes)
+                .map(|(_, exp)| exp)
+                .map_err(|slow| BackendError::Decode(format!("{e}; {slow}"))),
+            Err(e) => Err(BackendError::decode(e)),
+        }
+    }
+
+    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+        let wrong_type = |e: erased_serde::Error| BackendError::WrongType(e.to_string());
+        match serde_json::from_slice::<RawEnvelope<'_>>(bytes) {
+            Ok(env) => {
+                let mut de = serde_json::Deserializer::from_str(env.value.get());
+                visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de)).map_err(wrong_type)
+            }
+            Err(e) if has_non_finite(bytes) => {
+                let (value, _) = slow_envelope(bytes)
+                    .map_err(|slow| BackendError::Decode(format!("{e}; {slow}")))?;
+                visit(&mut <dyn erased_serde::Deserializer>::erase(value)).map_err(wrong_type)
+            }
+            Err(e) => Err(BackendError::decode(e)),
+        }
+    }
+}
+
+/// Builds the backend from registry options (`null` for the defaults).
+fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
+    let config: JsonConfig = registry::options(NAME, options)?;
+    Ok(Arc::new(JsonBackend::new(config)))
+}
+
+inventory::submit! {
+    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
+}
+
+/// Registers the backend explicitly (it also registers itself through `inventory`). Calling it
+/// again is harmless.
+///
+/// ```
+/// bucketcache_json::register().unwrap();
+/// let backend = bucketcache_core::registry::backend("json", &serde_json::json!({"indent": 2})).unwrap();
+/// assert_eq!(backend.python_class_name(), Some("JSONBackend"));
+/// ```
+pub fn register() -> bucketcache_core::Result<()> {
+    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
+}
+
+#[cfg(test)]
+mod tests;
