@@ -54,11 +54,11 @@ pub fn read(input: &[u8]) -> Result<Decoded> {
         pos: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Memo::default(),
         arena: Arena::default(),
         hashable_tuple: Vec::new(),
         work: 0,
-        max_work: 4_000_000 + 16 * input.len() as u64,
+        max_work: 1_000_000 + 4 * input.len() as u64,
     };
     let root = r.run()?;
     let decoded = Decoded {
@@ -76,7 +76,7 @@ struct Reader<'i> {
     pos: usize,
     stack: Vec<Value>,
     marks: Vec<usize>,
-    memo: HashMap<u32, Value>,
+    memo: Memo,
     arena: Arena,
     /// For each arena node: whether it is a hashable tuple (or frozenset).
     hashable_tuple: Vec<bool>,
@@ -550,16 +550,12 @@ impl<'i> Reader<'i> {
 
     fn memo_put(&mut self, idx: u32) -> Result<()> {
         let top = self.top()?.clone();
-        if self.memo.len() >= MAX_MEMO && !self.memo.contains_key(&idx) {
-            return err("memo too large");
-        }
-        self.memo.insert(idx, top);
-        Ok(())
+        self.memo.insert(idx, top, self.input.len())
     }
 
     fn memo_get(&mut self, idx: u32) -> Result<()> {
         let v =
-            self.memo.get(&idx).cloned().ok_or_else(|| {
+            self.memo.get(idx).cloned().ok_or_else(|| {
                 PickleError::decode(format!("memo value not found at index {idx}"))
             })?;
         self.push(v)
@@ -591,11 +587,16 @@ impl<'i> Reader<'i> {
                 self.node_value(node)
             }
             (Global::Set | Global::FrozenSet, [Value::Node(id)]) => {
-                let items = match self.arena.node(*id) {
-                    Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v.clone(),
+                let n = match self.arena.node(*id) {
+                    Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v.len(),
                     Node::Dict(_) => return err("set() of a dict is not supported"),
                 };
-                self.charge(items.len() as u64)?;
+                // Charged before copying, so a shared list copied many times stops early.
+                self.charge(n as u64)?;
+                let items = match self.arena.node(*id) {
+                    Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v.clone(),
+                    Node::Dict(_) => Vec::new(),
+                };
                 self.check_hashable(&items)?;
                 let node = if g == Global::Set {
                     Node::Set(items)
@@ -637,6 +638,47 @@ impl<'i> Reader<'i> {
         self.stack
             .pop()
             .ok_or_else(|| PickleError::decode("internal: node vanished"))
+    }
+}
+
+/// The memo: dense for the small indices every pickler uses, sparse for the others (a hostile
+/// `LONG_BINPUT 0xffffffff` must not allocate gigabytes).
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Value>>,
+    sparse: HashMap<u32, Value>,
+    len: usize,
+}
+
+impl Memo {
+    fn insert(&mut self, idx: u32, v: Value, input_len: usize) -> Result<()> {
+        let i = idx as usize;
+        // A real pickle puts at most one entry per two bytes of input.
+        if i < input_len / 2 + 256 {
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, None);
+            }
+            if self.dense[i].replace(v).is_none() {
+                self.len += 1;
+            }
+        } else if self.sparse.insert(idx, v).is_none() {
+            self.len += 1;
+        }
+        if self.len > MAX_MEMO {
+            return err("memo too large");
+        }
+        Ok(())
+    }
+
+    fn get(&self, idx: u32) -> Option<&Value> {
+        match self.dense.get(idx as usize) {
+            Some(v) => v.as_ref(),
+            None => self.sparse.get(&idx),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
     }
 }
 
