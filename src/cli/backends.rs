@@ -6,7 +6,7 @@ use anyhow::Result;
 use bucketcache::registry::{self, BackendInfo, Origin};
 use serde_json::json;
 
-use super::output::{Style, Table};
+use super::output::{outln, Style, Table};
 use super::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     if args.json {
         for b in &all {
             let (kind, source) = origin(b);
-            println!(
+            outln!(
                 "{}",
                 json!({
                     "name": b.name,
@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     "source": source,
                     "python_class": b.python_class_name,
                 })
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -76,6 +76,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             ),
         ]);
     }
-    table.print(ctx.out.color);
+    table.print(ctx.out.color)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result};
 use bucketcache::lifetime::parse_lifetime;
 use bucketcache::{Bucket, DEFAULT_BACKEND};
 
+use super::output::outln;
 use super::scan::{backend_named, existing_dir};
 use super::value::AnyValue;
 use super::{Ctx, EXIT_NEGATIVE};
@@ -96,7 +97,7 @@ pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
             } else {
                 serde_json::to_string(&value)?
             };
-            println!("{text}");
+            outln!("{text}")?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 
-use super::output::{local_rfc3339, local_text, utc_text, Style, Table};
+use super::output::{local_rfc3339, local_text, outln, utc_text, Style, Table};
 use super::scan::{existing_dir, scan, select_backends, Depth, Entry, State};
 use super::Ctx;
 use bucketcache::time::format_expiration;
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     sort(&mut entries, args.sort);
     if args.json {
         for e in &entries {
-            println!("{}", entry_json(e));
+            outln!("{}", entry_json(e))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         ]);
     }
     if !entries.is_empty() {
-        table.print(ctx.out.color);
+        table.print(ctx.out.color)?;
     } else if !ctx.out.quiet {
         eprintln!("no entries in {}", dir.display());
     }
@@ -88,7 +88,7 @@ fn sort(entries: &mut [Entry], key: Option<SortKey>) {
     entries.sort_by(|a, b| (&a.backend, &a.file).cmp(&(&b.backend, &b.file)));
     match key {
         None => {}
-        Some(SortKey::Size) => entries.sort_by(|a, b| b.size.cmp(&a.size)),
+        Some(SortKey::Size) => entries.sort_by_key(|e| std::cmp::Reverse(e.size)),
         // `None` (never) sorts after every date.
         Some(SortKey::Expiry) => {
             entries.sort_by_key(|e| (e.expiration.is_none(), e.expiration));

@@ -15,7 +15,7 @@ mod verify;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -32,7 +32,7 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// The environment variable listing plugin files (or directories of them) to load, separated
 /// like `PATH`.
-pub const PLUGIN_PATH_VAR: &str = "BUCKETCACHE_PLUGIN_PATH";
+pub const PLUGIN_PATH_VAR: &str = bucketcache::plugins::PLUGIN_PATH_ENV;
 
 /// Look into, check and clean bucketcache cache directories (also those written by Python
 /// BucketCache 0.12.1).
@@ -112,6 +112,8 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet, stderr_color);
     match run(cli) {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): not an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{} {e:#}", paint("error:", Style::Bad, stderr_color));
             ExitCode::from(EXIT_ERROR)
@@ -136,6 +138,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Backends(a) => backends::run(&ctx, a),
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `--color` must be known before clap runs, so that clap's own messages obey it.
@@ -186,44 +195,18 @@ fn init_logging(verbose: u8, quiet: bool, color: bool) {
         .try_init();
 }
 
-/// Loads the plugins named in `BUCKETCACHE_PLUGIN_PATH`, then those given with `--plugin`.
+/// Loads the plugins named in `BUCKETCACHE_PLUGIN_PATH` (files or directories of them), then
+/// those given with `--plugin`. A plugin that cannot be loaded is an error: a command must not
+/// silently miss a format the user asked for.
 fn load_plugins(explicit: &[PathBuf]) -> Result<()> {
-    let mut files = Vec::new();
-    if let Some(list) = std::env::var_os(PLUGIN_PATH_VAR) {
-        for path in std::env::split_paths(&list) {
-            if path.as_os_str().is_empty() {
-                continue;
-            }
-            if path.is_dir() {
-                files.extend(plugin_files_in(&path).with_context(|| {
-                    format!("{PLUGIN_PATH_VAR}: cannot list {}", path.display())
-                })?);
-            } else {
-                files.push(path);
-            }
-        }
+    for info in bucketcache::plugins::load_from_env()? {
+        tracing::info!(backend = %info.name, origin = %info.origin, "loaded plugin from {PLUGIN_PATH_VAR}");
     }
-    files.extend(explicit.iter().cloned());
-    for file in files {
-        let info = bucketcache::plugins::load(&file)?;
+    for file in explicit {
+        let info = bucketcache::plugins::load(file)?;
         tracing::info!(backend = %info.name, file = %file.display(), "loaded plugin");
     }
     Ok(())
-}
-
-/// The shared libraries in `dir` (by this platform's extension), sorted by name.
-fn plugin_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_file()
-            && path.extension().and_then(|e| e.to_str()) == Some(std::env::consts::DLL_EXTENSION)
-        {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]

@@ -1,11 +1,21 @@
 //! Terminal output: colours, aligned tables, progress bars, sizes and dates.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
 
 use bucketcache::time::format_expiration;
 use bucketcache::Expiration;
 use chrono::{Local, TimeZone};
 use indicatif::{ProgressBar, ProgressStyle};
+
+/// `println!` that returns the write error instead of panicking, so that a closed pipe
+/// (`bucketcache ls DIR | head`) ends the command quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use outln;
 
 /// `--color`: when to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -125,7 +135,7 @@ impl Table {
         self.rows.push(cells);
     }
 
-    pub fn print(&self, color: bool) {
+    pub fn print(&self, color: bool) -> io::Result<()> {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
             .map(|c| {
@@ -155,8 +165,9 @@ impl Table {
                     }
                 }
             }
-            println!("{line}");
+            outln!("{line}")?;
         }
+        Ok(())
     }
 }
 

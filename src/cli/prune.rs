@@ -11,7 +11,7 @@ use bucketcache::time::{add_lifetime, format_expiration};
 use bucketcache::{Bucket, Expiration, DEFAULT_BACKEND};
 use serde_json::json;
 
-use super::output::{human_bytes, utc_text, Style, Table};
+use super::output::{human_bytes, outln, utc_text, Style, Table};
 use super::scan::{existing_dir, scan, select_backends, stale_temp_files, Depth, Entry, Selected};
 use super::Ctx;
 
@@ -150,7 +150,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 json!({
                     "backend": sel.info.name,
@@ -159,7 +159,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     "bytes": bytes,
                     "removed": removed,
                 })
-            );
+            )?;
             continue;
         }
         for d in &listed {
@@ -186,10 +186,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     }
     if !args.json {
         if grand.0 > 0 {
-            table.print(ctx.out.color);
+            table.print(ctx.out.color)?;
         }
         for line in lines {
-            println!("{line}");
+            outln!("{line}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

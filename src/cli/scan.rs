@@ -183,6 +183,8 @@ pub fn scan(
         }
     }
     bar.finish_and_clear();
+    // Directory order differs between runs and machines; reports should not.
+    entries.sort_by(|a, b| (&a.backend, &a.file).cmp(&(&b.backend, &b.file)));
     Ok(entries)
 }
 

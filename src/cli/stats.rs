@@ -8,7 +8,7 @@ use bucketcache::time::format_expiration;
 use bucketcache::Expiration;
 use serde_json::json;
 
-use super::output::{human_bytes, utc_text, Style, Table};
+use super::output::{human_bytes, outln, utc_text, Style, Table};
 use super::scan::{existing_dir, scan, select_backends, Depth, Entry, State};
 use super::Ctx;
 
@@ -119,7 +119,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let summaries = summarise(&names, &entries, args.backend.is_some());
     if args.json {
         for s in &summaries {
-            println!("{}", s.json());
+            outln!("{}", s.json())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -157,7 +157,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     if summaries.len() > 1 {
         table.row(row(&total));
     }
-    table.print(ctx.out.color);
+    table.print(ctx.out.color)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use bucketcache::store::{FsStorage, Storage};
 use serde_json::json;
 
-use super::output::{paint, Style};
+use super::output::{outln, paint, Style};
 use super::scan::{existing_dir, scan, select_backends, Depth, State};
 use super::{Ctx, EXIT_NEGATIVE};
 
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         let error = e.error.as_deref().unwrap_or_default();
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 json!({
                     "file": e.file,
@@ -59,15 +59,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     "error": error,
                     "deleted": deleted,
                 })
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{} {} ({}): {error}{}",
                 paint("corrupt", Style::Bad, ctx.out.color),
                 e.file,
                 e.backend,
                 if deleted { " [deleted]" } else { "" }
-            );
+            )?;
         }
     }
     if !args.json && !ctx.out.quiet {
