@@ -7,6 +7,13 @@
 //! written as Python's `msgpack.Packer` writes them: smallest integers, float64, str for text
 //! and bin for bytes, arrays for sequences and tuples, maps for maps and structs.
 //!
+//! Reading is strict where Python is and bounded everywhere: the envelope must be a map of
+//! exactly those two keys (in any order), with nothing after it (Python: `ExtraData`); the
+//! expiration must be nil or a naive ISO date (an offset is refused, where the original crashed);
+//! values nest at most [`MAX_DEPTH`] levels; declared lengths beyond the input fail at once.
+//! Files written by Python 2's BucketCache, where every string is bin, are read (Python 3's
+//! BucketCache treats them as a miss); their text values decode into `String`.
+//!
 //! ```
 //! use bucketcache_core::Backend;
 //! use bucketcache_msgpack::MsgpackBackend;
