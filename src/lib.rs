@@ -36,6 +36,7 @@ pub use bucketcache_core::{
 pub mod backends {
     pub use bucketcache_json as json;
     pub use bucketcache_msgpack as msgpack;
+    pub use bucketcache_pickle as pickle;
 }
 
 /// The built-in keymakers.
@@ -53,6 +54,7 @@ pub use bucketcache_keymakers as keymakers;
 pub fn install_default_backends() -> Result<()> {
     bucketcache_json::register()?;
     bucketcache_msgpack::register()?;
+    bucketcache_pickle::register()?;
     bucketcache_keymakers::register()?;
     Ok(())
 }
