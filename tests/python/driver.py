@@ -16,7 +16,7 @@ Result: {"python": ..., "bucketcache": ..., "msgpack": ..., "patches": [...], "r
   or {"file": name, "ok": false, "error": repr}, plus "exists_after": whether the file remains.
 
 Keys and values are JSON with tags for what JSON cannot say:
-  {"$tuple": [...]}, {"$intdict": [[int, V], ...]}, {"$bytes": "hex"},
+  {"$tuple": [...]}, {"$dict": [[K, V], ...]} (keeps order and non-str keys), {"$bytes": "hex"},
   {"$float": "nan" | "inf" | "-inf"}, {"$int": "decimal"} (ints beyond 64 bits). Dicts with str keys and lists are plain JSON.
 """
 from __future__ import absolute_import
@@ -51,8 +51,8 @@ def untag(x):
             (tag, inner), = x.items()
             if tag == '$tuple':
                 return tuple(untag(i) for i in inner)
-            if tag == '$intdict':
-                return {int(k): untag(v) for k, v in inner}
+            if tag == '$dict':
+                return dict((untag(k), untag(v)) for k, v in inner)
             if tag == '$bytes':
                 return bytes(bytearray.fromhex(inner))
             if tag == '$float':
@@ -72,7 +72,7 @@ def tag(x):
     if isinstance(x, dict):
         if all(isinstance(k, str) for k in x):
             return {k: tag(v) for k, v in x.items()}
-        return {'$intdict': [[tag(k), tag(v)] for k, v in x.items()]}
+        return {'$dict': [[tag(k), tag(v)] for k, v in x.items()]}
     if isinstance(x, bytes):
         return {'$bytes': x.hex()}
     if isinstance(x, int) and not isinstance(x, bool) and not -2**63 <= x < 2**64:
