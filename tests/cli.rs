@@ -767,6 +767,89 @@ fn a_plugin_that_cannot_be_loaded_is_an_error() {
         .success();
 }
 
+/// The example CBOR plugin, built with cargo (in the target directory the plugin tests use, so
+/// the library is built once) and copied into `dir`.
+fn cbor_plugin(dir: &Path) -> PathBuf {
+    use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-tests");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "bucketcache-plugin-cbor",
+            "--manifest-path",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let built = target
+        .join("debug")
+        .join(format!("{DLL_PREFIX}bucketcache_plugin_cbor{DLL_SUFFIX}"));
+    let to = dir.join(format!("{DLL_PREFIX}cbor{DLL_SUFFIX}"));
+    fs::copy(built, &to).unwrap();
+    to
+}
+
+#[test]
+fn plugins_add_backends_to_every_command() {
+    let libs = tempfile::tempdir().unwrap();
+    let plugin = cbor_plugin(libs.path());
+    let cache = tempfile::tempdir().unwrap();
+
+    let rows = json_lines(&stdout_of(
+        bc().args(["backends", "--json", "--plugin"]).arg(&plugin),
+    ));
+    let cbor = rows.iter().find(|r| r["name"] == "cbor").unwrap();
+    assert_eq!(cbor["origin"], "plugin");
+    assert_eq!(cbor["source"], plugin.display().to_string());
+    assert_eq!(cbor["extension"], "cbor");
+    assert!(cbor["python_class"].is_null());
+
+    bc().arg("--plugin")
+        .arg(&plugin)
+        .args(["set", "--backend", "cbor"])
+        .arg(cache.path())
+        .args(["\"k\"", r#"{"a": [1, 2.5]}"#])
+        .assert()
+        .success();
+    // The variable may name the library or its directory.
+    for var in [plugin.as_os_str(), libs.path().as_os_str()] {
+        bc().args(["get", "--backend", "cbor"])
+            .arg(cache.path())
+            .arg("\"k\"")
+            .env("BUCKETCACHE_PLUGIN_PATH", var)
+            .assert()
+            .success()
+            .stdout("{\"a\":[1,2.5]}\n");
+    }
+    let rows = json_lines(&stdout_of(
+        bc().args(["ls", "--json"])
+            .arg(cache.path())
+            .env("BUCKETCACHE_PLUGIN_PATH", &plugin),
+    ));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (&rows[0]["backend"], &rows[0]["state"]),
+        (&"cbor".into(), &"ok".into())
+    );
+    bc().arg("verify")
+        .arg(cache.path())
+        .env("BUCKETCACHE_PLUGIN_PATH", &plugin)
+        .assert()
+        .success();
+    // Without the plugin its files are not read, and the user is told why.
+    bc().arg("ls")
+        .arg(cache.path())
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("no backend reads .cbor files"));
+}
+
 #[test]
 fn verbose_logs_and_quiet_silences() {
     let tmp = tempfile::tempdir().unwrap();

@@ -7,7 +7,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::output::{local_rfc3339, local_text, outln, utc_text, Style, Table};
-use super::scan::{existing_dir, scan, select_backends, Depth, Entry, State};
+use super::scan::{
+    existing_dir, scan, select_backends, warn_about_unread_files, Depth, Entry, State,
+};
 use super::Ctx;
 use bucketcache::time::format_expiration;
 
@@ -38,6 +40,9 @@ enum SortKey {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let dir = existing_dir(&args.dir)?;
     let backends = select_backends(args.backend.as_deref())?;
+    if args.backend.is_none() {
+        warn_about_unread_files(&dir, &backends)?;
+    }
     let mut entries = scan(&dir, &backends, ctx.now, Depth::Value, &ctx.out, "reading")?;
     sort(&mut entries, args.sort);
     if args.json {

@@ -83,6 +83,36 @@ pub fn select_backends(name: Option<&str>) -> Result<Vec<Selected>> {
     Ok(out)
 }
 
+/// Warns about cache-looking files no selected backend reads (e.g. those of a plugin that was not
+/// loaded), so that an empty listing is not mistaken for an empty cache.
+pub fn warn_about_unread_files(dir: &Path, backends: &[Selected]) -> Result<()> {
+    let mut unread: BTreeMap<String, usize> = BTreeMap::new();
+    let entries = fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Some((stem, ext)) = name.rsplit_once('.') else {
+            continue;
+        };
+        if stem.is_empty()
+            || name.starts_with('.')
+            || backends.iter().any(|b| b.info.extension == ext)
+            || !entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            continue;
+        }
+        *unread.entry(ext.to_owned()).or_default() += 1;
+    }
+    for (ext, n) in unread {
+        tracing::warn!(
+            "{n} file(s) skipped: no backend reads .{ext} files (load its plugin with --plugin or {})",
+            super::PLUGIN_PATH_VAR
+        );
+    }
+    Ok(())
+}
+
 /// The health of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum State {

@@ -9,7 +9,9 @@ use bucketcache::Expiration;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{existing_dir, scan, select_backends, Depth, Entry, State};
+use super::scan::{
+    existing_dir, scan, select_backends, warn_about_unread_files, Depth, Entry, State,
+};
 use super::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +116,9 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let dir = existing_dir(&args.dir)?;
     let backends = select_backends(args.backend.as_deref())?;
+    if args.backend.is_none() {
+        warn_about_unread_files(&dir, &backends)?;
+    }
     let entries = scan(&dir, &backends, ctx.now, Depth::Value, &ctx.out, "reading")?;
     let names: Vec<String> = backends.iter().map(|b| b.info.name.clone()).collect();
     let summaries = summarise(&names, &entries, args.backend.is_some());

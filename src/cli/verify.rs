@@ -8,7 +8,7 @@ use bucketcache::store::{FsStorage, Storage};
 use serde_json::json;
 
 use super::output::{outln, paint, Style};
-use super::scan::{existing_dir, scan, select_backends, Depth, State};
+use super::scan::{existing_dir, scan, select_backends, warn_about_unread_files, Depth, State};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,9 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let dir = existing_dir(&args.dir)?;
     let backends = select_backends(args.backend.as_deref())?;
+    if args.backend.is_none() {
+        warn_about_unread_files(&dir, &backends)?;
+    }
     let entries = scan(
         &dir,
         &backends,
