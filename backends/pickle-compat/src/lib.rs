@@ -45,7 +45,7 @@ use chrono::NaiveDateTime;
 
 pub use config::PickleConfig;
 pub use error::PickleError;
-pub use value::{Arena, Node, Value, ValueDeserializer};
+use value::{Node, Value, ValueDeserializer};
 
 /// The registry name of this backend.
 pub const NAME: &str = "pickle";
@@ -173,6 +173,39 @@ impl Backend for PickleBackend {
         visit(&mut <dyn erased_serde::Deserializer>::erase(de))
             .map_err(|e| BackendError::WrongType(e.to_string()))
     }
+}
+
+/// Pickles any serializable value on its own (not in the cache envelope), as CPython's
+/// `pickle.dumps(value, protocol)` would for the equivalent Python value.
+///
+/// ```
+/// let bytes = bucketcache_pickle::to_vec(&(1, "a"), 2).unwrap();
+/// assert_eq!(bytes, b"\x80\x02K\x01X\x01\x00\x00\x00aq\x00\x86q\x01.");
+/// assert!(bucketcache_pickle::to_vec(&1, 4).is_err());
+/// ```
+pub fn to_vec<T: serde::Serialize + ?Sized>(
+    value: &T,
+    protocol: u8,
+) -> Result<Vec<u8>, PickleError> {
+    PickleConfig { protocol }
+        .validate()
+        .map_err(PickleError::Encode)?;
+    let mut out = Vec::new();
+    writer::Writer::new(&mut out, protocol).write_value(value)?;
+    Ok(out)
+}
+
+/// Unpickles any pickle of protocol 0 to 5 holding built-in types into `T`, with the same safety
+/// rules as the backend (no code, no arbitrary classes, bounded work).
+///
+/// ```
+/// let v: (u8, String) = bucketcache_pickle::from_slice(b"\x80\x02K\x01X\x01\x00\x00\x00a\x86.").unwrap();
+/// assert_eq!(v, (1, "a".to_string()));
+/// assert!(bucketcache_pickle::from_slice::<u8>(b"cos\nsystem\n.").is_err());
+/// ```
+pub fn from_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PickleError> {
+    let decoded = reader::read(bytes)?;
+    T::deserialize(ValueDeserializer::new(&decoded.arena, &decoded.root))
 }
 
 fn factory(opts: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {

@@ -73,6 +73,14 @@ impl<'o> Writer<'o> {
         Ok(())
     }
 
+    /// Writes `value` alone: `PROTO`, the value, `STOP`.
+    pub fn write_value<T: Serialize + ?Sized>(mut self, value: &T) -> Result<()> {
+        self.out.extend_from_slice(&[op::PROTO, self.protocol]);
+        value.serialize(&mut self)?;
+        self.out.push(op::STOP);
+        Ok(())
+    }
+
     fn memoize(&mut self) -> u32 {
         let id = self.next_memo;
         self.next_memo += 1;
