@@ -251,3 +251,54 @@ fn python_written_msgpack_files_are_read() {
     assert_eq!(b.get::<_, (u8, u8)>("value:tuple").unwrap(), Some((1, 2)));
     assert_eq!(b.get::<_, u64>("value:big_int").unwrap(), Some(1 << 40));
 }
+
+#[test]
+fn msgpack_options_are_taken_from_a_toml_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "path = {:?}\nbackend = \"msgpack\"\n[backend_options.msgpack]\nuse_bin_type = false\n",
+        dir.path().display().to_string()
+    );
+    let cfg = bucketcache::BucketConfig::from_toml_str(&text).unwrap();
+    let b = Bucket::from_config(&cfg).unwrap();
+    let long = "x".repeat(40);
+    b.set("s", &long).unwrap();
+    let bytes = fs::read(b.path_for_key("s").unwrap()).unwrap();
+    // Without use_bin_type, a 40-byte string is raw16 (da), never str8 (d9).
+    assert_eq!(bytes[7..10], [0xda, 0, 40]);
+    assert_eq!(b.get::<_, String>("s").unwrap(), Some(long));
+
+    let bad = text.replace("use_bin_type", "use_list");
+    let cfg = bucketcache::BucketConfig::from_toml_str(&bad).unwrap();
+    let err = Bucket::from_config(&cfg).expect_err("an unknown option is refused");
+    assert!(err.to_string().contains("use_list"), "{err}");
+}
+
+#[test]
+fn python2_written_msgpack_files_are_read() {
+    // Python 2 wrote every string as bin; Python 3's BucketCache misses on these files, this
+    // port reads them.
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/python-bucketcache-0.12.1-py27/msgpack/lifetime");
+    for f in fs::read_dir(src).unwrap() {
+        let f = f.unwrap();
+        fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    let b = Bucket::builder(dir.path())
+        .backend("msgpack")
+        .python_compatible()
+        .open()
+        .unwrap();
+    let (v, exp) = b
+        .get_with_expiration::<_, String>("my key")
+        .unwrap()
+        .unwrap();
+    assert_eq!(v, "this");
+    assert_eq!(
+        exp.map(|e| e.to_string()).as_deref(),
+        Some("2100-01-01 00:00:00.123456")
+    );
+    let m: Option<HashMap<i64, String>> = b.get("value:int_key_dict").unwrap();
+    assert_eq!(m, Some(HashMap::from([(1, "a".to_string())])));
+}

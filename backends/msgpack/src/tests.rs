@@ -506,6 +506,17 @@ enum Shape {
 struct Marker;
 
 #[test]
+fn types_with_a_compact_form_round_trip() {
+    // The writer and rmp_serde's reader agree that msgpack is not human readable.
+    let b = backend();
+    let addrs: Vec<std::net::IpAddr> = vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    let back: Vec<std::net::IpAddr> = dec(&enc(&b, &addrs).unwrap()).unwrap();
+    assert_eq!(back, addrs);
+    let d = Duration::new(5, 7);
+    assert_eq!(dec::<Duration>(&enc(&b, &d).unwrap()).unwrap(), d);
+}
+
+#[test]
 fn enums_options_and_unit_round_trip() {
     let b = backend();
     assert_eq!(value_bytes(&b, &Shape::Empty), b"\xa5Empty");
@@ -780,6 +791,19 @@ mod props {
             }
             let _ = dec::<Pictured>(&bytes);
             let _ = dec::<Vec<Shape>>(&bytes);
+        }
+
+        /// Where rmp_serde agrees with Python (no f32, no i128, no enums), the bytes are equal.
+        #[test]
+        fn value_bytes_agree_with_rmp_serde(
+            ints in proptest::collection::vec(any::<i64>(), 0..20),
+            uints in proptest::collection::btree_map(".{0,40}", any::<u64>(), 0..20),
+            f in any::<f64>(), s in ".{0,300}", flag in any::<Option<bool>>(),
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let value = (ints, uints, f, s, flag, serde_bytes::ByteBuf::from(bytes));
+            let theirs = rmp_serde::to_vec_named(&value).unwrap();
+            prop_assert_eq!(value_bytes(&backend(), &value), theirs);
         }
 
         #[test]
