@@ -90,8 +90,9 @@ fn worker(dir: &Path) {
     let mut reads = 0;
     for seq in 0..ops {
         let key = rng.below(100) as u32;
-        match rng.below(10) {
-            0..=3 => b
+        // 40% set, 40% get (from the file), 18% remove, 2% prune (a prune reads every file).
+        match rng.below(100) {
+            0..=39 => b
                 .set(
                     &("shared", key),
                     &Tagged {
@@ -102,14 +103,14 @@ fn worker(dir: &Path) {
                     },
                 )
                 .unwrap(),
-            4..=7 => {
+            40..=79 => {
                 b.unload(&("shared", key)); // read the file, not our own memory
                 if let Some(v) = b.get::<_, Tagged>(&("shared", key)).unwrap() {
                     assert_eq!(v.key, key, "read a value written for another key: {v:?}");
                     reads += 1;
                 }
             }
-            8 => {
+            80..=97 => {
                 b.remove(&("shared", key)).unwrap();
             }
             _ => {
@@ -177,7 +178,7 @@ mod serde_bytes_as_seq {
 
 fn large(key: u32, seed: u64) -> Large {
     let mut rng = Rng(seed | 1);
-    let len = 64 * 1024 + rng.below(192 * 1024) as usize;
+    let len = 16 * 1024 + rng.below(48 * 1024) as usize;
     Large {
         key,
         seed,
@@ -202,7 +203,16 @@ fn a_writer_killed_at_random_moments_leaves_entries_absent_or_intact() {
     let mut rng = Rng(42);
     for _ in 0..rounds {
         let mut c = child("crasher", dir.path(), &[]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(5 + rng.below(40)));
+        // Wait until the child has opened its bucket, then kill it at a random moment.
+        let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("ready") {
+            line.clear();
+            if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+                panic!("the crasher exited early: {:?}", c.wait());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(60)));
         c.kill().unwrap(); // SIGKILL
         c.wait().unwrap();
     }
