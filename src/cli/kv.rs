@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{anyhow, Result};
 use bucketcache::lifetime::parse_lifetime;
 use bucketcache::{Bucket, DEFAULT_BACKEND};
 
@@ -63,10 +63,18 @@ pub struct RmArgs {
     key: String,
 }
 
-/// Parses a command-line argument as JSON; the error says which argument and where it failed.
+/// Parses a command-line argument as JSON; the error says which argument, where it failed, and
+/// (for a bare word) that strings need quotes.
 pub fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).with_context(|| {
-        format!("{what} is not valid JSON text ({text:?}); strings need quotes, e.g. '\"name\"'")
+    serde_json::from_str(text).map_err(|e| {
+        let bare_word = text.trim_start().starts_with(|c: char| c.is_alphabetic())
+            && !["true", "false", "null"].contains(&text.trim());
+        let hint = if bare_word {
+            " (a string needs quotes: '\"name\"')"
+        } else {
+            ""
+        };
+        anyhow!("{what} is not valid JSON: {e}, in {text:?}{hint}")
     })
 }
 
@@ -146,7 +154,10 @@ mod tests {
 
     #[test]
     fn bare_words_are_not_strings() {
-        assert!(parse_json("KEY", "name").is_err());
+        let err = parse_json("KEY", "name").unwrap_err().to_string();
+        assert!(err.contains("a string needs quotes"), "{err}");
+        let err = parse_json("KEY", "[1,").unwrap_err().to_string();
+        assert!(!err.contains("quotes"), "{err}");
         assert_eq!(parse_json("KEY", "\"name\"").unwrap(), "name");
     }
 }
