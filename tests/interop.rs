@@ -961,8 +961,11 @@ fn python2_fixtures_read_where_python3_reads_them() {
                 let got = got.unwrap_or_else(|| panic!("{what}: a miss"));
                 assert!(same(&got), "{what}: read {got:?}, want {want:?}");
             }
-            // Python 3 fails on these (a datetime state with bytes >= 0x80; msgpack envelope keys
-            // stored as bin). Rust may be lenient, but never returns a wrong value.
+            // Python 3 raises UnicodeDecodeError on a Python 2 datetime state with bytes >= 0x80
+            // (microsecond 123456): here that is a miss, and the file is left alone.
+            ("pickle", "lifetime") => assert!(got.is_none() && exists, "{what}: a miss, kept"),
+            // Python 3 misses these (KeyError('value'): the envelope keys are msgpack bin). The
+            // reference allows a lenient reader, which must then read the right value.
             _ => {
                 if let Some(got) = got.map(py2_text) {
                     assert!(same(&got), "{what}: read {got:?}, want {want:?}");
@@ -1039,8 +1042,10 @@ fn venv_works(python: &Path) -> bool {
 }
 
 fn create_venv() -> Result<PythonEnv, String> {
-    let target = repo().join("target");
-    let venv = target.join("interop-venv");
+    // `BUCKETCACHE_INTEROP_VENV` puts the venv elsewhere (e.g. to test the skip path).
+    let venv = std::env::var_os("BUCKETCACHE_INTEROP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target").join("interop-venv"));
     let python = venv_python(&venv);
     if venv_works(&python) {
         return Ok(PythonEnv { python });
@@ -1048,8 +1053,11 @@ fn create_venv() -> Result<PythonEnv, String> {
     // Build in a private directory and rename it into place, so that concurrent test runs never
     // see a half-made venv (the rename is atomic; the loser uses the winner's).
     let base = std::env::var("BUCKETCACHE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    fs::create_dir_all(&target).map_err(|e| format!("create {target:?}: {e}"))?;
-    let building = target.join(format!("interop-venv.building-{}", std::process::id()));
+    let parent = venv.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| format!("create {parent:?}: {e}"))?;
+    let mut building = venv.clone().into_os_string();
+    building.push(format!(".building-{}", std::process::id()));
+    let building = PathBuf::from(building);
     let _ = fs::remove_dir_all(&building);
     run_checked(Command::new(&base).args(["-m", "venv"]).arg(&building))?;
     let result = run_checked(Command::new(venv_python(&building)).args([
@@ -1057,6 +1065,11 @@ fn create_venv() -> Result<PythonEnv, String> {
         "pip",
         "install",
         "--quiet",
+        // Fail in minutes, not half an hour, when the index is unreachable.
+        "--timeout",
+        "30",
+        "--retries",
+        "2",
         "bucketcache==0.12.1",
         "msgpack",
     ]));
@@ -1088,7 +1101,10 @@ fn python(test: &str) -> Option<&'static PythonEnv> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true and the Python interop environment is unavailable: {why}");
             }
-            eprintln!(
+            // Straight to the process's stderr: libtest captures `eprintln!` of passing tests,
+            // and a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n==== SKIPPED {test}: Python 3 + `pip install bucketcache==0.12.1 msgpack` \
                  unavailable (set CI=true to make this fatal) ====\n{why}\n"
             );
@@ -1282,7 +1298,27 @@ fn spread(backend: &str) -> Vec<(Py, Py)> {
         ),
         (Py::s("tuple"), Py::Tuple(vec![int(1), int(2)])),
         (Py::s("single tuple"), Py::Tuple(vec![Py::s("only")])),
+        // A tuple key hashes as the list it prints as (a different one from the list key above).
+        (Py::Tuple(vec![Py::s("user"), int(7)]), Py::s("tuple key")),
+        (
+            Py::s("non-finite"),
+            Py::List(vec![
+                Py::Float(f64::NAN),
+                Py::Float(f64::INFINITY),
+                Py::Float(f64::NEG_INFINITY),
+            ]),
+        ),
     ];
+    if backend != "json" {
+        // Python's json cannot hold bytes; pickle and msgpack can.
+        items.push((
+            Py::s("bytes"),
+            Py::List(vec![
+                Py::Bytes(vec![]),
+                Py::Bytes(b"\x00\xff abc \x80".to_vec()),
+            ]),
+        ));
+    }
     match backend {
         "pickle" => {
             items.push((Py::s("u64 max"), int(u64::MAX.into())));
