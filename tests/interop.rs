@@ -909,6 +909,17 @@ fn decorator_fixture_files_are_named_by_their_keymaker_bytes() {
             .unwrap_or_else(|| panic!("{} {}: a hit", backend, d["call"]));
         let want = Py::from_tagged(&d["result"]);
         assert_eq!(value.normalized(Format::Lists), want, "{}", d["call"]);
+        // The same key and result written by Rust: the file the decorator wrote, byte for byte.
+        let out = tmp.path().join("rust").join(d["dir"].as_str().unwrap());
+        py_bucket(&out, backend, None, READ_NOW)
+            .set(&key, &want)
+            .unwrap();
+        assert_eq!(
+            fs::read(out.join(name)).unwrap(),
+            fs::read(dir.join(name)).unwrap(),
+            "{}",
+            d["call"]
+        );
     }
 }
 
