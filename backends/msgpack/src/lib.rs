@@ -7,6 +7,19 @@
 //! written as Python's `msgpack.Packer` writes them: smallest integers, float64, str for text
 //! and bin for bytes, arrays for sequences and tuples, maps for maps and structs.
 //!
+//! How Rust values are written (and read back):
+//!
+//! | Rust (serde) | msgpack | Python reads |
+//! |---|---|---|
+//! | integers of any width | smallest of fixint, `cc`-`cf` (non-negative), `d0`-`d3` (negative); beyond 64 bits an encode error | `int` |
+//! | `f32`, `f64` | float64 `cb` (float32 `ca` with `use_single_float`) | `float` |
+//! | `str`, `String`, `char` | str family | `str` |
+//! | `serde_bytes` byte strings | bin family (str without `use_bin_type`) | `bytes` |
+//! | `Vec`, slices, tuples, tuple structs | array | `list` |
+//! | maps, structs (fields by name, in declaration order) | map | `dict` |
+//! | `None`, `()`, unit structs | nil | `None` |
+//! | enums | a unit variant is its name; others `{name: data}` (as `serde_json`) | `str` / `dict` |
+//!
 //! Reading is strict where Python is and bounded everywhere: the envelope must be a map of
 //! exactly those two keys (in any order), with nothing after it (Python: `ExtraData`); the
 //! expiration must be nil or a naive ISO date (an offset is refused, where the original crashed);

@@ -449,6 +449,15 @@ struct Person {
     tags: Vec<String>,
 }
 
+fn record() -> Person {
+    Person {
+        name: "Grace".into(),
+        age: 85,
+        email: Some("g@example.com".into()),
+        tags: vec!["navy".into(); 3],
+    }
+}
+
 #[test]
 fn structs_are_maps_in_declaration_order() {
     let b = backend();
@@ -804,6 +813,21 @@ mod props {
             let value = (ints, uints, f, s, flag, serde_bytes::ByteBuf::from(bytes));
             let theirs = rmp_serde::to_vec_named(&value).unwrap();
             prop_assert_eq!(value_bytes(&backend(), &value), theirs);
+        }
+
+        #[test]
+        fn mutated_files_never_panic(at in any::<prop::sample::Index>(), byte in any::<u8>(), insert in any::<bool>()) {
+            let b = backend();
+            let value = (record(), vec![Shape::Rect(1, 2), Shape::Named { label: "n".into() }]);
+            let e = parse_expiration("2100-01-01T00:00:00.5").unwrap();
+            let mut bytes = (&b as &dyn Backend).encode(&value, Some(e)).unwrap();
+            let i = at.index(bytes.len());
+            if insert { bytes.insert(i, byte) } else { bytes[i] = byte }
+            if b.load_expiration(&bytes).is_ok() {
+                prop_assert!(dec::<IgnoredAny>(&bytes).is_ok());
+            }
+            let _ = dec::<Pictured>(&bytes);
+            let _ = dec::<(Person, Vec<Shape>)>(&bytes);
         }
 
         #[test]
