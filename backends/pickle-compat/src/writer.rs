@@ -7,8 +7,11 @@
 //!   next `BINPUT` id at the moment CPython memoizes it (containers before their items, tuples
 //!   after them). Python memoizes by object identity; a Rust value has none, so equal user strings
 //!   are written again rather than fetched with `BINGET`. Only the objects CPython provably
-//!   shares (the `_codecs.encode`, `__builtin__.bytes` and `datetime.datetime` globals and the
-//!   interned `'latin1'` string) are fetched from the memo;
+//!   shares whatever built them are fetched from the memo: the `_codecs.encode`,
+//!   `__builtin__.bytes` and `datetime.datetime` globals, the interned `'latin1'`, and the
+//!   singletons `''`, one-character latin-1 strs, `b''` and one-byte bytes. (Other repeated
+//!   strings, such as the same dict key in many dicts, are shared in Python only when the program
+//!   happened to share them; there the bytes may differ while the values are equal);
 //! * the choice of integer opcode (`BININT1`/`BININT2`/`BININT`/`LONG1`, minimal two's
 //!   complement);
 //! * list and dict batching (`APPEND`/`SETITEM` for exactly one item, else `MARK … APPENDS` /
@@ -16,6 +19,8 @@
 //!   dict whose size is a multiple of 1000);
 //! * `bytes` at protocol 2 as `_codecs.encode(<latin-1 str>, 'latin1')` (`__builtin__.bytes()`
 //!   when empty), and the datetime expiration as `datetime.datetime(<state bytes>)`.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use serde::ser::{self, Serialize};
@@ -37,6 +42,11 @@ pub struct Writer<'o> {
     codecs_encode: Option<u32>,
     builtin_bytes: Option<u32>,
     latin1: Option<u32>,
+    /// Memo ids of the str singletons written so far: `''` (key 256) and the 256 one-character
+    /// latin-1 strings, which CPython always shares, whatever built them.
+    str_singletons: HashMap<u32, u32>,
+    /// Memo ids of the bytes singletons: `b''` (key 256) and the 256 one-byte bytes.
+    bytes_singletons: HashMap<u16, u32>,
 }
 
 impl<'o> Writer<'o> {
@@ -49,6 +59,8 @@ impl<'o> Writer<'o> {
             codecs_encode: None,
             builtin_bytes: None,
             latin1: None,
+            str_singletons: HashMap::new(),
+            bytes_singletons: HashMap::new(),
         }
     }
 
@@ -104,7 +116,28 @@ impl<'o> Writer<'o> {
         }
     }
 
+    /// A str of the value: CPython's singletons are fetched from the memo when seen before.
     fn write_str(&mut self, s: &str) -> Result<()> {
+        let mut chars = s.chars();
+        let singleton = match (chars.next(), chars.next()) {
+            (None, _) => Some(256),
+            (Some(c), None) if u32::from(c) < 256 => Some(u32::from(c)),
+            _ => None,
+        };
+        let Some(key) = singleton else {
+            return self.write_fresh_str(s);
+        };
+        if let Some(&id) = self.str_singletons.get(&key) {
+            self.memo_get(id);
+            return Ok(());
+        }
+        self.write_fresh_str(s)?;
+        self.str_singletons.insert(key, self.next_memo - 1);
+        Ok(())
+    }
+
+    /// A str object that is new in CPython (never shared), memoized.
+    fn write_fresh_str(&mut self, s: &str) -> Result<()> {
         let len = u32::try_from(s.len()).map_err(|_| {
             PickleError::Encode("a string longer than 4 GiB needs protocol 4".into())
         })?;
@@ -129,7 +162,26 @@ impl<'o> Writer<'o> {
         self.memoize()
     }
 
+    /// A bytes value: CPython shares `b''` and the one-byte bytes, so those are written once and
+    /// fetched from the memo afterwards.
     fn write_bytes(&mut self, b: &[u8]) -> Result<()> {
+        let key = match b {
+            [] => Some(256u16),
+            [x] => Some(u16::from(*x)),
+            _ => None,
+        };
+        if let Some(&id) = key.and_then(|k| self.bytes_singletons.get(&k)) {
+            self.memo_get(id);
+            return Ok(());
+        }
+        self.write_new_bytes(b)?;
+        if let Some(k) = key {
+            self.bytes_singletons.insert(k, self.next_memo - 1);
+        }
+        Ok(())
+    }
+
+    fn write_new_bytes(&mut self, b: &[u8]) -> Result<()> {
         if self.protocol >= 3 {
             match u8::try_from(b.len()) {
                 Ok(n) => self.out.extend_from_slice(&[op::SHORT_BINBYTES, n]),
@@ -156,11 +208,12 @@ impl<'o> Writer<'o> {
         self.codecs_encode = Some(id);
         // Each byte becomes the code point of the same value (latin-1), stored as UTF-8.
         let latin1: String = b.iter().map(|&c| char::from(c)).collect();
-        self.write_str(&latin1)?;
+        // `PyUnicode_DecodeLatin1` in the pickler makes a new str even for one character.
+        self.write_fresh_str(&latin1)?;
         match self.latin1 {
             Some(id) => self.memo_get(id),
             None => {
-                self.write_str("latin1")?;
+                self.write_fresh_str("latin1")?;
                 self.latin1 = Some(self.next_memo - 1);
             }
         }
@@ -750,6 +803,33 @@ h\x05X\x02\x00\x00\x00abq\nh\x07\x86q\x0bRq\x0ce";
         assert_eq!(body(&one), b"}q\x02K\x01K\x02s".to_vec());
         assert_eq!(body(&vec![7u8]), b"]q\x02K\x07a".to_vec());
         assert_eq!(body(&Vec::<u8>::new()), b"]q\x02".to_vec());
+    }
+
+    #[test]
+    fn cpython_singletons_are_fetched_from_the_memo() {
+        #[derive(serde::Serialize)]
+        struct B(#[serde(with = "bytes_ser")] &'static [u8]);
+        mod bytes_ser {
+            pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(v)
+            }
+        }
+        // pickle.dumps([b'', b'', b'x', bytes([120]), 'x', ''], 2), values inside the envelope.
+        let v = (B(b""), B(b""), B(b"x"), B(b"x"), "x", "");
+        let b = body(&v);
+        let expected: &[u8] = b"(c__builtin__\nbytes\nq\x02)Rq\x03h\x03c_codecs\nencode\nq\x04\
+X\x01\x00\x00\x00xq\x05X\x06\x00\x00\x00latin1q\x06\x86q\x07Rq\x08h\x08\
+X\x01\x00\x00\x00xq\tX\x00\x00\x00\x00q\ntq\x0b";
+        assert_eq!(b, expected);
+        // pickle.dumps({'a': 'a', '': ''}, 2)
+        let mut out = Vec::new();
+        Writer::new(&mut out, 2)
+            .write_value(&BTreeMap::from([("a", "a"), ("", "")]))
+            .unwrap();
+        assert_eq!(
+            out,
+            b"\x80\x02}q\x00(X\x00\x00\x00\x00q\x01h\x01X\x01\x00\x00\x00aq\x02h\x02u.".to_vec()
+        );
     }
 
     #[test]
