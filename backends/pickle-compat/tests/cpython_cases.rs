@@ -221,3 +221,25 @@ fn cpython_pickles_read_back_to_the_same_value() {
         }
     }
 }
+
+#[test]
+fn every_protocol_cpython_writes_reads_back() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/cpython_read_cases.json"
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("cases")).expect("json");
+    assert_eq!(cases.len(), 60);
+    for c in &cases {
+        let expected = Seen::expected(&c["v"]);
+        for protocol in 0..=5 {
+            let theirs = unhex(c[format!("p{protocol}")].as_str().expect("hex"));
+            let back: Seen = match bucketcache_pickle::from_slice(&theirs) {
+                Ok(v) => v,
+                Err(e) => panic!("protocol {protocol}: {e}: {}", c["v"]),
+            };
+            assert_eq!(back, expected, "protocol {protocol}: {}", c["v"]);
+        }
+    }
+}

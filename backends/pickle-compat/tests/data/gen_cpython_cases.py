@@ -1,7 +1,8 @@
 """Generates tests/data/cpython_cases.json: random built-in values pickled by CPython.
 
 Usage: python3 gen_cpython_cases.py SEED COUNT > cpython_cases.json (checked in: seed 7, 120
-cases, CPython 3.11). Dict keys are unique and multi-character strings are built fresh, so the
+cases, CPython 3.11), and with a third argument `read` the reader's cases (sets and frozensets
+too, every protocol 0 to 5): python3 gen_cpython_cases.py 11 60 read > cpython_read_cases.json. Dict keys are unique and multi-character strings are built fresh, so the
 only shared objects are the ones CPython always shares (the '' / one-latin-1-char str and b'' /
 one-byte bytes singletons), which is what a Rust writer can reproduce.
 """
@@ -11,8 +12,12 @@ cnt=[0]
 def key():
     cnt[0]+=1
     return random.choice(['k%d'%cnt[0], 'ключ%d'%cnt[0]])
+READ = len(sys.argv) > 3
 def val(d):
     r=random.random()
+    if READ and r < 0.08:
+        items = {random.randrange(-300, 300) for _ in range(random.randrange(0, 5))}
+        return random.choice([set, frozenset])(items)
     if d>3 or r<0.5:
         c=random.randrange(9)
         if c==0: return None
@@ -34,11 +39,15 @@ def tag(x):
     if isinstance(x,float): return {'t':'f','v':x.hex()}
     if isinstance(x,str): return {'t':'s','v':x}
     if isinstance(x,bytes): return {'t':'b','v':x.hex()}
+    if isinstance(x,(set,frozenset)): return {'t':'l','v':[tag(i) for i in x]}
     if isinstance(x,list): return {'t':'l','v':[tag(i) for i in x]}
     if isinstance(x,tuple): return {'t':'u','v':[tag(i) for i in x]}
     return {'t':'d','v':[[k,tag(v)] for k,v in x.items()]}
 out=[]
 for _ in range(int(sys.argv[2])):
     v=val(0)
-    out.append({'v':tag(v),'p':pickle.dumps(v,2).hex(),'p3':pickle.dumps(v,3).hex()})
+    if READ:
+        out.append({'v':tag(v), **{'p%d'%p: pickle.dumps(v,p).hex() for p in range(6)}})
+    else:
+        out.append({'v':tag(v),'p':pickle.dumps(v,2).hex(),'p3':pickle.dumps(v,3).hex()})
 print(json.dumps(out))
