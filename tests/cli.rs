@@ -355,6 +355,12 @@ fn set_then_get_round_trips_json() {
         .assert()
         .success()
         .stdout("{\"tags\":[\"sun\",null],\"temp\":21.5}\n");
+    bc().args(["get", "--pretty"])
+        .arg(&dir)
+        .arg(r#"{"day": 3, "q": "weather"}"#)
+        .assert()
+        .success()
+        .stdout("{\n  \"tags\": [\n    \"sun\",\n    null\n  ],\n  \"temp\": 21.5\n}\n");
     bc().arg("get")
         .arg(&dir)
         .args(["--backend", "json"])
@@ -533,6 +539,12 @@ fn invalid_json_says_where_it_failed() {
         .code(2)
         .stderr(predicate::str::contains("VALUE is not valid JSON"));
     assert!(files_in(tmp.path()).is_empty());
+    bc().arg("set")
+        .arg(tmp.path())
+        .args(["[18446744073709551616]", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does not fit in 64 bits"));
 }
 
 #[test]
@@ -629,6 +641,42 @@ fn prune_counts_match_the_dry_run_and_keep_live_and_corrupt_files() {
         after.contains(&"feedface.json".to_owned()),
         "corrupt files are left alone"
     );
+}
+
+#[test]
+fn prune_with_a_lifetime_applies_the_lifetime_changed_rule() {
+    let (_tmp, dir) = library_dir();
+    let dry = json_lines(&stdout_of(
+        bc().args([
+            "prune",
+            "--backend",
+            "json",
+            "--lifetime",
+            "1h",
+            "--dry-run",
+            "--json",
+        ])
+        .arg(&dir),
+    ));
+    assert_eq!(dry[0]["files"], 3, "{dry:?}");
+    let reasons: Vec<&str> = dry[0]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| **r == "lifetime changed").count(),
+        2
+    );
+    assert_eq!(reasons.iter().filter(|r| **r == "expired").count(), 1);
+    assert_eq!(files_in(&dir).len(), 3);
+    let real = json_lines(&stdout_of(
+        bc().args(["prune", "--backend", "json", "--lifetime", "1h", "--json"])
+            .arg(&dir),
+    ));
+    assert_eq!(real[0]["files"], 3);
+    assert!(files_in(&dir).is_empty());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use bucketcache::lifetime::parse_lifetime;
 use bucketcache::{Bucket, DEFAULT_BACKEND};
 
@@ -66,7 +66,7 @@ pub struct RmArgs {
 /// Parses a command-line argument as JSON; the error says which argument, where it failed, and
 /// (for a bare word) that strings need quotes.
 pub fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| {
+    let value = serde_json::from_str(text).map_err(|e| {
         let bare_word = text.trim_start().starts_with(|c: char| c.is_alphabetic())
             && !["true", "false", "null"].contains(&text.trim());
         let hint = if bare_word {
@@ -75,7 +75,44 @@ pub fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
             ""
         };
         anyhow!("{what} is not valid JSON: {e}, in {text:?}{hint}")
-    })
+    })?;
+    if let Some(big) = integer_beyond_64_bits(text) {
+        // serde_json would read it as a float: a different key than Python's int, a rounded value.
+        bail!("{what}: the integer {big} does not fit in 64 bits, which keys and values here must");
+    }
+    Ok(value)
+}
+
+/// The first integer literal of a valid JSON text that fits neither `i64` nor `u64`.
+fn integer_beyond_64_bits(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let token = &text[start..i];
+                let integer = !token.contains(['.', 'e', 'E']);
+                if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Some(token);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn open(args: &BucketArgs, lifetime: Option<Duration>, must_exist: bool) -> Result<Bucket> {
@@ -150,6 +187,19 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.contains("KEY is not valid JSON"), "{text}");
         assert!(text.contains("line 1 column 5"), "{text}");
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_rounded() {
+        let err = parse_json(
+            "KEY",
+            r#"[1, "99999999999999999999", 18446744073709551616]"#,
+        );
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("18446744073709551616 does not fit"), "{err}");
+        assert!(parse_json("KEY", "[18446744073709551615, -9223372036854775808, 1e30]").is_ok());
+        assert!(parse_json("KEY", r#""\\" 1""#).is_err(), "not JSON at all");
+        assert!(parse_json("KEY", r#"["\"123456789012345678901234"]"#).is_ok());
     }
 
     #[test]
