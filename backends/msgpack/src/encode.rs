@@ -91,14 +91,22 @@ impl<'a> Encoder<'a> {
         }
     }
 
-    fn float(&mut self, v: f64) {
+    fn float(&mut self, v: f64) -> Result {
         if self.config.use_single_float {
+            let single = v as f32;
+            if single.is_infinite() && v.is_finite() {
+                // Python's packer raises OverflowError here rather than write infinity.
+                return Err(EncodeError(format!(
+                    "float {v} is too large for float32 (use_single_float)"
+                )));
+            }
             self.out.push(0xca);
-            self.out.extend_from_slice(&(v as f32).to_be_bytes());
+            self.out.extend_from_slice(&single.to_be_bytes());
         } else {
             self.out.push(0xcb);
             self.out.extend_from_slice(&v.to_be_bytes());
         }
+        Ok(())
     }
 
     /// A str header. Without `use_bin_type` str8 does not exist (the old spec), as in Python.
@@ -317,12 +325,10 @@ impl<'e, 'a> ser::Serializer for &'e mut Encoder<'a> {
     }
     fn serialize_f32(self, v: f32) -> Result {
         // Python has one float type, written as float64: widen, as the original would.
-        self.float(v.into());
-        Ok(())
+        self.float(v.into())
     }
     fn serialize_f64(self, v: f64) -> Result {
-        self.float(v);
-        Ok(())
+        self.float(v)
     }
     fn serialize_char(self, v: char) -> Result {
         self.str(v.encode_utf8(&mut [0; 4]))

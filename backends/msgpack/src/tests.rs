@@ -397,6 +397,12 @@ fn floats_are_float64_unless_single_float_is_asked() {
     });
     assert_eq!(value_bytes(&single, &1.5f64), [0xca, 0x3f, 0xc0, 0, 0]);
     assert_eq!(dec::<f64>(&enc(&single, &1.5f64).unwrap()).unwrap(), 1.5);
+    // As Python: a finite float beyond float32's range is an error, infinity is not.
+    assert!(matches!(enc(&single, &1e300), Err(BackendError::Encode(_))));
+    assert_eq!(
+        value_bytes(&single, &f64::INFINITY),
+        [0xca, 0x7f, 0x80, 0, 0]
+    );
 }
 
 #[test]
