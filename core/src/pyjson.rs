@@ -258,11 +258,10 @@ impl<'o, W: Write> PySerializer<'o, W> {
         Ok(())
     }
 
-    fn write_display(&mut self, v: impl fmt::Display) -> Result<(), Error> {
-        let mut buf = StackBuf::new();
-        // A 64-byte buffer holds every integer up to 128 bits.
-        write!(buf, "{v}").map_err(|_| Error::Custom("number too long".into()))?;
-        self.out.write_all(buf.as_bytes())?;
+    fn write_int(&mut self, negative: bool, magnitude: u128) -> Result<(), Error> {
+        let mut buf = [0u8; INT_BUF];
+        self.out
+            .write_all(format_int(&mut buf, negative, magnitude))?;
         Ok(())
     }
 
@@ -346,6 +345,54 @@ impl fmt::Write for StackBuf {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.push(s.as_bytes())
     }
+}
+
+/// Room for any 128-bit integer with its sign.
+const INT_BUF: usize = 40;
+
+/// "00" to "99", for writing two digits at a time.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decimal text of an integer, without `fmt` (it is on the hot path of every key).
+fn format_int(buf: &mut [u8; INT_BUF], negative: bool, magnitude: u128) -> &[u8] {
+    let mut i = INT_BUF;
+    if let Ok(mut n) = u64::try_from(magnitude) {
+        while n >= 100 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
+            i -= 1;
+            buf[i] = b'0' + n as u8;
+        }
+    } else {
+        let mut n = magnitude;
+        while n > 0 {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    if negative {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
 }
 
 /// Writes `v` as Python's `float.__repr__` (or `NaN`/`Infinity`/`-Infinity`, as `json` does).
@@ -833,34 +880,34 @@ impl<'a, 'o, W: Write> ser::Serializer for &'a mut PySerializer<'o, W> {
         Ok(())
     }
     fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(v < 0, i128::from(v).unsigned_abs())
     }
     fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(v < 0, i128::from(v).unsigned_abs())
     }
     fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(v < 0, i128::from(v).unsigned_abs())
     }
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(v < 0, i128::from(v).unsigned_abs())
     }
     fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(v < 0, v.unsigned_abs())
     }
     fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(false, u128::from(v))
     }
     fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(false, u128::from(v))
     }
     fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(false, u128::from(v))
     }
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(false, u128::from(v))
     }
     fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.write_display(v)
+        self.write_int(false, v)
     }
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.write_float(f64::from(v))
@@ -992,10 +1039,14 @@ impl<W: Write> KeyWriter<'_, '_, W> {
         }
         Ok(kind)
     }
-    fn number(self, v: impl fmt::Display, kind: KeyKind) -> Result<KeyKind, Error> {
-        let mut buf = StackBuf::new();
-        write!(buf, "{v}").map_err(|_| Error::Custom("number too long".into()))?;
-        self.ascii(buf.as_bytes(), kind)
+    fn number(self, kind: KeyKind) -> Result<KeyKind, Error> {
+        let mut buf = [0u8; INT_BUF];
+        let text = match kind {
+            KeyKind::Int(i) => format_int(&mut buf, i < 0, i.unsigned_abs()),
+            KeyKind::UInt(u) => format_int(&mut buf, false, u),
+            _ => return Err(Error::Custom("not an integer key".into())),
+        };
+        self.ascii(text, kind)
     }
     fn ascii(self, text: &[u8], kind: KeyKind) -> Result<KeyKind, Error> {
         // Number and keyword text needs no escaping.
@@ -1026,34 +1077,34 @@ impl<W: Write> ser::Serializer for KeyWriter<'_, '_, W> {
         self.ascii(text, KeyKind::Bool(v))
     }
     fn serialize_i8(self, v: i8) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::Int(v.into()))
+        self.number(KeyKind::Int(v.into()))
     }
     fn serialize_i16(self, v: i16) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::Int(v.into()))
+        self.number(KeyKind::Int(v.into()))
     }
     fn serialize_i32(self, v: i32) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::Int(v.into()))
+        self.number(KeyKind::Int(v.into()))
     }
     fn serialize_i64(self, v: i64) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::Int(v.into()))
+        self.number(KeyKind::Int(v.into()))
     }
     fn serialize_i128(self, v: i128) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::Int(v))
+        self.number(KeyKind::Int(v))
     }
     fn serialize_u8(self, v: u8) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::UInt(v.into()))
+        self.number(KeyKind::UInt(v.into()))
     }
     fn serialize_u16(self, v: u16) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::UInt(v.into()))
+        self.number(KeyKind::UInt(v.into()))
     }
     fn serialize_u32(self, v: u32) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::UInt(v.into()))
+        self.number(KeyKind::UInt(v.into()))
     }
     fn serialize_u64(self, v: u64) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::UInt(v.into()))
+        self.number(KeyKind::UInt(v.into()))
     }
     fn serialize_u128(self, v: u128) -> Result<KeyKind, Error> {
-        self.number(v, KeyKind::UInt(v))
+        self.number(KeyKind::UInt(v))
     }
     fn serialize_f32(self, v: f32) -> Result<KeyKind, Error> {
         self.serialize_f64(f64::from(v))
@@ -1231,6 +1282,29 @@ mod tests {
             Err(Error::NonFinite(_))
         ));
         assert_eq!(to_string(&1.5, &opts).unwrap(), "1.5");
+    }
+
+    #[test]
+    fn integers_format_like_display() {
+        let mut samples: Vec<i128> = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, -1, -10, -100];
+        for p in 0..39 {
+            let x = 10i128.pow(p);
+            samples.extend([x - 1, x, x + 1, -x, -x + 1, -x - 1]);
+        }
+        samples.extend([
+            i64::MAX.into(),
+            i64::MIN.into(),
+            u64::MAX.into(),
+            i128::MAX,
+            i128::MIN,
+        ]);
+        for v in samples {
+            assert_eq!(py(&v), v.to_string());
+            assert_eq!(sorted(&BTreeMap::from([(v, 0)])), format!("{{\"{v}\": 0}}"));
+        }
+        for v in [0u128, u64::MAX.into(), u128::from(u64::MAX) + 1, u128::MAX] {
+            assert_eq!(py(&v), v.to_string());
+        }
     }
 
     #[test]

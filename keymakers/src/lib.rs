@@ -41,6 +41,18 @@ pub const STREAMING: &str = "streaming";
 /// Registry name of [`PythonKeyMaker`].
 pub const PYTHON: &str = "python";
 
+/// Lowercase hex of a digest (`hex::encode` formats char by char, a visible cost per key).
+fn to_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
+    // Only ASCII hex digits were pushed.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn options() -> PyJsonOptions {
     PyJsonOptions::sorted()
 }
@@ -82,7 +94,7 @@ pub fn python_digest<K: serde::Serialize + ?Sized>(
     let mut hasher = Md5::new();
     hasher.update(python_class_name.as_bytes());
     pyjson::to_writer(&mut hasher, key, &options()).map_err(key_error)?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(to_hex(&hasher.finalize()))
 }
 
 /// SHA-256 (hex) of the key's canonical JSON ([`key_bytes`]), computed over the whole text.
@@ -102,7 +114,7 @@ impl DefaultKeyMaker {
     /// The digest of `key`.
     pub fn digest<K: serde::Serialize + ?Sized>(&self, key: &K) -> Result<String, KeyError> {
         let bytes = key_bytes(key)?;
-        Ok(hex::encode(Sha256::digest(&bytes)))
+        Ok(to_hex(&Sha256::digest(&bytes)))
     }
 }
 
@@ -141,7 +153,7 @@ impl StreamingKeyMaker {
         hasher
             .flush()
             .map_err(|e| KeyError::Serialize(e.to_string()))?;
-        Ok(hex::encode(hasher.finalize()))
+        Ok(to_hex(&hasher.finalize()))
     }
 }
 

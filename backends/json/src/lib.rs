@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod iso;
 mod tree;
 
 use std::fmt;
@@ -34,7 +35,6 @@ use std::sync::Arc;
 
 use bucketcache_core::pyjson::{self, PyJsonOptions};
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
-use bucketcache_core::time::{format_expiration, parse_expiration};
 use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
@@ -89,7 +89,7 @@ impl JsonBackend {
 /// The envelope as written: a struct, so that `sort_keys` orders it as Python does.
 struct Envelope<'a> {
     value: &'a dyn erased_serde::Serialize,
-    expiration: Option<String>,
+    expiration: Option<iso::IsoText>,
 }
 
 impl serde::Serialize for Envelope<'_> {
@@ -104,7 +104,7 @@ impl serde::Serialize for Envelope<'_> {
 /// The envelope as read: the value's raw text and the expiration text.
 struct RawEnvelope<'a> {
     value: &'a RawValue,
-    expiration: Option<String>,
+    expiration: Option<std::borrow::Cow<'a, str>>,
 }
 
 enum Field {
@@ -152,7 +152,9 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for RawEnvelope<'a> {
                         Field::Expiration if expiration.is_some() => {
                             return Err(de::Error::duplicate_field("expiration_date"))
                         }
-                        Field::Expiration => expiration = Some(map.next_value::<Option<String>>()?),
+                        Field::Expiration => {
+                            expiration = Some(map.next_value::<iso::ExpField<'a>>()?.0)
+                        }
                     }
                 }
                 Ok(RawEnvelope {
@@ -172,10 +174,10 @@ fn has_non_finite(bytes: &[u8]) -> bool {
     has(b"NaN") || has(b"Infinity")
 }
 
-fn expiration_of(text: Option<String>) -> Result<Option<Expiration>, BackendError> {
-    match text.as_deref() {
+fn expiration_of(text: Option<&str>) -> Result<Option<Expiration>, BackendError> {
+    match text {
         None | Some("") => Ok(None),
-        Some(t) => parse_expiration(t)
+        Some(t) => iso::parse(t)
             .map(Some)
             .ok_or_else(|| BackendError::Decode(format!("invalid expiration date {t:?}"))),
     }
@@ -213,7 +215,7 @@ fn slow_envelope(bytes: &[u8]) -> Result<(tree::Tree, Option<Expiration>), Backe
             )))
         }
     };
-    Ok((value, expiration_of(expiration)?))
+    Ok((value, expiration_of(expiration.as_deref())?))
 }
 
 impl Backend for JsonBackend {
@@ -241,7 +243,7 @@ impl Backend for JsonBackend {
     ) -> Result<(), BackendError> {
         let envelope = Envelope {
             value,
-            expiration: expiration.as_ref().map(format_expiration),
+            expiration: expiration.as_ref().map(iso::IsoText::new),
         };
         let start = out.len();
         pyjson::to_writer(&mut *out, &envelope, &self.options)
@@ -251,7 +253,7 @@ impl Backend for JsonBackend {
 
     fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
         match serde_json::from_slice::<RawEnvelope<'_>>(bytes) {
-            Ok(env) => expiration_of(env.expiration),
+            Ok(env) => expiration_of(env.expiration.as_deref()),
             Err(e) if has_non_finite(bytes) => slow_envelope(bytes)
                 .map(|(_, exp)| exp)
                 .map_err(|slow| BackendError::Decode(format!("{e}; {slow}"))),

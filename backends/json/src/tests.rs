@@ -5,6 +5,7 @@ use bucketcache_core::validate::validate_backend;
 use serde_json::{json, Value};
 
 use super::*;
+use bucketcache_core::time::parse_expiration;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
 
