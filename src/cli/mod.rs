@@ -34,6 +34,9 @@ pub const EXIT_ERROR: u8 = 2;
 /// like `PATH`.
 pub const PLUGIN_PATH_VAR: &str = bucketcache::plugins::PLUGIN_PATH_ENV;
 
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Look into, check and clean bucketcache cache directories (also those written by Python
 /// BucketCache 0.12.1).
 #[derive(Debug, Parser)]
@@ -45,16 +48,16 @@ pub const PLUGIN_PATH_VAR: &str = bucketcache::plugins::PLUGIN_PATH_ENV;
 )]
 pub struct Cli {
     /// Load a backend plugin library (repeatable).
-    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    #[arg(long = "plugin", value_name = "PATH", global = true, help_heading = GLOBAL)]
     plugins: Vec<PathBuf>,
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     verbose: u8,
     /// Only errors on stderr; no progress bars or notes.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     quiet: bool,
     /// When to use colours.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true, help_heading = GLOBAL)]
     color: ColorChoice,
     #[command(subcommand)]
     command: Command,
