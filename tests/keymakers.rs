@@ -1,1 +1,251 @@
-//! Placeholder: filled by the keymakers work.
+//! Keymakers through the facade: which file a key names, across keymakers, backends and key
+//! shapes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use bucketcache::keymakers::{python_digest, DefaultKeyMaker};
+use bucketcache::{Backend, BackendError, Bucket, Error, Expiration, ValueVisitor};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::common::files_in;
+
+fn manifest() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/python-bucketcache-0.12.1/manifest.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn open(dir: &Path, backend: &str, keymaker: &str) -> Bucket {
+    Bucket::builder(dir)
+        .backend(backend)
+        .keymaker(keymaker)
+        .open()
+        .unwrap()
+}
+
+#[test]
+fn python_compatible_buckets_name_files_as_the_manifest_says() {
+    let m = manifest();
+    for (backend, class, ext) in [
+        ("json", "JSONBackend", "json"),
+        ("msgpack", "MessagePackBackend", "msgpack"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Bucket::builder(dir.path())
+            .backend(backend)
+            .python_compatible()
+            .open()
+            .unwrap();
+        let mut want = Vec::new();
+        for k in m["keys"].as_array().unwrap() {
+            let key: Value = serde_json::from_str(k["keymaker_bytes"].as_str().unwrap()).unwrap();
+            b.set(&key, &1).unwrap();
+            want.push(format!(
+                "{}.{ext}",
+                k["md5_by_backend"][class].as_str().unwrap()
+            ));
+        }
+        want.sort();
+        assert_eq!(files_in(dir.path()), want, "{backend}");
+    }
+}
+
+#[test]
+fn python_compatible_decorator_keys_name_the_original_files() {
+    let m = manifest();
+    for d in m["decorator"].as_array().unwrap() {
+        let key: Value = serde_json::from_str(d["keymaker_bytes"].as_str().unwrap()).unwrap();
+        let class = d["backend"].as_str().unwrap();
+        let (stem, _) = d["filename"].as_str().unwrap().split_once('.').unwrap();
+        assert_eq!(python_digest(class, &key).unwrap(), stem);
+        if class == "JSONBackend" {
+            let dir = tempfile::tempdir().unwrap();
+            let b = Bucket::builder(dir.path())
+                .backend("json")
+                .python_compatible()
+                .open()
+                .unwrap();
+            assert_eq!(
+                b.path_for_key(&key).unwrap().file_name().unwrap(),
+                d["filename"].as_str().unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn python_compatible_reads_a_file_the_original_wrote() {
+    let (_tmp, dir) = crate::common::fixture_copy("python-bucketcache-0.12.1/json/plain");
+    let b = Bucket::builder(&dir)
+        .backend("json")
+        .python_compatible()
+        .open()
+        .unwrap();
+    assert_eq!(
+        b.get::<_, String>("my key").unwrap().as_deref(),
+        Some("this")
+    );
+    // The tuple key (1, 'a') of the original, asked for as a Rust tuple.
+    let v: Option<Value> = b.get(&(1, "a")).unwrap();
+    assert_eq!(v, Some(json!([1, 2.5, "three", null])));
+}
+
+#[test]
+fn default_and_streaming_keymakers_name_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = json!({"user": 7, "tags": ["a", "b"], "nested": {"z": 1.5, "a": null}});
+    for backend in ["json", "msgpack"] {
+        let default = open(dir.path(), backend, "default");
+        let streaming = open(dir.path(), backend, "streaming");
+        assert_eq!(
+            default.path_for_key(&key).unwrap(),
+            streaming.path_for_key(&key).unwrap()
+        );
+        default.set(&key, "v").unwrap();
+        assert_eq!(
+            streaming.get::<_, String>(&key).unwrap().as_deref(),
+            Some("v")
+        );
+    }
+    assert_eq!(files_in(dir.path()).len(), 2);
+}
+
+#[test]
+fn default_file_name_is_the_sha256_of_the_canonical_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(dir.path(), "json", "default");
+    let key = ("user", 7);
+    let want = format!("{}.json", DefaultKeyMaker.digest(&key).unwrap());
+    assert_eq!(b.path_for_key(&key).unwrap().file_name().unwrap(), &*want);
+    assert_eq!(want.len(), 64 + 5);
+}
+
+#[test]
+fn tuple_and_list_keys_address_the_same_entry() {
+    for keymaker in ["default", "streaming", "python"] {
+        let dir = tempfile::tempdir().unwrap();
+        let b = open(dir.path(), "json", keymaker);
+        b.set(&(1, "a"), "x").unwrap();
+        let list = vec![json!(1), json!("a")];
+        assert_eq!(
+            b.get::<_, String>(&list).unwrap().as_deref(),
+            Some("x"),
+            "{keymaker}"
+        );
+    }
+}
+
+#[test]
+fn int_and_string_map_keys_address_the_same_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(dir.path(), "msgpack", "default");
+    b.set(&BTreeMap::from([(1, 2)]), &true).unwrap();
+    assert!(b.contains(&BTreeMap::from([("1", 2)])).unwrap());
+}
+
+#[test]
+fn equal_hashmaps_address_the_same_entry_whatever_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(dir.path(), "json", "streaming");
+    let a: HashMap<String, u32> = (0..100).map(|i| (format!("k{i}"), i)).collect();
+    let c: HashMap<String, u32> = (0..100).rev().map(|i| (format!("k{i}"), i)).collect();
+    b.set(&a, &1).unwrap();
+    b.unload(&a);
+    assert_eq!(b.get::<_, u8>(&c).unwrap(), Some(1));
+}
+
+#[test]
+fn struct_keys_address_the_entry_of_their_serde_map() {
+    #[derive(Serialize)]
+    struct Query {
+        user: u32,
+        page: u8,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(dir.path(), "json", "default");
+    b.set(&Query { user: 7, page: 2 }, "result").unwrap();
+    let as_map = json!({"page": 2, "user": 7});
+    assert_eq!(
+        b.get::<_, String>(&as_map).unwrap().as_deref(),
+        Some("result")
+    );
+}
+
+/// A backend without a Python class name.
+#[derive(Debug)]
+struct NoPython;
+
+impl Backend for NoPython {
+    fn name(&self) -> &str {
+        "nopython"
+    }
+    fn file_extension(&self) -> &str {
+        "np"
+    }
+    fn is_binary(&self) -> bool {
+        false
+    }
+    fn dump(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        expiration: Option<Expiration>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BackendError> {
+        let b: &dyn Backend = &bucketcache::backends::json::JsonBackend::default();
+        b.dump(value, expiration, out)
+    }
+    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
+        bucketcache::backends::json::JsonBackend::default().load_expiration(bytes)
+    }
+    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+        bucketcache::backends::json::JsonBackend::default().load_value(bytes, visit)
+    }
+}
+
+#[test]
+fn python_naming_needs_a_backend_with_a_python_class_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Bucket::builder(dir.path())
+        .backend_instance(Arc::new(NoPython))
+        .python_compatible()
+        .open()
+        .err()
+        .expect("refused");
+    assert!(matches!(err, Error::NotPythonCompatible { .. }), "{err}");
+    assert!(err.to_string().contains("nopython"), "{err}");
+    // The other keymakers do not care.
+    let b = Bucket::builder(dir.path())
+        .backend_instance(Arc::new(NoPython))
+        .keymaker("streaming")
+        .open()
+        .unwrap();
+    b.set("k", &1).unwrap();
+    assert_eq!(b.get::<_, u8>("k").unwrap(), Some(1));
+}
+
+#[test]
+fn keys_that_cannot_be_canonicalised_are_errors_not_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(dir.path(), "json", "default");
+    let composite = BTreeMap::from([((1, 2), 3)]);
+    let err = b.set(&composite, &1).unwrap_err();
+    assert!(matches!(err, Error::Key(_)), "{err}");
+    assert!(files_in(dir.path()).is_empty());
+}
+
+#[test]
+fn unknown_keymaker_names_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Bucket::builder(dir.path())
+        .keymaker("sha3")
+        .open()
+        .err()
+        .expect("refused");
+    let msg = err.to_string();
+    for name in ["sha3", "default", "streaming", "python"] {
+        assert!(msg.contains(name), "{msg}");
+    }
+}
