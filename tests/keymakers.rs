@@ -212,8 +212,7 @@ fn python_naming_needs_a_backend_with_a_python_class_name() {
         .backend_instance(Arc::new(NoPython))
         .python_compatible()
         .open()
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, Error::NotPythonCompatible { .. }), "{err}");
     assert!(err.to_string().contains("nopython"), "{err}");
     // The other keymakers do not care.
@@ -242,8 +241,7 @@ fn unknown_keymaker_names_the_known_ones() {
     let err = Bucket::builder(dir.path())
         .keymaker("sha3")
         .open()
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     let msg = err.to_string();
     for name in ["sha3", "default", "streaming", "python"] {
         assert!(msg.contains(name), "{msg}");
