@@ -345,7 +345,10 @@ pub fn load_from_env() -> Result<Vec<BackendInfo>> {
     }
 }
 
-fn load_path_list(value: &std::ffi::OsStr) -> Result<Vec<BackendInfo>> {
+/// Loads the plugins named by a list in `PATH` syntax, as [`load_from_env`] does with the
+/// variable's value: each entry is a library file or a directory; empty entries are skipped.
+/// Every entry is tried; the first failure is returned.
+pub fn load_path_list(value: &std::ffi::OsStr) -> Result<Vec<BackendInfo>> {
     let entries: Vec<PathBuf> = std::env::split_paths(value)
         .filter(|p| !p.as_os_str().is_empty())
         .collect();

@@ -45,6 +45,8 @@ use serde::{Deserialize, Serialize};
 
 pub use bucketcache_core::plugins::abi;
 pub use bucketcache_core::time::{format_expiration, parse_expiration, Expiration};
+/// The `rmpv` crate, for working with [`Value`] (reading and writing it as MessagePack).
+pub use rmpv;
 /// A self-describing value: what the program stored, as a tree (nil, booleans, integers up to
 /// 64 bits, floats, strings, binary, arrays and maps with any keys).
 pub use rmpv::Value;

@@ -16,7 +16,11 @@ fn rust_fields() -> Vec<(&'static str, &'static str, usize)> {
         };
     }
     let mut v = fields!("BucketcacheBuffer", Buffer, [ptr, len, cap]);
-    v.extend(fields!("BucketcacheExpiration", ExpirationC, [micros, present, reserved]));
+    v.extend(fields!(
+        "BucketcacheExpiration",
+        ExpirationC,
+        [micros, present, reserved]
+    ));
     v.extend(fields!(
         "BucketcachePluginTable",
         PluginTable,
@@ -67,7 +71,7 @@ fn header_fields() -> Vec<(String, String)> {
         if let Some(s) = &current {
             if let Some(decl) = line.strip_suffix(';') {
                 let field = decl
-                    .rsplit(|c: char| c == ' ' || c == '*')
+                    .rsplit([' ', '*'])
                     .next()
                     .unwrap()
                     .to_owned();
@@ -144,8 +148,14 @@ fn header_constants_match_the_rust_constants() {
         format!("{:?}", abi::ENTRY_SYMBOL)
     );
     assert_eq!(define("BUCKETCACHE_STATUS_OK"), abi::STATUS_OK.to_string());
-    assert_eq!(define("BUCKETCACHE_STATUS_ERROR"), abi::STATUS_ERROR.to_string());
-    assert_eq!(define("BUCKETCACHE_STATUS_PANIC"), abi::STATUS_PANIC.to_string());
+    assert_eq!(
+        define("BUCKETCACHE_STATUS_ERROR"),
+        abi::STATUS_ERROR.to_string()
+    );
+    assert_eq!(
+        define("BUCKETCACHE_STATUS_PANIC"),
+        abi::STATUS_PANIC.to_string()
+    );
     assert!(HEADER.contains(&format!(
         "const BucketcachePluginTable *{}(void);",
         abi::ENTRY_SYMBOL
