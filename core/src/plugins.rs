@@ -755,6 +755,116 @@ mod tests {
         assert!(err.to_string().contains("table size mismatch"), "{err}");
     }
 
+    /// A hand-written plugin whose `decode` answers "success" with garbage: the byte 0xc1 (never
+    /// valid MessagePack) for input `b"bad-msgpack"`, a null buffer claiming 5 bytes for
+    /// `b"null"`, an invalid expiration flag for `b"bad-flag"`, and an unknown status otherwise.
+    mod garbage_plugin {
+        use std::ffi::c_void;
+
+        use super::abi::{self, Buffer, ExpirationC, PluginTable};
+
+        fn into_buffer(v: Vec<u8>) -> Buffer {
+            let mut v = std::mem::ManuallyDrop::new(v);
+            Buffer {
+                ptr: v.as_mut_ptr(),
+                len: v.len(),
+                cap: v.capacity(),
+            }
+        }
+
+        unsafe extern "C" fn encode(
+            _: *const c_void,
+            _: *const u8,
+            _: usize,
+            _: *const ExpirationC,
+            out: *mut Buffer,
+        ) -> i32 {
+            // SAFETY: the host passes a valid out-parameter.
+            unsafe { out.write(into_buffer(b"file".to_vec())) };
+            abi::STATUS_OK
+        }
+
+        unsafe extern "C" fn decode(
+            _: *const c_void,
+            bytes: *const u8,
+            len: usize,
+            out: *mut Buffer,
+            expiration: *mut ExpirationC,
+        ) -> i32 {
+            // SAFETY: the host passes `len` readable bytes and valid out-parameters.
+            let input = unsafe { std::slice::from_raw_parts(bytes, len) };
+            let (status, buffer, flag) = match input {
+                b"bad-msgpack" => (abi::STATUS_OK, into_buffer(vec![0xc1]), 0),
+                b"null" => (
+                    abi::STATUS_OK,
+                    Buffer {
+                        ptr: std::ptr::null_mut(),
+                        len: 5,
+                        cap: 0,
+                    },
+                    0,
+                ),
+                b"bad-flag" => (abi::STATUS_OK, into_buffer(vec![0xc0]), 9),
+                _ => (77, into_buffer(b"what".to_vec()), 0),
+            };
+            // SAFETY: as above.
+            unsafe {
+                out.write(buffer);
+                expiration.write(ExpirationC {
+                    present: flag,
+                    ..ExpirationC::NONE
+                });
+            }
+            status
+        }
+
+        unsafe extern "C" fn free(_: *const c_void, b: Buffer) {
+            if !b.ptr.is_null() {
+                // SAFETY: every non-null buffer was made by `into_buffer`.
+                drop(unsafe { Vec::from_raw_parts(b.ptr, b.len, b.cap) });
+            }
+        }
+
+        pub static TABLE: PluginTable = PluginTable {
+            abi_version: abi::ABI_VERSION,
+            struct_size: std::mem::size_of::<PluginTable>() as u32,
+            binary: 1,
+            reserved: 0,
+            name: c"garbage".as_ptr(),
+            file_extension: c"gb".as_ptr(),
+            python_class_name: std::ptr::null(),
+            context: std::ptr::null(),
+            encode,
+            decode,
+            free,
+        };
+    }
+
+    #[test]
+    fn a_plugin_answering_garbage_gives_errors_not_values() {
+        // SAFETY: the table above follows the ABI (its answers are wrong, not unsafe).
+        let b =
+            unsafe { backend_from_table(&garbage_plugin::TABLE, Path::new("garbage.so")) }.unwrap();
+        assert_eq!(b.name(), "garbage");
+        for (input, expected) in [
+            (&b"bad-msgpack"[..], "not MessagePack"),
+            (b"null", "null buffer of 5 bytes"),
+            (b"bad-flag", "expiration flag is 9"),
+            (b"other", "unknown status 77: what"),
+        ] {
+            let err = b.load_expiration(input).unwrap_err();
+            assert!(matches!(err, BackendError::Failure(_)), "{err:?}");
+            assert!(err.to_string().contains(expected), "{err}");
+            assert!(err.to_string().contains("garbage.so"), "{err}");
+        }
+        let err = (&*b as &dyn Backend)
+            .decode_value::<u32>(b"bad-msgpack")
+            .unwrap_err();
+        assert!(matches!(err, BackendError::WrongType(_)), "{err:?}");
+        // And the validation refuses it (the probe does not round-trip).
+        assert!(crate::validate::validate_backend(&*b, "garbage.so").is_err());
+    }
+
     #[test]
     fn expiration_crosses_the_abi_to_the_microsecond() {
         let e = crate::time::parse_expiration("2100-01-01T00:00:00.123456");
