@@ -126,6 +126,27 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError>;
     /// Hands the envelope's value to `visit` as a deserializer.
     fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError>;
+
+    /// Where the envelope's value sits in `bytes` when it is plain MessagePack or JSON text.
+    ///
+    /// Optional, for speed: the bucket then deserializes the value straight into the caller's
+    /// type, without the cost of type erasure (about three times faster for small structs), and
+    /// falls back to [`load_value`](Self::load_value) if that fails. Return `None` (the default)
+    /// whenever `load_value` would do anything else than deserialize exactly that span.
+    fn value_span(&self, bytes: &[u8]) -> Option<ValueSpan> {
+        let _ = bytes;
+        None
+    }
+}
+
+/// The position and format of an envelope's value, see [`Backend::value_span`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueSpan {
+    /// MessagePack, as `rmp_serde` reads it (structs as maps).
+    MessagePack(std::ops::Range<usize>),
+    /// JSON text, as `serde_json` reads it.
+    Json(std::ops::Range<usize>),
 }
 
 impl<'b> dyn Backend + 'b {
@@ -142,6 +163,29 @@ impl<'b> dyn Backend + 'b {
 
     /// Decodes the value of an envelope into `V`.
     pub fn decode_value<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
+        let span = self.value_span(bytes);
+        self.decode_value_at(bytes, span.as_ref())
+    }
+
+    /// Decodes the value of an envelope into `V`, with its span already known (see
+    /// [`Backend::value_span`]).
+    pub fn decode_value_at<V: DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        span: Option<&ValueSpan>,
+    ) -> Result<V, BackendError> {
+        let direct = match span {
+            Some(ValueSpan::MessagePack(r)) => bytes
+                .get(r.clone())
+                .and_then(|b| rmp_serde::from_slice::<V>(b).ok()),
+            Some(ValueSpan::Json(r)) => bytes
+                .get(r.clone())
+                .and_then(|b| serde_json::from_slice::<V>(b).ok()),
+            None => None,
+        };
+        if let Some(value) = direct {
+            return Ok(value);
+        }
         let mut slot: Option<V> = None;
         self.load_value(bytes, &mut |de| {
             slot = Some(erased_serde::deserialize::<V>(de)?);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Backend, Sized_};
+use crate::backend::{Backend, Sized_, ValueSpan};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
@@ -35,6 +35,8 @@ pub struct Pruned {
 pub(crate) struct Entry {
     pub(crate) bytes: Arc<Vec<u8>>,
     pub(crate) expiration: Option<Expiration>,
+    /// Where the value sits, when the backend says (decoded without type erasure).
+    pub(crate) span: Option<ValueSpan>,
 }
 
 pub(crate) struct Inner {
@@ -300,15 +302,16 @@ impl Bucket {
             .lifetime
             .map(|l| add_lifetime(self.inner.clock.now(), l));
         let backend = &self.inner.backend;
-        let bytes = shielded(|| backend.encode(value, expiration)).map_err(|source| {
-            Error::Encode {
+        let bytes =
+            shielded(|| backend.encode(value, expiration)).map_err(|source| Error::Encode {
                 backend: backend.name().to_owned(),
                 source,
-            }
-        })?;
+            })?;
+        let span = shielded(|| Ok(backend.value_span(&bytes))).unwrap_or(None);
         Ok(Entry {
             bytes: Arc::new(bytes),
             expiration,
+            span,
         })
     }
 
@@ -323,7 +326,11 @@ impl Bucket {
     }
 
     pub(crate) fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Entry) -> Option<V> {
-        match shielded(|| self.inner.backend.decode_value(&entry.bytes)) {
+        match shielded(|| {
+            self.inner
+                .backend
+                .decode_value_at(&entry.bytes, entry.span.as_ref())
+        }) {
             Ok(v) => Some(v),
             Err(e) => {
                 tracing::debug!(digest, error = %e, "the stored value does not decode into the requested type: a miss");
@@ -372,10 +379,14 @@ impl Bucket {
             Err(e) => return Err(Error::io(self.path().join(&name), e)),
         };
         match shielded(|| self.inner.backend.load_expiration(&bytes)) {
-            Ok(expiration) => Ok(Some(Entry {
-                bytes: Arc::new(bytes),
-                expiration,
-            })),
+            Ok(expiration) => {
+                let span = shielded(|| Ok(self.inner.backend.value_span(&bytes))).unwrap_or(None);
+                Ok(Some(Entry {
+                    bytes: Arc::new(bytes),
+                    expiration,
+                    span,
+                }))
+            }
             Err(e) => {
                 tracing::debug!(file = %name, backend = self.inner.backend.name(), error = %e,
                     "Backend failed to load file: a miss, the file is kept");
@@ -415,10 +426,7 @@ impl Bucket {
     pub(crate) fn memory(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while the lock is held cannot leave the map half-updated (every update is one
         // insert or remove), so a poisoned lock is still usable.
-        self.inner
-            .memory
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn describe_key<K: Serialize + ?Sized>(&self, key: &K) -> String {

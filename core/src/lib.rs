@@ -21,19 +21,23 @@ pub mod store;
 pub mod time;
 pub mod validate;
 
-pub use backend::{Backend, BackendError, ValueVisitor};
+pub use backend::{Backend, BackendError, ValueSpan, ValueVisitor};
 pub use bucket::{Bucket, Pruned};
 pub use builder::{BucketBuilder, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER};
 pub use config::BucketConfig;
 pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use error::{Error, Result};
 pub use keymaker::{KeyError, KeyMaker};
-pub use memoize::{CachedCallInfo, MemoStore, Memoized};
+pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 
-/// Re-exported: the `Backend` and `KeyMaker` traits take `erased_serde` values.
-pub use erased_serde;
 /// Re-exported: expirations are `chrono::NaiveDateTime` (naive UTC).
 pub use chrono;
+/// Re-exported: the `Backend` and `KeyMaker` traits take `erased_serde` values.
+pub use erased_serde;
 #[doc(hidden)]
 pub use inventory;
+#[doc(hidden)]
+pub use memoize::log_uncached;
+/// Re-exported: [`CachedCallInfo::callargs`] holds `serde_json` values.
+pub use serde_json;

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
 use bucketcache_core::time::{format_expiration, parse_expiration};
-use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+use bucketcache_core::{Backend, BackendError, Expiration, ValueSpan, ValueVisitor};
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 
 mod config;
@@ -139,6 +139,14 @@ impl Backend for MsgpackBackend {
         let mut de = rmp_serde::Deserializer::from_read_ref(env.value);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
             .map_err(|e| BackendError::WrongType(e.to_string()))
+    }
+
+    fn value_span(&self, bytes: &[u8]) -> Option<ValueSpan> {
+        // `load_value` deserializes exactly this slice with rmp_serde: the bucket may do the same
+        // without type erasure.
+        let env = decode::envelope(bytes).ok()?;
+        let start = env.value.as_ptr() as usize - bytes.as_ptr() as usize;
+        Some(ValueSpan::MessagePack(start..start + env.value.len()))
     }
 }
 
