@@ -31,6 +31,139 @@ pub use bucketcache_core::{
     DeferredWriteBucket, Error, Expiration, KeyError, KeyMaker, ManualClock, MemoStore, Memoized,
     Pruned, Result, SystemClock, ValueVisitor, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER,
 };
+pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
+
+/// Memoizes a function or method in a [`Bucket`] (the original's `@bucket` decorator).
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use bucketcache::{Bucket, CachedCallInfo};
+///
+/// static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
+/// static BUCKET: LazyLock<Bucket> =
+///     LazyLock::new(|| Bucket::builder(DIR.path()).backend("json").open().unwrap());
+///
+/// fn on_hit(info: &CachedCallInfo<i64>) {
+///     println!("{:?} answered from the cache: {}", info.callargs, info.return_value);
+/// }
+///
+/// #[bucketcache::cached(bucket = BUCKET, ignore(verbose), nocache = refresh, callback = on_hit)]
+/// fn mul(a: i64, b: i64, verbose: bool, refresh: bool) -> i64 {
+///     if verbose {
+///         println!("computing {a} * {b}");
+///     }
+///     a * b
+/// }
+///
+/// assert_eq!(mul(6, 7, true, false), 42); // computed
+/// assert_eq!(mul(6, 7, false, false), 42); // a hit: `verbose` is not part of the key
+/// assert_eq!(mul(6, 7, false, true), 42); // recomputed and stored again
+/// ```
+pub use bucketcache_macros::cached;
+
+/// Runtime support for the code `#[cached]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use bucketcache_core::erased_serde::Serialize as ErasedSerialize;
+    pub use bucketcache_core::log_uncached as uncached;
+    pub use bucketcache_core::serde_json;
+
+    use bucketcache_core::{MemoStore, Result};
+    use serde::ser::{SerializeMap, Serializer};
+    use serde::Serialize;
+
+    /// The key of a memoized call.
+    pub struct CallKey<'a> {
+        /// `module_path!()::name`.
+        pub function: &'static str,
+        /// `type_name::<Self>()` and `&self`, for methods.
+        pub receiver: Option<(&'static str, &'a dyn ErasedSerialize)>,
+        /// The arguments that are part of the key, by name.
+        pub args: &'a [(&'static str, &'a dyn ErasedSerialize)],
+    }
+
+    struct Args<'a>(&'a [(&'static str, &'a dyn ErasedSerialize)]);
+
+    impl Serialize for Args<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for (name, value) in self.0 {
+                map.serialize_entry(name, value)?;
+            }
+            map.end()
+        }
+    }
+
+    impl Serialize for CallKey<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let len = if self.receiver.is_some() { 4 } else { 2 };
+            let mut map = s.serialize_map(Some(len))?;
+            map.serialize_entry("function", self.function)?;
+            if let Some((ty, receiver)) = self.receiver {
+                map.serialize_entry("type", ty)?;
+                map.serialize_entry("self", receiver)?;
+            }
+            map.serialize_entry("args", &Args(self.args))?;
+            map.end()
+        }
+    }
+
+    /// Hashes a call's key with the store's keymaker.
+    pub fn digest<S: MemoStore + ?Sized>(store: &S, key: &CallKey<'_>) -> Result<String> {
+        store.bucket().hash_for_key(key)
+    }
+
+    /// Found by method-call auto-deref on whatever the `bucket = ` expression gives.
+    pub trait AsMemoStore {
+        /// The store itself.
+        fn __bc_memo_store(&self) -> &Self;
+    }
+
+    impl<S: MemoStore> AsMemoStore for S {
+        fn __bc_memo_store(&self) -> &Self {
+            self
+        }
+    }
+
+    /// The type a `Result`-returning memoized function caches.
+    pub trait IsResult {
+        /// The `Ok` type.
+        type Ok;
+    }
+
+    impl<T, E> IsResult for std::result::Result<T, E> {
+        type Ok = T;
+    }
+
+    /// An argument on its way into `CachedCallInfo::callargs`: its JSON if it is `Serialize`,
+    /// `null` otherwise (auto-ref specialization: the `Serialize` impl is on the shorter
+    /// receiver, so method resolution prefers it).
+    pub struct JsonArg<'a, T: ?Sized>(pub &'a T);
+
+    /// Serializable arguments.
+    pub trait JsonSerialize {
+        /// The JSON of the argument.
+        fn __bc_json(&self) -> serde_json::Value;
+    }
+
+    impl<T: Serialize + ?Sized> JsonSerialize for JsonArg<'_, T> {
+        fn __bc_json(&self) -> serde_json::Value {
+            serde_json::to_value(self.0).unwrap_or(serde_json::Value::Null)
+        }
+    }
+
+    /// Other arguments.
+    pub trait JsonOpaque {
+        /// `null`.
+        fn __bc_json(&self) -> serde_json::Value;
+    }
+
+    impl<T: ?Sized> JsonOpaque for &JsonArg<'_, T> {
+        fn __bc_json(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+    }
+}
 
 /// The built-in backends, one crate each.
 pub mod backends {

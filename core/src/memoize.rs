@@ -1,6 +1,12 @@
 //! Memoization: compute on a miss, store, return — once per key within a process.
 
-use std::sync::{Arc, Mutex};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -38,7 +44,10 @@ pub trait MemoStore {
     /// The bucket underneath.
     fn bucket(&self) -> &Bucket;
     /// Reads the entry named `digest`.
-    fn get_digest<V: DeserializeOwned>(&self, digest: &str) -> Result<Option<(V, Option<Expiration>)>>;
+    fn get_digest<V: DeserializeOwned>(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(V, Option<Expiration>)>>;
     /// Writes the entry named `digest`.
     fn set_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()>;
 
@@ -48,7 +57,12 @@ pub trait MemoStore {
     ///
     /// A value that cannot be stored (disk full, value not encodable) is still returned; the
     /// failure is logged at warn level, and the next call computes again.
-    fn memoize<K, V, E, F>(&self, key: &K, refresh: bool, compute: F) -> std::result::Result<Memoized<V>, E>
+    fn memoize<K, V, E, F>(
+        &self,
+        key: &K,
+        refresh: bool,
+        compute: F,
+    ) -> std::result::Result<Memoized<V>, E>
     where
         K: Serialize + ?Sized,
         V: Serialize + DeserializeOwned,
@@ -60,7 +74,11 @@ pub trait MemoStore {
         if !refresh {
             if let Some((value, expiration)) = self.get_digest(&digest)? {
                 tracing::info!(digest = %digest, "Function call loaded from cache");
-                return Ok(Memoized { value, hit: true, expiration });
+                return Ok(Memoized {
+                    value,
+                    hit: true,
+                    expiration,
+                });
             }
         }
         let flight = bucket.flight(&digest);
@@ -69,7 +87,11 @@ pub trait MemoStore {
             // Someone else may have computed it while we waited for our turn.
             if let Some((value, expiration)) = self.get_digest(&digest)? {
                 bucket.land(&digest, &flight);
-                return Ok(Memoized { value, hit: true, expiration });
+                return Ok(Memoized {
+                    value,
+                    hit: true,
+                    expiration,
+                });
             }
         }
         tracing::info!(digest = %digest, "Calling function");
@@ -84,13 +106,61 @@ pub trait MemoStore {
         bucket.land(&digest, &flight);
         result
     }
+
+    /// The lookup half of [`memoize`](Self::memoize), for callers that compute the value
+    /// themselves: a hit, or a [`Ticket`] to compute the entry named `digest` and
+    /// [`finish`](Ticket::finish) it. Within one process, concurrent lookups of the same entry
+    /// (on the same directory) get one ticket; the others block until it is finished or dropped,
+    /// then read the stored value (or, if the computation failed, one of them gets the next
+    /// ticket). With `refresh` there is no read and no waiting: the caller always computes.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+    /// use bucketcache_core::{Bucket, Lookup, MemoStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = Bucket::builder(dir.path()).backend("json").open()?;
+    /// let digest = b.hash_for_key(&("square", 12))?;
+    /// for round in 0..2 {
+    ///     let value = match b.lookup::<u64>(&digest, false)? {
+    ///         Lookup::Hit { value, .. } => { assert_eq!(round, 1); value }
+    ///         Lookup::Miss(ticket) => { let v = 144; ticket.finish(&b, &v); v }
+    ///     };
+    ///     assert_eq!(value, 144);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn lookup<V: DeserializeOwned>(&self, digest: &str, refresh: bool) -> Result<Lookup<V>> {
+        if refresh {
+            return Ok(Lookup::Miss(Ticket::solo(digest)));
+        }
+        if let Some(found) = hit(self.get_digest(digest)?) {
+            return Ok(found);
+        }
+        loop {
+            match join((self.bucket().path().to_path_buf(), digest.to_owned())) {
+                Ok(ticket) => {
+                    // Someone may have finished between our read and our joining.
+                    return Ok(hit(self.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
+                }
+                Err(flight) => flight.wait(),
+            }
+            if let Some(found) = hit(self.get_digest(digest)?) {
+                return Ok(found);
+            }
+            // The computation failed: take our turn.
+        }
+    }
 }
 
 impl MemoStore for Bucket {
     fn bucket(&self) -> &Bucket {
         self
     }
-    fn get_digest<V: DeserializeOwned>(&self, digest: &str) -> Result<Option<(V, Option<Expiration>)>> {
+    fn get_digest<V: DeserializeOwned>(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(V, Option<Expiration>)>> {
         self.get_by_digest(digest)
     }
     fn set_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
@@ -102,7 +172,10 @@ impl MemoStore for DeferredWriteBucket {
     fn bucket(&self) -> &Bucket {
         DeferredWriteBucket::bucket(self)
     }
-    fn get_digest<V: DeserializeOwned>(&self, digest: &str) -> Result<Option<(V, Option<Expiration>)>> {
+    fn get_digest<V: DeserializeOwned>(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(V, Option<Expiration>)>> {
         self.get_by_digest(digest)
     }
     fn set_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
@@ -148,7 +221,11 @@ impl Bucket {
     /// assert_eq!(v, 7);
     /// # Ok(()) }
     /// ```
-    pub fn get_or_try_insert_with<K, V, E, F>(&self, key: &K, compute: F) -> std::result::Result<V, E>
+    pub fn get_or_try_insert_with<K, V, E, F>(
+        &self,
+        key: &K,
+        compute: F,
+    ) -> std::result::Result<V, E>
     where
         K: Serialize + ?Sized,
         V: Serialize + DeserializeOwned,
@@ -172,4 +249,228 @@ impl Bucket {
             flights.remove(digest);
         }
     }
+}
+
+// ---- lookup-then-compute: the two halves of `memoize`, for callers that cannot hand over a
+// closure (the `#[cached]` macro, whose arguments are needed again on a hit for the callback)
+// and for `async` callers, which must not hold a std `Mutex` guard across an `.await` ----
+
+/// The outcome of [`MemoStore::lookup`] and [`lookup_async`].
+#[derive(Debug)]
+pub enum Lookup<V> {
+    /// The cache answered.
+    Hit {
+        /// The cached value.
+        value: V,
+        /// The entry's expiration.
+        expiration: Option<Expiration>,
+    },
+    /// The caller must compute the value and hand it to [`Ticket::finish`]. Until the ticket
+    /// is finished or dropped, other callers of the same entry in this process wait.
+    Miss(Ticket),
+}
+
+#[derive(Debug, Default)]
+struct FlightState {
+    done: bool,
+    wakers: Vec<Waker>,
+}
+
+/// One computation in progress: waiters block on `cv` (threads) or register a waker (tasks).
+#[derive(Debug, Default)]
+struct Flight {
+    state: Mutex<FlightState>,
+    cv: Condvar,
+}
+
+impl Flight {
+    fn state(&self) -> MutexGuard<'_, FlightState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait(&self) {
+        let mut state = self.state();
+        while !state.done {
+            state = self.cv.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Waits, without blocking a thread, until a [`Flight`] lands.
+struct FlightWait(Arc<Flight>);
+
+impl Future for FlightWait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.state();
+        if state.done {
+            return Poll::Ready(());
+        }
+        if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            state.wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// Flights are keyed by directory and digest, so that two `Bucket` values opened on the same
+/// directory also compute an entry once.
+type FlightKey = (PathBuf, String);
+
+fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
+    static FLIGHTS: OnceLock<Mutex<HashMap<FlightKey, Arc<Flight>>>> = OnceLock::new();
+    FLIGHTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Either we lead the flight for `key` (and hold its ticket) or someone else does.
+fn join(key: FlightKey) -> std::result::Result<Ticket, Arc<Flight>> {
+    let mut map = flights();
+    match map.entry(key) {
+        Entry::Occupied(e) => Err(e.get().clone()),
+        Entry::Vacant(v) => {
+            let flight = Arc::new(Flight::default());
+            let key = v.key().clone();
+            v.insert(flight.clone());
+            Ok(Ticket {
+                digest: key.1.clone(),
+                flight: Some((key, flight)),
+            })
+        }
+    }
+}
+
+/// The right (and duty) to compute a missing entry, returned by a [`Lookup::Miss`].
+///
+/// [`finish`](Self::finish) stores the value. Dropping the ticket without finishing (the
+/// computation failed or panicked) lets the next waiting caller compute instead.
+#[derive(Debug)]
+pub struct Ticket {
+    digest: String,
+    flight: Option<(FlightKey, Arc<Flight>)>,
+}
+
+impl Ticket {
+    /// The digest of the entry to compute.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Stores `value` through `store` (the store the lookup was made on) and lets the waiting
+    /// callers read it. A value that cannot be stored is logged at warn level and `false` is
+    /// returned; the caller still has its value.
+    pub fn finish<S, V>(self, store: &S, value: &V) -> bool
+    where
+        S: MemoStore + ?Sized,
+        V: Serialize + ?Sized,
+    {
+        match store.set_digest(&self.digest, value) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(digest = %self.digest, error = %e, "the computed value could not be cached");
+                false
+            }
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let Some((key, flight)) = self.flight.take() else {
+            return;
+        };
+        {
+            let mut map = flights();
+            if map.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                map.remove(&key);
+            }
+        }
+        let wakers = {
+            let mut state = flight.state();
+            state.done = true;
+            std::mem::take(&mut state.wakers)
+        };
+        flight.cv.notify_all();
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
+    found.map(|(value, expiration)| {
+        tracing::info!("Function call loaded from cache");
+        Lookup::Hit { value, expiration }
+    })
+}
+
+/// The lookup half of [`MemoStore::memoize`] for `async` code: like [`MemoStore::lookup`], but a
+/// caller that finds the entry being computed by another caller awaits it instead of blocking
+/// its thread.
+///
+/// The reads themselves are ordinary (blocking) file reads, as short as a `get`.
+///
+/// ```
+/// # fn main() -> bucketcache_core::Result<()> {
+/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// use bucketcache_core::{lookup_async, Bucket, Lookup};
+/// let dir = tempfile::tempdir().unwrap();
+/// let b = Bucket::builder(dir.path()).backend("json").open()?;
+/// let digest = b.hash_for_key("k")?;
+/// # struct Noop;
+/// # impl std::task::Wake for Noop { fn wake(self: std::sync::Arc<Self>) {} }
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     // Enough here: without a competing caller the first poll completes.
+/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     match std::pin::pin!(f).poll(&mut cx) { std::task::Poll::Ready(r) => r, _ => unreachable!() }
+/// # }
+/// match block_on(lookup_async::<_, u32>(&b, &digest, false))? {
+///     Lookup::Hit { .. } => unreachable!("empty bucket"),
+///     Lookup::Miss(ticket) => assert!(ticket.finish(&b, &7u32)),
+/// }
+/// assert_eq!(b.get::<_, u32>("k")?, Some(7));
+/// # Ok(()) }
+/// ```
+pub async fn lookup_async<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Lookup<V>>
+where
+    S: MemoStore + ?Sized,
+    V: DeserializeOwned,
+{
+    if refresh {
+        return Ok(Lookup::Miss(Ticket::solo(digest)));
+    }
+    if let Some(found) = hit(store.get_digest(digest)?) {
+        return Ok(found);
+    }
+    loop {
+        let waiting = match join((store.bucket().path().to_path_buf(), digest.to_owned())) {
+            Ok(ticket) => {
+                return Ok(hit(store.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
+            }
+            Err(flight) => flight,
+        };
+        FlightWait(waiting).await;
+        if let Some(found) = hit(store.get_digest(digest)?) {
+            return Ok(found);
+        }
+        // The computation failed: take our turn.
+    }
+}
+
+impl Ticket {
+    /// A ticket outside any flight (a `refresh` computes whatever others do).
+    fn solo(digest: &str) -> Ticket {
+        Ticket {
+            digest: digest.to_owned(),
+            flight: None,
+        }
+    }
+}
+
+/// Logs that a memoized function runs uncached because the cache itself failed (used by the
+/// code `#[cached]` generates, whose callers may not depend on `tracing`).
+#[doc(hidden)]
+pub fn log_uncached(function: &str, error: &Error) {
+    tracing::warn!(function, error = %error, "the cache failed: calling the function uncached");
 }

@@ -1,1 +1,629 @@
-//! The #[cached] attribute macro of bucketcache.
+//! The `#[cached]` attribute macro of bucketcache, re-exported as `bucketcache::cached`.
+//!
+//! The documentation, with examples, is on [`cached`].
+#![warn(missing_docs)]
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type, TypeImplTrait};
+
+/// Memoizes a function or method in a bucketcache `Bucket`: a call whose arguments were seen
+/// before (in this process or an earlier one) returns the stored value without running the body.
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use bucketcache::Bucket;
+///
+/// static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
+/// static BUCKET: LazyLock<Bucket> =
+///     LazyLock::new(|| Bucket::builder(DIR.path()).backend("json").open().unwrap());
+///
+/// /// Slow on a miss, a file read on a hit.
+/// #[bucketcache::cached(bucket = BUCKET)]
+/// fn fetch(a: u32, b: &str) -> String {
+///     format!("{b}{a}")
+/// }
+///
+/// assert_eq!(fetch(1, "x"), "x1"); // computed and stored
+/// assert_eq!(fetch(1, "x"), "x1"); // read back
+/// ```
+///
+/// # Options
+///
+/// `#[cached(bucket = EXPR, ignore(arg, ..), nocache = arg, callback = path, method, result,
+/// no_result, crate = path)]`
+///
+/// - `bucket = EXPR` (required): where entries live. `EXPR` is evaluated on each call and may be
+///   anything that dereferences (through `&`, `LazyLock`, `Arc`, …) to a `Bucket`, a
+///   `DeferredWriteBucket`, or another `MemoStore`. In a method it may use `self`
+///   (`bucket = self.cache`); it may also name an argument (`fn f(b: &Bucket, ..)` with
+///   `bucket = b, ignore(b)`). It must name a place that lives through the call (a static, a
+///   field, an argument), not a temporary such as a lock guard.
+/// - `ignore(a, b)`: leave these arguments out of the key (they need not be `Serialize`).
+/// - `nocache = refresh`: names a `bool` argument; when it is `true` the body runs and its value
+///   overwrites the entry (the cache is not read). It is never part of the key.
+/// - `callback = path`: on cache hits only, `path(&CachedCallInfo)` is called, or
+///   `path(&self, &CachedCallInfo)` with `method`. `callargs` holds every argument by name as
+///   JSON (ignored and `nocache` ones too; an argument that is not `Serialize` is `null`).
+/// - `method`: for `&self` methods. The receiver's state is part of the key (`Self: Serialize`;
+///   mark fields such as the bucket itself `#[serde(skip)]`), so instances with equal state share
+///   entries and a changed state is a new entry.
+/// - `result` / `no_result`: a return type whose last path segment is `Result` (`Result<T, E>`,
+///   `io::Result<T>`, `anyhow::Result<T>`) caches only `Ok` values, as `T`; an `Err` is returned
+///   and not stored, and the next call runs the body again. `no_result` caches the whole value
+///   instead; `result` forces `Ok`-only caching for an alias not named `…Result`.
+/// - `crate = path`: where the bucketcache facade is (default `::bucketcache`).
+///
+/// # The key
+///
+/// A map `{"function": "<module_path!()>::<name>", "args": {name: value, ..}}`, with
+/// `"type": type_name::<Self>()` and `"self": <receiver>` added for methods. The function part
+/// is a compile-time constant, and the arguments are serialized by reference straight into the
+/// keymaker's hasher, without copies. Two functions with equal arguments therefore never share an
+/// entry (the original keyed by bare function name). A generic function shares entries across
+/// its instantiations when their arguments serialize alike.
+///
+/// # Errors and fallbacks
+///
+/// If the cache itself fails (the key cannot be serialized by the keymaker, the directory cannot
+/// be read), the failure is logged at warn level and the body runs uncached: memoization never
+/// turns a working function into a failing one. A value that cannot be stored is returned all the
+/// same (logged at warn level).
+///
+/// # Concurrency
+///
+/// Within a process, concurrent calls with the same key (threads or tasks) run the body once:
+/// the first caller computes while the others wait and then read its value ("single flight"); if
+/// the body fails or panics, the next waiter computes. Across processes there is no lock: two
+/// processes may both compute a missing entry, and the last file renamed wins (each file is
+/// written to a temporary name and renamed, so it is always whole).
+///
+/// # `async fn`
+///
+/// An `async fn` works the same; a caller waiting for another task's computation of the same key
+/// awaits it without blocking its thread. The cache lookup and store are ordinary (short,
+/// blocking) file operations, like `Bucket::get`, done inside the future.
+///
+/// # Compile-time checks
+///
+/// Misuse is a compile error pointing at the culprit: a missing `bucket`, an unknown option, an
+/// `ignore`/`nocache` name that is not an argument, a `nocache` argument that is not `bool`,
+/// `method` without `&self` or `&self` without `method`, `&mut` arguments or receivers (the
+/// original raised at run time when a function changed its arguments; here it cannot), argument
+/// patterns other than plain names, `impl Trait` arguments or return types, `const fn`.
+#[proc_macro_attribute]
+pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match expand(attr.into(), item.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The parsed attribute options.
+struct Options {
+    bucket: Option<Expr>,
+    ignore: Vec<Ident>,
+    nocache: Option<Ident>,
+    callback: Option<Path>,
+    method: Option<Span>,
+    result: Option<bool>,
+    krate: Option<Path>,
+}
+
+fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
+    let mut o = Options {
+        bucket: None,
+        ignore: Vec::new(),
+        nocache: None,
+        callback: None,
+        method: None,
+        result: None,
+        krate: None,
+    };
+    let parser = syn::meta::parser(|meta| {
+        let once = |set: bool| {
+            if set {
+                Err(meta.error("this option is given twice"))
+            } else {
+                Ok(())
+            }
+        };
+        if meta.path.is_ident("bucket") {
+            once(o.bucket.is_some())?;
+            o.bucket = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("ignore") {
+            once(!o.ignore.is_empty())?;
+            let content;
+            syn::parenthesized!(content in meta.input);
+            let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+            if names.is_empty() {
+                return Err(meta.error("`ignore(..)` needs at least one argument name"));
+            }
+            o.ignore = names.into_iter().collect();
+        } else if meta.path.is_ident("nocache") {
+            once(o.nocache.is_some())?;
+            o.nocache = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("callback") {
+            once(o.callback.is_some())?;
+            o.callback = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("method") {
+            once(o.method.is_some())?;
+            o.method = Some(meta.path.span());
+        } else if meta.path.is_ident("result") || meta.path.is_ident("no_result") {
+            once(o.result.is_some())?;
+            o.result = Some(meta.path.is_ident("result"));
+        } else if meta.path.is_ident("crate") {
+            once(o.krate.is_some())?;
+            o.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
+        } else {
+            return Err(meta.error(
+                "unknown option; expected one of: bucket, ignore, nocache, callback, method, \
+                 result, no_result, crate",
+            ));
+        }
+        Ok(())
+    });
+    parser.parse2(attr)?;
+    Ok(o)
+}
+
+/// Finds `impl Trait` anywhere inside a type (its tokens, for an error spanning all of it).
+#[derive(Default)]
+struct FindImplTrait(Option<TokenStream2>);
+
+impl<'ast> Visit<'ast> for FindImplTrait {
+    fn visit_type_impl_trait(&mut self, t: &'ast TypeImplTrait) {
+        self.0.get_or_insert_with(|| t.to_token_stream());
+    }
+}
+
+fn impl_trait_in(ty: &Type) -> Option<TokenStream2> {
+    let mut v = FindImplTrait::default();
+    v.visit_type(ty);
+    v.0
+}
+
+/// Finds `&mut` anywhere inside a type (`&mut T`, `Option<&mut T>`, …).
+#[derive(Default)]
+struct FindMutRef(Option<TokenStream2>);
+
+impl<'ast> Visit<'ast> for FindMutRef {
+    fn visit_type_reference(&mut self, t: &'ast syn::TypeReference) {
+        if t.mutability.is_some() {
+            self.0.get_or_insert_with(|| t.to_token_stream());
+        }
+        syn::visit::visit_type_reference(self, t);
+    }
+}
+
+fn mut_ref_in(ty: &Type) -> Option<TokenStream2> {
+    let mut v = FindMutRef::default();
+    v.visit_type(ty);
+    v.0
+}
+
+/// Whether the return type's last path segment is `Result`.
+fn looks_like_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        Type::Paren(p) => looks_like_result(&p.elem),
+        Type::Group(g) => looks_like_result(&g.elem),
+        _ => false,
+    }
+}
+
+fn is_bool(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.qself.is_none() && p.path.is_ident("bool"),
+        Type::Paren(p) => is_bool(&p.elem),
+        Type::Group(g) => is_bool(&g.elem),
+        _ => false,
+    }
+}
+
+fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
+    let options = parse_options(attr)?;
+    let func: ItemFn = syn::parse2(item)?;
+    let sig = &func.sig;
+
+    let Some(bucket) = &options.bucket else {
+        return Err(Error::new(
+            Span::call_site(),
+            "missing `bucket = EXPR`: where should the results be stored?",
+        ));
+    };
+    if let Some(c) = &sig.constness {
+        return Err(Error::new_spanned(c, "a `const fn` cannot be memoized"));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(Error::new_spanned(
+            v,
+            "variadic functions cannot be memoized",
+        ));
+    }
+
+    // The arguments, checked.
+    let mut receiver = None;
+    let mut args: Vec<(&Ident, &Type)> = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                if r.reference.is_none() || r.mutability.is_some() || r.colon_token.is_some() {
+                    return Err(Error::new_spanned(
+                        r,
+                        "a memoized method takes `&self`: its state is part of the key and must \
+                         not change",
+                    ));
+                }
+                receiver = Some(r);
+            }
+            FnArg::Typed(t) => {
+                let Pat::Ident(p) = &*t.pat else {
+                    return Err(Error::new_spanned(
+                        &t.pat,
+                        "memoized functions take plain `name: Type` arguments: the names are \
+                         part of the key",
+                    ));
+                };
+                if p.by_ref.is_some() || p.subpat.is_some() {
+                    return Err(Error::new_spanned(
+                        &t.pat,
+                        "memoized functions take plain `name: Type` arguments",
+                    ));
+                }
+                if let Some(tokens) = mut_ref_in(&t.ty) {
+                    return Err(Error::new_spanned(
+                        tokens,
+                        "a memoized function cannot take `&mut` arguments: a cached call would \
+                         skip the mutation",
+                    ));
+                }
+                if let Some(tokens) = impl_trait_in(&t.ty) {
+                    return Err(Error::new_spanned(
+                        tokens,
+                        "`impl Trait` arguments cannot be memoized; use a concrete or generic \
+                         type",
+                    ));
+                }
+                args.push((&p.ident, &t.ty));
+            }
+        }
+    }
+    match (options.method, receiver) {
+        (Some(span), None) => {
+            return Err(Error::new(
+                span,
+                "`method` needs a `&self` method; this function has no receiver",
+            ))
+        }
+        (None, Some(r)) => {
+            return Err(Error::new_spanned(
+                r,
+                "a method's state is part of its key: add `method` to the options (and make \
+                 `Self: Serialize`)",
+            ))
+        }
+        _ => {}
+    }
+    let is_method = receiver.is_some();
+
+    for name in &options.ignore {
+        if !args.iter().any(|(a, _)| *a == name) {
+            return Err(Error::new_spanned(
+                name,
+                format!("`ignore`: `{name}` is not an argument of this function"),
+            ));
+        }
+    }
+    if let Some(name) = &options.nocache {
+        match args.iter().find(|(a, _)| *a == name) {
+            None => {
+                return Err(Error::new_spanned(
+                    name,
+                    format!("`nocache`: `{name}` is not an argument of this function"),
+                ))
+            }
+            Some((_, ty)) if !is_bool(ty) => {
+                return Err(Error::new_spanned(
+                    ty,
+                    "the `nocache` argument must be a `bool`",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+
+    let ret: Type = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => {
+            if let Some(tokens) = impl_trait_in(ty) {
+                return Err(Error::new_spanned(
+                    tokens,
+                    "an `impl Trait` return value cannot be cached: the cache must deserialize \
+                     a concrete type",
+                ));
+            }
+            (**ty).clone()
+        }
+    };
+    let is_result = options.result.unwrap_or_else(|| looks_like_result(&ret));
+
+    let krate = options
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::bucketcache));
+    let private = quote!(#krate::__private);
+    let name = &sig.ident;
+    let name_str = name.to_string();
+
+    // The key: every argument except the ignored and nocache ones, by reference.
+    let key_args = args.iter().filter(|(a, _)| {
+        !options.ignore.iter().any(|i| i == *a) && options.nocache.as_ref() != Some(*a)
+    });
+    // Spanned on the argument's type, so that "not `Serialize`" points at it.
+    let key_args = key_args.map(|(a, ty)| {
+        let s = a.to_string();
+        quote_spanned!(ty.span()=> (#s, &#a as &dyn #private::ErasedSerialize))
+    });
+    let receiver_key = if is_method {
+        quote!(::core::option::Option::Some((
+            ::core::any::type_name::<Self>(),
+            &self as &dyn #private::ErasedSerialize,
+        )))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let refresh = match &options.nocache {
+        Some(n) => quote!(#n),
+        None => quote!(false),
+    };
+
+    let cached_ty = if is_result {
+        quote!(<#ret as #private::IsResult>::Ok)
+    } else {
+        ret.to_token_stream()
+    };
+    let hit_value = if is_result {
+        quote!(::core::result::Result::Ok(__bc_value))
+    } else {
+        quote!(__bc_value)
+    };
+
+    let callback = options.callback.as_ref().map(|cb| {
+        let entries = args.iter().map(|(a, _)| {
+            let s = a.to_string();
+            quote!(__bc_callargs.insert(
+                ::std::string::String::from(#s),
+                (&#private::JsonArg(&#a)).__bc_json(),
+            );)
+        });
+        let call = if is_method {
+            quote_spanned!(cb.span()=> #cb(self, &__bc_info))
+        } else {
+            quote_spanned!(cb.span()=> #cb(&__bc_info))
+        };
+        quote! {
+            {
+                #[allow(unused_imports)]
+                use #private::{JsonOpaque as _, JsonSerialize as _};
+                let mut __bc_callargs = #private::serde_json::Map::new();
+                #(#entries)*
+                let __bc_info = #krate::CachedCallInfo {
+                    callargs: __bc_callargs,
+                    return_value: &__bc_value,
+                    expiration: __bc_expiration,
+                };
+                #call;
+            }
+        }
+    });
+
+    let is_async = sig.asyncness.is_some();
+    let lookup = if is_async {
+        quote!(#krate::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
+    } else {
+        quote!(#krate::MemoStore::lookup::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
+    };
+    let body = &func.block;
+    // The original body runs as a closure (or async block) so that its `return`s and `?`s keep
+    // their meaning; it is created only after the key was hashed, since it takes the arguments.
+    let run_body = if is_async {
+        quote!(async move {
+            let __bc_out: #ret = #body;
+            __bc_out
+        }
+        .await)
+    } else {
+        quote!((move || -> #ret { #body })())
+    };
+    let finish = if is_result {
+        quote! {
+            if let (::core::option::Option::Some(__bc_ticket), ::core::result::Result::Ok(__bc_ok)) =
+                (__bc_ticket, &__bc_result)
+            {
+                __bc_ticket.finish(__bc_store, __bc_ok);
+            }
+        }
+    } else {
+        quote! {
+            if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
+                __bc_ticket.finish(__bc_store, &__bc_result);
+            }
+        }
+    };
+
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let function_const = format_ident!("__BC_FUNCTION");
+    let expanded = quote! {
+        #(#attrs)*
+        #vis #sig {
+            #[allow(unused_imports)]
+            use #private::AsMemoStore as _;
+            const #function_const: &str = ::core::concat!(::core::module_path!(), "::", #name_str);
+            let __bc_store = (&(#bucket)).__bc_memo_store();
+            let __bc_refresh: bool = #refresh;
+            // In a block: the key's `&dyn` references must not live across an `.await`.
+            let __bc_digest = #private::digest(
+                __bc_store,
+                &#private::CallKey {
+                    function: #function_const,
+                    receiver: #receiver_key,
+                    args: &[#(#key_args),*],
+                },
+            );
+            let __bc_ticket = match __bc_digest {
+                ::core::result::Result::Ok(__bc_digest) => match #lookup {
+                    ::core::result::Result::Ok(#krate::Lookup::Hit {
+                        value: __bc_value,
+                        expiration: __bc_expiration,
+                    }) => {
+                        let _ = &__bc_expiration;
+                        #callback
+                        return #hit_value;
+                    }
+                    ::core::result::Result::Ok(#krate::Lookup::Miss(__bc_ticket)) => {
+                        ::core::option::Option::Some(__bc_ticket)
+                    }
+                    ::core::result::Result::Err(__bc_error) => {
+                        #private::uncached(#function_const, &__bc_error);
+                        ::core::option::Option::None
+                    }
+                },
+                ::core::result::Result::Err(__bc_error) => {
+                    #private::uncached(#function_const, &__bc_error);
+                    ::core::option::Option::None
+                }
+            };
+            #[allow(clippy::redundant_closure_call)]
+            let __bc_result: #ret = #run_body;
+            #finish
+            __bc_result
+        }
+    };
+    Ok(expanded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(attr: &str, item: &str) -> Result<String, String> {
+        expand(attr.parse().unwrap(), item.parse().unwrap())
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn missing_bucket_is_an_error() {
+        let e = expand_str("method", "fn f(&self) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("missing `bucket"), "{e}");
+    }
+
+    #[test]
+    fn unknown_option_is_an_error() {
+        let e = expand_str("bucket = B, lifetime = 3", "fn f() -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("unknown option"), "{e}");
+    }
+
+    #[test]
+    fn repeated_option_is_an_error() {
+        let e = expand_str("bucket = B, bucket = C", "fn f() -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn ignore_and_nocache_must_name_arguments() {
+        let e = expand_str("bucket = B, ignore(c)", "fn f(a: u8) -> u8 { a }").unwrap_err();
+        assert!(e.contains("`c` is not an argument"), "{e}");
+        let e = expand_str("bucket = B, nocache = r", "fn f(a: u8) -> u8 { a }").unwrap_err();
+        assert!(e.contains("`r` is not an argument"), "{e}");
+    }
+
+    #[test]
+    fn nocache_argument_must_be_bool() {
+        let e = expand_str("bucket = B, nocache = r", "fn f(r: u8) -> u8 { r }").unwrap_err();
+        assert!(e.contains("must be a `bool`"), "{e}");
+    }
+
+    #[test]
+    fn method_and_receiver_go_together() {
+        let e = expand_str("bucket = B, method", "fn f(a: u8) -> u8 { a }").unwrap_err();
+        assert!(e.contains("no receiver"), "{e}");
+        let e = expand_str("bucket = B", "fn f(&self) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("add `method`"), "{e}");
+        let e = expand_str("bucket = B, method", "fn f(&mut self) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("takes `&self`"), "{e}");
+        let e = expand_str("bucket = B, method", "fn f(self) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("takes `&self`"), "{e}");
+    }
+
+    #[test]
+    fn mutable_references_are_refused_even_nested() {
+        let e = expand_str("bucket = B", "fn f(a: &mut u8) -> u8 { *a }").unwrap_err();
+        assert!(e.contains("`&mut`"), "{e}");
+        let e = expand_str("bucket = B", "fn f(a: Option<&mut u8>) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("`&mut`"), "{e}");
+    }
+
+    #[test]
+    fn patterns_and_impl_trait_are_refused() {
+        let e = expand_str("bucket = B", "fn f((a, b): (u8, u8)) -> u8 { a }").unwrap_err();
+        assert!(e.contains("plain `name: Type`"), "{e}");
+        let e = expand_str("bucket = B", "fn f(a: impl Into<u8>) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("`impl Trait` arguments"), "{e}");
+        let e = expand_str("bucket = B", "fn f(a: u8) -> impl Copy { a }").unwrap_err();
+        assert!(e.contains("`impl Trait` return"), "{e}");
+        let e = expand_str("bucket = B", "const fn f(a: u8) -> u8 { a }").unwrap_err();
+        assert!(e.contains("const fn"), "{e}");
+    }
+
+    #[test]
+    fn results_are_detected_by_their_last_segment() {
+        assert!(looks_like_result(&syn::parse_quote!(Result<u8, E>)));
+        assert!(looks_like_result(&syn::parse_quote!(std::io::Result<u8>)));
+        assert!(looks_like_result(&syn::parse_quote!(anyhow::Result<u8>)));
+        assert!(!looks_like_result(&syn::parse_quote!(Option<u8>)));
+        assert!(!looks_like_result(&syn::parse_quote!((u8, Result<u8, E>))));
+    }
+
+    #[test]
+    fn result_returns_cache_the_ok_type() {
+        let out = expand_str("bucket = B", "fn f(a: u8) -> Result<u8, E> { Ok(a) }").unwrap();
+        assert!(out.contains("IsResult > :: Ok"), "{out}");
+        let out = expand_str(
+            "bucket = B, no_result",
+            "fn f(a: u8) -> Result<u8, E> { Ok(a) }",
+        )
+        .unwrap();
+        assert!(!out.contains("IsResult"), "{out}");
+    }
+
+    #[test]
+    fn ignored_and_nocache_arguments_stay_out_of_the_key() {
+        let out = expand_str(
+            "bucket = B, ignore(v), nocache = r",
+            "fn f(a: u8, v: bool, r: bool) -> u8 { a }",
+        )
+        .unwrap();
+        let key = &out[out.find("args : & [").unwrap()..];
+        let key = &key[..key.find(']').unwrap()];
+        assert!(key.contains("\"a\""), "{key}");
+        assert!(!key.contains("\"v\"") && !key.contains("\"r\""), "{key}");
+    }
+
+    #[test]
+    fn signature_docs_and_visibility_are_kept() {
+        let out = expand_str(
+            "bucket = B",
+            "/// Doc.\n#[inline] pub(crate) fn f<T: Copy>(a: T) -> u8 where T: Clone { 1 }",
+        )
+        .unwrap();
+        assert!(out.starts_with("# [doc = \" Doc.\"] # [inline] pub (crate) fn f < T : Copy > (a : T) -> u8 where T : Clone"), "{out}");
+    }
+}

@@ -1,0 +1,73 @@
+//! The original's two benchmarks (`test_benchmarks.py`):
+//!
+//! - the overhead of a memoized call: a plain call, a hit through the same `Bucket` (warm: the
+//!   entry is in memory), a hit through a new `Bucket` each time (cold: the file is read), and a
+//!   `nocache` call (the original's `test_cache_overhead`: compute and overwrite);
+//! - 500 overwrites of 10 keys, immediate writes against `deferred_write`.
+//!
+//! `cargo bench --bench memoize`
+
+use std::hint::black_box;
+use std::path::Path;
+
+use bucketcache::{deferred_write, Bucket};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn plain(a: i64, b: i64) -> i64 {
+    black_box(a) * black_box(b)
+}
+
+#[bucketcache::cached(bucket = bucket, ignore(bucket), nocache = refresh)]
+fn memoized(bucket: &Bucket, a: i64, b: i64, refresh: bool) -> i64 {
+    black_box(a) * black_box(b)
+}
+
+fn open(dir: &Path) -> Bucket {
+    Bucket::builder(dir).backend("json").open().unwrap()
+}
+
+fn overhead(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let warm = open(dir.path());
+    memoized(&warm, 6, 7, false);
+    let mut g = c.benchmark_group("memoize_overhead");
+    g.bench_function("plain_call", |b| b.iter(|| plain(6, 7)));
+    g.bench_function("hit_warm", |b| b.iter(|| memoized(&warm, 6, 7, false)));
+    g.bench_function("hit_cold", |b| {
+        // A new `Bucket` has an empty memory layer: the hit reads the file.
+        b.iter(|| memoized(&open(dir.path()), 6, 7, false))
+    });
+    // What the cold case pays besides the read.
+    g.bench_function("open_bucket_only", |b| b.iter(|| open(dir.path())));
+    g.bench_function("nocache_call", |b| b.iter(|| memoized(&warm, 6, 7, true)));
+    g.finish();
+}
+
+fn overwrites(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(dir.path());
+    let mut g = c.benchmark_group("500_overwrites_of_10_keys");
+    g.sample_size(10);
+    g.bench_function("immediate", |bench| {
+        bench.iter(|| {
+            for i in 0..500 {
+                b.set(&(i % 10), &i).unwrap();
+            }
+        })
+    });
+    g.bench_function("deferred", |bench| {
+        bench.iter(|| {
+            deferred_write(&b, |d| {
+                for i in 0..500 {
+                    d.set(&(i % 10), &i)?;
+                }
+                Ok::<_, bucketcache::Error>(())
+            })
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, overhead, overwrites);
+criterion_main!(benches);
