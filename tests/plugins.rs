@@ -203,6 +203,42 @@ fn a_plugin_path_list_loads_files_and_directories() {
     assert_eq!(names, ["cbor", "faulty"]);
 }
 
+#[test]
+fn plugin_path_variable_loads_what_it_names_and_nothing_from_the_working_directory() {
+    // The environment and the working directory belong to the whole process, so the loading
+    // runs in a child process: this test binary, running only the ignored test below, started
+    // in the directory that holds the CBOR plugin, with an empty entry in the variable.
+    let list = std::env::join_paths([Path::new(""), fixture("faulty").parent().unwrap()]).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "plugins::load_from_env_in_a_child_process"])
+        .args(["--ignored", "--nocapture", "--test-threads=1"])
+        .env(plugins::PLUGIN_PATH_ENV, list)
+        .current_dir(built().cbor.parent().unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("loaded from the environment: [faulty]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cbor known: false"), "{stdout}");
+}
+
+#[test]
+#[ignore = "run by plugin_path_variable_loads_what_it_names_and_nothing_from_the_working_directory"]
+fn load_from_env_in_a_child_process() {
+    let infos = plugins::load_from_env().unwrap();
+    let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
+    println!("loaded from the environment: [{}]", names.join(", "));
+    let known = registry::backends().iter().any(|b| b.name == "cbor");
+    println!("cbor known: {known}");
+}
+
 // --- refusals, one per reason -------------------------------------------------------------
 
 fn refusal(defect: &str) -> (Error, String) {
