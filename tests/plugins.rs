@@ -158,6 +158,13 @@ fn cbor_plugin_loads_by_path_and_stores_values() {
 }
 
 #[test]
+fn the_loaded_cbor_library_passes_the_conformance_kit() {
+    plugins::load(&built().cbor).unwrap();
+    let backend = registry::backend("cbor", &serde_json::Value::Null).unwrap();
+    bucketcache_plugin_sdk::conformance::check_backend(backend).unwrap();
+}
+
+#[test]
 fn loading_the_same_file_twice_is_a_no_op() {
     let first = plugins::load(&built().cbor).unwrap();
     let second = plugins::load(&built().cbor).unwrap();
