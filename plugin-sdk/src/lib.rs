@@ -296,8 +296,29 @@ pub mod __private {
 /// `export_backend!(MyBackend, MyBackend::new(..))` with an expression. The instance lives as
 /// long as the program.
 ///
-/// ```ignore
-/// bucketcache_plugin_sdk::export_backend!(CborBackend);
+/// ```
+/// use bucketcache_plugin_sdk::{export_backend, Envelope, PluginBackend};
+///
+/// #[derive(Default)]
+/// struct Json;
+/// impl PluginBackend for Json {
+///     const NAME: &'static str = "json-plugin";
+///     const EXTENSION: &'static str = "json";
+///     const BINARY: bool = false;
+///     fn encode(&self, e: &Envelope) -> Result<Vec<u8>, String> {
+///         serde_json::to_vec(e).map_err(|e| e.to_string())
+///     }
+///     fn decode(&self, b: &[u8]) -> Result<Envelope, String> {
+///         serde_json::from_slice(b).map_err(|e| e.to_string())
+///     }
+/// }
+///
+/// export_backend!(Json);
+///
+/// // The generated entry point, as the host sees it: always the same table.
+/// let table = bucketcache_plugin_table();
+/// assert!(!table.is_null());
+/// assert_eq!(table, bucketcache_plugin_table());
 /// ```
 #[macro_export]
 macro_rules! export_backend {
