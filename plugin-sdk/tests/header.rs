@@ -70,11 +70,7 @@ fn header_fields() -> Vec<(String, String)> {
         }
         if let Some(s) = &current {
             if let Some(decl) = line.strip_suffix(';') {
-                let field = decl
-                    .rsplit([' ', '*'])
-                    .next()
-                    .unwrap()
-                    .to_owned();
+                let field = decl.rsplit([' ', '*']).next().unwrap().to_owned();
                 out.push((s.clone(), field));
             }
         }
