@@ -37,6 +37,8 @@ mod reader;
 mod value;
 mod writer;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
@@ -134,6 +136,33 @@ fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
     })
 }
 
+/// Files up to this size keep their decoded envelope between `load_expiration` and the
+/// `load_value` that usually follows on the same thread, so a read decodes once.
+const REUSE_LIMIT: usize = 1 << 20;
+
+thread_local! {
+    /// The last envelope `load_expiration` decoded on this thread, with the bytes it came from.
+    static LAST: RefCell<Option<(Vec<u8>, Rc<Envelope>)>> = const { RefCell::new(None) };
+}
+
+/// Decodes for `load_expiration`, remembering the result for the `load_value` that follows.
+fn decode_and_remember(bytes: &[u8]) -> Result<Rc<Envelope>, PickleError> {
+    let env = Rc::new(decode_envelope(bytes)?);
+    if bytes.len() <= REUSE_LIMIT {
+        LAST.with(|l| *l.borrow_mut() = Some((bytes.to_vec(), env.clone())));
+    }
+    Ok(env)
+}
+
+/// The remembered envelope if it came from exactly these bytes (consumed), else a fresh decode.
+fn decode_reusing(bytes: &[u8]) -> Result<Rc<Envelope>, PickleError> {
+    let remembered = LAST.with(|l| l.borrow_mut().take());
+    match remembered {
+        Some((b, env)) if b == bytes => Ok(env),
+        _ => decode_envelope(bytes).map(Rc::new),
+    }
+}
+
 impl Backend for PickleBackend {
     fn name(&self) -> &str {
         NAME
@@ -162,13 +191,13 @@ impl Backend for PickleBackend {
     }
 
     fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
-        decode_envelope(bytes)
+        decode_and_remember(bytes)
             .map(|e| e.expiration)
             .map_err(BackendError::decode)
     }
 
     fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
-        let env = decode_envelope(bytes).map_err(BackendError::decode)?;
+        let env = decode_reusing(bytes).map_err(BackendError::decode)?;
         let de = ValueDeserializer::new(&env.decoded.arena, &env.value);
         visit(&mut <dyn erased_serde::Deserializer>::erase(de))
             .map_err(|e| BackendError::WrongType(e.to_string()))

@@ -52,8 +52,8 @@ pub fn read(input: &[u8]) -> Result<Decoded> {
     let mut r = Reader {
         input,
         pos: 0,
-        stack: Vec::new(),
-        marks: Vec::new(),
+        stack: Vec::with_capacity(16),
+        marks: Vec::with_capacity(4),
         memo: Memo::default(),
         arena: Arena::default(),
         hashable_tuple: Vec::new(),
@@ -656,7 +656,9 @@ impl Memo {
         // A real pickle puts at most one entry per two bytes of input.
         if i < input_len / 2 + 256 {
             if i >= self.dense.len() {
-                self.dense.resize(i + 1, None);
+                // Grow geometrically: picklers number the memo 0, 1, 2... one at a time.
+                let want = (i + 1).max(self.dense.len() * 2).max(16);
+                self.dense.resize(want.min(input_len / 2 + 256), None);
             }
             if self.dense[i].replace(v).is_none() {
                 self.len += 1;

@@ -164,3 +164,21 @@ fn options_other_than_protocol_are_refused() {
     assert!(factory(&serde_json::json!({"protocol": 1})).is_err());
     assert!(factory(&serde_json::json!({"protocol": 3})).is_ok());
 }
+
+#[test]
+fn remembered_envelope_is_used_only_for_the_same_bytes() {
+    let b = backend();
+    let one = dynb(&b).encode("one", None).unwrap();
+    let two = dynb(&b).encode("two", None).unwrap();
+    dynb(&b).load_expiration(&one).unwrap();
+    assert_eq!(dynb(&b).decode_value::<String>(&two).unwrap(), "two");
+    dynb(&b).load_expiration(&one).unwrap();
+    assert_eq!(dynb(&b).decode_value::<String>(&one).unwrap(), "one");
+    // Consumed: a second read decodes again and still gives the value.
+    assert_eq!(dynb(&b).decode_value::<String>(&one).unwrap(), "one");
+    // A failed decode leaves nothing behind that a later read could pick up.
+    assert!(dynb(&b).load_expiration(&one[..one.len() - 1]).is_err());
+    assert!(dynb(&b)
+        .decode_value::<String>(&one[..one.len() - 1])
+        .is_err());
+}

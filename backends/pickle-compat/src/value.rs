@@ -73,13 +73,13 @@ pub enum Node {
 }
 
 impl Node {
-    fn children(&self) -> Box<dyn Iterator<Item = &Value> + '_> {
-        match self {
-            Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
-                Box::new(v.iter())
-            }
-            Node::Dict(v) => Box::new(v.iter().flat_map(|(k, v)| [k, v])),
-        }
+    /// Every value the node holds (a dict's keys and values alike), without allocating.
+    fn children(&self) -> impl Iterator<Item = &Value> + '_ {
+        let (items, pairs): (&[Value], &[(Value, Value)]) = match self {
+            Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => (v, &[]),
+            Node::Dict(v) => (&[], v),
+        };
+        items.iter().chain(pairs.iter().flat_map(|(k, v)| [k, v]))
     }
 }
 
