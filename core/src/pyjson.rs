@@ -411,29 +411,53 @@ fn format_float(out: &mut StackBuf, v: f64, allow_nan: bool) -> Result<(), Error
         };
         return out.push(text).map_err(too_long);
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, as Python's repr does; only the layout
-    // differs. `{:e}` writes e.g. "-1.2345e17", "5e-324", "0e0".
-    let mut sci = StackBuf::new();
-    write!(sci, "{v:e}").map_err(too_long)?;
-    let sci = sci.as_bytes();
-    let (negative, sci) = match sci.split_first() {
+    // ryu gives the shortest round-trip digits, as Python's repr does; only the layout differs
+    // (ryu writes e.g. "1e16", "0.0001", "1.2345e-7", "-0.0"). Extract the significant digits
+    // and the exponent, then lay them out as Python does.
+    let mut ryu_buf = ryu::Buffer::new();
+    let text = ryu_buf.format_finite(v).as_bytes();
+    let (negative, text) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
-        _ => (false, sci),
+        _ => (false, text),
     };
-    let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let mut digits = [0u8; 24];
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+    let exp10: i32 = std::str::from_utf8(text.get(e_at + 1..).unwrap_or_default())
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mantissa = &text[..e_at];
+    let int_len = mantissa
+        .iter()
+        .position(|&b| b == b'.')
+        .unwrap_or(mantissa.len());
+    let mut digits = [0u8; 32];
     let mut n = 0;
-    for &b in &sci[..e_at] {
-        if b != b'.' && n < digits.len() {
+    // Where the decimal point sits after the first significant digit's position is counted.
+    let mut point = int_len as i32 + exp10;
+    for &b in mantissa {
+        if b == b'.' {
+            continue;
+        }
+        if n == 0 && b == b'0' {
+            point -= 1; // a leading zero
+            continue;
+        }
+        if n < digits.len() {
             digits[n] = b;
             n += 1;
         }
     }
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    if n == 0 {
+        // Zero (either sign).
+        digits[0] = b'0';
+        n = 1;
+        point = 1;
+    }
     let digits = &digits[..n];
-    let exp: i32 = std::str::from_utf8(sci.get(e_at + 1..).unwrap_or_default())
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let exp = point - 1;
     if negative {
         out.push(b"-").map_err(too_long)?;
     }
@@ -447,8 +471,6 @@ fn format_float(out: &mut StackBuf, v: f64, allow_nan: bool) -> Result<(), Error
         write!(out, "e{sign}{:02}", exp.unsigned_abs()).map_err(too_long)?;
         return Ok(());
     }
-    // Position of the decimal point relative to the digits.
-    let point = exp + 1;
     if point <= 0 {
         out.push(b"0.").map_err(too_long)?;
         for _ in 0..-point {
@@ -1261,6 +1283,86 @@ mod tests {
         ];
         for (v, want) in table {
             assert_eq!(py(&v), want, "{v:?}");
+        }
+    }
+
+    /// The layout code must agree with an independent derivation from Rust's shortest `{:e}`.
+    #[test]
+    fn floats_agree_with_std_shortest_digits() {
+        fn reference(v: f64) -> String {
+            let sci = format!("{v:e}");
+            let (mant, exp) = sci.split_once('e').unwrap();
+            let exp: i32 = exp.parse().unwrap();
+            let (sign, mant) = mant.strip_prefix('-').map_or(("", mant), |m| ("-", m));
+            let digits: String = mant.chars().filter(|c| *c != '.').collect();
+            if !(-4..16).contains(&exp) {
+                let (first, rest) = digits.split_at(1);
+                let dot = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{rest}")
+                };
+                let esign = if exp < 0 { '-' } else { '+' };
+                return format!("{sign}{first}{dot}e{esign}{:02}", exp.abs());
+            }
+            let point = exp + 1;
+            if point <= 0 {
+                format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+            } else if point as usize >= digits.len() {
+                format!(
+                    "{sign}{digits}{}.0",
+                    "0".repeat(point as usize - digits.len())
+                )
+            } else {
+                let (a, b) = digits.split_at(point as usize);
+                format!("{sign}{a}.{b}")
+            }
+        }
+        // A deterministic spread of bit patterns: every exponent, varied mantissas.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            if v.is_finite() {
+                let (ours, std) = (py(&v), reference(v));
+                // std and Python may round a tie differently in the last digit (Python rounds
+                // half to even, as ryu does); both are then shortest and round-trip.
+                if ours != std {
+                    assert_eq!(ours.len(), std.len(), "{v:e}");
+                    assert_eq!(ours.parse::<f64>().unwrap(), v, "{v:e}");
+                }
+            }
+        }
+        for p in -30..30 {
+            let v = 10f64.powi(p);
+            assert_eq!(py(&v), reference(v));
+            assert_eq!(py(&(v * 1.5)), reference(v * 1.5));
+        }
+    }
+
+    #[test]
+    fn floats_match_python_repr_for_random_bit_patterns() {
+        // python3: repr(struct.unpack('<d', struct.pack('<Q', bits))[0])
+        let table: [(u64, &str); 13] = [
+            (0xf2a74de452e6b438, "-1.989032661366619e+244"),
+            (0x6513270e269e0d37, "7.761117632285041e+178"),
+            (0x0c5c7fd0a6a3a450, "3.980498358697587e-249"),
+            (0xd23f0824128b2f33, "-1.5432835417340557e+88"),
+            (0x1818e811892f902b, "1.3647584518757569e-192"),
+            (0x9531985d5d9dc9f8, "-1.3701135617873088e-206"),
+            (0xe8e25d940ed90475, "-1.7160537630466207e+197"),
+            (0x36f675cc81e74ef5, "6.294675241195386e-44"),
+            (0x1600a35a099950d8, "1.0613447212142254e-202"),
+            (0x6b0d549b6f03675a, "4.708325160387546e+207"),
+            (0x3d9c172411e20b8f, "6.387016158513563e-12"),
+            (0x8d116ece1738f7d9, "-9.973130378568733e-246"),
+            // An exact tie (…562.25): Python rounds half to even.
+            (0x43179085685d83c9, "1658206780088562.2"),
+        ];
+        for (bits, want) in table {
+            assert_eq!(py(&f64::from_bits(bits)), want);
         }
     }
 
