@@ -33,6 +33,7 @@ mod tree;
 use std::fmt;
 use std::sync::Arc;
 
+use bucketcache_core::backend::ValueSpan;
 use bucketcache_core::pyjson::{self, PyJsonOptions};
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
 use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
@@ -259,6 +260,18 @@ impl Backend for JsonBackend {
                 .map_err(|slow| BackendError::Decode(format!("{e}; {slow}"))),
             Err(e) => Err(BackendError::decode(e)),
         }
+    }
+
+    /// The value's text, when `serde_json` reads the file (i.e. not for files holding `NaN` or
+    /// `Infinity`, which only the slow reader knows): the bucket then deserializes it straight
+    /// into the caller's type.
+    fn value_span(&self, bytes: &[u8]) -> Option<ValueSpan> {
+        let env = serde_json::from_slice::<RawEnvelope<'_>>(bytes).ok()?;
+        let text = env.value.get().as_bytes();
+        // The raw value borrows from `bytes`; its offset is the distance between the pointers.
+        let start = (text.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+        let range = start..start + text.len();
+        (bytes.get(range.clone())? == text).then_some(ValueSpan::Json(range))
     }
 
     fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {

@@ -408,3 +408,32 @@ mod props {
         }
     }
 }
+
+#[test]
+fn value_span_points_at_the_value_text() {
+    let b = backend();
+    let bytes = dynb(&b)
+        .encode(&json!({"a": [1, 2.5]}), exp("2100-01-01T00:00:00"))
+        .unwrap();
+    let Some(bucketcache_core::backend::ValueSpan::Json(r)) = b.value_span(&bytes) else {
+        panic!("no span")
+    };
+    assert_eq!(&bytes[r], br#"{"a": [1, 2.5]}"#);
+    // Swapped key order (Python 2) and whitespace.
+    let bytes = br#" { "expiration_date" : null , "value" : "x" } "#;
+    let Some(bucketcache_core::backend::ValueSpan::Json(r)) = b.value_span(bytes) else {
+        panic!("no span")
+    };
+    assert_eq!(&bytes[r], br#""x""#);
+    // Files only the slow reader knows, and broken files, have no span.
+    assert_eq!(
+        b.value_span(br#"{"value": NaN, "expiration_date": null}"#),
+        None
+    );
+    assert_eq!(b.value_span(br#"{"value": 1}"#), None);
+    // Through the span or not, the value is the same.
+    let v: f64 = dynb(&b)
+        .decode_value(br#"{"value": NaN, "expiration_date": null}"#)
+        .unwrap();
+    assert!(v.is_nan());
+}
