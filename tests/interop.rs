@@ -1535,6 +1535,64 @@ fn live_entries_expire_for_the_other_side_and_are_deleted() {
 }
 
 #[test]
+fn readers_with_a_lifetime_drop_entries_written_without_one_on_both_sides() {
+    // The original's "lifetime changed" rule: a reader with a lifetime deletes entries that have
+    // no expiration (or a later one than now + lifetime), whoever wrote them.
+    let Some(py) =
+        python("interop::readers_with_a_lifetime_drop_entries_written_without_one_on_both_sides")
+    else {
+        return;
+    };
+    let hour = Some(Duration::from_secs(3600));
+    for backend in BACKENDS {
+        let tmp = tempfile::tempdir().unwrap();
+        let (key, value) = (Py::s("forever"), Py::s("value"));
+        let b = py_bucket(tmp.path(), backend, None, LIVE_NOW);
+        b.set(&key, &value).unwrap();
+        let r = &py.get(tmp.path(), backend, hour, LIVE_NOW, &[&key])[0];
+        assert_eq!(
+            (&r["ok"], &r["exists_after"]),
+            (&json!(false), &json!(false)),
+            "{backend}: {r}"
+        );
+
+        py.set(
+            tmp.path(),
+            backend,
+            None,
+            LIVE_NOW,
+            &[(key.clone(), value.clone())],
+        );
+        let path = b.path_for_key(&key).unwrap();
+        assert!(path.exists(), "{backend}");
+        let with_lifetime = py_bucket(tmp.path(), backend, hour, LIVE_NOW);
+        assert_eq!(with_lifetime.get::<_, Py>(&key).unwrap(), None, "{backend}");
+        assert!(!path.exists(), "{backend}: Rust deletes it too");
+    }
+}
+
+#[test]
+fn a_config_with_the_python_keymaker_shares_files_with_python() {
+    let Some(py) = python("interop::a_config_with_the_python_keymaker_shares_files_with_python")
+    else {
+        return;
+    };
+    bucketcache::install_default_backends().unwrap();
+    for backend in BACKENDS {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = bucketcache::BucketConfig::from_json_str(
+            &json!({"path": tmp.path(), "backend": backend, "keymaker": "python"}).to_string(),
+        )
+        .unwrap();
+        let b = Bucket::from_config(&config).unwrap();
+        let key = Py::dict(vec![("user", int(7)), ("ключ", Py::Float(1e16))]);
+        b.set(&key, &Py::s("from a config")).unwrap();
+        let r = &py.get(tmp.path(), backend, None, LIVE_NOW, &[&key])[0];
+        assert_eq!(r["value"], "from a config", "{backend}: {r}");
+    }
+}
+
+#[test]
 fn python_shim_lets_the_original_rewrite_its_own_fixtures() {
     let Some(py) = python("interop::python_shim_lets_the_original_rewrite_its_own_fixtures") else {
         return;
