@@ -124,7 +124,10 @@ fn rust_writes_the_same_bytes_as_the_original() {
     let writing = Arc::new(ManualClock::new(
         "2099-12-31T23:00:00.123456".parse().expect("date"),
     ));
-    for (variant, lifetime) in [("plain", None), ("lifetime", Some(Duration::from_secs(3600)))] {
+    for (variant, lifetime) in [
+        ("plain", None),
+        ("lifetime", Some(Duration::from_secs(3600))),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let mut builder = Bucket::builder(tmp.path())
             .backend("pickle")
@@ -136,11 +139,17 @@ fn rust_writes_the_same_bytes_as_the_original() {
         let b = builder.open().unwrap();
         b.set("my key", "this").unwrap();
         b.set("value:tuple", &(1u8, 2u8)).unwrap();
-        b.set("value:int_key_dict", &std::collections::BTreeMap::from([(1i64, "a")]))
-            .unwrap();
+        b.set(
+            "value:int_key_dict",
+            &std::collections::BTreeMap::from([(1i64, "a")]),
+        )
+        .unwrap();
         b.set("value:big_int", &1_099_511_627_776u64).unwrap();
-        b.set(&json!({"b": 1, "a": [1, 2]}), &json!({"x": 1, "y": [true, false], "z": null}))
-            .unwrap();
+        b.set(
+            &json!({"b": 1, "a": [1, 2]}),
+            &json!({"x": 1, "y": [true, false], "z": null}),
+        )
+        .unwrap();
         let mut compared = 0;
         for (key, e) in entries(&m, variant) {
             let ours = b.path_for_key(&key).unwrap();
@@ -181,7 +190,10 @@ fn a_pickle_calling_os_system_is_a_miss_and_runs_nothing() {
     evil.extend_from_slice(b"\x85RX\x0f\x00\x00\x00expiration_dateNu.");
     std::fs::write(&path, evil).unwrap();
     assert_eq!(b.get::<_, Value>("evil").unwrap(), None);
-    assert!(path.exists(), "an undecodable file is kept, as the original keeps it");
+    assert!(
+        path.exists(),
+        "an undecodable file is kept, as the original keeps it"
+    );
     assert!(!marker.exists());
 }
 
