@@ -7,14 +7,31 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const MANIFEST: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/python-bucketcache-0.12.1/manifest.json"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
 
+/// The manifest of the files written by the original on Python 3.
 fn manifest() -> Value {
-    let text = std::fs::read_to_string(MANIFEST).expect("fixture manifest");
+    manifest_of("python-bucketcache-0.12.1")
+}
+
+fn manifest_of(generation: &str) -> Value {
+    let path = format!("{FIXTURES}/{generation}/manifest.json");
+    let text = std::fs::read_to_string(path).expect("fixture manifest");
     serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// Python 2 named files with the same bytes, so the same digests.
+#[test]
+fn python_keymaker_reproduces_the_python2_manifest_too() {
+    let m = manifest_of("python-bucketcache-0.12.1-py27");
+    let keys = m["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 16);
+    for k in keys {
+        let key: Value = serde_json::from_str(k["keymaker_bytes"].as_str().unwrap()).unwrap();
+        for (class, md5) in k["md5_by_backend"].as_object().unwrap() {
+            assert_eq!(python_digest(class, &key).unwrap(), md5.as_str().unwrap());
+        }
+    }
 }
 
 /// A backend that only has names: enough to ask a keymaker for a digest.
