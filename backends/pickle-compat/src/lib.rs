@@ -13,6 +13,22 @@
 //!   object-building opcode is an error (a miss), never executed. Hostile input is bounded in
 //!   time and memory and never panics.
 //!
+//! Limits and differences, all of them errors (a miss for the bucket), never panics:
+//! * containers nested more than 200 deep; a value that would expand (through memo references to
+//!   shared containers) to more than `max(16 Mi, 64 × file size)` items; more work than
+//!   `1 Mi + 4 × file size` values pushed or copied; more than 4 Mi memo entries; ints over 1 MiB;
+//! * recursive containers (a list containing itself), unhashable dict keys or set items;
+//! * strs that are not valid UTF-8 (a Python str with a lone surrogate), Python 2 `str` with
+//!   bytes ≥ 0x80 (the original reads with `encoding='ASCII'` and fails too), tz-aware datetimes;
+//! * ints beyond 64 bits are handed out as decimal text to `deserialize_any` (and as
+//!   `i128`/`u128` to those types); a datetime inside a value is handed out as its `isoformat()`.
+//!
+//! Byte identity with Python holds for the same value built the same way: Python memoizes by
+//! object identity, so a Python program that shares one str object between several places writes
+//! a `BINGET` where Rust writes the str again (except CPython's singletons `''`, one-character
+//! latin-1 strs, `b''` and one-byte bytes, which the writer shares as CPython does). Both load
+//! to equal values everywhere.
+//!
 //! ```
 //! use bucketcache_core::{Backend, time::parse_expiration};
 //! let backend = bucketcache_pickle::PickleBackend::default();

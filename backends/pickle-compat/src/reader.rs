@@ -788,25 +788,33 @@ fn unquote_string(line: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The `UNICODE` opcode's `raw-unicode-escape` text: latin-1 bytes plus `\uXXXX`/`\UXXXXXXXX`.
+/// As in CPython's decoder, a `\u` is an escape only after an odd run of backslashes (Python 2
+/// did not escape backslashes in this opcode; Python 3 writes them as `\u005c`).
 fn raw_unicode_escape(line: &[u8]) -> Result<String> {
     let mut out = String::with_capacity(line.len());
     let mut i = 0;
     while i < line.len() {
-        let c = line[i];
-        if c == b'\\' && matches!(line.get(i + 1), Some(b'u' | b'U')) {
-            // An odd run of backslashes before the `u` escapes it; count them.
-            let digits = if line[i + 1] == b'u' { 4 } else { 8 };
+        if line[i] != b'\\' {
+            out.push(char::from(line[i]));
+            i += 1;
+            continue;
+        }
+        let run = line[i..].iter().take_while(|&&b| b == b'\\').count();
+        let after = i + run;
+        let escape = run % 2 == 1 && matches!(line.get(after), Some(b'u' | b'U'));
+        let literal = if escape { run - 1 } else { run };
+        out.extend(std::iter::repeat('\\').take(literal));
+        i = after;
+        if escape {
+            let digits = if line[after] == b'u' { 4 } else { 8 };
             let code = line
-                .get(i + 2..i + 2 + digits)
+                .get(after + 1..after + 1 + digits)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u32::from_str_radix(h, 16).ok())
                 .and_then(char::from_u32)
                 .ok_or_else(|| PickleError::decode("invalid \\u escape in UNICODE"))?;
             out.push(code);
-            i += 2 + digits;
-        } else {
-            out.push(char::from(c));
-            i += 1;
+            i = after + 1 + digits;
         }
     }
     Ok(out)
@@ -876,6 +884,17 @@ mod tests {
             Value::Int(123456789012345678901234567890)
         ));
         assert!(matches!(&items[5], Value::Bool(true)));
+    }
+
+    #[test]
+    fn raw_unicode_escape_follows_cpython() {
+        assert_eq!(raw_unicode_escape(b"a\\u2603b").unwrap(), "a\u{2603}b");
+        assert_eq!(raw_unicode_escape(b"\\U0001f600").unwrap(), "\u{1f600}");
+        assert_eq!(raw_unicode_escape(b"x\\\\u2603").unwrap(), "x\\\\u2603");
+        assert_eq!(raw_unicode_escape(b"\\\\\\u005c").unwrap(), "\\\\\\");
+        assert_eq!(raw_unicode_escape(b"\xe9").unwrap(), "\u{e9}");
+        assert!(raw_unicode_escape(b"\\ud800").is_err());
+        assert!(raw_unicode_escape(b"\\u12").is_err());
     }
 
     #[test]
