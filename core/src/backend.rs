@@ -76,7 +76,8 @@ pub type ValueVisitor<'v> =
 ///     fn is_binary(&self) -> bool { false }
 ///     fn dump(&self, value: &dyn erased_serde::Serialize, expiration: Option<Expiration>,
 ///             out: &mut Vec<u8>) -> Result<(), BackendError> {
-///         serde_json::to_writer(&mut *out, &expiration).map_err(BackendError::encode)?;
+///         let e = expiration.map(|e| bucketcache_core::time::format_expiration(&e));
+///         serde_json::to_writer(&mut *out, &e).map_err(BackendError::encode)?;
 ///         out.push(b'\n');
 ///         serde_json::to_writer(&mut *out, value).map_err(BackendError::encode)?;
 ///         out.push(b'\n');
@@ -84,7 +85,13 @@ pub type ValueVisitor<'v> =
 ///     }
 ///     fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
 ///         let mut lines = bytes.split(|b| *b == b'\n');
-///         let e = serde_json::from_slice(lines.next().unwrap_or_default()).map_err(BackendError::decode)?;
+///         let e: Option<String> = serde_json::from_slice(lines.next().unwrap_or_default())
+///             .map_err(BackendError::decode)?;
+///         let e = match e {
+///             None => None,
+///             Some(text) => Some(bucketcache_core::time::parse_expiration(&text)
+///                 .ok_or_else(|| BackendError::decode("bad expiration"))?),
+///         };
 ///         serde_json::from_slice::<serde::de::IgnoredAny>(lines.next().unwrap_or_default())
 ///             .map_err(BackendError::decode)?;
 ///         if !bytes.ends_with(b"\n") { return Err(BackendError::decode("truncated")); }

@@ -1,6 +1,7 @@
 //! The `Bucket`: a directory of cache files that behaves like a map with an optional lifetime.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,6 +27,31 @@ pub struct Pruned {
     pub bytes: u64,
 }
 
+/// The in-memory layer: digest → entry.
+pub(crate) type Memory = HashMap<String, Entry, BuildHasherDefault<DigestHasher>>;
+
+/// Digests are already well mixed: a multiply-rotate over 8-byte words (FxHash's scheme) is
+/// enough for the map and several times cheaper than SipHash on a 64-character key.
+#[derive(Default)]
+pub(crate) struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A live entry: its encoded bytes (exactly the file's content) and its expiration.
 ///
 /// The in-memory layer holds the encoded envelope rather than a decoded value: it mirrors the
@@ -46,7 +72,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) log_full_keys: bool,
-    pub(crate) memory: Mutex<HashMap<String, Entry>>,
+    pub(crate) memory: Mutex<Memory>,
+    /// False for the built-in keymakers, whose digests are hex by construction.
+    pub(crate) check_digests: bool,
     pub(crate) flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
@@ -136,8 +164,10 @@ impl Bucket {
             .inner
             .keymaker
             .make_key(&Sized_(key), &*self.inner.backend)?;
-        // The digest becomes a file name: never let a keymaker name a path.
-        crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
+        if self.inner.check_digests {
+            // The digest becomes a file name: never let a keymaker name a path.
+            crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
+        }
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(
                 key = %self.describe_key(key),
@@ -423,7 +453,7 @@ impl Bucket {
         name
     }
 
-    pub(crate) fn memory(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    pub(crate) fn memory(&self) -> MutexGuard<'_, Memory> {
         // A panic while the lock is held cannot leave the map half-updated (every update is one
         // insert or remove), so a poisoned lock is still usable.
         self.inner.memory.lock().unwrap_or_else(|p| p.into_inner())

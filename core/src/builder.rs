@@ -20,6 +20,8 @@ pub const DEFAULT_BACKEND: &str = "msgpack";
 pub const DEFAULT_KEYMAKER: &str = "default";
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
 pub const PYTHON_KEYMAKER: &str = "python";
+/// The crate of the built-in keymakers, whose digests need no checking.
+const BUILT_IN_KEYMAKERS: &str = "bucketcache-keymakers";
 
 enum Choice<T: ?Sized> {
     Name(String),
@@ -198,12 +200,18 @@ impl BucketBuilder {
                 b
             }
         };
-        let keymaker = match self.keymaker {
-            Some(Choice::Instance(k)) => k,
-            Some(Choice::Name(name)) => registry::keymaker(&name)?,
-            None if self.python_compatible => registry::keymaker(PYTHON_KEYMAKER)?,
-            None => registry::keymaker(DEFAULT_KEYMAKER)?,
+        let (keymaker, keymaker_origin) = match self.keymaker {
+            Some(Choice::Instance(k)) => (k, None),
+            choice => {
+                let name = match &choice {
+                    Some(Choice::Name(name)) => name.as_str(),
+                    _ if self.python_compatible => PYTHON_KEYMAKER,
+                    _ => DEFAULT_KEYMAKER,
+                };
+                (registry::keymaker(name)?, registry::keymaker_origin(name))
+            }
         };
+        let check_digests = keymaker_origin.as_deref() != Some(BUILT_IN_KEYMAKERS);
         if self.python_compatible && keymaker.name() != PYTHON_KEYMAKER {
             return Err(Error::Config(format!(
                 "python_compatible() names files with the {PYTHON_KEYMAKER:?} keymaker, not {:?}",
@@ -215,7 +223,11 @@ impl BucketBuilder {
                 backend: backend.name().to_owned(),
             });
         }
-        validate_keymaker_once(&*keymaker, &*backend)?;
+        if keymaker_origin.is_some() {
+            validate_keymaker_once(&*keymaker, &*backend)?;
+        } else {
+            crate::validate::validate_keymaker(&*keymaker, &*backend)?;
+        }
         let storage = match self.storage {
             Some(s) => s,
             None => {
@@ -238,19 +250,24 @@ impl BucketBuilder {
             clock: self.clock,
             storage,
             log_full_keys: self.log_full_keys,
-            memory: Mutex::new(HashMap::new()),
+            memory: Mutex::new(Default::default()),
+            check_digests,
             flights: Mutex::new(HashMap::new()),
         }))
     }
 }
 
-/// Validates a keymaker with a backend once per process (per pair of names): validation hashes
-/// thousands of probe keys, and buckets are opened often.
+/// Validates a registered keymaker with a backend once per process (per pair of names):
+/// validation hashes thousands of probe keys, and buckets are opened often.
 fn validate_keymaker_once(keymaker: &dyn KeyMaker, backend: &dyn Backend) -> Result<()> {
     static VALIDATED: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
     let pair = (keymaker.name().to_owned(), backend.name().to_owned());
     let validated = VALIDATED.get_or_init(Default::default);
-    if validated.lock().unwrap_or_else(|p| p.into_inner()).contains(&pair) {
+    if validated
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&pair)
+    {
         return Ok(());
     }
     crate::validate::validate_keymaker(keymaker, backend)?;

@@ -26,7 +26,8 @@ pub fn parse_lifetime(text: &str) -> Result<Duration> {
         return Err(bad("empty"));
     }
     if let Ok(secs) = trimmed.parse::<f64>() {
-        return seconds(secs).ok_or_else(|| bad("must be a finite, non-negative number of seconds"));
+        return seconds(secs)
+            .ok_or_else(|| bad("must be a finite, non-negative number of seconds"));
     }
     let mut total = Duration::ZERO;
     let mut rest = trimmed;
@@ -51,7 +52,11 @@ pub fn parse_lifetime(text: &str) -> Result<Duration> {
             "ms" | "millisecond" | "milliseconds" => 1e-3,
             "us" | "µs" | "microsecond" | "microseconds" => 1e-6,
             "" => return Err(bad("a unit is missing (w, d, h, m, s, ms, us)")),
-            other => return Err(bad(&format!("unknown unit {other:?} (w, d, h, m, s, ms, us)"))),
+            other => {
+                return Err(bad(&format!(
+                    "unknown unit {other:?} (w, d, h, m, s, ms, us)"
+                )))
+            }
         };
         total += seconds(number * scale).ok_or_else(|| bad("too large"))?;
         rest = rest[unit_len..].trim_start();

@@ -88,7 +88,11 @@ impl fmt::Display for Origin {
 
 impl Origin {
     fn of_crate(name: &str) -> Origin {
-        const OURS: [&str; 3] = ["bucketcache-json", "bucketcache-msgpack", "bucketcache-pickle"];
+        const OURS: [&str; 3] = [
+            "bucketcache-json",
+            "bucketcache-msgpack",
+            "bucketcache-pickle",
+        ];
         if OURS.contains(&name) {
             Origin::BuiltIn(name.to_owned())
         } else {
@@ -168,7 +172,9 @@ impl Registry {
         match self.backends.get(name) {
             None => Ok(true),
             // The same crate registering twice (inventory plus install_default_backends) is fine.
-            Some(e) if e.info.origin == *origin && !matches!(origin, Origin::Plugin(_)) => Ok(false),
+            Some(e) if e.info.origin == *origin && !matches!(origin, Origin::Plugin(_)) => {
+                Ok(false)
+            }
             Some(e) => Err(Error::DuplicateName {
                 kind: "backend",
                 name: name.to_owned(),
@@ -320,11 +326,7 @@ pub fn refused() -> Vec<String> {
 
 /// Registers a backend factory under `name` (validating its default configuration). Registering
 /// the same name again from the same origin is a no-op.
-pub fn register_backend_factory(
-    name: &str,
-    origin: &str,
-    factory: BackendFactory,
-) -> Result<()> {
+pub fn register_backend_factory(name: &str, origin: &str, factory: BackendFactory) -> Result<()> {
     write().add_factory(name, Origin::of_crate(origin), factory)
 }
 
@@ -342,10 +344,19 @@ pub fn keymaker(name: &str) -> Result<Arc<dyn KeyMaker>> {
             let known = reg.keymakers.keys().cloned().collect::<Vec<_>>().join(", ");
             Err(Error::UnknownKeyMaker {
                 name: name.to_owned(),
-                known: if known.is_empty() { "(none)".into() } else { known },
+                known: if known.is_empty() {
+                    "(none)".into()
+                } else {
+                    known
+                },
             })
         }
     }
+}
+
+/// The crate that registered the keymaker `name`.
+pub fn keymaker_origin(name: &str) -> Option<String> {
+    read().keymakers.get(name).map(|e| e.origin.clone())
 }
 
 /// Names of every registered keymaker.
@@ -374,7 +385,10 @@ pub fn register_keymaker(
 /// let err = bucketcache_core::registry::options::<Opts>("json", &bad).err().unwrap();
 /// assert!(err.to_string().contains("indnet"));
 /// ```
-pub fn options<T: DeserializeOwned + Default>(backend: &str, options: &BackendOptions) -> Result<T> {
+pub fn options<T: DeserializeOwned + Default>(
+    backend: &str,
+    options: &BackendOptions,
+) -> Result<T> {
     if options.is_null() {
         return Ok(T::default());
     }

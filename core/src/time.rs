@@ -176,7 +176,13 @@ mod tests {
 
     #[test]
     fn offsets_and_garbage_are_refused() {
-        for bad in ["", "2100-13-01", "2100-01-01T25:00", "2100-01-01T00:00:00-05:00", "x"] {
+        for bad in [
+            "",
+            "2100-13-01",
+            "2100-01-01T25:00",
+            "2100-01-01T00:00:00-05:00",
+            "x",
+        ] {
             assert!(parse_expiration(bad).is_none(), "{bad}");
         }
     }

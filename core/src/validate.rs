@@ -46,10 +46,7 @@ impl Probe {
             flag: true,
             nothing: None,
             list: vec![0, 1, 255, 65_536],
-            nested: BTreeMap::from([
-                ("a".into(), vec!["x".into()]),
-                ("empty".into(), vec![]),
-            ]),
+            nested: BTreeMap::from([("a".into(), vec!["x".into()]), ("empty".into(), vec![])]),
         }
     }
 }
@@ -281,7 +278,10 @@ pub(crate) fn check_digest(digest: &str) -> std::result::Result<(), String> {
             digest.len()
         ));
     }
-    if !digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !digest
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(format!("digests must be lowercase hex, got {digest:?}"));
     }
     Ok(())
