@@ -27,9 +27,11 @@ static BUCKET: LazyLock<Bucket> = LazyLock::new(|| {
 });
 
 fn report_hit(info: &CachedCallInfo<u64>) {
+    let args = bucketcache::serde_json::Value::Object(info.callargs.clone());
+    let expires = info.expiration.map(|e| e.to_string());
     println!(
-        "  (cache hit for {:?}, expires {:?})",
-        info.callargs, info.expiration
+        "  (cache hit for {args}, expires {})",
+        expires.as_deref().unwrap_or("never")
     );
 }
 
