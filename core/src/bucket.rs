@@ -253,34 +253,37 @@ impl Bucket {
         let io = |e| Error::io(storage.root(), e);
         let now = self.inner.clock.now();
         let mut pruned = Pruned::default();
-        for file in storage.list(&ext).map_err(io)? {
-            let digest = &file.name[..file.name.len() - ext.len() - 1];
-            let in_memory = self.memory().get(digest).map(|e| e.expiration);
-            let expiration = match in_memory {
-                Some(e) => e,
-                None => match storage.read(&file.name) {
+        for name in storage.list_names(&ext).map_err(io)? {
+            let digest = &name[..name.len() - ext.len() - 1];
+            let in_memory = self
+                .memory()
+                .get(digest)
+                .map(|e| (e.expiration, e.bytes.len()));
+            let (expiration, size) = match in_memory {
+                Some(known) => known,
+                None => match storage.read(&name) {
                     Ok(Some(bytes)) => {
                         match shielded(|| self.inner.backend.load_expiration(&bytes)) {
-                            Ok(e) => e,
+                            Ok(e) => (e, bytes.len()),
                             Err(e) => {
-                                tracing::debug!(file = %file.name, error = %e, "prune skips a file it cannot decode");
+                                tracing::debug!(file = %name, error = %e, "prune skips a file it cannot decode");
                                 continue;
                             }
                         }
                     }
                     Ok(None) => continue,
-                    Err(e) => return Err(Error::io(storage.root().join(&file.name), e)),
+                    Err(e) => return Err(Error::io(storage.root().join(&name), e)),
                 },
             };
             if self.is_expired(expiration, now) {
                 self.memory().remove(digest);
-                match storage.remove(&file.name) {
+                match storage.remove(&name) {
                     Ok(true) => {
                         pruned.files += 1;
-                        pruned.bytes += file.size;
+                        pruned.bytes += size as u64;
                     }
                     Ok(false) => {}
-                    Err(e) => return Err(Error::io(storage.root().join(&file.name), e)),
+                    Err(e) => return Err(Error::io(storage.root().join(&name), e)),
                 }
             }
         }
