@@ -274,11 +274,21 @@ impl<'o, W: Write> PySerializer<'o, W> {
         Ok(())
     }
 
-    fn map_compound<'a>(&'a mut self, variant: bool) -> Result<Compound<'a, 'o, W>, Error> {
+    fn map_compound<'a>(
+        &'a mut self,
+        variant: bool,
+        len: Option<usize>,
+    ) -> Result<Compound<'a, 'o, W>, Error> {
         let state = if self.opts.sort_keys {
             // Nested values are written at the depth they will have once copied out.
             self.depth += 1;
-            State::Sorted(Sorted::default())
+            // Sized from serde's hint so that small maps fill their buffer without regrowing.
+            let len = len.unwrap_or(4).min(1024);
+            State::Sorted(Sorted {
+                buf: Vec::with_capacity(24 * len),
+                entries: Vec::with_capacity(len),
+                pending: None,
+            })
         } else {
             self.open(b'{')?;
             State::Map { first: true }
@@ -1022,25 +1032,25 @@ impl<'a, 'o, W: Write> ser::Serializer for &'a mut PySerializer<'o, W> {
         self.open_variant(variant)?;
         self.seq_compound(true)
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        self.map_compound(false)
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        self.map_compound(false, len)
     }
     fn serialize_struct(
         self,
         _name: &'static str,
-        _len: usize,
+        len: usize,
     ) -> Result<Self::SerializeStruct, Error> {
-        self.map_compound(false)
+        self.map_compound(false, Some(len))
     }
     fn serialize_struct_variant(
         self,
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        _len: usize,
+        len: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
         self.open_variant(variant)?;
-        self.map_compound(true)
+        self.map_compound(true, Some(len))
     }
 }
 
