@@ -32,6 +32,11 @@ fn overhead(c: &mut Criterion) {
     memoized(&warm, 6, 7, false);
     let mut g = c.benchmark_group("memoize_overhead");
     g.bench_function("plain_call", |b| b.iter(|| plain(6, 7)));
+    // The same read without the macro, for comparison: a warm `get` of a similar key.
+    warm.set(&("memoized", 6, 7), &42i64).unwrap();
+    g.bench_function("bucket_get_warm", |b| {
+        b.iter(|| warm.get::<_, i64>(&("memoized", 6, 7)).unwrap())
+    });
     g.bench_function("hit_warm", |b| b.iter(|| memoized(&warm, 6, 7, false)));
     g.bench_function("hit_cold", |b| {
         // A new `Bucket` has an empty memory layer: the hit reads the file.

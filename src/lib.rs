@@ -69,7 +69,7 @@ pub mod __private {
     pub use bucketcache_core::serde_json;
 
     use bucketcache_core::{MemoStore, Result};
-    use serde::ser::{SerializeMap, Serializer};
+    use serde::ser::{SerializeMap, SerializeTuple, Serializer};
     use serde::Serialize;
 
     /// The key of a memoized call.
@@ -96,15 +96,16 @@ pub mod __private {
 
     impl Serialize for CallKey<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-            let len = if self.receiver.is_some() { 4 } else { 2 };
-            let mut map = s.serialize_map(Some(len))?;
-            map.serialize_entry("function", self.function)?;
+            // A sequence, not a map: its order is fixed, so the keymaker need not buffer and sort
+            // it (the arguments stay a map, by name).
+            let mut seq = s.serialize_tuple(if self.receiver.is_some() { 4 } else { 2 })?;
+            seq.serialize_element(self.function)?;
             if let Some((ty, receiver)) = self.receiver {
-                map.serialize_entry("type", ty)?;
-                map.serialize_entry("self", receiver)?;
+                seq.serialize_element(ty)?;
+                seq.serialize_element(receiver)?;
             }
-            map.serialize_entry("args", &Args(self.args))?;
-            map.end()
+            seq.serialize_element(&Args(self.args))?;
+            seq.end()
         }
     }
 

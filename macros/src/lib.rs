@@ -61,12 +61,12 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 ///
 /// # The key
 ///
-/// A map `{"function": "<module_path!()>::<name>", "args": {name: value, ..}}`, with
-/// `"type": type_name::<Self>()` and `"self": <receiver>` added for methods. The function part
-/// is a compile-time constant, and the arguments are serialized by reference straight into the
-/// keymaker's hasher, without copies. Two functions with equal arguments therefore never share an
-/// entry (the original keyed by bare function name). A generic function shares entries across
-/// its instantiations when their arguments serialize alike.
+/// A sequence `["<module_path!()>::<name>", {arg name: value, ..}]`, or for methods
+/// `["<module_path!()>::<name>", type_name::<Self>(), <receiver>, {..}]`. The function part is a
+/// compile-time constant, and the arguments are serialized by reference straight into the
+/// keymaker, without copies. Two functions with equal arguments therefore never share an entry
+/// (the original keyed by bare function name). A generic function shares entries across its
+/// instantiations when their arguments serialize alike.
 ///
 /// # Errors and fallbacks
 ///
