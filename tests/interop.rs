@@ -1127,10 +1127,15 @@ fn python(test: &str) -> Option<&'static PythonEnv> {
 impl PythonEnv {
     /// Runs one driver job and returns its `results`.
     fn run(&self, job: Value) -> Vec<Value> {
+        self.run_with_p5(job, false)
+    }
+
+    /// Runs one driver job, with the shim's optional P5 patch on or off.
+    fn run_with_p5(&self, job: Value, p5: bool) -> Vec<Value> {
         let mut child = Command::new(&self.python)
             .arg(repo().join("tests/python/driver.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env_remove("BC_COMPAT_P5")
+            .env("BC_COMPAT_P5", if p5 { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1589,6 +1594,30 @@ fn a_config_with_the_python_keymaker_shares_files_with_python() {
         b.set(&key, &Py::s("from a config")).unwrap();
         let r = &py.get(tmp.path(), backend, None, LIVE_NOW, &[&key])[0];
         assert_eq!(r["value"], "from a config", "{backend}: {r}");
+    }
+}
+
+#[test]
+fn json_native_keys_name_the_same_files_with_and_without_p5() {
+    // P5 restores the pre-3.11 key bytes of non-JSON-native keys only; every key Rust can share
+    // is JSON-native, so Python with or without P5 finds what Rust wrote.
+    let Some(py) = python("interop::json_native_keys_name_the_same_files_with_and_without_p5")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let items = spread("msgpack");
+    let b = py_bucket(tmp.path(), "msgpack", None, LIVE_NOW);
+    for (k, v) in &items {
+        b.set(k, v).unwrap();
+    }
+    let keys: Vec<Value> = items.iter().map(|(k, _)| k.tagged()).collect();
+    let job = json!({"op": "get", "dir": tmp.path(), "backend": "msgpack", "keys": keys});
+    for p5 in [false, true] {
+        for ((key, _), r) in items.iter().zip(py.run_with_p5(job.clone(), p5)) {
+            assert_eq!(r["file"], file_name(&b, key), "P5={p5} {key:?}");
+            assert_eq!(r["ok"], true, "P5={p5} {key:?}: {r}");
+        }
     }
 }
 
