@@ -41,7 +41,11 @@ fn main() -> Result<()> {
     if run == "1" && std::env::args().any(|a| a == "--fresh") {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    println!("== run {run} (process {}), cache in {}", std::process::id(), dir.display());
+    println!(
+        "== run {run} (process {}), cache in {}",
+        std::process::id(),
+        dir.display()
+    );
 
     // MessagePack (the default backend), entries live for one hour.
     let reports = Bucket::builder(&dir).hours(1).open()?;

@@ -46,13 +46,29 @@ fn set_then_get_returns_the_value_for_every_backend() {
         let dir = tempfile::tempdir().unwrap();
         let b = builder(dir.path(), backend, &clock()).open().unwrap();
         b.set("my key", &user(1)).unwrap();
-        assert_eq!(b.get::<_, User>("my key").unwrap(), Some(user(1)), "{backend}");
+        assert_eq!(
+            b.get::<_, User>("my key").unwrap(),
+            Some(user(1)),
+            "{backend}"
+        );
         b.unload("my key");
-        assert_eq!(b.get::<_, User>("my key").unwrap(), Some(user(1)), "{backend}");
+        assert_eq!(
+            b.get::<_, User>("my key").unwrap(),
+            Some(user(1)),
+            "{backend}"
+        );
         b.set("my key", &user(2)).unwrap();
-        assert_eq!(b.get::<_, User>("my key").unwrap(), Some(user(2)), "{backend}");
+        assert_eq!(
+            b.get::<_, User>("my key").unwrap(),
+            Some(user(2)),
+            "{backend}"
+        );
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
-        assert_eq!(fresh.get::<_, User>("my key").unwrap(), Some(user(2)), "{backend}");
+        assert_eq!(
+            fresh.get::<_, User>("my key").unwrap(),
+            Some(user(2)),
+            "{backend}"
+        );
     }
 }
 
@@ -101,7 +117,10 @@ fn complex_keys_work_also_after_unload() {
     };
     b.set(&key, &"complex").unwrap();
     b.unload(&key);
-    assert_eq!(b.get::<_, String>(&key).unwrap().as_deref(), Some("complex"));
+    assert_eq!(
+        b.get::<_, String>(&key).unwrap().as_deref(),
+        Some("complex")
+    );
     let long_missing: Vec<u32> = (0..10_000).collect();
     assert_eq!(b.get::<_, String>(&long_missing).unwrap(), None);
 }
@@ -156,7 +175,11 @@ fn complex_values_round_trip() {
         let b = builder(dir.path(), backend, &clock()).open().unwrap();
         b.set("v", &value).unwrap();
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
-        assert_eq!(fresh.get::<_, Value>("v").unwrap().as_ref(), Some(&value), "{backend}");
+        assert_eq!(
+            fresh.get::<_, Value>("v").unwrap().as_ref(),
+            Some(&value),
+            "{backend}"
+        );
     }
 }
 
@@ -199,7 +222,11 @@ fn truncated_and_foreign_files_are_misses() {
         for cut in 0..bytes.len() {
             fs::write(&path, &bytes[..cut]).unwrap();
             let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
-            assert_eq!(fresh.get::<_, Vec<i32>>("k").unwrap(), None, "{backend} cut at {cut}");
+            assert_eq!(
+                fresh.get::<_, Vec<i32>>("k").unwrap(),
+                None,
+                "{backend} cut at {cut}"
+            );
         }
         fs::write(&path, b"\x89PNG\r\n\x1a\n not a cache file").unwrap();
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
@@ -240,7 +267,10 @@ fn expired_key_is_a_miss_and_its_file_is_deleted() {
 fn expiry_is_strictly_after_the_expiration_date() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
-    let b = builder(dir.path(), "json", &clock).seconds(1).open().unwrap();
+    let b = builder(dir.path(), "json", &clock)
+        .seconds(1)
+        .open()
+        .unwrap();
     b.set("k", &1).unwrap();
     clock.advance(Duration::from_secs(1)); // now == expiration: still live (`now > exp` expires)
     assert_eq!(b.get::<_, i32>("k").unwrap(), Some(1));
@@ -252,7 +282,10 @@ fn a_reader_with_a_lifetime_expires_entries_written_without_one() {
     let clock = clock();
     let forever = builder(dir.path(), "json", &clock).open().unwrap();
     forever.set("k", &1).unwrap();
-    let short = builder(dir.path(), "json", &clock).seconds(2).open().unwrap();
+    let short = builder(dir.path(), "json", &clock)
+        .seconds(2)
+        .open()
+        .unwrap();
     assert_eq!(short.get::<_, i32>("k").unwrap(), None);
     assert!(files_in(dir.path()).is_empty());
 }
@@ -261,13 +294,22 @@ fn a_reader_with_a_lifetime_expires_entries_written_without_one() {
 fn a_reader_with_a_shorter_lifetime_expires_longer_lived_entries() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
-    let long = builder(dir.path(), "msgpack", &clock).seconds(10).open().unwrap();
+    let long = builder(dir.path(), "msgpack", &clock)
+        .seconds(10)
+        .open()
+        .unwrap();
     long.set("k", &1).unwrap();
-    let short = builder(dir.path(), "msgpack", &clock).seconds(2).open().unwrap();
+    let short = builder(dir.path(), "msgpack", &clock)
+        .seconds(2)
+        .open()
+        .unwrap();
     assert_eq!(short.get::<_, i32>("k").unwrap(), None);
     // Written short, read long (or without lifetime): used, and the stored expiration holds.
     short.set("k", &2).unwrap();
-    let long = builder(dir.path(), "msgpack", &clock).seconds(10).open().unwrap();
+    let long = builder(dir.path(), "msgpack", &clock)
+        .seconds(10)
+        .open()
+        .unwrap();
     let none = builder(dir.path(), "msgpack", &clock).open().unwrap();
     assert_eq!(long.get::<_, i32>("k").unwrap(), Some(2));
     assert_eq!(none.get::<_, i32>("k").unwrap(), Some(2));
@@ -280,10 +322,16 @@ fn a_reader_with_a_shorter_lifetime_expires_longer_lived_entries() {
 fn an_entry_reloaded_from_file_before_expiry_is_readable() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
-    let b = builder(dir.path(), "json", &clock).seconds(2).open().unwrap();
+    let b = builder(dir.path(), "json", &clock)
+        .seconds(2)
+        .open()
+        .unwrap();
     b.set("k", &"v").unwrap();
     clock.advance(Duration::from_secs(1));
-    let fresh = builder(dir.path(), "json", &clock).seconds(2).open().unwrap();
+    let fresh = builder(dir.path(), "json", &clock)
+        .seconds(2)
+        .open()
+        .unwrap();
     assert_eq!(fresh.get::<_, String>("k").unwrap().as_deref(), Some("v"));
 }
 
@@ -291,14 +339,23 @@ fn an_entry_reloaded_from_file_before_expiry_is_readable() {
 fn a_set_refreshes_the_expiration() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
-    let b = builder(dir.path(), "json", &clock).seconds(2).open().unwrap();
+    let b = builder(dir.path(), "json", &clock)
+        .seconds(2)
+        .open()
+        .unwrap();
     b.set("k", &1).unwrap();
     let (_, first) = b.get_with_expiration::<_, i32>("k").unwrap().unwrap();
     clock.advance(Duration::from_millis(1500));
     b.set("k", &1).unwrap();
     let (_, second) = b.get_with_expiration::<_, i32>("k").unwrap().unwrap();
-    assert_eq!(second.unwrap() - first.unwrap(), chrono::TimeDelta::milliseconds(1500));
-    assert_eq!(second.unwrap(), clock_now(&clock) + chrono::TimeDelta::seconds(2));
+    assert_eq!(
+        second.unwrap() - first.unwrap(),
+        chrono::TimeDelta::milliseconds(1500)
+    );
+    assert_eq!(
+        second.unwrap(),
+        clock_now(&clock) + chrono::TimeDelta::seconds(2)
+    );
     clock.advance(Duration::from_millis(1500));
     assert_eq!(b.get::<_, i32>("k").unwrap(), Some(1));
     clock.advance(Duration::from_millis(600));
@@ -352,11 +409,20 @@ fn a_lifetime_and_units_together_are_refused() {
 #[test]
 fn an_unknown_backend_name_lists_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Bucket::builder(dir.path()).backend("yaml").open().unwrap_err();
+    let err = Bucket::builder(dir.path())
+        .backend("yaml")
+        .open()
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::UnknownBackend { .. }), "{msg}");
-    assert!(msg.contains("\"yaml\"") && msg.contains("json") && msg.contains("msgpack"), "{msg}");
-    let err = Bucket::builder(dir.path()).keymaker("sha3").open().unwrap_err();
+    assert!(
+        msg.contains("\"yaml\"") && msg.contains("json") && msg.contains("msgpack"),
+        "{msg}"
+    );
+    let err = Bucket::builder(dir.path())
+        .keymaker("sha3")
+        .open()
+        .unwrap_err();
     assert!(err.to_string().contains("default"), "{err}");
 }
 
@@ -412,7 +478,10 @@ fn prune_deletes_only_this_backends_expired_files_and_reports_them() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let j = builder(dir.path(), "json", &c).seconds(10).open().unwrap();
-    let m = builder(dir.path(), "msgpack", &c).seconds(10).open().unwrap();
+    let m = builder(dir.path(), "msgpack", &c)
+        .seconds(10)
+        .open()
+        .unwrap();
     for i in 0..5 {
         j.set(&i, &i).unwrap();
         m.set(&i, &i).unwrap();
@@ -425,7 +494,13 @@ fn prune_deletes_only_this_backends_expired_files_and_reports_them() {
     assert_eq!(j.prune().unwrap(), Pruned { files: 0, bytes: 0 });
     c.advance(Duration::from_secs(11));
     let fresh = builder(dir.path(), "json", &c).seconds(10).open().unwrap();
-    assert_eq!(fresh.prune().unwrap(), Pruned { files: 5, bytes: sizes });
+    assert_eq!(
+        fresh.prune().unwrap(),
+        Pruned {
+            files: 5,
+            bytes: sizes
+        }
+    );
     let left = files_in(dir.path());
     assert_eq!(left.iter().filter(|f| f.ends_with(".msgpack")).count(), 5);
     assert!(left.contains(&"README.txt".to_string()));
@@ -436,8 +511,17 @@ fn prune_deletes_only_this_backends_expired_files_and_reports_them() {
 fn prune_with_a_lifetime_deletes_entries_that_outlive_it() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    builder(dir.path(), "json", &c).open().unwrap().set("forever", &1).unwrap();
-    builder(dir.path(), "json", &c).hours(5).open().unwrap().set("long", &1).unwrap();
+    builder(dir.path(), "json", &c)
+        .open()
+        .unwrap()
+        .set("forever", &1)
+        .unwrap();
+    builder(dir.path(), "json", &c)
+        .hours(5)
+        .open()
+        .unwrap()
+        .set("long", &1)
+        .unwrap();
     let b = builder(dir.path(), "json", &c).hours(1).open().unwrap();
     b.set("short", &1).unwrap();
     assert_eq!(b.prune().unwrap().files, 2);
@@ -476,7 +560,11 @@ fn a_failed_write_leaves_file_and_memory_as_they_were() {
         assert!(matches!(err, Error::Encode { .. }), "{err}");
         assert_eq!(b.get::<_, String>("k").unwrap().as_deref(), Some("old"));
         assert_eq!(fs::read(b.path_for_key("k").unwrap()).unwrap(), before);
-        assert_eq!(files_in(dir.path()).len(), 1, "{backend}: no temp file left");
+        assert_eq!(
+            files_in(dir.path()).len(),
+            1,
+            "{backend}: no temp file left"
+        );
     }
 }
 
@@ -566,7 +654,10 @@ fn a_bad_backend_instance_is_refused_naming_the_rule() {
         .open()
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("\"dotted\"") && msg.contains("file extension"), "{msg}");
+    assert!(
+        msg.contains("\"dotted\"") && msg.contains("file extension"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -592,7 +683,10 @@ fn a_bucket_config_in_json_accepts_seconds_and_refuses_unknown_fields() {
     let dir = tempfile::tempdir().unwrap();
     let text = serde_json::json!({"path": dir.path(), "backend": "msgpack", "lifetime": 90});
     let cfg = BucketConfig::from_json_str(&text.to_string()).unwrap();
-    assert_eq!(Bucket::from_config(&cfg).unwrap().lifetime(), Some(Duration::from_secs(90)));
+    assert_eq!(
+        Bucket::from_config(&cfg).unwrap().lifetime(),
+        Some(Duration::from_secs(90))
+    );
     let err = BucketConfig::from_json_str(r#"{"path": "x", "backnd": "json"}"#).unwrap_err();
     assert!(err.to_string().contains("backnd"), "{err}");
     let err = BucketConfig::from_toml_str("path = \"x\"\nlifetime = \"soon\"").unwrap_err();

@@ -27,11 +27,16 @@ fn long_runs() -> bool {
 /// Runs this test binary as a child playing `role` on `dir`.
 fn child(role: &str, dir: &Path, extra_env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["--exact", "reliability::child_entry_point", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, role)
-        .env(DIR_ENV, dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "--exact",
+        "reliability::child_entry_point",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, role)
+    .env(DIR_ENV, dir)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -128,11 +133,15 @@ fn four_processes_share_one_directory_without_wrong_values_or_leftovers() {
         let dir = tempfile::tempdir().unwrap();
         let children: Vec<_> = (0..4)
             .map(|w| {
-                child("worker", dir.path(), &[
-                    ("WRITER", w.to_string()),
-                    ("OPS", ops.to_string()),
-                    ("BACKEND", backend.to_string()),
-                ])
+                child(
+                    "worker",
+                    dir.path(),
+                    &[
+                        ("WRITER", w.to_string()),
+                        ("OPS", ops.to_string()),
+                        ("BACKEND", backend.to_string()),
+                    ],
+                )
                 .spawn()
                 .unwrap()
             })
@@ -216,7 +225,10 @@ fn a_writer_killed_at_random_moments_leaves_entries_absent_or_intact() {
         c.kill().unwrap(); // SIGKILL
         c.wait().unwrap();
     }
-    let b = Bucket::builder(dir.path()).backend("msgpack").open().unwrap();
+    let b = Bucket::builder(dir.path())
+        .backend("msgpack")
+        .open()
+        .unwrap();
     let mut present = 0;
     for key in 0..10u32 {
         if let Some(v) = b.get::<_, Large>(&("large", key)).unwrap() {
@@ -226,14 +238,20 @@ fn a_writer_killed_at_random_moments_leaves_entries_absent_or_intact() {
             present += 1;
         }
     }
-    assert!(present > 0, "no entry survived {rounds} rounds: the test did not exercise anything");
+    assert!(
+        present > 0,
+        "no entry survived {rounds} rounds: the test did not exercise anything"
+    );
     let pruned = b.prune().unwrap();
     let temps: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".tmp"))
         .collect();
-    assert!(temps.is_empty(), "prune left temp files: {temps:?} ({pruned:?})");
+    assert!(
+        temps.is_empty(),
+        "prune left temp files: {temps:?} ({pruned:?})"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,10 +265,19 @@ fn file_size_limited(dir: &Path) {
     let huge = "y".repeat(1 << 20);
     let err = b.set("k", &huge).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
-    assert_eq!(b.get::<_, String>("k").unwrap().as_deref(), Some("small and fine"));
+    assert_eq!(
+        b.get::<_, String>("k").unwrap().as_deref(),
+        Some("small and fine")
+    );
     let fresh = Bucket::builder(dir).backend("msgpack").open().unwrap();
-    assert_eq!(fresh.get::<_, String>("k").unwrap().as_deref(), Some("small and fine"));
-    let names: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(
+        fresh.get::<_, String>("k").unwrap().as_deref(),
+        Some("small and fine")
+    );
+    let names: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "only the entry remains: {names:?}");
     println!("file-size-limited child passed");
 }
@@ -308,7 +335,9 @@ impl Storage for Faulty {
         };
         // Each fault leaves what the real failure would: a partial temp file at most, which the
         // writer removes, and never a touched final file.
-        let temp = self.root().join(format!(".{name}.{}.0.tmp", std::process::id()));
+        let temp = self
+            .root()
+            .join(format!(".{name}.{}.0.tmp", std::process::id()));
         fs::write(&temp, &bytes[..bytes.len() / 2]).unwrap();
         fs::remove_file(&temp).unwrap();
         Err(match fault {
@@ -331,7 +360,12 @@ impl Storage for Faulty {
 
 #[test]
 fn injected_io_faults_fail_the_set_and_keep_the_previous_value() {
-    for fault in [Fault::NoSpace, Fault::Eio, Fault::RenameFails, Fault::ShortWrite] {
+    for fault in [
+        Fault::NoSpace,
+        Fault::Eio,
+        Fault::RenameFails,
+        Fault::ShortWrite,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(Faulty {
             inner: FsStorage::new(dir.path(), false),
@@ -346,15 +380,26 @@ fn injected_io_faults_fail_the_set_and_keep_the_previous_value() {
         *storage.fault.lock().unwrap() = Some(fault);
         let err = b.set("k", &"next").unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{fault:?}: {err}");
-        assert_eq!(b.get::<_, String>("k").unwrap().as_deref(), Some("previous"), "{fault:?}");
+        assert_eq!(
+            b.get::<_, String>("k").unwrap().as_deref(),
+            Some("previous"),
+            "{fault:?}"
+        );
         let d = b.deferred();
         d.set("k", &"deferred").unwrap();
         assert!(d.sync().is_err());
-        assert_eq!(d.unsynced(), 1, "{fault:?}: a failed sync keeps the entry pending");
+        assert_eq!(
+            d.unsynced(),
+            1,
+            "{fault:?}: a failed sync keeps the entry pending"
+        );
         *storage.fault.lock().unwrap() = None;
         d.sync().unwrap();
         let fresh = Bucket::builder(dir.path()).backend("json").open().unwrap();
-        assert_eq!(fresh.get::<_, String>("k").unwrap().as_deref(), Some("deferred"));
+        assert_eq!(
+            fresh.get::<_, String>("k").unwrap().as_deref(),
+            Some("deferred")
+        );
     }
 }
 
@@ -378,7 +423,11 @@ fn read_hostile(backend: &str, bytes: &[u8]) {
     let _: Option<serde_json::Value> = b.get("k").unwrap();
     let _: Option<Vec<String>> = b.get("k").unwrap();
     let _ = b.prune().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(2), "{backend}: a hostile file took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{backend}: a hostile file took {:?}",
+        started.elapsed()
+    );
 }
 
 proptest! {
@@ -415,19 +464,53 @@ proptest! {
 #[test]
 fn deep_nesting_and_huge_declared_lengths_are_misses() {
     let mut hostile: Vec<(&str, Vec<u8>)> = vec![
-        ("json deep nesting", [b"{\"value\": ".as_slice(), &b"[".repeat(100_000)].concat()),
-        ("msgpack deep nesting", [&[0x82, 0xa5][..], b"value", &[0x91].repeat(100_000)].concat()),
-        ("msgpack huge array", [&[0x82, 0xa5][..], b"value", &[0xdd, 0xff, 0xff, 0xff, 0xff]].concat()),
-        ("msgpack huge str", [&[0x82, 0xa5][..], b"value", &[0xdb, 0xff, 0xff, 0xff, 0xff, b'a']].concat()),
+        (
+            "json deep nesting",
+            [b"{\"value\": ".as_slice(), &b"[".repeat(100_000)].concat(),
+        ),
+        (
+            "msgpack deep nesting",
+            [&[0x82, 0xa5][..], b"value", &[0x91].repeat(100_000)].concat(),
+        ),
+        (
+            "msgpack huge array",
+            [&[0x82, 0xa5][..], b"value", &[0xdd, 0xff, 0xff, 0xff, 0xff]].concat(),
+        ),
+        (
+            "msgpack huge str",
+            [
+                &[0x82, 0xa5][..],
+                b"value",
+                &[0xdb, 0xff, 0xff, 0xff, 0xff, b'a'],
+            ]
+            .concat(),
+        ),
     ];
-    hostile.push(("pickle deep nesting", [&[0x80, 0x02][..], &b"(".repeat(100_000), &b"]".repeat(100_000)].concat()));
-    hostile.push(("pickle huge unicode", vec![0x80, 0x02, b'X', 0xff, 0xff, 0xff, 0xff, b'a']));
-    hostile.push(("pickle code execution", b"cos\nsystem\n(S'echo pwned'\ntR.".to_vec()));
+    hostile.push((
+        "pickle deep nesting",
+        [
+            &[0x80, 0x02][..],
+            &b"(".repeat(100_000),
+            &b"]".repeat(100_000),
+        ]
+        .concat(),
+    ));
+    hostile.push((
+        "pickle huge unicode",
+        vec![0x80, 0x02, b'X', 0xff, 0xff, 0xff, 0xff, b'a'],
+    ));
+    hostile.push((
+        "pickle code execution",
+        b"cos\nsystem\n(S'echo pwned'\ntR.".to_vec(),
+    ));
     for backend in backends_under_test() {
         for (what, bytes) in &hostile {
             let started = Instant::now();
             read_hostile(&backend, bytes);
-            assert!(started.elapsed() < Duration::from_secs(2), "{backend} {what}");
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{backend} {what}"
+            );
         }
     }
 }
@@ -438,7 +521,10 @@ fn deep_nesting_and_huge_declared_lengths_are_misses() {
 #[test]
 fn eight_threads_memoizing_one_call_compute_it_once() {
     let dir = tempfile::tempdir().unwrap();
-    let b = Bucket::builder(dir.path()).backend("msgpack").open().unwrap();
+    let b = Bucket::builder(dir.path())
+        .backend("msgpack")
+        .open()
+        .unwrap();
     let calls = AtomicUsize::new(0);
     let barrier = Barrier::new(8);
     std::thread::scope(|s| {
@@ -471,7 +557,16 @@ fn eight_threads_with_their_own_buckets_on_one_directory_never_read_a_wrong_valu
                 for seq in 0..500 {
                     let key = rng.below(20) as u32;
                     if rng.below(2) == 0 {
-                        b.set(&key, &Tagged { key, writer: t, seq, padding: String::new() }).unwrap();
+                        b.set(
+                            &key,
+                            &Tagged {
+                                key,
+                                writer: t,
+                                seq,
+                                padding: String::new(),
+                            },
+                        )
+                        .unwrap();
                     } else {
                         b.unload(&key);
                         if let Some(v) = b.get::<_, Tagged>(&key).unwrap() {
@@ -505,8 +600,11 @@ impl bucketcache::KeyMaker for Weak {
         key: &dyn erased_serde::Serialize,
         _: &dyn bucketcache::Backend,
     ) -> Result<String, bucketcache::KeyError> {
-        let text = serde_json::to_vec(key).map_err(|e| bucketcache::KeyError::Serialize(e.to_string()))?;
-        let h = text.iter().fold(0u16, |h, b| h.rotate_left(5) ^ u16::from(*b));
+        let text =
+            serde_json::to_vec(key).map_err(|e| bucketcache::KeyError::Serialize(e.to_string()))?;
+        let h = text
+            .iter()
+            .fold(0u16, |h, b| h.rotate_left(5) ^ u16::from(*b));
         Ok(format!("{h:064x}"))
     }
 }
@@ -527,8 +625,14 @@ fn a_colliding_keymaker_is_refused_before_it_can_return_a_wrong_value() {
 fn the_built_in_keymakers_name_many_keys_without_collisions() {
     for keymaker in ["default", "streaming"] {
         let dir = tempfile::tempdir().unwrap();
-        let b = Bucket::builder(dir.path()).backend("json").keymaker(keymaker).open().unwrap();
-        let digests: HashSet<String> = (0..20_000u32).map(|i| b.hash_for_key(&("user", i)).unwrap()).collect();
+        let b = Bucket::builder(dir.path())
+            .backend("json")
+            .keymaker(keymaker)
+            .open()
+            .unwrap();
+        let digests: HashSet<String> = (0..20_000u32)
+            .map(|i| b.hash_for_key(&("user", i)).unwrap())
+            .collect();
         assert_eq!(digests.len(), 20_000, "{keymaker}");
     }
 }

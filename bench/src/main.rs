@@ -105,8 +105,13 @@ fn args() -> Result<Args> {
 fn main() -> Result<()> {
     let args = args()?;
     bucketcache::install_default_backends()?;
-    let scratch = tempfile::Builder::new().prefix("bucketcache-bench").tempdir()?;
-    println!("bucketcache comparison harness; scratch dir {}", scratch.path().display());
+    let scratch = tempfile::Builder::new()
+        .prefix("bucketcache-bench")
+        .tempdir()?;
+    println!(
+        "bucketcache comparison harness; scratch dir {}",
+        scratch.path().display()
+    );
     for &n in &args.ns {
         let rounds = if n >= 100_000 { 1 } else { args.rounds };
         let mut systems: Vec<Box<dyn System>> = vec![Box::new(floor::Floor::default())];
@@ -130,7 +135,10 @@ fn main() -> Result<()> {
             }
         }
         // Phase 2: prune, once per system, after every creation is done.
-        for (s, dir) in dirs.iter().filter(|(_, d)| d.to_string_lossy().contains("-r0-")) {
+        for (s, dir) in dirs
+            .iter()
+            .filter(|(_, d)| d.to_string_lossy().contains("-r0-"))
+        {
             let system = &mut systems[*s];
             if let Some(us) = system.prune(n, dir)? {
                 all.get_mut(&system.name()).expect("ran")[0].insert("prune", us);

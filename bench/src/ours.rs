@@ -43,10 +43,17 @@ impl System for Ours {
         let mut r = Results::new();
         let b = self.open(dir);
         let values: Vec<Value> = (0..n as u64).map(value).collect();
-        r.insert("set", median_us(n, |i| b.set(&("user", i), &values[i]).expect("set")));
+        r.insert(
+            "set",
+            median_us(n, |i| b.set(&("user", i), &values[i]).expect("set")),
+        );
         let cold = self.open(dir);
         let get = |i: usize| {
-            black_box(cold.get::<_, Value>(&("user", i)).expect("get").expect("hit"));
+            black_box(
+                cold.get::<_, Value>(&("user", i))
+                    .expect("get")
+                    .expect("hit"),
+            );
         };
         r.insert("get cold", median_us(n, get));
         r.insert("get warm", median_us(n, get));
@@ -68,10 +75,18 @@ impl System for Ours {
             "1MiB get",
             median_each_us(20, |i| {
                 let fresh = self.open(dir);
-                black_box(fresh.get::<_, String>(&("big", i % 4)).expect("get").expect("hit"));
+                black_box(
+                    fresh
+                        .get::<_, String>(&("big", i % 4))
+                        .expect("get")
+                        .expect("hit"),
+                );
             }),
         );
-        r.insert("open", median_each_us(5, |_| drop(black_box(self.open(dir)))));
+        r.insert(
+            "open",
+            median_each_us(5, |_| drop(black_box(self.open(dir)))),
+        );
         Ok(r)
     }
 

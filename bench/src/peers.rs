@@ -12,7 +12,10 @@ use crate::{large, value, Results, System, Value};
 
 pub struct CachedDisk;
 
-fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(dir: &Path, name: &str) -> DiskCache<String, V> {
+fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+) -> DiskCache<String, V> {
     DiskCache::new(name)
         .set_disk_directory(dir)
         .build()
@@ -29,9 +32,13 @@ impl System for CachedDisk {
         {
             let c = disk::<Value>(dir, "values");
             let values: Vec<Value> = (0..n as u64).map(value).collect();
-            r.insert("set", median_us(n, |i| {
-                c.cache_set(format!("user{i}"), values[i].clone()).expect("set");
-            }));
+            r.insert(
+                "set",
+                median_us(n, |i| {
+                    c.cache_set(format!("user{i}"), values[i].clone())
+                        .expect("set");
+                }),
+            );
         }
         let c = disk::<Value>(dir, "values");
         let get = |i: usize| {
@@ -43,16 +50,30 @@ impl System for CachedDisk {
         {
             let big = disk::<String>(dir, "big");
             let text = large();
-            r.insert("1MiB set", median_each_us(20, |i| {
-                big.cache_set(format!("big{}", i % 4), text.clone()).expect("set");
-            }));
+            r.insert(
+                "1MiB set",
+                median_each_us(20, |i| {
+                    big.cache_set(format!("big{}", i % 4), text.clone())
+                        .expect("set");
+                }),
+            );
         }
         let big = disk::<String>(dir, "big");
-        r.insert("1MiB get", median_each_us(20, |i| {
-            black_box(big.cache_get(&format!("big{}", i % 4)).expect("get").expect("hit"));
-        }));
+        r.insert(
+            "1MiB get",
+            median_each_us(20, |i| {
+                black_box(
+                    big.cache_get(&format!("big{}", i % 4))
+                        .expect("get")
+                        .expect("hit"),
+                );
+            }),
+        );
         drop(big);
-        r.insert("open", median_each_us(5, |_| drop(black_box(disk::<Value>(dir, "values")))));
+        r.insert(
+            "open",
+            median_each_us(5, |_| drop(black_box(disk::<Value>(dir, "values")))),
+        );
         Ok(r)
     }
 
@@ -73,9 +94,12 @@ impl System for Cacache {
         let values: Vec<Vec<u8>> = (0..n as u64)
             .map(|i| serde_json::to_vec(&value(i)).expect("json"))
             .collect();
-        r.insert("set", median_us(n, |i| {
-            cacache::write_sync(dir, format!("user{i}"), &values[i]).expect("write");
-        }));
+        r.insert(
+            "set",
+            median_us(n, |i| {
+                cacache::write_sync(dir, format!("user{i}"), &values[i]).expect("write");
+            }),
+        );
         let get = |i: usize| {
             let bytes = cacache::read_sync(dir, format!("user{i}")).expect("read");
             black_box(serde_json::from_slice::<Value>(&bytes).expect("decode"));
@@ -83,12 +107,18 @@ impl System for Cacache {
         r.insert("get cold", median_us(n, get));
         r.insert("get warm", median_us(n, get));
         let text = large();
-        r.insert("1MiB set", median_each_us(20, |i| {
-            cacache::write_sync(dir, format!("big{}", i % 4), text.as_bytes()).expect("write");
-        }));
-        r.insert("1MiB get", median_each_us(20, |i| {
-            black_box(cacache::read_sync(dir, format!("big{}", i % 4)).expect("read"));
-        }));
+        r.insert(
+            "1MiB set",
+            median_each_us(20, |i| {
+                cacache::write_sync(dir, format!("big{}", i % 4), text.as_bytes()).expect("write");
+            }),
+        );
+        r.insert(
+            "1MiB get",
+            median_each_us(20, |i| {
+                black_box(cacache::read_sync(dir, format!("big{}", i % 4)).expect("read"));
+            }),
+        );
         Ok(r)
     }
 

@@ -32,7 +32,15 @@ fn venv_python() -> Result<PathBuf> {
         .output()?;
     if !ready.status.success() {
         let ok = Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "bucketcache==0.12.1", "msgpack", "diskcache"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "bucketcache==0.12.1",
+                "msgpack",
+                "diskcache",
+            ])
             .status()?
             .success();
         if !ok {
@@ -54,7 +62,10 @@ pub fn run(n: usize, dir: &Path) -> Result<Vec<(String, Results)>> {
         .env("PYTHONPATH", repo().join("tests/python"))
         .output()?;
     if !out.status.success() {
-        bail!("python_bench.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "python_bench.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let parsed: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>> =
         serde_json::from_slice(&out.stdout).context("python_bench.py output")?;

@@ -21,7 +21,13 @@ pub fn print(n: usize, all: &BTreeMap<String, Results>) {
     }
     println!();
     let mut names: Vec<&String> = all.keys().collect();
-    names.sort_by_key(|name| (name.as_str() != FLOOR, !name.starts_with("bucketcache"), name.to_string()));
+    names.sort_by_key(|name| {
+        (
+            name.as_str() != FLOOR,
+            !name.starts_with("bucketcache"),
+            name.to_string(),
+        )
+    });
     for name in names {
         print!("| {name} |");
         for w in &workloads {
