@@ -75,7 +75,6 @@ pub(crate) struct Inner {
     pub(crate) memory: Mutex<Memory>,
     /// False for the built-in keymakers, whose digests are hex by construction.
     pub(crate) check_digests: bool,
-    pub(crate) flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// A persistent cache in a directory: one file per key, named by the key's digest.

@@ -1,6 +1,6 @@
 //! `BucketBuilder`: every way to configure a bucket before opening it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -252,7 +252,6 @@ impl BucketBuilder {
             log_full_keys: self.log_full_keys,
             memory: Mutex::new(Default::default()),
             check_digests,
-            flights: Mutex::new(HashMap::new()),
         }))
     }
 }

@@ -71,40 +71,28 @@ pub trait MemoStore {
     {
         let bucket = self.bucket();
         let digest = bucket.hash_for_key(key)?;
-        if !refresh {
-            if let Some((value, expiration)) = self.get_digest(&digest)? {
-                tracing::info!(digest = %digest, "Function call loaded from cache");
-                return Ok(Memoized {
+        match self.lookup::<V>(&digest, refresh)? {
+            Lookup::Hit { value, expiration } => Ok(Memoized {
+                value,
+                hit: true,
+                expiration,
+            }),
+            Lookup::Miss(ticket) => {
+                tracing::info!(digest = %digest, "Calling function");
+                // On `Err` (or a panic) the ticket is dropped unfinished: the next waiter computes.
+                let value = compute()?;
+                ticket.finish(self, &value);
+                let expiration = bucket
+                    .inner
+                    .lifetime
+                    .map(|l| crate::time::add_lifetime(bucket.inner.clock.now(), l));
+                Ok(Memoized {
                     value,
-                    hit: true,
+                    hit: false,
                     expiration,
-                });
+                })
             }
         }
-        let flight = bucket.flight(&digest);
-        let _turn = flight.lock().unwrap_or_else(|p| p.into_inner());
-        if !refresh {
-            // Someone else may have computed it while we waited for our turn.
-            if let Some((value, expiration)) = self.get_digest(&digest)? {
-                bucket.land(&digest, &flight);
-                return Ok(Memoized {
-                    value,
-                    hit: true,
-                    expiration,
-                });
-            }
-        }
-        tracing::info!(digest = %digest, "Calling function");
-        let computed = compute();
-        let result = computed.map(|value| {
-            if let Err(e) = self.set_digest(&digest, &value) {
-                tracing::warn!(digest = %digest, error = %e, "the computed value could not be cached");
-            }
-            let expiration = bucket.inner.lifetime.map(|l| crate::time::add_lifetime(bucket.inner.clock.now(), l));
-            Memoized { value, hit: false, expiration }
-        });
-        bucket.land(&digest, &flight);
-        result
     }
 
     /// The lookup half of [`memoize`](Self::memoize), for callers that compute the value
@@ -233,21 +221,6 @@ impl Bucket {
         F: FnOnce() -> std::result::Result<V, E>,
     {
         self.memoize(key, false, compute).map(|m| m.value)
-    }
-
-    /// The single-flight lock for `digest`.
-    pub(crate) fn flight(&self, digest: &str) -> Arc<Mutex<()>> {
-        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-        flights.entry(digest.to_owned()).or_default().clone()
-    }
-
-    /// Forgets the flight lock for `digest` once nobody else holds it.
-    pub(crate) fn land(&self, digest: &str, flight: &Arc<Mutex<()>>) {
-        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-        // Two references: the map's and ours. More means someone is waiting for their turn.
-        if Arc::strong_count(flight) <= 2 {
-            flights.remove(digest);
-        }
     }
 }
 
