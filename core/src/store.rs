@@ -160,30 +160,41 @@ impl Storage for FsStorage {
     }
 
     fn remove_stale_temp_files(&self, extension: &str) -> io::Result<Vec<StoredFile>> {
-        let mut removed = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            let Some(pid) = temp_file_writer(&name, extension) else {
-                continue;
-            };
-            let Ok(meta) = entry.metadata() else { continue };
-            let old = meta
-                .modified()
-                .ok()
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
-                .is_some_and(|age| age > STALE_TEMP_AGE);
-            if (old || !process_is_alive(pid)) && fs::remove_file(entry.path()).is_ok() {
-                removed.push(StoredFile {
-                    name,
-                    size: meta.len(),
-                });
-            }
-        }
-        Ok(removed)
+        Ok(stale_temp_files(&self.dir, extension)?
+            .into_iter()
+            .filter(|f| fs::remove_file(self.dir.join(&f.name)).is_ok())
+            .collect())
     }
+}
+
+/// The temporary files of `extension` in `dir` that writers left behind when they died (their
+/// process is gone, or the file is older than an hour): what `prune` removes. Lists them without
+/// removing anything (the CLI's `prune --dry-run`), sorted by name.
+pub fn stale_temp_files(dir: &Path, extension: &str) -> io::Result<Vec<StoredFile>> {
+    let mut stale = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Some(pid) = temp_file_writer(&name, extension) else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if old || !process_is_alive(pid) {
+            stale.push(StoredFile {
+                name,
+                size: meta.len(),
+            });
+        }
+    }
+    stale.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(stale)
 }
 
 /// The writer's pid when `name` is one of our temporary files for `extension`.

@@ -10,7 +10,6 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use bucketcache::registry::{self, BackendInfo};
@@ -274,74 +273,23 @@ pub struct StaleTemp {
     pub size: u64,
 }
 
-/// Temporary files older than this are stale even if their writer's pid is alive (the library's
-/// rule: pids are reused).
-const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
-
 /// The temporary files of `extension` that the library's `prune` would remove, without removing
-/// them. Same naming (`.<final name>.<pid>.<n>.tmp`) and same staleness rules as the library.
+/// them (the library's own rules: `bucketcache::store::stale_temp_files`).
 pub fn stale_temp_files(dir: &Path, extension: &str) -> Result<Vec<StaleTemp>> {
-    let mut out = Vec::new();
-    let entries = fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Some(pid) = temp_file_writer(&name, extension) else {
-            continue;
-        };
-        let Ok(meta) = entry.metadata() else { continue };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age > STALE_TEMP_AGE);
-        if old || !process_is_alive(pid) {
-            out.push(StaleTemp {
-                file: name,
-                size: meta.len(),
-            });
-        }
-    }
-    out.sort_by(|a, b| a.file.cmp(&b.file));
-    Ok(out)
-}
-
-fn temp_file_writer(name: &str, extension: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let mut parts = rest.rsplitn(3, '.');
-    let _counter: u64 = parts.next()?.parse().ok()?;
-    let pid: u32 = parts.next()?.parse().ok()?;
-    let final_name = parts.next()?;
-    final_name
-        .strip_suffix(extension)
-        .filter(|stem| stem.ends_with('.'))?;
-    Some(pid)
-}
-
-fn process_is_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true // unknown: rely on the age rule, as the library does
-    }
+    let stale = bucketcache::store::stale_temp_files(dir, extension)
+        .with_context(|| format!("cannot list {}", dir.display()))?;
+    Ok(stale
+        .into_iter()
+        .map(|f| StaleTemp {
+            file: f.name,
+            size: f.size,
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_names_are_recognised_per_extension() {
-        assert_eq!(temp_file_writer(".ab.json.42.0.tmp", "json"), Some(42));
-        assert_eq!(temp_file_writer(".ab.json.42.0.tmp", "msgpack"), None);
-        assert_eq!(temp_file_writer("ab.json", "json"), None);
-        assert_eq!(temp_file_writer(".ab.json.x.0.tmp", "json"), None);
-    }
 
     #[test]
     fn temp_files_of_dead_writers_are_listed_and_kept() {
