@@ -408,7 +408,10 @@ impl Bucket {
                 tracing::debug!(file = %name, "Handled exception: File not found");
                 return Ok(None);
             }
-            Err(e) => return Err(Error::io(self.path().join(&name), e)),
+            Err(e) => {
+                tracing::error!(file = %name, error = %e, "Unexpected exception trying to load file");
+                return Err(Error::io(self.path().join(&name), e));
+            }
         };
         match shielded(|| self.inner.backend.load_expiration(&bytes)) {
             Ok(expiration) => {
