@@ -714,8 +714,30 @@ fn eight_threads_share_one_bucket() {
     assert_eq!(files_in(dir.path()).len(), 16);
 }
 
+/// Tracing caches per call site whether anyone listens, process-wide: with tests running in
+/// parallel threads, a scoped subscriber can miss events. So this test runs itself again as a
+/// child process where it is alone.
 #[test]
 fn keys_are_logged_abbreviated_unless_full_keys_are_asked_for() {
+    const CHILD: &str = "BUCKETCACHE_LOGGING_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "bucket::keys_are_logged_abbreviated_unless_full_keys_are_asked_for",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
     use std::io::Write;
     use std::sync::Mutex;
     #[derive(Clone, Default)]
