@@ -373,7 +373,6 @@ impl Bucket {
 
     /// The read algorithm of the original (`_get_obj_from_hash`), with its bugs fixed.
     pub(crate) fn load(&self, digest: &str) -> Result<Option<Entry>> {
-        let now = self.inner.clock.now();
         let in_memory = self.memory().get(digest).cloned();
         let (entry, from_file) = match in_memory {
             Some(entry) => (entry, false),
@@ -382,7 +381,10 @@ impl Bucket {
                 None => return Ok(None),
             },
         };
-        if self.is_expired(entry.expiration, now) {
+        // Entries that never expire in a bucket without lifetime need no clock (the warm path).
+        let expired = (entry.expiration.is_some() || self.inner.lifetime.is_some())
+            && self.is_expired(entry.expiration, self.inner.clock.now());
+        if expired {
             self.memory().remove(digest);
             let name = self.file_name(digest);
             if let Err(e) = self.inner.storage.remove(&name) {
