@@ -16,10 +16,19 @@ fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(
     dir: &Path,
     name: &str,
 ) -> DiskCache<String, V> {
-    DiskCache::new(name)
-        .set_disk_directory(dir)
-        .build()
-        .expect("cached disk store")
+    // sled releases its lock from a background thread after a drop: retry briefly.
+    let mut attempts = 0;
+    loop {
+        match DiskCache::new(name).set_disk_directory(dir).build() {
+            Ok(cache) => return cache,
+            Err(e) if attempts < 50 => {
+                attempts += 1;
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("cached disk store: {e}"),
+        }
+    }
 }
 
 impl System for CachedDisk {
