@@ -2,27 +2,41 @@
 
 use std::fs;
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::timing::{median_each_us, median_us};
-use crate::{large, value, Results, System};
+use crate::{large, value, System};
 
 /// Raw `write` of a temp file + `rename`, `fs::read`, `read` + `unlink`, of the bytes bucketcache
 /// (msgpack) writes for the same value.
-#[derive(Default)]
-pub struct Floor;
+pub struct Floor {
+    dir: PathBuf,
+    workload: String,
+    payload: Vec<u8>,
+    big: Vec<u8>,
+}
+
+impl Default for Floor {
+    fn default() -> Self {
+        Floor {
+            dir: PathBuf::new(),
+            workload: String::new(),
+            payload: payload(),
+            big: large().into_bytes(),
+        }
+    }
+}
 
 fn name(i: usize) -> String {
     format!("{:064x}.bin", i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-fn payload(i: usize) -> Vec<u8> {
-    // The msgpack envelope of the value, as bucketcache writes it.
+/// The msgpack envelope of the value, as bucketcache writes it.
+fn payload() -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let b = bucketcache::Bucket::open(dir.path()).expect("bucket");
-    b.set("k", &value(i as u64)).expect("set");
+    b.set("k", &value(1)).expect("set");
     fs::read(b.path_for_key("k").expect("path")).expect("read")
 }
 
@@ -37,35 +51,31 @@ impl System for Floor {
         "floor (write+rename / read)".into()
     }
 
-    fn run(&mut self, n: usize, dir: &Path) -> Result<Results> {
-        let bytes = payload(1);
-        let mut r = Results::new();
-        r.insert("set", median_us(n, |i| write_rename(dir, &name(i), &bytes)));
-        let read = |i: usize| {
-            black_box(fs::read(dir.join(name(i))).expect("read"));
-        };
-        r.insert("get cold", median_us(n, read));
-        r.insert("get warm", median_us(n, read));
-        r.insert("memo hit cold", median_us(n, read));
-        r.insert("memo hit warm", median_us(n, read));
-        let big = large().into_bytes();
-        r.insert(
-            "1MiB set",
-            median_each_us(20, |i| write_rename(dir, &format!("big{}", i % 4), &big)),
-        );
-        r.insert(
-            "1MiB get",
-            median_each_us(20, |i| {
+    fn supports(&self, _: &str) -> bool {
+        true
+    }
+
+    fn begin(&mut self, workload: &str, dir: &Path, _: usize) -> Result<()> {
+        self.dir = dir.to_owned();
+        self.workload = workload.to_owned();
+        Ok(())
+    }
+
+    fn op(&mut self, i: usize) {
+        let dir = &self.dir;
+        match self.workload.as_str() {
+            "set" => write_rename(dir, &name(i), &self.payload),
+            "1MiB set" => write_rename(dir, &format!("big{}", i % 4), &self.big),
+            "1MiB get" => {
                 black_box(fs::read(dir.join(format!("big{}", i % 4))).expect("read"));
-            }),
-        );
-        r.insert(
-            "open",
-            median_each_us(5, |_| {
+            }
+            "open" => {
                 black_box(fs::read_dir(dir).expect("dir").count());
-            }),
-        );
-        Ok(r)
+            }
+            _ => {
+                black_box(fs::read(dir.join(name(i))).expect("read"));
+            }
+        }
     }
 
     fn prune(&mut self, n: usize, dir: &Path) -> Result<Option<f64>> {

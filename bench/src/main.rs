@@ -1,5 +1,5 @@
-//! The comparison harness: the same workload on every system in one run, interleaved, with a
-//! table of median µs/op and the ratio to the file-system floor.
+//! The comparison harness: the same workload on every system in one run, interleaved batch by
+//! batch, with a table of median µs/op and the ratio to the file-system floor.
 //!
 //! ```text
 //! cargo run --release --manifest-path bench/Cargo.toml -- [--n 1000,10000,100000] [--rounds 3] [--no-python]
@@ -45,8 +45,8 @@ pub fn large() -> String {
     "x".repeat(1 << 20)
 }
 
-/// The workloads, in table order.
-pub const WORKLOADS: [&str; 10] = [
+/// The workloads, in the order they run (and table order, then `prune`).
+pub const WORKLOADS: [&str; 8] = [
     "set",
     "get cold",
     "get warm",
@@ -55,19 +55,31 @@ pub const WORKLOADS: [&str; 10] = [
     "1MiB set",
     "1MiB get",
     "open",
-    "prune",
-    "-",
 ];
+
+/// How many operations a workload runs at size `n`.
+fn count(workload: &str, n: usize) -> usize {
+    match workload {
+        "1MiB set" | "1MiB get" => 20,
+        "open" => 5,
+        _ => n,
+    }
+}
 
 /// Median µs/op per workload for one system at one N.
 pub type Results = BTreeMap<&'static str, f64>;
 
-/// A system under measurement.
+/// A system under measurement, driven one operation at a time so that all systems can run the
+/// same workload interleaved, batch by batch.
 pub trait System {
     fn name(&self) -> String;
-    /// Runs every workload but prune in a fresh directory; keeps what prune needs.
-    fn run(&mut self, n: usize, dir: &Path) -> Result<Results>;
-    /// Prunes the N expired entries written by `run` (µs per entry), if the system can.
+    /// Whether the system has this operation.
+    fn supports(&self, workload: &str) -> bool;
+    /// Prepares a workload in `dir` (e.g. opens a new instance for the cold reads).
+    fn begin(&mut self, workload: &str, dir: &Path, n: usize) -> Result<()>;
+    /// Runs operation `i` of the current workload.
+    fn op(&mut self, i: usize);
+    /// Prunes the N expired entries written by round 0 in `dir` (µs per entry), if it can.
     fn prune(&mut self, n: usize, dir: &Path) -> Result<Option<f64>>;
 }
 
@@ -102,6 +114,16 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
+fn systems() -> Vec<Box<dyn System>> {
+    let mut systems: Vec<Box<dyn System>> = vec![Box::new(floor::Floor::default())];
+    for backend in ["msgpack", "json", "pickle"] {
+        systems.push(Box::new(ours::Ours::new(backend)));
+    }
+    systems.push(Box::new(peers::CachedDisk::default()));
+    systems.push(Box::new(peers::Cacache::default()));
+    systems
+}
+
 fn main() -> Result<()> {
     let args = args()?;
     bucketcache::install_default_backends()?;
@@ -114,40 +136,62 @@ fn main() -> Result<()> {
     );
     for &n in &args.ns {
         let rounds = if n >= 100_000 { 1 } else { args.rounds };
-        let mut systems: Vec<Box<dyn System>> = vec![Box::new(floor::Floor::default())];
-        for backend in ["msgpack", "json", "pickle"] {
-            systems.push(Box::new(ours::Ours::new(backend)));
-        }
-        systems.push(Box::new(peers::CachedDisk));
-        systems.push(Box::new(peers::Cacache));
-        let mut all: BTreeMap<String, Vec<Results>> = BTreeMap::new();
-        let mut dirs = Vec::new();
-        // Phase 1, interleaved: round after round, every system in turn. Nothing is deleted
-        // until phase 2: file creation is slow for a while after a mass delete on this disk.
+        let mut systems = systems();
+        let mut samples: Vec<BTreeMap<&'static str, Vec<f64>>> =
+            vec![BTreeMap::new(); systems.len()];
+        // Nothing is deleted until every round has written its files: file creation is slow
+        // for a while after a mass delete on this disk.
         for round in 0..rounds {
-            for (s, system) in systems.iter_mut().enumerate() {
-                let dir = scratch.path().join(format!("n{n}-r{round}-s{s}"));
-                std::fs::create_dir_all(&dir)?;
-                eprintln!("n={n} round {round}: {}", system.name());
-                let results = system.run(n, &dir)?;
-                all.entry(system.name()).or_default().push(results);
-                dirs.push((s, dir));
+            let dirs: Vec<_> = (0..systems.len())
+                .map(|s| scratch.path().join(format!("n{n}-r{round}-s{s}")))
+                .collect();
+            for dir in &dirs {
+                std::fs::create_dir_all(dir)?;
+            }
+            for workload in WORKLOADS {
+                eprintln!("n={n} round {round}: {workload}");
+                let active: Vec<usize> = (0..systems.len())
+                    .filter(|&s| systems[s].supports(workload))
+                    .collect();
+                for &s in &active {
+                    systems[s].begin(workload, &dirs[s], n)?;
+                }
+                let ops = count(workload, n);
+                let batch = if ops >= 1000 { 16 } else { 1 };
+                let mut i = 0;
+                while i < ops {
+                    let end = (i + batch).min(ops);
+                    for &s in &active {
+                        let started = std::time::Instant::now();
+                        for j in i..end {
+                            systems[s].op(j);
+                        }
+                        let us = started.elapsed().as_secs_f64() * 1e6 / (end - i) as f64;
+                        samples[s].entry(workload).or_default().push(us);
+                    }
+                    i = end;
+                }
             }
         }
-        // Phase 2: prune, once per system, after every creation is done.
-        for (s, dir) in dirs
-            .iter()
-            .filter(|(_, d)| d.to_string_lossy().contains("-r0-"))
-        {
-            let system = &mut systems[*s];
-            if let Some(us) = system.prune(n, dir)? {
-                all.get_mut(&system.name()).expect("ran")[0].insert("prune", us);
+        let mut merged: BTreeMap<String, Results> = BTreeMap::new();
+        for (s, system) in systems.iter().enumerate() {
+            let results = samples[s]
+                .iter_mut()
+                .map(|(w, v)| (*w, timing::median(v)))
+                .collect();
+            merged.insert(system.name(), results);
+        }
+        // Prune last, once per system, on round 0's entries (they are all expired by now).
+        for (s, system) in systems.iter_mut().enumerate() {
+            let dir = scratch.path().join(format!("n{n}-r0-s{s}"));
+            eprintln!("n={n}: prune {}", system.name());
+            if let Some(us) = system.prune(n, &dir)? {
+                merged
+                    .get_mut(&system.name())
+                    .expect("ran")
+                    .insert("prune", us);
             }
         }
-        let mut merged: BTreeMap<String, Results> = all
-            .into_iter()
-            .map(|(name, runs)| (name, timing::median_of_runs(&runs)))
-            .collect();
         if args.python {
             match python::run(n, &scratch.path().join(format!("n{n}-python"))) {
                 Ok(py) => merged.extend(py),
@@ -155,7 +199,7 @@ fn main() -> Result<()> {
             }
         }
         table::print(n, &merged);
-        // Let the file system settle before the next N writes its files.
+        drop(systems);
         std::fs::remove_dir_all(scratch.path()).ok();
         std::fs::create_dir_all(scratch.path())?;
     }

@@ -1,19 +1,24 @@
 //! bucketcache, one system per backend.
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use bucketcache::{Bucket, ManualClock};
 
-use crate::timing::{median_each_us, median_us};
-use crate::{large, value, Results, System, Value};
+use crate::{large, value, System, Value};
 
 pub struct Ours {
     backend: &'static str,
     clock: Arc<ManualClock>,
+    dir: PathBuf,
+    workload: String,
+    values: Vec<Value>,
+    big: String,
+    writer: Option<Bucket>,
+    reader: Option<Bucket>,
 }
 
 impl Ours {
@@ -21,11 +26,17 @@ impl Ours {
         Ours {
             backend,
             clock: Arc::new(ManualClock::starting_now()),
+            dir: PathBuf::new(),
+            workload: String::new(),
+            values: Vec::new(),
+            big: large(),
+            writer: None,
+            reader: None,
         }
     }
 
-    fn open(&self, dir: &Path) -> Bucket {
-        Bucket::builder(dir)
+    fn open(&self) -> Bucket {
+        Bucket::builder(&self.dir)
             .backend(self.backend)
             .clock(self.clock.clone())
             .lifetime(Duration::from_secs(3600))
@@ -39,60 +50,70 @@ impl System for Ours {
         format!("bucketcache {}", self.backend)
     }
 
-    fn run(&mut self, n: usize, dir: &Path) -> Result<Results> {
-        let mut r = Results::new();
-        let b = self.open(dir);
-        let values: Vec<Value> = (0..n as u64).map(value).collect();
-        r.insert(
-            "set",
-            median_us(n, |i| b.set(&("user", i), &values[i]).expect("set")),
-        );
-        let cold = self.open(dir);
-        let get = |i: usize| {
-            black_box(
-                cold.get::<_, Value>(&("user", i))
-                    .expect("get")
-                    .expect("hit"),
-            );
-        };
-        r.insert("get cold", median_us(n, get));
-        r.insert("get warm", median_us(n, get));
-        let memo = self.open(dir);
-        let hit = |i: usize| {
-            let v: Value = memo
-                .get_or_insert_with(&("user", i), || unreachable!("a hit"))
-                .expect("memo");
-            black_box(v);
-        };
-        r.insert("memo hit cold", median_us(n, hit));
-        r.insert("memo hit warm", median_us(n, hit));
-        let big = large();
-        r.insert(
-            "1MiB set",
-            median_each_us(20, |i| b.set(&("big", i % 4), &big).expect("set")),
-        );
-        r.insert(
-            "1MiB get",
-            median_each_us(20, |i| {
-                let fresh = self.open(dir);
+    fn supports(&self, _: &str) -> bool {
+        true
+    }
+
+    fn begin(&mut self, workload: &str, dir: &Path, n: usize) -> Result<()> {
+        self.dir = dir.to_owned();
+        self.workload = workload.to_owned();
+        match workload {
+            "set" => {
+                self.values = (0..n as u64).map(value).collect();
+                self.writer = Some(self.open());
+            }
+            // A new instance: every first read of a key comes from its file.
+            "get cold" | "memo hit cold" => self.reader = Some(self.open()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn op(&mut self, i: usize) {
+        let reader = || self.reader.as_ref().expect("begun");
+        match self.workload.as_str() {
+            "set" => {
+                let b = self.writer.as_ref().expect("begun");
+                b.set(&("user", i), &self.values[i]).expect("set");
+            }
+            "get cold" | "get warm" => {
+                black_box(
+                    reader()
+                        .get::<_, Value>(&("user", i))
+                        .expect("get")
+                        .expect("hit"),
+                );
+            }
+            "memo hit cold" | "memo hit warm" => {
+                let v: Value = reader()
+                    .get_or_insert_with(&("user", i), || unreachable!("a hit"))
+                    .expect("memo");
+                black_box(v);
+            }
+            "1MiB set" => {
+                let b = self.writer.as_ref().expect("begun");
+                b.set(&("big", i % 4), &self.big).expect("set");
+            }
+            "1MiB get" => {
+                let fresh = self.open();
                 black_box(
                     fresh
                         .get::<_, String>(&("big", i % 4))
                         .expect("get")
                         .expect("hit"),
                 );
-            }),
-        );
-        r.insert(
-            "open",
-            median_each_us(5, |_| drop(black_box(self.open(dir)))),
-        );
-        Ok(r)
+            }
+            "open" => drop(black_box(self.open())),
+            other => unreachable!("{other}"),
+        }
     }
 
     fn prune(&mut self, n: usize, dir: &Path) -> Result<Option<f64>> {
+        self.writer = None;
+        self.reader = None;
         self.clock.advance(Duration::from_secs(7200));
-        let b = self.open(dir);
+        self.dir = dir.to_owned();
+        let b = self.open();
         let started = std::time::Instant::now();
         let pruned = b.prune()?;
         let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;

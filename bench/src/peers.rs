@@ -1,16 +1,13 @@
 //! Rust peers: the `cached` crate's disk store (sled) and `cacache`.
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cached::stores::DiskCache;
 use cached::IOCached;
 
-use crate::timing::{median_each_us, median_us};
-use crate::{large, value, Results, System, Value};
-
-pub struct CachedDisk;
+use crate::{large, value, System, Value};
 
 fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(
     dir: &Path,
@@ -21,9 +18,8 @@ fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(
     loop {
         match DiskCache::new(name).set_disk_directory(dir).build() {
             Ok(cache) => return cache,
-            Err(e) if attempts < 50 => {
+            Err(_) if attempts < 50 => {
                 attempts += 1;
-                let _ = e;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             Err(e) => panic!("cached disk store: {e}"),
@@ -31,59 +27,82 @@ fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(
     }
 }
 
+/// The `cached` crate's `DiskCache` (sled underneath).
+#[derive(Default)]
+pub struct CachedDisk {
+    dir: PathBuf,
+    workload: String,
+    values: Vec<Value>,
+    small: Option<DiskCache<String, Value>>,
+    big: Option<DiskCache<String, String>>,
+    text: String,
+}
+
 impl System for CachedDisk {
     fn name(&self) -> String {
         "cached DiskCache (sled)".into()
     }
 
-    fn run(&mut self, n: usize, dir: &Path) -> Result<Results> {
-        let mut r = Results::new();
-        {
-            let c = disk::<Value>(dir, "values");
-            let values: Vec<Value> = (0..n as u64).map(value).collect();
-            r.insert(
-                "set",
-                median_us(n, |i| {
-                    c.cache_set(format!("user{i}"), values[i].clone())
-                        .expect("set");
-                }),
-            );
+    fn supports(&self, workload: &str) -> bool {
+        !workload.starts_with("memo")
+    }
+
+    fn begin(&mut self, workload: &str, dir: &Path, n: usize) -> Result<()> {
+        self.dir = dir.to_owned();
+        self.workload = workload.to_owned();
+        match workload {
+            "set" => {
+                self.values = (0..n as u64).map(value).collect();
+                self.small = Some(disk(dir, "values"));
+            }
+            "get cold" => {
+                self.small = None; // a new instance reads from disk
+                self.small = Some(disk(dir, "values"));
+            }
+            "1MiB set" => {
+                self.text = large();
+                self.big = Some(disk(dir, "big"));
+            }
+            "1MiB get" => {
+                self.big = None;
+                self.big = Some(disk(dir, "big"));
+            }
+            "open" => {
+                self.small = None;
+                self.big = None;
+            }
+            _ => {}
         }
-        let c = disk::<Value>(dir, "values");
-        let get = |i: usize| {
-            black_box(c.cache_get(&format!("user{i}")).expect("get").expect("hit"));
-        };
-        r.insert("get cold", median_us(n, get));
-        r.insert("get warm", median_us(n, get));
-        drop(c);
-        {
-            let big = disk::<String>(dir, "big");
-            let text = large();
-            r.insert(
-                "1MiB set",
-                median_each_us(20, |i| {
-                    big.cache_set(format!("big{}", i % 4), text.clone())
-                        .expect("set");
-                }),
-            );
-        }
-        let big = disk::<String>(dir, "big");
-        r.insert(
-            "1MiB get",
-            median_each_us(20, |i| {
+        Ok(())
+    }
+
+    fn op(&mut self, i: usize) {
+        match self.workload.as_str() {
+            "set" => {
+                let c = self.small.as_ref().expect("begun");
+                c.cache_set(format!("user{i}"), self.values[i].clone())
+                    .expect("set");
+            }
+            "get cold" | "get warm" => {
+                let c = self.small.as_ref().expect("begun");
+                black_box(c.cache_get(&format!("user{i}")).expect("get").expect("hit"));
+            }
+            "1MiB set" => {
+                let c = self.big.as_ref().expect("begun");
+                c.cache_set(format!("big{}", i % 4), self.text.clone())
+                    .expect("set");
+            }
+            "1MiB get" => {
+                let c = self.big.as_ref().expect("begun");
                 black_box(
-                    big.cache_get(&format!("big{}", i % 4))
+                    c.cache_get(&format!("big{}", i % 4))
                         .expect("get")
                         .expect("hit"),
                 );
-            }),
-        );
-        drop(big);
-        r.insert(
-            "open",
-            median_each_us(5, |_| drop(black_box(disk::<Value>(dir, "values")))),
-        );
-        Ok(r)
+            }
+            "open" => drop(black_box(disk::<Value>(&self.dir, "values"))),
+            other => unreachable!("{other}"),
+        }
     }
 
     fn prune(&mut self, _: usize, _: &Path) -> Result<Option<f64>> {
@@ -91,44 +110,58 @@ impl System for CachedDisk {
     }
 }
 
-pub struct Cacache;
+/// `cacache`: content-addressed files plus an index.
+#[derive(Default)]
+pub struct Cacache {
+    dir: PathBuf,
+    workload: String,
+    values: Vec<Vec<u8>>,
+    text: String,
+}
 
 impl System for Cacache {
     fn name(&self) -> String {
         "cacache".into()
     }
 
-    fn run(&mut self, n: usize, dir: &Path) -> Result<Results> {
-        let mut r = Results::new();
-        let values: Vec<Vec<u8>> = (0..n as u64)
-            .map(|i| serde_json::to_vec(&value(i)).expect("json"))
-            .collect();
-        r.insert(
-            "set",
-            median_us(n, |i| {
-                cacache::write_sync(dir, format!("user{i}"), &values[i]).expect("write");
-            }),
-        );
-        let get = |i: usize| {
-            let bytes = cacache::read_sync(dir, format!("user{i}")).expect("read");
-            black_box(serde_json::from_slice::<Value>(&bytes).expect("decode"));
-        };
-        r.insert("get cold", median_us(n, get));
-        r.insert("get warm", median_us(n, get));
-        let text = large();
-        r.insert(
-            "1MiB set",
-            median_each_us(20, |i| {
-                cacache::write_sync(dir, format!("big{}", i % 4), text.as_bytes()).expect("write");
-            }),
-        );
-        r.insert(
-            "1MiB get",
-            median_each_us(20, |i| {
+    fn supports(&self, workload: &str) -> bool {
+        !workload.starts_with("memo") && workload != "open"
+    }
+
+    fn begin(&mut self, workload: &str, dir: &Path, n: usize) -> Result<()> {
+        self.dir = dir.to_owned();
+        self.workload = workload.to_owned();
+        match workload {
+            "set" => {
+                self.values = (0..n as u64)
+                    .map(|i| serde_json::to_vec(&value(i)).expect("json"))
+                    .collect()
+            }
+            "1MiB set" => self.text = large(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn op(&mut self, i: usize) {
+        let dir = &self.dir;
+        match self.workload.as_str() {
+            "set" => {
+                cacache::write_sync(dir, format!("user{i}"), &self.values[i]).expect("write");
+            }
+            "get cold" | "get warm" => {
+                let bytes = cacache::read_sync(dir, format!("user{i}")).expect("read");
+                black_box(serde_json::from_slice::<Value>(&bytes).expect("decode"));
+            }
+            "1MiB set" => {
+                cacache::write_sync(dir, format!("big{}", i % 4), self.text.as_bytes())
+                    .expect("write");
+            }
+            "1MiB get" => {
                 black_box(cacache::read_sync(dir, format!("big{}", i % 4)).expect("read"));
-            }),
-        );
-        Ok(r)
+            }
+            other => unreachable!("{other}"),
+        }
     }
 
     fn prune(&mut self, _: usize, _: &Path) -> Result<Option<f64>> {

@@ -74,7 +74,13 @@ pub fn run(n: usize, dir: &Path) -> Result<Vec<(String, Results)>> {
         .map(|(system, results)| {
             let results = results
                 .into_iter()
-                .filter_map(|(w, v)| crate::WORKLOADS.iter().find(|k| **k == w).map(|k| (*k, v)))
+                .filter_map(|(w, v)| {
+                    crate::WORKLOADS
+                        .iter()
+                        .chain(&["prune"])
+                        .find(|k| **k == w)
+                        .map(|k| (*k, v))
+                })
                 .collect();
             (system, results)
         })

@@ -8,7 +8,7 @@ const FLOOR: &str = "floor (write+rename / read)";
 
 pub fn print(n: usize, all: &BTreeMap<String, Results>) {
     let floor = all.get(FLOOR).cloned().unwrap_or_default();
-    let workloads: Vec<&str> = WORKLOADS.iter().copied().filter(|w| *w != "-").collect();
+    let workloads: Vec<&str> = WORKLOADS.iter().copied().chain(["prune"]).collect();
     println!("\n### N = {n}: median µs/op (× floor)\n");
     print!("| system |");
     for w in &workloads {
