@@ -48,10 +48,16 @@ fuzz_target!(|data: &[u8]| {
         bucket.unload(&KEY);
         let got = bucket.get::<_, serde_json::Value>(&KEY);
         let name = bucket.backend().name().to_owned();
-        let got = got.unwrap_or_else(|e| panic!("{name}: a hostile file is an error, not a miss: {e}"));
+        let got =
+            got.unwrap_or_else(|e| panic!("{name}: a hostile file is an error, not a miss: {e}"));
         if let Some(value) = &got {
-            let direct = (&**bucket.backend() as &dyn Backend).decode_value::<serde_json::Value>(data);
-            assert_eq!(direct.ok().as_ref(), Some(value), "{name}: bucket and backend disagree");
+            let direct =
+                (&**bucket.backend() as &dyn Backend).decode_value::<serde_json::Value>(data);
+            assert_eq!(
+                direct.ok().as_ref(),
+                Some(value),
+                "{name}: bucket and backend disagree"
+            );
         }
         // The other read paths: a typed read and an existence check, on the same bytes.
         std::fs::write(&path, data).expect("the cache file is written");

@@ -100,7 +100,11 @@ impl Key {
     /// Builds a key, nesting at most `depth` levels.
     fn arbitrary_depth(u: &mut Unstructured<'_>, depth: usize) -> arbitrary::Result<Key> {
         let leaf_kinds = 6;
-        let kinds = if depth == 0 { leaf_kinds } else { leaf_kinds + 2 };
+        let kinds = if depth == 0 {
+            leaf_kinds
+        } else {
+            leaf_kinds + 2
+        };
         Ok(match u.choose_index(kinds)? {
             0 => Key::Null,
             1 => Key::Bool(u.arbitrary()?),
@@ -186,9 +190,15 @@ impl Serialize for MapKey {
 
 /// Panics unless `digest` is lowercase hex of `len` characters.
 pub fn assert_hex(what: &str, digest: &str, len: usize) {
-    assert_eq!(digest.len(), len, "{what}: digest {digest:?} has the wrong length");
+    assert_eq!(
+        digest.len(),
+        len,
+        "{what}: digest {digest:?} has the wrong length"
+    );
     assert!(
-        digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "{what}: digest {digest:?} is not lowercase hex"
     );
 }
