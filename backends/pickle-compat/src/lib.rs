@@ -15,7 +15,7 @@
 //!
 //! Limits and differences, all of them errors (a miss for the bucket), never panics:
 //! * containers nested more than 200 deep; a value that would expand (through memo references to
-//!   shared containers) to more than `max(16 Mi, 64 × file size)` items; more work than
+//!   shared containers) to more than `64 Ki + 4 × file size` items; more work than
 //!   `1 Mi + 4 × file size` values pushed or copied; more than 4 Mi memo entries; ints over 1 MiB;
 //! * recursive containers (a list containing itself), unhashable dict keys or set items;
 //! * strs that are not valid UTF-8 (a Python str with a lone surrogate), Python 2 `str` with

@@ -42,7 +42,10 @@ impl Decoded {
     pub fn limits(len: usize) -> Limits {
         Limits {
             max_depth: MAX_DEPTH,
-            max_expansion: (1u64 << 24).max(64 * len as u64),
+            // Sharing (the memo, DUP) lets a few bytes stand for a huge tree, which decoding
+            // copies out in full: allow the tree only a few nodes per input byte. Real files
+            // spend at least a byte per node, and share little.
+            max_expansion: (1u64 << 16) + 4 * len as u64,
         }
     }
 }

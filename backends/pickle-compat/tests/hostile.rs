@@ -221,3 +221,26 @@ proptest! {
         load(&f[..n]);
     }
 }
+
+/// Found by `cargo fuzz run pickle_decode` (fuzz/README.md): a few hundred bytes of shared tuples
+/// that decoded into a tree of millions of nodes (0.6 to 1.2 GB). Now refused up front.
+#[test]
+fn shared_tuples_that_expand_to_millions_of_nodes_are_refused_quickly() {
+    for (file, bytes) in [
+        (
+            "envelope-shared-tuples-2pow22.pickle",
+            &include_bytes!("data/hostile/envelope-shared-tuples-2pow22.pickle")[..],
+        ),
+        (
+            "oom-shared-tuples-expansion.bin",
+            &include_bytes!("data/hostile/oom-shared-tuples-expansion.bin")[..],
+        ),
+    ] {
+        let start = Instant::now();
+        let p = backend();
+        let b: &dyn Backend = &p;
+        assert!(b.decode_value::<Json>(bytes).is_err(), "{file}");
+        assert!(bucketcache_pickle::from_slice::<Json>(bytes).is_err(), "{file}");
+        assert!(start.elapsed() < Duration::from_secs(1), "{file}: {:?}", start.elapsed());
+    }
+}
