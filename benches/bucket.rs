@@ -95,7 +95,12 @@ fn benches(c: &mut Criterion) {
                     (bucket(dir.path(), backend), i)
                 },
                 // The bucket is returned, so that dropping it is not timed.
-                |(b, i)| (black_box(b.get::<_, Value>(&("user", i)).unwrap().unwrap()), b),
+                |(b, i)| {
+                    (
+                        black_box(b.get::<_, Value>(&("user", i)).unwrap().unwrap()),
+                        b,
+                    )
+                },
                 BatchSize::SmallInput,
             )
         });

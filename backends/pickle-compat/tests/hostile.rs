@@ -240,7 +240,14 @@ fn shared_tuples_that_expand_to_millions_of_nodes_are_refused_quickly() {
         let p = backend();
         let b: &dyn Backend = &p;
         assert!(b.decode_value::<Json>(bytes).is_err(), "{file}");
-        assert!(bucketcache_pickle::from_slice::<Json>(bytes).is_err(), "{file}");
-        assert!(start.elapsed() < Duration::from_secs(1), "{file}: {:?}", start.elapsed());
+        assert!(
+            bucketcache_pickle::from_slice::<Json>(bytes).is_err(),
+            "{file}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{file}: {:?}",
+            start.elapsed()
+        );
     }
 }
