@@ -31,7 +31,9 @@ pub type BackendFactory = fn(&BackendOptions) -> Result<Arc<dyn Backend>>;
 /// # use std::sync::Arc;
 /// # use bucketcache_core::registry::{BackendRegistration, BackendOptions};
 /// # use bucketcache_core::{Backend, Result};
-/// # fn factory(_: &BackendOptions) -> Result<Arc<dyn Backend>> { unimplemented!() }
+/// # fn factory(_: &BackendOptions) -> Result<Arc<dyn Backend>> {
+/// #     Err(bucketcache_core::Error::Config("this example registers no real format".into()))
+/// # }
 /// inventory::submit! {
 ///     BackendRegistration { name: "myformat", origin: env!("CARGO_PKG_NAME"), factory }
 /// }
