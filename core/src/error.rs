@@ -111,9 +111,6 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
-    /// A memoized computation panicked in another thread while this one waited for it.
-    #[error("the computation for this key panicked in another thread")]
-    ComputationPanicked,
 }
 
 impl Error {

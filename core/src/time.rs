@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
 
 /// A naive UTC date and time with microsecond precision: the expiration of an entry.
 pub type Expiration = NaiveDateTime;
@@ -25,11 +25,70 @@ pub type Expiration = NaiveDateTime;
 /// assert_eq!(format_expiration(&e), "2100-01-01T00:00:00");
 /// ```
 pub fn format_expiration(e: &Expiration) -> String {
-    let e = truncate_to_micros(*e);
-    if e.nanosecond() == 0 {
-        e.format("%Y-%m-%dT%H:%M:%S").to_string()
-    } else {
-        e.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+    IsoText::new(e).as_str().to_owned()
+}
+
+/// The `datetime.isoformat()` text of an expiration, on the stack: backends write it on every
+/// set, and chrono's formatting machinery costs more than the rest of a small dump.
+///
+/// ```
+/// use bucketcache_core::time::{parse_expiration, IsoText};
+/// let e = parse_expiration("2100-01-01T00:00:00.5").unwrap();
+/// assert_eq!(IsoText::new(&e).as_str(), "2100-01-01T00:00:00.500000");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct IsoText {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl IsoText {
+    /// The text of `e` (truncated to the microsecond).
+    pub fn new(e: &Expiration) -> IsoText {
+        let e = truncate_to_micros(*e);
+        let mut buf = [0u8; 32];
+        let (year, micros) = (e.year(), e.nanosecond() / 1000);
+        if !(0..=9999).contains(&year) || micros >= 1_000_000 {
+            // Years Python cannot hold, and leap seconds: chrono's general formatting.
+            let text = if micros == 0 {
+                e.format("%Y-%m-%dT%H:%M:%S").to_string()
+            } else {
+                e.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+            };
+            let len = text.len().min(buf.len());
+            buf[..len].copy_from_slice(&text.as_bytes()[..len]);
+            return IsoText { buf, len };
+        }
+        buf[..26].copy_from_slice(b"0000-00-00T00:00:00.000000");
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, e.month());
+        put(8, 2, e.day());
+        put(11, 2, e.hour());
+        put(14, 2, e.minute());
+        put(17, 2, e.second());
+        put(20, 6, micros);
+        IsoText {
+            buf,
+            len: if micros == 0 { 19 } else { 26 },
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, signs and separators were written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for IsoText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -48,6 +107,9 @@ pub fn format_expiration(e: &Expiration) -> String {
 /// assert!(parse_expiration("tomorrow").is_none());
 /// ```
 pub fn parse_expiration(text: &str) -> Option<Expiration> {
+    if let Some(e) = parse_canonical(text.as_bytes()) {
+        return Some(e); // what `isoformat()` writes, read without chrono's parser
+    }
     let text = text.trim();
     let (date, time) = match text.find(['T', ' ']) {
         Some(i) => (&text[..i], Some(&text[i + 1..])),
@@ -59,6 +121,26 @@ pub fn parse_expiration(text: &str) -> Option<Expiration> {
         Some(t) => parse_time(t.trim())?,
     };
     Some(truncate_to_micros(NaiveDateTime::new(date, time)))
+}
+
+/// Exactly `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DDTHH:MM:SS.ffffff`; `None` for anything else.
+fn parse_canonical(b: &[u8]) -> Option<Expiration> {
+    if !(b.len() == 19 || (b.len() == 26 && b[19] == b'.')) {
+        return None;
+    }
+    let punct = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if punct.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let num = |at: usize, width: usize| -> Option<u32> {
+        b[at..at + width].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    let micros = if b.len() == 26 { num(20, 6)? } else { 0 };
+    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?;
+    let time = NaiveTime::from_hms_micro_opt(num(11, 2)?, num(14, 2)?, num(17, 2)?, micros)?;
+    Some(date.and_time(time))
 }
 
 fn parse_time(t: &str) -> Option<NaiveTime> {
@@ -184,6 +266,72 @@ mod tests {
             "x",
         ] {
             assert!(parse_expiration(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fast_text_equals_chronos_isoformat_for_every_shape() {
+        for t in [
+            "2100-01-01T00:00:00.123456",
+            "2100-01-01T00:00:00",
+            "2000-01-01T01:00:00.500000",
+            "0001-02-03T04:05:06.000007",
+            "9999-12-31T23:59:59.999999",
+        ] {
+            let e = parse_expiration(t).unwrap();
+            assert_eq!(IsoText::new(&e).as_str(), t);
+            assert_eq!(parse_canonical(t.as_bytes()), Some(e));
+        }
+        let far = NaiveDate::from_ymd_opt(12_345, 6, 7)
+            .unwrap()
+            .and_hms_micro_opt(1, 2, 3, 4)
+            .unwrap();
+        assert_eq!(IsoText::new(&far).as_str(), "+12345-06-07T01:02:03.000004");
+    }
+
+    #[test]
+    fn odd_shapes_fall_back_to_the_lenient_reader() {
+        assert_eq!(parse_canonical(b"2100-01-01"), None);
+        assert_eq!(parse_canonical(b"2100-01-01 00:00:00"), None);
+        assert_eq!(parse_canonical(b"2100-01-01T24:00:00"), None);
+        assert_eq!(parse_canonical(b"2100-02-30T00:00:00"), None);
+        assert!(parse_canonical(b"2100-01-01T00:00:00.000001").is_some());
+        assert!(parse_expiration("2100-01-01 00:00:00").is_some());
+        assert_eq!(parse_expiration("2100-01-01T00:00:0x"), None);
+        assert_eq!(parse_expiration("２１００-01-01T00:00:00"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_isoformat_agrees_with_chrono(
+            secs in -30_000_000_000i64..250_000_000_000,
+            micros in 0u32..1_000_000,
+            whole in proptest::prelude::any::<bool>(),
+        ) {
+            let micros = if whole { 0 } else { micros };
+            let e = chrono::DateTime::from_timestamp(secs, micros * 1000).unwrap().naive_utc();
+            let chrono_text = if micros == 0 {
+                e.format("%Y-%m-%dT%H:%M:%S").to_string()
+            } else {
+                e.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+            };
+            let fast = IsoText::new(&e);
+            proptest::prop_assert_eq!(fast.as_str(), chrono_text.as_str());
+            proptest::prop_assert_eq!(parse_expiration(&chrono_text), Some(e));
+        }
+
+        #[test]
+        fn fast_parse_never_accepts_what_the_lenient_reader_refuses(
+            text in "[0-9T:. -]{19}|[0-9T:. -]{26}",
+        ) {
+            if let Some(e) = parse_canonical(text.as_bytes()) {
+                let trimmed = text.trim();
+                let (date, time) = trimmed.split_at(10);
+                let lenient = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().and_then(|d| {
+                    parse_time(&time[1..]).map(|t| truncate_to_micros(d.and_time(t)))
+                });
+                proptest::prop_assert_eq!(lenient, Some(e));
+            }
         }
     }
 

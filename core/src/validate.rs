@@ -203,7 +203,13 @@ fn guard<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
 
 /// Runs a backend call, turning a panic into a [`BackendError::Failure`]. Used on every call the
 /// bucket makes into a backend, so that a misbehaving format can never take the program down.
-pub(crate) fn shielded<T>(
+///
+/// ```
+/// use bucketcache_core::{validate::shielded, BackendError};
+/// let r: Result<(), BackendError> = shielded(|| panic!("boom"));
+/// assert!(r.unwrap_err().to_string().contains("panicked: boom"));
+/// ```
+pub fn shielded<T>(
     f: impl FnOnce() -> std::result::Result<T, BackendError>,
 ) -> std::result::Result<T, BackendError> {
     guard(f).unwrap_or_else(|p| Err(BackendError::Failure(p)))

@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use bucketcache::registry::{self, BackendInfo};
 use bucketcache::store::{FsStorage, Storage};
-use bucketcache::{Backend, BackendError, Expiration};
+use bucketcache::validate::shielded;
+use bucketcache::{Backend, Expiration};
 
 use super::output::Out;
 use super::value::AnyValue;
@@ -247,23 +247,6 @@ fn classify(sel: &Selected, file: String, bytes: Vec<u8>, now: Expiration, depth
         }
     }
     entry
-}
-
-/// Runs a backend call, turning a panic into an error.
-fn shielded<T>(f: impl FnOnce() -> Result<T, BackendError>) -> Result<T, BackendError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(BackendError::Failure(format!(
-                "the backend panicked: {what}"
-            )))
-        }
-    }
 }
 
 /// A temporary file left behind by a writer that died: what `prune` also removes.

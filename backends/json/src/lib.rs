@@ -36,6 +36,7 @@ use std::sync::Arc;
 use bucketcache_core::backend::ValueSpan;
 use bucketcache_core::pyjson::{self, PyJsonOptions};
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::time::{parse_expiration, IsoText};
 use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
@@ -90,7 +91,7 @@ impl JsonBackend {
 /// The envelope as written: a struct, so that `sort_keys` orders it as Python does.
 struct Envelope<'a> {
     value: &'a dyn erased_serde::Serialize,
-    expiration: Option<iso::IsoText>,
+    expiration: Option<IsoText>,
 }
 
 impl serde::Serialize for Envelope<'_> {
@@ -178,7 +179,7 @@ fn has_non_finite(bytes: &[u8]) -> bool {
 fn expiration_of(text: Option<&str>) -> Result<Option<Expiration>, BackendError> {
     match text {
         None | Some("") => Ok(None),
-        Some(t) => iso::parse(t)
+        Some(t) => parse_expiration(t)
             .map(Some)
             .ok_or_else(|| BackendError::Decode(format!("invalid expiration date {t:?}"))),
     }
@@ -244,7 +245,7 @@ impl Backend for JsonBackend {
     ) -> Result<(), BackendError> {
         let envelope = Envelope {
             value,
-            expiration: expiration.as_ref().map(iso::IsoText::new),
+            expiration: expiration.as_ref().map(IsoText::new),
         };
         let start = out.len();
         pyjson::to_writer(&mut *out, &envelope, &self.options)

@@ -42,9 +42,8 @@
 use std::sync::Arc;
 
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
-use bucketcache_core::time::{format_expiration, parse_expiration};
+use bucketcache_core::time::{parse_expiration, IsoText};
 use bucketcache_core::{Backend, BackendError, Expiration, ValueSpan, ValueVisitor};
-use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 
 mod config;
 mod decode;
@@ -122,14 +121,11 @@ impl Backend for MsgpackBackend {
             Some(raw) => {
                 let text = std::str::from_utf8(raw)
                     .map_err(|e| BackendError::Decode(format!("expiration_date: {e}")))?;
-                parse_iso(raw)
-                    .or_else(|| parse_expiration(text))
-                    .map(Some)
-                    .ok_or_else(|| {
-                        BackendError::Decode(format!(
-                            "expiration_date {text:?} is not a naive ISO date and time"
-                        ))
-                    })
+                parse_expiration(text).map(Some).ok_or_else(|| {
+                    BackendError::Decode(format!(
+                        "expiration_date {text:?} is not a naive ISO date and time"
+                    ))
+                })
             }
         }
     }
@@ -162,62 +158,9 @@ fn write_envelope(
     enc.str("expiration_date")?;
     match expiration {
         None => enc.out.push(0xc0),
-        Some(e) => match format_iso(&e) {
-            Some((buf, len)) => enc.str(std::str::from_utf8(&buf[..len]).unwrap_or_default())?,
-            None => enc.str(&format_expiration(&e))?,
-        },
+        Some(e) => enc.str(IsoText::new(&e).as_str())?,
     }
     Ok(())
-}
-
-/// `datetime.isoformat()` of the common case (years 1000-9999, whole microseconds) without
-/// going through chrono's formatting machinery, which costs more than the rest of a dump.
-/// `None` for anything else, which [`format_expiration`] handles.
-fn format_iso(e: &Expiration) -> Option<([u8; 26], usize)> {
-    let year = u32::try_from(e.year())
-        .ok()
-        .filter(|y| (1000..=9999).contains(y))?;
-    let nanos = e.nanosecond();
-    if nanos >= 1_000_000_000 || nanos % 1000 != 0 {
-        return None; // leap second or sub-microsecond part: let chrono decide
-    }
-    let micros = nanos / 1000;
-    let mut buf = *b"0000-00-00T00:00:00.000000";
-    let mut put = |at: usize, width: usize, mut n: u32| {
-        for i in (at..at + width).rev() {
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, e.month());
-    put(8, 2, e.day());
-    put(11, 2, e.hour());
-    put(14, 2, e.minute());
-    put(17, 2, e.second());
-    put(20, 6, micros);
-    Some((buf, if micros == 0 { 19 } else { 26 }))
-}
-
-/// Reads exactly what [`format_iso`] writes; `None` sends anything else to the lenient
-/// [`parse_expiration`].
-fn parse_iso(text: &[u8]) -> Option<Expiration> {
-    if text.len() != 19 && text.len() != 26 {
-        return None;
-    }
-    let num = |at: usize, width: usize| -> Option<u32> {
-        text[at..at + width].iter().try_fold(0u32, |acc, b| {
-            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-        })
-    };
-    let punct = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if punct.iter().any(|&(i, c)| text[i] != c) || (text.len() == 26 && text[19] != b'.') {
-        return None;
-    }
-    let micros = if text.len() == 26 { num(20, 6)? } else { 0 };
-    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?;
-    let time = NaiveTime::from_hms_micro_opt(num(11, 2)?, num(14, 2)?, num(17, 2)?, micros)?;
-    Some(date.and_time(time))
 }
 
 fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
