@@ -97,7 +97,7 @@ fn benches(c: &mut Criterion) {
                 // The bucket is returned, so that dropping it is not timed.
                 |(b, i)| {
                     (
-                        black_box(b.get::<_, Value>(&("user", i)).unwrap().unwrap()),
+                        black_box(b.get::<Value>(&("user", i)).unwrap().unwrap()),
                         b,
                     )
                 },
@@ -113,7 +113,7 @@ fn benches(c: &mut Criterion) {
         let b = bucket(dir.path(), backend);
         b.set(&("user", 1), &value()).unwrap();
         group.bench_function(backend, |bench| {
-            bench.iter(|| black_box(b.get::<_, Value>(&("user", 1)).unwrap().unwrap()))
+            bench.iter(|| black_box(b.get::<Value>(&("user", 1)).unwrap().unwrap()))
         });
     }
     group.finish();

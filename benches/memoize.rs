@@ -35,7 +35,7 @@ fn overhead(c: &mut Criterion) {
     // The same read without the macro, for comparison: a warm `get` of a similar key.
     warm.set(&("memoized", 6, 7), &42i64).unwrap();
     g.bench_function("bucket_get_warm", |b| {
-        b.iter(|| warm.get::<_, i64>(&("memoized", 6, 7)).unwrap())
+        b.iter(|| warm.get::<i64>(&("memoized", 6, 7)).unwrap())
     });
     g.bench_function("hit_warm", |b| b.iter(|| memoized(&warm, 6, 7, false)));
     g.bench_function("hit_cold", |b| {

@@ -18,7 +18,7 @@
 //!     .lifetime(Duration::from_secs(90))
 //!     .open()?;
 //! b.set(&("user", 7), &"Ada")?;
-//! assert_eq!(b.get::<_, String>(&("user", 7))?.as_deref(), Some("Ada"));
+//! assert_eq!(b.get::<String>(&("user", 7))?.as_deref(), Some("Ada"));
 //! let p: Pruned = b.prune()?;
 //! assert_eq!(p.files, 0);
 //! # Ok(()) }

@@ -47,25 +47,25 @@ fn set_then_get_returns_the_value_for_every_backend() {
         let b = builder(dir.path(), backend, &clock()).open().unwrap();
         b.set("my key", &user(1)).unwrap();
         assert_eq!(
-            b.get::<_, User>("my key").unwrap(),
+            b.get::<User>("my key").unwrap(),
             Some(user(1)),
             "{backend}"
         );
         b.unload("my key");
         assert_eq!(
-            b.get::<_, User>("my key").unwrap(),
+            b.get::<User>("my key").unwrap(),
             Some(user(1)),
             "{backend}"
         );
         b.set("my key", &user(2)).unwrap();
         assert_eq!(
-            b.get::<_, User>("my key").unwrap(),
+            b.get::<User>("my key").unwrap(),
             Some(user(2)),
             "{backend}"
         );
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
         assert_eq!(
-            fresh.get::<_, User>("my key").unwrap(),
+            fresh.get::<User>("my key").unwrap(),
             Some(user(2)),
             "{backend}"
         );
@@ -89,12 +89,12 @@ fn missing_key_is_a_miss_and_remove_makes_one() {
     for backend in BACKENDS {
         let dir = tempfile::tempdir().unwrap();
         let b = builder(dir.path(), backend, &clock()).open().unwrap();
-        assert_eq!(b.get::<_, i32>("nothing").unwrap(), None);
+        assert_eq!(b.get::<i32>("nothing").unwrap(), None);
         assert!(!b.contains("nothing").unwrap());
         assert!(!b.remove("nothing").unwrap());
         b.set("k", &5).unwrap();
         assert!(b.remove("k").unwrap());
-        assert_eq!(b.get::<_, i32>("k").unwrap(), None);
+        assert_eq!(b.get::<i32>("k").unwrap(), None);
         assert!(files_in(dir.path()).is_empty(), "{backend}");
     }
 }
@@ -118,11 +118,11 @@ fn complex_keys_work_also_after_unload() {
     b.set(&key, &"complex").unwrap();
     b.unload(&key);
     assert_eq!(
-        b.get::<_, String>(&key).unwrap().as_deref(),
+        b.get::<String>(&key).unwrap().as_deref(),
         Some("complex")
     );
     let long_missing: Vec<u32> = (0..10_000).collect();
-    assert_eq!(b.get::<_, String>(&long_missing).unwrap(), None);
+    assert_eq!(b.get::<String>(&long_missing).unwrap(), None);
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn complex_values_round_trip() {
         b.set("v", &value).unwrap();
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
         assert_eq!(
-            fresh.get::<_, Value>("v").unwrap().as_ref(),
+            fresh.get::<Value>("v").unwrap().as_ref(),
             Some(&value),
             "{backend}"
         );
@@ -189,7 +189,7 @@ fn an_unexpected_io_error_surfaces_and_is_not_a_miss() {
     let b = builder(dir.path(), "json", &clock()).open().unwrap();
     // The entry's file name is a directory: reading it fails with something else than NotFound.
     fs::create_dir(b.path_for_key("k").unwrap()).unwrap();
-    match b.get::<_, i32>("k") {
+    match b.get::<i32>("k") {
         Err(Error::Io { path, .. }) => assert_eq!(path, b.path_for_key("k").unwrap()),
         other => panic!("expected an I/O error, got {other:?}"),
     }
@@ -205,7 +205,7 @@ fn a_file_missing_its_first_byte_is_a_miss_and_is_kept() {
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[1..]).unwrap();
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
-        assert_eq!(fresh.get::<_, String>("k").unwrap(), None, "{backend}");
+        assert_eq!(fresh.get::<String>("k").unwrap(), None, "{backend}");
         assert!(!fresh.contains("k").unwrap());
         assert!(path.exists(), "{backend}: a corrupt file is left in place");
     }
@@ -223,14 +223,14 @@ fn truncated_and_foreign_files_are_misses() {
             fs::write(&path, &bytes[..cut]).unwrap();
             let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
             assert_eq!(
-                fresh.get::<_, Vec<i32>>("k").unwrap(),
+                fresh.get::<Vec<i32>>("k").unwrap(),
                 None,
                 "{backend} cut at {cut}"
             );
         }
         fs::write(&path, b"\x89PNG\r\n\x1a\n not a cache file").unwrap();
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
-        assert_eq!(fresh.get::<_, Vec<i32>>("k").unwrap(), None);
+        assert_eq!(fresh.get::<Vec<i32>>("k").unwrap(), None);
     }
 }
 
@@ -239,8 +239,8 @@ fn a_value_of_another_type_is_a_miss_and_stays_readable_as_its_type() {
     let dir = tempfile::tempdir().unwrap();
     let b = builder(dir.path(), "msgpack", &clock()).open().unwrap();
     b.set("k", &"text").unwrap();
-    assert_eq!(b.get::<_, u32>("k").unwrap(), None);
-    assert_eq!(b.get::<_, String>("k").unwrap().as_deref(), Some("text"));
+    assert_eq!(b.get::<u32>("k").unwrap(), None);
+    assert_eq!(b.get::<String>("k").unwrap().as_deref(), Some("text"));
 }
 
 #[test]
@@ -254,9 +254,9 @@ fn expired_key_is_a_miss_and_its_file_is_deleted() {
             .unwrap();
         b.set("k", &1).unwrap();
         clock.advance(Duration::from_millis(1999));
-        assert_eq!(b.get::<_, i32>("k").unwrap(), Some(1));
+        assert_eq!(b.get::<i32>("k").unwrap(), Some(1));
         clock.advance(Duration::from_millis(2));
-        assert_eq!(b.get::<_, i32>("k").unwrap(), None, "{backend}");
+        assert_eq!(b.get::<i32>("k").unwrap(), None, "{backend}");
         assert!(!b.contains("k").unwrap());
         assert!(!b.remove("k").unwrap());
         assert!(files_in(dir.path()).is_empty());
@@ -273,7 +273,7 @@ fn expiry_is_strictly_after_the_expiration_date() {
         .unwrap();
     b.set("k", &1).unwrap();
     clock.advance(Duration::from_secs(1)); // now == expiration: still live (`now > exp` expires)
-    assert_eq!(b.get::<_, i32>("k").unwrap(), Some(1));
+    assert_eq!(b.get::<i32>("k").unwrap(), Some(1));
 }
 
 #[test]
@@ -286,7 +286,7 @@ fn a_reader_with_a_lifetime_expires_entries_written_without_one() {
         .seconds(2)
         .open()
         .unwrap();
-    assert_eq!(short.get::<_, i32>("k").unwrap(), None);
+    assert_eq!(short.get::<i32>("k").unwrap(), None);
     assert!(files_in(dir.path()).is_empty());
 }
 
@@ -303,7 +303,7 @@ fn a_reader_with_a_shorter_lifetime_expires_longer_lived_entries() {
         .seconds(2)
         .open()
         .unwrap();
-    assert_eq!(short.get::<_, i32>("k").unwrap(), None);
+    assert_eq!(short.get::<i32>("k").unwrap(), None);
     // Written short, read long (or without lifetime): used, and the stored expiration holds.
     short.set("k", &2).unwrap();
     let long = builder(dir.path(), "msgpack", &clock)
@@ -311,11 +311,11 @@ fn a_reader_with_a_shorter_lifetime_expires_longer_lived_entries() {
         .open()
         .unwrap();
     let none = builder(dir.path(), "msgpack", &clock).open().unwrap();
-    assert_eq!(long.get::<_, i32>("k").unwrap(), Some(2));
-    assert_eq!(none.get::<_, i32>("k").unwrap(), Some(2));
+    assert_eq!(long.get::<i32>("k").unwrap(), Some(2));
+    assert_eq!(none.get::<i32>("k").unwrap(), Some(2));
     clock.advance(Duration::from_secs(3));
     let none = builder(dir.path(), "msgpack", &clock).open().unwrap();
-    assert_eq!(none.get::<_, i32>("k").unwrap(), None);
+    assert_eq!(none.get::<i32>("k").unwrap(), None);
 }
 
 #[test]
@@ -332,7 +332,7 @@ fn an_entry_reloaded_from_file_before_expiry_is_readable() {
         .seconds(2)
         .open()
         .unwrap();
-    assert_eq!(fresh.get::<_, String>("k").unwrap().as_deref(), Some("v"));
+    assert_eq!(fresh.get::<String>("k").unwrap().as_deref(), Some("v"));
 }
 
 #[test]
@@ -344,10 +344,10 @@ fn a_set_refreshes_the_expiration() {
         .open()
         .unwrap();
     b.set("k", &1).unwrap();
-    let (_, first) = b.get_with_expiration::<_, i32>("k").unwrap().unwrap();
+    let (_, first) = b.get_with_expiration::<i32>("k").unwrap().unwrap();
     clock.advance(Duration::from_millis(1500));
     b.set("k", &1).unwrap();
-    let (_, second) = b.get_with_expiration::<_, i32>("k").unwrap().unwrap();
+    let (_, second) = b.get_with_expiration::<i32>("k").unwrap().unwrap();
     assert_eq!(
         second.unwrap() - first.unwrap(),
         chrono::TimeDelta::milliseconds(1500)
@@ -357,9 +357,9 @@ fn a_set_refreshes_the_expiration() {
         clock_now(&clock) + chrono::TimeDelta::seconds(2)
     );
     clock.advance(Duration::from_millis(1500));
-    assert_eq!(b.get::<_, i32>("k").unwrap(), Some(1));
+    assert_eq!(b.get::<i32>("k").unwrap(), Some(1));
     clock.advance(Duration::from_millis(600));
-    assert_eq!(b.get::<_, i32>("k").unwrap(), None);
+    assert_eq!(b.get::<i32>("k").unwrap(), None);
 }
 
 fn clock_now(clock: &bucketcache::ManualClock) -> bucketcache::Expiration {
@@ -468,8 +468,8 @@ fn several_backends_share_one_directory() {
     let m = builder(dir.path(), "msgpack", &c).open().unwrap();
     j.set("k", &"json").unwrap();
     m.set("k", &"msgpack").unwrap();
-    assert_eq!(j.get::<_, String>("k").unwrap().as_deref(), Some("json"));
-    assert_eq!(m.get::<_, String>("k").unwrap().as_deref(), Some("msgpack"));
+    assert_eq!(j.get::<String>("k").unwrap().as_deref(), Some("json"));
+    assert_eq!(m.get::<String>("k").unwrap().as_deref(), Some("msgpack"));
     assert_eq!(files_in(dir.path()).len(), 2);
 }
 
@@ -525,7 +525,7 @@ fn prune_with_a_lifetime_deletes_entries_that_outlive_it() {
     let b = builder(dir.path(), "json", &c).hours(1).open().unwrap();
     b.set("short", &1).unwrap();
     assert_eq!(b.prune().unwrap().files, 2);
-    assert_eq!(b.get::<_, i32>("short").unwrap(), Some(1));
+    assert_eq!(b.get::<i32>("short").unwrap(), Some(1));
 }
 
 #[test]
@@ -558,7 +558,7 @@ fn a_failed_write_leaves_file_and_memory_as_they_were() {
         let before = fs::read(b.path_for_key("k").unwrap()).unwrap();
         let err = b.set("k", &Unserializable).unwrap_err();
         assert!(matches!(err, Error::Encode { .. }), "{err}");
-        assert_eq!(b.get::<_, String>("k").unwrap().as_deref(), Some("old"));
+        assert_eq!(b.get::<String>("k").unwrap().as_deref(), Some("old"));
         assert_eq!(fs::read(b.path_for_key("k").unwrap()).unwrap(), before);
         assert_eq!(
             files_in(dir.path()).len(),
@@ -575,7 +575,7 @@ fn removing_a_key_only_memory_knows_is_not_an_error() {
     b.set("k", &1).unwrap();
     fs::remove_file(b.path_for_key("k").unwrap()).unwrap(); // deleted behind our back
     assert!(b.remove("k").unwrap());
-    assert_eq!(b.get::<_, i32>("k").unwrap(), None);
+    assert_eq!(b.get::<i32>("k").unwrap(), None);
 }
 
 #[test]
@@ -586,7 +586,7 @@ fn an_expired_entry_whose_file_is_gone_is_a_quiet_miss() {
     b.set("k", &1).unwrap();
     fs::remove_file(b.path_for_key("k").unwrap()).unwrap();
     c.advance(Duration::from_secs(2));
-    assert_eq!(b.get::<_, i32>("k").unwrap(), None);
+    assert_eq!(b.get::<i32>("k").unwrap(), None);
 }
 
 #[test]
@@ -607,7 +607,7 @@ fn tz_aware_or_malformed_expirations_are_misses_not_crashes() {
         )
         .unwrap();
         b.unload("k");
-        assert_eq!(b.get::<_, i32>("k").unwrap(), None, "{expiration}");
+        assert_eq!(b.get::<i32>("k").unwrap(), None, "{expiration}");
         assert!(path.exists());
     }
 }
@@ -704,7 +704,7 @@ fn eight_threads_share_one_bucket() {
                 for i in 0..200u64 {
                     let key = ("k", i % 16);
                     b.set(&key, &(i % 16, t)).unwrap();
-                    if let Some((k, _writer)) = b.get::<_, (u64, u64)>(&key).unwrap() {
+                    if let Some((k, _writer)) = b.get::<(u64, u64)>(&key).unwrap() {
                         assert_eq!(k, i % 16, "a value written for another key");
                     }
                 }

@@ -92,18 +92,18 @@ fn both_backends_share_a_directory_without_touching_each_others_files() {
     assert_eq!(files_with_extension(dir.path(), "msgpack").len(), 5);
     assert_eq!(files_with_extension(dir.path(), "json").len(), 5);
     for i in 0..5u64 {
-        assert_eq!(mp.get::<_, Record>(&i).unwrap(), Some(record(i)));
-        assert_eq!(js.get::<_, String>(&i).unwrap(), Some(format!("json {i}")));
+        assert_eq!(mp.get::<Record>(&i).unwrap(), Some(record(i)));
+        assert_eq!(js.get::<String>(&i).unwrap(), Some(format!("json {i}")));
     }
     assert!(mp.remove(&3u64).unwrap());
     assert_eq!(files_with_extension(dir.path(), "msgpack").len(), 4);
     assert_eq!(files_with_extension(dir.path(), "json").len(), 5);
     let js_cold = Bucket::builder(dir.path()).backend("json").open().unwrap();
     assert_eq!(
-        js_cold.get::<_, String>(&3u64).unwrap().as_deref(),
+        js_cold.get::<String>(&3u64).unwrap().as_deref(),
         Some("json 3")
     );
-    assert_eq!(mp.get::<_, Record>(&3u64).unwrap(), None);
+    assert_eq!(mp.get::<Record>(&3u64).unwrap(), None);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn prune_deletes_only_its_own_backends_expired_files() {
     assert_eq!(pruned.bytes, expired_bytes);
     assert_eq!(files_with_extension(dir.path(), "msgpack").len(), 1);
     assert_eq!(files_with_extension(dir.path(), "json").len(), 3);
-    assert_eq!(mp.get::<_, Record>("fresh").unwrap(), Some(record(9)));
+    assert_eq!(mp.get::<Record>("fresh").unwrap(), Some(record(9)));
 
     assert_eq!(js.prune().unwrap().files, 3);
     assert!(files_with_extension(dir.path(), "json").is_empty());
@@ -158,7 +158,7 @@ fn prune_leaves_corrupt_msgpack_files_in_place() {
     clock.advance(Duration::from_secs(10));
     assert_eq!(b.prune().unwrap().files, 0);
     assert!(file.exists());
-    assert_eq!(b.get::<_, Record>("k").unwrap(), None);
+    assert_eq!(b.get::<Record>("k").unwrap(), None);
     assert!(file.exists(), "a corrupt file is a miss and is kept");
 }
 
@@ -173,7 +173,7 @@ fn msgpack_options_are_taken_from_the_builder() {
     b.set("f", &1.5f64).unwrap();
     let bytes = fs::read(b.path_for_key("f").unwrap()).unwrap();
     assert_eq!(bytes[7], 0xca, "float32 marker");
-    assert_eq!(b.get::<_, f64>("f").unwrap(), Some(1.5));
+    assert_eq!(b.get::<f64>("f").unwrap(), Some(1.5));
 
     let err = Bucket::builder(dir.path())
         .backend("msgpack")
@@ -189,8 +189,8 @@ fn a_msgpack_value_of_the_wrong_type_is_a_miss() {
     let b = Bucket::open(dir.path()).unwrap();
     b.set("n", &300u32).unwrap();
     let cold = Bucket::open(dir.path()).unwrap();
-    assert_eq!(cold.get::<_, u8>("n").unwrap(), None);
-    assert_eq!(cold.get::<_, u32>("n").unwrap(), Some(300));
+    assert_eq!(cold.get::<u8>("n").unwrap(), None);
+    assert_eq!(cold.get::<u32>("n").unwrap(), Some(300));
 }
 
 fn python_fixture(dir: &str, name: &str) -> Vec<u8> {
@@ -242,14 +242,14 @@ fn python_written_msgpack_files_are_read() {
         .open()
         .unwrap();
     assert_eq!(
-        b.get::<_, String>("my key").unwrap().as_deref(),
+        b.get::<String>("my key").unwrap().as_deref(),
         Some("this")
     );
-    assert_eq!(b.get::<_, i64>(&42).unwrap(), Some(42));
+    assert_eq!(b.get::<i64>(&42).unwrap(), Some(42));
     let m: Option<HashMap<i64, String>> = b.get("value:int_key_dict").unwrap();
     assert_eq!(m, Some(HashMap::from([(1, "a".to_string())])));
-    assert_eq!(b.get::<_, (u8, u8)>("value:tuple").unwrap(), Some((1, 2)));
-    assert_eq!(b.get::<_, u64>("value:big_int").unwrap(), Some(1 << 40));
+    assert_eq!(b.get::<(u8, u8)>("value:tuple").unwrap(), Some((1, 2)));
+    assert_eq!(b.get::<u64>("value:big_int").unwrap(), Some(1 << 40));
 }
 
 #[test]
@@ -266,7 +266,7 @@ fn msgpack_options_are_taken_from_a_toml_config() {
     let bytes = fs::read(b.path_for_key("s").unwrap()).unwrap();
     // Without use_bin_type, a 40-byte string is raw16 (da), never str8 (d9).
     assert_eq!(bytes[7..10], [0xda, 0, 40]);
-    assert_eq!(b.get::<_, String>("s").unwrap(), Some(long));
+    assert_eq!(b.get::<String>("s").unwrap(), Some(long));
 
     let bad = text.replace("use_bin_type", "use_list");
     let cfg = bucketcache::BucketConfig::from_toml_str(&bad).unwrap();
@@ -291,7 +291,7 @@ fn python2_written_msgpack_files_are_read() {
         .open()
         .unwrap();
     let (v, exp) = b
-        .get_with_expiration::<_, String>("my key")
+        .get_with_expiration::<String>("my key")
         .unwrap()
         .unwrap();
     assert_eq!(v, "this");

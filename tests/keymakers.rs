@@ -85,7 +85,7 @@ fn python_compatible_reads_a_file_the_original_wrote() {
         .open()
         .unwrap();
     assert_eq!(
-        b.get::<_, String>("my key").unwrap().as_deref(),
+        b.get::<String>("my key").unwrap().as_deref(),
         Some("this")
     );
     // The tuple key (1, 'a') of the original, asked for as a Rust tuple.
@@ -106,7 +106,7 @@ fn default_and_streaming_keymakers_name_the_same_file() {
         );
         default.set(&key, "v").unwrap();
         assert_eq!(
-            streaming.get::<_, String>(&key).unwrap().as_deref(),
+            streaming.get::<String>(&key).unwrap().as_deref(),
             Some("v")
         );
     }
@@ -131,7 +131,7 @@ fn tuple_and_list_keys_address_the_same_entry() {
         b.set(&(1, "a"), "x").unwrap();
         let list = vec![json!(1), json!("a")];
         assert_eq!(
-            b.get::<_, String>(&list).unwrap().as_deref(),
+            b.get::<String>(&list).unwrap().as_deref(),
             Some("x"),
             "{keymaker}"
         );
@@ -154,7 +154,7 @@ fn equal_hashmaps_address_the_same_entry_whatever_their_order() {
     let c: HashMap<String, u32> = (0..100).rev().map(|i| (format!("k{i}"), i)).collect();
     b.set(&a, &1).unwrap();
     b.unload(&a);
-    assert_eq!(b.get::<_, u8>(&c).unwrap(), Some(1));
+    assert_eq!(b.get::<u8>(&c).unwrap(), Some(1));
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn struct_keys_address_the_entry_of_their_serde_map() {
     b.set(&Query { user: 7, page: 2 }, "result").unwrap();
     let as_map = json!({"page": 2, "user": 7});
     assert_eq!(
-        b.get::<_, String>(&as_map).unwrap().as_deref(),
+        b.get::<String>(&as_map).unwrap().as_deref(),
         Some("result")
     );
 }
@@ -222,7 +222,7 @@ fn python_naming_needs_a_backend_with_a_python_class_name() {
         .open()
         .unwrap();
     b.set("k", &1).unwrap();
-    assert_eq!(b.get::<_, u8>("k").unwrap(), Some(1));
+    assert_eq!(b.get::<u8>("k").unwrap(), Some(1));
 }
 
 #[test]

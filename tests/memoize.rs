@@ -120,7 +120,7 @@ fn nocache_recomputes_and_overwrites_without_reading() {
     assert_eq!(counter(&b, "a", true), 2, "nocache runs the body");
     assert_eq!(counter(&b, "a", false), 2, "and overwrote the entry");
     assert_eq!(
-        bucket_in(dir.path()).get::<_, usize>("unrelated").unwrap(),
+        bucket_in(dir.path()).get::<usize>("unrelated").unwrap(),
         None
     );
     assert_eq!(
@@ -545,17 +545,17 @@ fn deferred_write_on_error_writes_nothing_and_leaves_memory_alone() {
         d.set("kept", &2)?;
         d.set("new", &3)?;
         assert_eq!(
-            d.get::<_, i32>("kept")?,
+            d.get::<i32>("kept")?,
             Some(2),
             "the view sees its writes"
         );
         Err(Error::Config("abort".into()))
     });
     assert!(failed.is_err());
-    assert_eq!(b.get::<_, i32>("kept").unwrap(), Some(1));
-    assert_eq!(b.get::<_, i32>("new").unwrap(), None);
+    assert_eq!(b.get::<i32>("kept").unwrap(), Some(1));
+    assert_eq!(b.get::<i32>("new").unwrap(), None);
     assert_eq!(
-        bucket_in(dir.path()).get::<_, i32>("kept").unwrap(),
+        bucket_in(dir.path()).get::<i32>("kept").unwrap(),
         Some(1)
     );
     assert_eq!(entries(dir.path()), 1);
@@ -574,8 +574,8 @@ fn deferred_write_on_panic_writes_nothing_and_leaves_memory_alone() {
         });
     }));
     assert!(panicked.is_err());
-    assert_eq!(b.get::<_, i32>("kept").unwrap(), Some(1));
-    assert_eq!(b.get::<_, i32>("new").unwrap(), None);
+    assert_eq!(b.get::<i32>("kept").unwrap(), Some(1));
+    assert_eq!(b.get::<i32>("new").unwrap(), None);
     assert_eq!(entries(dir.path()), 1);
 }
 
@@ -593,7 +593,7 @@ fn deferred_write_syncs_when_the_closure_succeeds() {
     .unwrap();
     assert_eq!(entries(dir.path()), 5);
     let fresh = bucket_in(dir.path());
-    assert_eq!(fresh.get::<_, i32>(&4).unwrap(), Some(49));
+    assert_eq!(fresh.get::<i32>(&4).unwrap(), Some(49));
 }
 
 #[test]
@@ -606,7 +606,7 @@ fn dropping_a_deferred_bucket_syncs_it() {
         assert_eq!(entries(dir.path()), 0);
     }
     assert_eq!(entries(dir.path()), 1);
-    assert_eq!(bucket_in(dir.path()).get::<_, i32>("a").unwrap(), Some(1));
+    assert_eq!(bucket_in(dir.path()).get::<i32>("a").unwrap(), Some(1));
 }
 
 #[test]
@@ -617,7 +617,7 @@ fn deferred_unload_syncs_first() {
     d.set("a", &1).unwrap();
     d.unload("a").unwrap();
     assert_eq!(d.unsynced(), 0);
-    assert_eq!(d.get::<_, i32>("a").unwrap(), Some(1));
+    assert_eq!(d.get::<i32>("a").unwrap(), Some(1));
     assert_eq!(entries(dir.path()), 1);
 }
 
@@ -671,8 +671,8 @@ fn sync_rewrites_only_the_entries_written_through_the_view() {
     b.set("other", &2).unwrap();
     let d = b.deferred();
     // Reading loads entries into memory; the original's sync rewrote every loaded entry.
-    assert_eq!(d.get::<_, i32>("loaded").unwrap(), Some(1));
-    assert_eq!(d.get::<_, i32>("other").unwrap(), Some(2));
+    assert_eq!(d.get::<i32>("loaded").unwrap(), Some(1));
+    assert_eq!(d.get::<i32>("other").unwrap(), Some(2));
     for i in 0..10 {
         d.set("changed", &i).unwrap();
     }

@@ -89,7 +89,7 @@ fn expired_python_pickles_are_misses_and_deleted() {
     let (_tmp, dir) = fixture_copy(&format!("{FIXTURES}/pickle/expired"));
     let b = pickle_bucket(&dir, &clock());
     for (key, e) in entries(&m, "expired") {
-        assert_eq!(b.get::<_, Value>(&key).unwrap(), None, "{}", e["key_id"]);
+        assert_eq!(b.get::<Value>(&key).unwrap(), None, "{}", e["key_id"]);
         assert!(!dir.join(e["filename"].as_str().unwrap()).exists());
     }
 }
@@ -100,7 +100,7 @@ fn corrupt_python_pickles_are_misses_and_kept() {
     let (_tmp, dir) = fixture_copy(&format!("{FIXTURES}/pickle/corrupt"));
     let b = pickle_bucket(&dir, &clock());
     for (key, e) in entries(&m, "corrupt") {
-        assert_eq!(b.get::<_, Value>(&key).unwrap(), None, "{}", e["key_id"]);
+        assert_eq!(b.get::<Value>(&key).unwrap(), None, "{}", e["key_id"]);
         assert!(dir.join(e["filename"].as_str().unwrap()).exists());
     }
 }
@@ -189,7 +189,7 @@ fn a_pickle_calling_os_system_is_a_miss_and_runs_nothing() {
     evil.extend_from_slice(cmd.as_bytes());
     evil.extend_from_slice(b"\x85RX\x0f\x00\x00\x00expiration_dateNu.");
     std::fs::write(&path, evil).unwrap();
-    assert_eq!(b.get::<_, Value>("evil").unwrap(), None);
+    assert_eq!(b.get::<Value>("evil").unwrap(), None);
     assert!(
         path.exists(),
         "an undecodable file is kept, as the original keeps it"
@@ -232,7 +232,7 @@ fn a_rust_bucket_round_trips_values_with_lifetime() {
     let value = json!({"name": "Ada", "tags": ["a", "ö"], "n": -12345678901i64, "f": 1e-5});
     b.set(&("user", 7), &value).unwrap();
     let (got, exp) = b
-        .get_with_expiration::<_, Value>(&("user", 7))
+        .get_with_expiration::<Value>(&("user", 7))
         .unwrap()
         .unwrap();
     assert_eq!(got, value);
@@ -244,5 +244,5 @@ fn a_rust_bucket_round_trips_values_with_lifetime() {
         .clock(c.clone())
         .open()
         .unwrap();
-    assert_eq!(fresh.get::<_, Value>(&("user", 7)).unwrap(), None);
+    assert_eq!(fresh.get::<Value>(&("user", 7)).unwrap(), None);
 }

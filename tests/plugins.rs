@@ -154,7 +154,7 @@ fn cbor_plugin_loads_by_path_and_stores_values() {
 
     // A fresh bucket reads the file from disk, through the plugin.
     let again = Bucket::builder(dir.path()).backend("cbor").open().unwrap();
-    assert_eq!(again.get::<_, Doc>(&("doc", 1)).unwrap(), Some(doc()));
+    assert_eq!(again.get::<Doc>(&("doc", 1)).unwrap(), Some(doc()));
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn cbor_plugin_is_selected_by_name_from_a_toml_config() {
     let bucket = Bucket::from_config(&cfg).unwrap();
     assert_eq!(bucket.backend().name(), "cbor");
     bucket.set("k", &doc()).unwrap();
-    let (value, expiration) = bucket.get_with_expiration::<_, Doc>("k").unwrap().unwrap();
+    let (value, expiration) = bucket.get_with_expiration::<Doc>("k").unwrap().unwrap();
     assert_eq!(value, doc());
     assert!(expiration.is_some());
     assert!(dir.path().join("cache").is_dir());
@@ -359,17 +359,17 @@ fn a_plugin_that_panics_at_run_time_gives_an_error_and_the_process_continues() {
 
     // decode panics inside the plugin: a miss, from memory and from disk.
     bucket.set("b", "panic-on-load").unwrap();
-    assert_eq!(bucket.get::<_, String>("b").unwrap(), None);
+    assert_eq!(bucket.get::<String>("b").unwrap(), None);
     let fresh = Bucket::builder(dir.path())
         .backend("faulty")
         .open()
         .unwrap();
-    assert_eq!(fresh.get::<_, String>("b").unwrap(), None);
+    assert_eq!(fresh.get::<String>("b").unwrap(), None);
 
     // The plugin and the process carry on.
     bucket.set("c", "fine").unwrap();
     assert_eq!(
-        fresh.get::<_, String>("c").unwrap().as_deref(),
+        fresh.get::<String>("c").unwrap().as_deref(),
         Some("fine")
     );
 }
@@ -392,7 +392,7 @@ fn bincode_crate_is_selected_by_name_only() {
         .backend("bincode")
         .open()
         .unwrap();
-    assert_eq!(fresh.get::<_, Doc>("doc").unwrap(), Some(doc()));
+    assert_eq!(fresh.get::<Doc>("doc").unwrap(), Some(doc()));
     let info = registry::backends()
         .into_iter()
         .find(|b| b.name == "bincode")

@@ -110,7 +110,7 @@ fn worker(dir: &Path) {
                 .unwrap(),
             40..=79 => {
                 b.unload(&("shared", key)); // read the file, not our own memory
-                if let Some(v) = b.get::<_, Tagged>(&("shared", key)).unwrap() {
+                if let Some(v) = b.get::<Tagged>(&("shared", key)).unwrap() {
                     assert_eq!(v.key, key, "read a value written for another key: {v:?}");
                     reads += 1;
                 }
@@ -231,7 +231,7 @@ fn a_writer_killed_at_random_moments_leaves_entries_absent_or_intact() {
         .unwrap();
     let mut present = 0;
     for key in 0..10u32 {
-        if let Some(v) = b.get::<_, Large>(&("large", key)).unwrap() {
+        if let Some(v) = b.get::<Large>(&("large", key)).unwrap() {
             let expected = large(v.key, v.seed);
             assert_eq!(v.key, key);
             assert!(v.bytes == expected.bytes, "entry {key} is not intact");
@@ -266,12 +266,12 @@ fn file_size_limited(dir: &Path) {
     let err = b.set("k", &huge).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert_eq!(
-        b.get::<_, String>("k").unwrap().as_deref(),
+        b.get::<String>("k").unwrap().as_deref(),
         Some("small and fine")
     );
     let fresh = Bucket::builder(dir).backend("msgpack").open().unwrap();
     assert_eq!(
-        fresh.get::<_, String>("k").unwrap().as_deref(),
+        fresh.get::<String>("k").unwrap().as_deref(),
         Some("small and fine")
     );
     let names: Vec<_> = fs::read_dir(dir)
@@ -381,7 +381,7 @@ fn injected_io_faults_fail_the_set_and_keep_the_previous_value() {
         let err = b.set("k", &"next").unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{fault:?}: {err}");
         assert_eq!(
-            b.get::<_, String>("k").unwrap().as_deref(),
+            b.get::<String>("k").unwrap().as_deref(),
             Some("previous"),
             "{fault:?}"
         );
@@ -397,7 +397,7 @@ fn injected_io_faults_fail_the_set_and_keep_the_previous_value() {
         d.sync().unwrap();
         let fresh = Bucket::builder(dir.path()).backend("json").open().unwrap();
         assert_eq!(
-            fresh.get::<_, String>("k").unwrap().as_deref(),
+            fresh.get::<String>("k").unwrap().as_deref(),
             Some("deferred")
         );
     }
@@ -569,7 +569,7 @@ fn eight_threads_with_their_own_buckets_on_one_directory_never_read_a_wrong_valu
                         .unwrap();
                     } else {
                         b.unload(&key);
-                        if let Some(v) = b.get::<_, Tagged>(&key).unwrap() {
+                        if let Some(v) = b.get::<Tagged>(&key).unwrap() {
                             assert_eq!(v.key, key);
                         }
                     }

@@ -79,7 +79,7 @@ impl System for Ours {
             "get cold" | "get warm" => {
                 black_box(
                     reader()
-                        .get::<_, Value>(&("user", i))
+                        .get::<Value>(&("user", i))
                         .expect("get")
                         .expect("hit"),
                 );
@@ -98,7 +98,7 @@ impl System for Ours {
                 let fresh = self.open();
                 black_box(
                     fresh
-                        .get::<_, String>(&("big", i % 4))
+                        .get::<String>(&("big", i % 4))
                         .expect("get")
                         .expect("hit"),
                 );

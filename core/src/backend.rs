@@ -1,14 +1,15 @@
-//! The `Backend` trait: a serialization format for cache files.
+//! The `Backend` trait: a serialization format for cache entries.
 //!
-//! Every cache file holds an *envelope*: the value and its expiration (the original's
+//! Every entry holds an *envelope*: the value and its expiration (the original's
 //! `{"value": v, "expiration_date": e}`). A backend writes the envelope straight from the value's
-//! `Serialize` impl (no intermediate tree) and reads it in two steps, so that expiry can be
-//! decided — and `prune` can run — without decoding the value into a Rust type:
-//!
-//! 1. [`Backend::load_expiration`] checks the envelope and returns the expiration;
-//! 2. [`Backend::load_value`] hands the value out through an `erased_serde` deserializer.
+//! `Serialize` impl (no intermediate tree) and reads it in **one** call, [`Backend::decode`],
+//! which checks the whole envelope, returns its expiration and says where the value is
+//! ([`StoredValue`]). The bucket then deserializes the value into the caller's type — straight
+//! from the bytes when the value is plain MessagePack or JSON text, through `erased_serde`
+//! otherwise. Expiry can so be decided (and `prune` can run) without building the value.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -51,22 +52,87 @@ impl BackendError {
     }
 }
 
-/// Receives the value of an envelope as a deserializer. Returning an error means the value does
-/// not fit the caller's type.
+/// Receives a value as a deserializer. Returning an error means the value does not fit the
+/// caller's type.
 pub type ValueVisitor<'v> =
     dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error> + 'v;
 
-/// A serialization format for cache files. Object safe; shared as `Arc<dyn Backend>`.
+/// A value a backend decoded into a structure of its own (a pickle's objects, say), which hands
+/// itself out as a deserializer as often as asked.
+pub trait ValueTree: Send + Sync + fmt::Debug {
+    /// Hands the value to `visit`.
+    fn visit(&self, visit: &mut ValueVisitor<'_>) -> Result<(), erased_serde::Error>;
+}
+
+/// Where an envelope's value is, as [`Backend::decode`] found it (or [`Backend::dump`] wrote it).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StoredValue {
+    /// MessagePack, as `rmp_serde` reads it, at this span of the envelope's bytes.
+    MessagePack(Range<usize>),
+    /// JSON text, as `serde_json` reads it, at this span of the envelope's bytes.
+    Json(Range<usize>),
+    /// MessagePack bytes of its own (a plugin's value, transcoded at its boundary).
+    OwnedMessagePack(Arc<[u8]>),
+    /// A structure the backend built while decoding.
+    Tree(Arc<dyn ValueTree>),
+}
+
+/// A checked envelope: its expiration and where its value is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Decoded {
+    /// When the entry expires (`None`: never).
+    pub expiration: Option<Expiration>,
+    /// The value.
+    pub value: StoredValue,
+}
+
+impl Decoded {
+    /// An envelope with this expiration and value.
+    pub fn new(expiration: Option<Expiration>, value: StoredValue) -> Self {
+        Decoded { expiration, value }
+    }
+
+    /// Deserializes the value into `V`; `bytes` are the envelope this was decoded from.
+    pub fn value<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
+        let wrong = |e: &dyn fmt::Display| BackendError::WrongType(e.to_string());
+        let span = |r: &Range<usize>| {
+            bytes
+                .get(r.clone())
+                .ok_or_else(|| BackendError::Failure("the value's span is outside the entry".into()))
+        };
+        match &self.value {
+            StoredValue::MessagePack(r) => rmp_serde::from_slice(span(r)?).map_err(|e| wrong(&e)),
+            StoredValue::Json(r) => serde_json::from_slice(span(r)?).map_err(|e| wrong(&e)),
+            StoredValue::OwnedMessagePack(b) => rmp_serde::from_slice(b).map_err(|e| wrong(&e)),
+            StoredValue::Tree(tree) => {
+                let mut slot: Option<V> = None;
+                tree.visit(&mut |de| {
+                    slot = Some(erased_serde::deserialize::<V>(de)?);
+                    Ok(())
+                })
+                .map_err(|e| wrong(&e))?;
+                slot.ok_or_else(|| BackendError::Failure("the value tree handed out nothing".into()))
+            }
+        }
+    }
+}
+
+/// How many leading bytes of a file [`Backend::may_begin_entry`] is shown.
+pub const HEAD_LEN: usize = 16;
+
+/// A serialization format for cache entries. Object safe; shared as `Arc<dyn Backend>`.
 ///
-/// Implementations must be deterministic, must never panic on any input to the `load_*`
-/// methods, and must reject (with [`BackendError::Decode`]) every strict prefix of what they
-/// write. The registry checks these rules (the original's `check_concrete`, done properly) when a
-/// backend enters it.
+/// Implementations must be deterministic, must never panic on any input to
+/// [`decode`](Self::decode), and must reject (with [`BackendError::Decode`]) every strict prefix
+/// of what they write. The registry checks these rules (the original's `check_concrete`, done
+/// properly) when a backend enters it.
 ///
 /// ```
-/// use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+/// use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 ///
-/// /// A toy format: JSON lines, the expiration first.
+/// /// A toy format: the expiration as a JSON line, then the value as a JSON line.
 /// #[derive(Debug)]
 /// struct Lines;
 ///
@@ -75,40 +141,38 @@ pub type ValueVisitor<'v> =
 ///     fn file_extension(&self) -> &str { "lines" }
 ///     fn is_binary(&self) -> bool { false }
 ///     fn dump(&self, value: &dyn erased_serde::Serialize, expiration: Option<Expiration>,
-///             out: &mut Vec<u8>) -> Result<(), BackendError> {
+///             out: &mut Vec<u8>) -> Result<Option<StoredValue>, BackendError> {
 ///         let e = expiration.map(|e| bucketcache_core::time::format_expiration(&e));
 ///         serde_json::to_writer(&mut *out, &e).map_err(BackendError::encode)?;
 ///         out.push(b'\n');
+///         let start = out.len();
 ///         serde_json::to_writer(&mut *out, value).map_err(BackendError::encode)?;
+///         let end = out.len();
 ///         out.push(b'\n');
-///         Ok(())
+///         Ok(Some(StoredValue::Json(start..end)))
 ///     }
-///     fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
-///         let mut lines = bytes.split(|b| *b == b'\n');
-///         let e: Option<String> = serde_json::from_slice(lines.next().unwrap_or_default())
+///     fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
+///         let text = bytes.strip_suffix(b"\n").ok_or_else(|| BackendError::decode("truncated"))?;
+///         let newline = text.iter().position(|b| *b == b'\n')
+///             .ok_or_else(|| BackendError::decode("one line only"))?;
+///         let e: Option<String> = serde_json::from_slice(&text[..newline])
 ///             .map_err(BackendError::decode)?;
-///         let e = match e {
+///         let expiration = match e {
 ///             None => None,
-///             Some(text) => Some(bucketcache_core::time::parse_expiration(&text)
+///             Some(t) => Some(bucketcache_core::time::parse_expiration(&t)
 ///                 .ok_or_else(|| BackendError::decode("bad expiration"))?),
 ///         };
-///         serde_json::from_slice::<serde::de::IgnoredAny>(lines.next().unwrap_or_default())
+///         serde_json::from_slice::<serde::de::IgnoredAny>(&text[newline + 1..])
 ///             .map_err(BackendError::decode)?;
-///         if !bytes.ends_with(b"\n") { return Err(BackendError::decode("truncated")); }
-///         Ok(e)
-///     }
-///     fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
-///         let line = bytes.split(|b| *b == b'\n').nth(1).unwrap_or_default();
-///         let mut de = serde_json::Deserializer::from_slice(line);
-///         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
-///             .map_err(|e| BackendError::WrongType(e.to_string()))
+///         Ok(Decoded::new(expiration, StoredValue::Json(newline + 1..text.len())))
 ///     }
 /// }
 ///
-/// let mut out = Vec::new();
-/// Lines.dump(&vec![1, 2], None, &mut out).unwrap();
-/// let v: Vec<u32> = (&Lines as &dyn Backend).decode_value(&out).unwrap();
+/// let lines: &dyn Backend = &Lines;
+/// let bytes = lines.encode(&vec![1, 2], None).unwrap();
+/// let v: Vec<u32> = lines.decode_value(&bytes).unwrap();
 /// assert_eq!(v, [1, 2]);
+/// assert!(lines.decode(&bytes[..bytes.len() - 1]).is_err());
 /// ```
 pub trait Backend: Send + Sync + fmt::Debug {
     /// The registry name: lowercase `[a-z0-9_-]+`, e.g. `json`.
@@ -122,38 +186,27 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn python_class_name(&self) -> Option<&str> {
         None
     }
-    /// Encodes the envelope `{value, expiration}` into `out` (appending).
+    /// Encodes the envelope `{value, expiration}` into `out` (appending; on error `out` is left
+    /// as it was). Returns where the value is in what was written when the backend knows it
+    /// cheaply, so that a bucket can answer reads of what it just wrote without decoding it
+    /// back; `None` makes the bucket decode it once, on its first read.
     fn dump(
         &self,
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<(), BackendError>;
-    /// Checks that `bytes` hold a whole, valid envelope and returns its expiration.
-    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError>;
-    /// Hands the envelope's value to `visit` as a deserializer.
-    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError>;
-
-    /// Where the envelope's value sits in `bytes` when it is plain MessagePack or JSON text.
-    ///
-    /// Optional, for speed: the bucket then deserializes the value straight into the caller's
-    /// type, without the cost of type erasure (about three times faster for small structs), and
-    /// falls back to [`load_value`](Self::load_value) if that fails. Return `None` (the default)
-    /// whenever `load_value` would do anything else than deserialize exactly that span.
-    fn value_span(&self, bytes: &[u8]) -> Option<ValueSpan> {
-        let _ = bytes;
-        None
+    ) -> Result<Option<StoredValue>, BackendError>;
+    /// Checks that `bytes` hold a whole, valid envelope, in one pass, and returns its expiration
+    /// and where its value is.
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError>;
+    /// Whether a file starting with `head` (its first [`HEAD_LEN`] bytes, fewer for a shorter
+    /// file) may be an entry of this format. Answering `false` makes the file a miss without the
+    /// rest being read, which is what keeps a huge foreign file from being loaded; the default
+    /// answers `true` (the whole file is read and decoded).
+    fn may_begin_entry(&self, head: &[u8]) -> bool {
+        let _ = head;
+        true
     }
-}
-
-/// The position and format of an envelope's value, see [`Backend::value_span`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ValueSpan {
-    /// MessagePack, as `rmp_serde` reads it (structs as maps).
-    MessagePack(std::ops::Range<usize>),
-    /// JSON text, as `serde_json` reads it.
-    Json(std::ops::Range<usize>),
 }
 
 impl<'b> dyn Backend + 'b {
@@ -168,37 +221,9 @@ impl<'b> dyn Backend + 'b {
         Ok(out)
     }
 
-    /// Decodes the value of an envelope into `V`.
+    /// Decodes the envelope in `bytes` and its value into `V`.
     pub fn decode_value<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
-        let span = self.value_span(bytes);
-        self.decode_value_at(bytes, span.as_ref())
-    }
-
-    /// Decodes the value of an envelope into `V`, with its span already known (see
-    /// [`Backend::value_span`]).
-    pub fn decode_value_at<V: DeserializeOwned>(
-        &self,
-        bytes: &[u8],
-        span: Option<&ValueSpan>,
-    ) -> Result<V, BackendError> {
-        let direct = match span {
-            Some(ValueSpan::MessagePack(r)) => bytes
-                .get(r.clone())
-                .and_then(|b| rmp_serde::from_slice::<V>(b).ok()),
-            Some(ValueSpan::Json(r)) => bytes
-                .get(r.clone())
-                .and_then(|b| serde_json::from_slice::<V>(b).ok()),
-            None => None,
-        };
-        if let Some(value) = direct {
-            return Ok(value);
-        }
-        let mut slot: Option<V> = None;
-        self.load_value(bytes, &mut |de| {
-            slot = Some(erased_serde::deserialize::<V>(de)?);
-            Ok(())
-        })?;
-        slot.ok_or_else(|| BackendError::Failure("backend did not hand out the value".into()))
+        self.decode(bytes)?.value(bytes)
     }
 }
 
@@ -210,6 +235,3 @@ impl<T: serde::Serialize + ?Sized> serde::Serialize for Sized_<'_, T> {
         self.0.serialize(s)
     }
 }
-
-/// A shared backend.
-pub type SharedBackend = Arc<dyn Backend>;

@@ -1,31 +1,24 @@
-//! The `Bucket`: a directory of cache files that behaves like a map with an optional lifetime.
+//! The `Bucket`: a store of cache entries that behaves like a map with an optional lifetime.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Backend, Sized_, ValueSpan};
+use crate::backend::{Backend, Decoded, Sized_, StoredValue};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
 use crate::keymaker::KeyMaker;
-use crate::store::Storage;
+use crate::inspect::{Inspector, Pruned};
+use crate::rules::Verdict;
+use crate::store::{Fetched, ReadLimits, Store};
 use crate::time::{add_lifetime, Clock, Expiration};
 use crate::validate::shielded;
-
-/// What [`Bucket::prune`] removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Number of files removed (expired entries and temporary files of dead writers).
-    pub files: usize,
-    /// Their total size in bytes.
-    pub bytes: u64,
-}
 
 /// The in-memory layer: digest → entry.
 pub(crate) type Memory = HashMap<String, Entry, BuildHasherDefault<DigestHasher>>;
@@ -52,32 +45,36 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// A live entry: its encoded bytes (exactly the file's content) and its expiration.
+/// A live entry: its encoded bytes (exactly what the store holds), its expiration and where
+/// its value is.
 ///
 /// The in-memory layer holds the encoded envelope rather than a decoded value: it mirrors the
-/// file, it is decoded into whatever type the reader asks for, and a write that fails to encode
-/// never touches it.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) bytes: Arc<Vec<u8>>,
+/// store, it is decoded into whatever type the reader asks for, and a write that fails to encode
+/// never touches it. Shared (`Arc`): a memory hit clones one pointer.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub(crate) bytes: Vec<u8>,
     pub(crate) expiration: Option<Expiration>,
-    /// Where the value sits, when the backend says (decoded without type erasure).
-    pub(crate) span: Option<ValueSpan>,
+    /// Where the value is: known from the decode of a read, from the backend's `dump` of a
+    /// write, or — for backends that do not say — decoded once on the first read from memory.
+    pub(crate) value: OnceLock<StoredValue>,
 }
+
+pub(crate) type Entry = Arc<Stored>;
 
 pub(crate) struct Inner {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) keymaker: Arc<dyn KeyMaker>,
     pub(crate) lifetime: Option<Duration>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) log_full_keys: bool,
+    pub(crate) max_entry_bytes: u64,
     pub(crate) memory: Mutex<Memory>,
-    /// False for the built-in keymakers, whose digests are hex by construction.
-    pub(crate) check_digests: bool,
 }
 
-/// A persistent cache in a directory: one file per key, named by the key's digest.
+/// A persistent cache: one entry per key, named by the key's digest, in a store (by default a
+/// directory of files).
 ///
 /// `Bucket` is cheap to clone (clones share the in-memory layer), `Send` and `Sync`.
 ///
@@ -92,10 +89,10 @@ pub(crate) struct Inner {
 ///     .lifetime(Duration::from_secs(3600))
 ///     .open()?;
 /// b.set("answer", &42)?;
-/// assert_eq!(b.get::<_, i32>("answer")?, Some(42));
+/// assert_eq!(b.get::<i32>("answer")?, Some(42));
 /// assert!(b.contains("answer")?);
 /// assert!(b.remove("answer")?);
-/// assert_eq!(b.get::<_, i32>("answer")?, None);
+/// assert_eq!(b.get::<i32>("answer")?, None);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -107,6 +104,7 @@ impl std::fmt::Debug for Bucket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bucket")
             .field("path", &self.path())
+            .field("store", &self.inner.store.name())
             .field("backend", &self.inner.backend.name())
             .field("keymaker", &self.inner.keymaker.name())
             .field("lifetime", &self.inner.lifetime)
@@ -137,19 +135,24 @@ impl Bucket {
         }
     }
 
-    /// The bucket's directory.
+    /// The bucket's location: its directory (or a network store's namespace).
     pub fn path(&self) -> &Path {
-        self.inner.storage.root()
+        self.inner.store.location()
     }
 
-    /// The backend that encodes this bucket's files.
+    /// The backend that encodes this bucket's entries.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend
     }
 
-    /// The keymaker that names this bucket's files.
+    /// The keymaker that names this bucket's entries.
     pub fn keymaker(&self) -> &Arc<dyn KeyMaker> {
         &self.inner.keymaker
+    }
+
+    /// The store that holds this bucket's entries.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
     }
 
     /// The lifetime of entries written through this bucket (`None`: they never expire).
@@ -157,35 +160,34 @@ impl Bucket {
         self.inner.lifetime
     }
 
-    /// The digest naming `key`'s file (the original's `_hash_for_key`).
+    /// The largest entry this bucket writes or reads, in bytes.
+    pub fn max_entry_bytes(&self) -> u64 {
+        self.inner.max_entry_bytes
+    }
+
+    /// The digest naming `key`'s entry (the original's `_hash_for_key`).
     pub fn hash_for_key<K: Serialize + ?Sized>(&self, key: &K) -> Result<String> {
         let digest = self
             .inner
             .keymaker
             .make_key(&Sized_(key), &*self.inner.backend)?;
-        if self.inner.check_digests {
-            // The digest becomes a file name: never let a keymaker name a path.
-            crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
-        }
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(
-                key = %self.describe_key(key),
-                digest = %digest,
-                "_hash_for_key finished with digest"
-            );
+        // The digest becomes a file name: never let a keymaker name a path (nanoseconds).
+        crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(key = %self.describe_key(key), digest = %digest, "key hashed");
         }
         Ok(digest)
     }
 
-    /// The path of `key`'s file (which may not exist).
+    /// The path of `key`'s file (which may not exist) in a directory store.
     pub fn path_for_key<K: Serialize + ?Sized>(&self, key: &K) -> Result<PathBuf> {
         Ok(self.path().join(self.file_name(&self.hash_for_key(key)?)))
     }
 
     /// Stores `value` under `key`, replacing any previous entry, with expiration now + lifetime.
     ///
-    /// The file is replaced atomically. If encoding or writing fails, the previous entry stays, on
-    /// disk and in memory, and the error says why.
+    /// The entry is replaced atomically. If encoding or writing fails, the previous entry stays,
+    /// in the store and in memory, and the error says why.
     pub fn set<K, V>(&self, key: &K, value: &V) -> Result<()>
     where
         K: Serialize + ?Sized,
@@ -195,23 +197,20 @@ impl Bucket {
         self.set_by_digest(&digest, value)
     }
 
-    /// Reads the value stored under `key`. A missing, expired, corrupt or foreign file, and a
+    /// Reads the value stored under `key`. A missing, expired, corrupt or foreign entry, and a
     /// value that does not decode into `V`, are all `Ok(None)` (logged at debug level).
-    pub fn get<K, V>(&self, key: &K) -> Result<Option<V>>
-    where
-        K: Serialize + ?Sized,
-        V: DeserializeOwned,
-    {
+    ///
+    /// The value type comes first, so `b.get::<User>(&key)` names it.
+    pub fn get<V: DeserializeOwned>(&self, key: &(impl Serialize + ?Sized)) -> Result<Option<V>> {
         let digest = self.hash_for_key(key)?;
         Ok(self.get_by_digest(&digest)?.map(|(v, _)| v))
     }
 
     /// Like [`get`](Self::get), also returning the entry's expiration.
-    pub fn get_with_expiration<K, V>(&self, key: &K) -> Result<Option<(V, Option<Expiration>)>>
-    where
-        K: Serialize + ?Sized,
-        V: DeserializeOwned,
-    {
+    pub fn get_with_expiration<V: DeserializeOwned>(
+        &self,
+        key: &(impl Serialize + ?Sized),
+    ) -> Result<Option<(V, Option<Expiration>)>> {
         let digest = self.hash_for_key(key)?;
         self.get_by_digest(&digest)
     }
@@ -223,11 +222,19 @@ impl Bucket {
         Ok(self.load(&digest)?.is_some())
     }
 
-    /// Removes `key`'s entry, from memory and disk. Returns whether a live entry was there (the
-    /// original's `del b[key]`, without its errors). An unreadable file for the key is removed too.
+    /// Removes `key`'s entry, from memory and the store. Returns whether a live entry was there
+    /// (the original's `del b[key]`, without its errors). An undecodable file for the key is
+    /// removed too; something that is not a regular file is left alone.
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
         let digest = self.hash_for_key(key)?;
-        self.remove_by_digest(&digest)
+        let live = self.load(&digest)?.is_some();
+        self.memory().remove(&digest);
+        let name = self.file_name(&digest);
+        self.inner
+            .store
+            .remove(&name)
+            .map_err(|e| self.store_error(&name, e))?;
+        Ok(live)
     }
 
     /// Drops `key`'s in-memory copy and keeps its file.
@@ -243,62 +250,38 @@ impl Bucket {
             .is_ok_and(|digest| self.memory().contains_key(&digest))
     }
 
-    /// Deletes this backend's expired files (with the "lifetime changed" rule of a bucket that has
-    /// a lifetime) and temporary files left by writers that died. Files of other backends, files
-    /// that cannot be decoded and unrelated files are left alone.
+    /// Deletes this backend's expired entries (with the "lifetime changed" rule of a bucket that
+    /// has a lifetime) and temporary files left by writers that died. Entries of other backends,
+    /// entries that cannot be decoded and foreign files are left alone; an entry that cannot be
+    /// read is counted in [`Pruned::skipped`] and the work goes on.
+    ///
+    /// The same plan is what [`Inspector::prune_plan`] shows without deleting.
     pub fn prune(&self) -> Result<Pruned> {
-        let ext = self.inner.backend.file_extension().to_owned();
-        let storage = &self.inner.storage;
-        let io = |e| Error::io(storage.root(), e);
-        let now = self.inner.clock.now();
-        let mut pruned = Pruned::default();
-        for name in storage.list_names(&ext).map_err(io)? {
-            let digest = &name[..name.len() - ext.len() - 1];
-            let in_memory = self
-                .memory()
-                .get(digest)
-                .map(|e| (e.expiration, e.bytes.len()));
-            let (expiration, size) = match in_memory {
-                Some(known) => known,
-                None => match storage.read(&name) {
-                    Ok(Some(bytes)) => {
-                        match shielded(|| self.inner.backend.load_expiration(&bytes)) {
-                            Ok(e) => (e, bytes.len()),
-                            Err(e) => {
-                                tracing::debug!(file = %name, error = %e, "prune skips a file it cannot decode");
-                                continue;
-                            }
-                        }
-                    }
-                    Ok(None) => continue,
-                    Err(e) => return Err(Error::io(storage.root().join(&name), e)),
-                },
-            };
-            if self.is_expired(expiration, now) {
-                self.memory().remove(digest);
-                match storage.remove(&name) {
-                    Ok(true) => {
-                        pruned.files += 1;
-                        pruned.bytes += size as u64;
-                    }
-                    Ok(false) => {}
-                    Err(e) => return Err(Error::io(storage.root().join(&name), e)),
+        let inspector = self.inspector();
+        let plan = inspector.prune_plan()?;
+        {
+            let mut memory = self.memory();
+            for removal in &plan.removals {
+                if let Some(digest) = removal.name.strip_suffix(self.extension_suffix().as_str()) {
+                    memory.remove(digest);
                 }
             }
         }
-        for temp in storage.remove_stale_temp_files(&ext).map_err(io)? {
-            tracing::info!(file = %temp.name, "removed a temporary file left by a writer that died");
-            pruned.files += 1;
-            pruned.bytes += temp.size;
-        }
-        Ok(pruned)
+        Ok(inspector.execute(&plan))
+    }
+
+    /// An [`Inspector`] over this bucket's entries: its store, its backend, its lifetime.
+    pub fn inspector(&self) -> Inspector {
+        Inspector::new(self.inner.store.clone(), vec![self.inner.backend.clone()])
+            .lifetime(self.inner.lifetime)
+            .clock(self.inner.clock.clone())
+            .max_entry_bytes(self.inner.max_entry_bytes)
     }
 
     // ---- digest-level operations, shared by memoization and deferred writes ----
 
     /// Reads and decodes the entry named `digest`, with its expiration.
-    #[doc(hidden)]
-    pub fn get_by_digest<V: DeserializeOwned>(
+    pub(crate) fn get_by_digest<V: DeserializeOwned>(
         &self,
         digest: &str,
     ) -> Result<Option<(V, Option<Expiration>)>> {
@@ -311,21 +294,9 @@ impl Bucket {
     }
 
     /// Encodes and stores `value` as the entry named `digest`.
-    #[doc(hidden)]
-    pub fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
+    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
         let entry = self.encode(value)?;
         self.write_entry(digest, entry)
-    }
-
-    pub(crate) fn remove_by_digest(&self, digest: &str) -> Result<bool> {
-        let live = self.load(digest)?.is_some();
-        self.memory().remove(digest);
-        let name = self.file_name(digest);
-        self.inner
-            .storage
-            .remove(&name)
-            .map_err(|e| Error::io(self.path().join(&name), e))?;
-        Ok(live)
     }
 
     pub(crate) fn encode<V: Serialize + ?Sized>(&self, value: &V) -> Result<Entry> {
@@ -334,35 +305,52 @@ impl Bucket {
             .lifetime
             .map(|l| add_lifetime(self.inner.clock.now(), l));
         let backend = &self.inner.backend;
-        let bytes =
-            shielded(|| backend.encode(value, expiration)).map_err(|source| Error::Encode {
+        let mut bytes = Vec::with_capacity(128);
+        let located = shielded(|| backend.dump(&Sized_(value), expiration, &mut bytes)).map_err(
+            |source| Error::Encode {
                 backend: backend.name().to_owned(),
                 source,
-            })?;
-        let span = shielded(|| Ok(backend.value_span(&bytes))).unwrap_or(None);
-        Ok(Entry {
-            bytes: Arc::new(bytes),
+            },
+        )?;
+        if bytes.len() as u64 > self.inner.max_entry_bytes {
+            return Err(Error::EntryTooLarge {
+                size: bytes.len() as u64,
+                limit: self.inner.max_entry_bytes,
+            });
+        }
+        let value = OnceLock::new();
+        if let Some(v) = located {
+            let _ = value.set(v);
+        }
+        Ok(Arc::new(Stored {
+            bytes,
             expiration,
-            span,
-        })
+            value,
+        }))
     }
 
     pub(crate) fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
         let name = self.file_name(digest);
         self.inner
-            .storage
-            .write_atomic(&name, &entry.bytes)
-            .map_err(|e| Error::io(self.path().join(&name), e))?;
+            .store
+            .write(&name, &entry.bytes)
+            .map_err(|e| self.store_error(&name, e))?;
         self.memory().insert(digest.to_owned(), entry);
         Ok(())
     }
 
-    pub(crate) fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Entry) -> Option<V> {
-        match shielded(|| {
-            self.inner
-                .backend
-                .decode_value_at(&entry.bytes, entry.span.as_ref())
-        }) {
+    pub(crate) fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Stored) -> Option<V> {
+        let decoded = shielded(|| {
+            let value = match entry.value.get() {
+                Some(v) => v,
+                None => {
+                    let d = self.inner.backend.decode(&entry.bytes)?;
+                    entry.value.get_or_init(|| d.value)
+                }
+            };
+            Decoded::new(entry.expiration, value.clone()).value::<V>(&entry.bytes)
+        });
+        match decoded {
             Ok(v) => Some(v),
             Err(e) => {
                 tracing::debug!(digest, error = %e, "the stored value does not decode into the requested type: a miss");
@@ -371,28 +359,27 @@ impl Bucket {
         }
     }
 
-    /// The read algorithm of the original (`_get_obj_from_hash`), with its bugs fixed.
+    /// The read algorithm of the original (`_get_obj_from_hash`), with its bugs fixed: memory,
+    /// else the store; an expired entry is a miss, and its file is deleted only if the file
+    /// itself, read at the moment of deleting, says it has expired.
     pub(crate) fn load(&self, digest: &str) -> Result<Option<Entry>> {
         let in_memory = self.memory().get(digest).cloned();
-        let (entry, from_file) = match in_memory {
+        let (entry, from_store) = match in_memory {
             Some(entry) => (entry, false),
-            None => match self.read_file(digest)? {
+            None => match self.read_entry(digest)? {
                 Some(entry) => (entry, true),
                 None => return Ok(None),
             },
         };
         // Entries that never expire in a bucket without lifetime need no clock (the warm path).
-        let expired = (entry.expiration.is_some() || self.inner.lifetime.is_some())
-            && self.is_expired(entry.expiration, self.inner.clock.now());
-        if expired {
+        if (entry.expiration.is_some() || self.inner.lifetime.is_some())
+            && self.verdict(entry.expiration).is_expired()
+        {
             self.memory().remove(digest);
-            let name = self.file_name(digest);
-            if let Err(e) = self.inner.storage.remove(&name) {
-                tracing::warn!(file = %name, error = %e, "cannot delete an expired file");
-            }
+            self.remove_if_expired(digest);
             return Ok(None);
         }
-        if from_file {
+        if from_store {
             self.memory()
                 .entry(digest.to_owned())
                 .or_insert_with(|| entry.clone());
@@ -400,55 +387,67 @@ impl Bucket {
         Ok(Some(entry))
     }
 
-    /// Reads and checks the file of `digest`: `None` when it is missing or cannot be decoded.
-    fn read_file(&self, digest: &str) -> Result<Option<Entry>> {
+    /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
+    fn remove_if_expired(&self, digest: &str) {
         let name = self.file_name(digest);
-        tracing::info!(file = %name, "Attempt load from file");
-        let bytes = match self.inner.storage.read(&name) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                tracing::debug!(file = %name, "Handled exception: File not found");
+        let backend = &self.inner.backend;
+        let expired = |bytes: &[u8]| {
+            shielded(|| backend.decode(bytes)).is_ok_and(|d| self.verdict(d.expiration).is_expired())
+        };
+        match self.inner.store.remove_if(&name, &expired) {
+            Ok(Some(_)) => tracing::debug!(file = %name, "deleted an expired entry"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(file = %name, error = %e, "cannot delete an expired entry"),
+        }
+    }
+
+    /// Reads and decodes the entry of `digest`: `None` when it is missing, not a regular file,
+    /// too large, or cannot be decoded (all logged).
+    fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
+        let name = self.file_name(digest);
+        let backend = &self.inner.backend;
+        let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
+        let limits = ReadLimits {
+            max_bytes: self.inner.max_entry_bytes,
+            head: &head,
+        };
+        let bytes = match self.inner.store.read(&name, &limits) {
+            Ok(Fetched::Bytes(bytes)) => bytes,
+            Ok(Fetched::Missing) => return Ok(None),
+            Ok(other) => {
+                tracing::debug!(file = %name, found = ?other, "not an entry of this backend: a miss, left in place");
                 return Ok(None);
             }
             Err(e) => {
-                tracing::error!(file = %name, error = %e, "Unexpected exception trying to load file");
-                return Err(Error::io(self.path().join(&name), e));
+                tracing::debug!(file = %name, error = %e, "cannot read an entry");
+                return Err(self.store_error(&name, e));
             }
         };
-        match shielded(|| self.inner.backend.load_expiration(&bytes)) {
-            Ok(expiration) => {
-                let span = shielded(|| Ok(self.inner.backend.value_span(&bytes))).unwrap_or(None);
-                Ok(Some(Entry {
-                    bytes: Arc::new(bytes),
-                    expiration,
-                    span,
-                }))
+        match shielded(|| backend.decode(&bytes)) {
+            Ok(decoded) => {
+                let value = OnceLock::new();
+                let _ = value.set(decoded.value);
+                Ok(Some(Arc::new(Stored {
+                    bytes,
+                    expiration: decoded.expiration,
+                    value,
+                })))
             }
             Err(e) => {
-                tracing::debug!(file = %name, backend = self.inner.backend.name(), error = %e,
-                    "Backend failed to load file: a miss, the file is kept");
+                tracing::debug!(file = %name, backend = backend.name(), error = %e,
+                    "cannot decode an entry: a miss, the file is kept");
                 Ok(None)
             }
         }
     }
 
-    fn is_expired(&self, expiration: Option<Expiration>, now: Expiration) -> bool {
-        if expiration.is_some_and(|e| now > e) {
-            return true;
-        }
-        // The "lifetime changed" rule: with a lifetime, an entry that never expires or that
-        // outlives now + lifetime was written under another lifetime, and is expired.
-        if let Some(lifetime) = self.inner.lifetime {
-            let changed = match expiration {
-                None => true,
-                Some(e) => e > add_lifetime(now, lifetime),
-            };
-            if changed {
-                tracing::warn!("Object expires after now + current lifetime. Expiring key.");
-                return true;
-            }
-        }
-        false
+    /// The one expiry rule (see [`crate::rules::verdict`]) at this bucket's clock and lifetime.
+    pub(crate) fn verdict(&self, expiration: Option<Expiration>) -> Verdict {
+        crate::rules::verdict(expiration, self.inner.lifetime, self.inner.clock.now())
+    }
+
+    fn extension_suffix(&self) -> String {
+        format!(".{}", self.inner.backend.file_extension())
     }
 
     pub(crate) fn file_name(&self, digest: &str) -> String {
@@ -458,6 +457,10 @@ impl Bucket {
         name.push('.');
         name.push_str(ext);
         name
+    }
+
+    pub(crate) fn store_error(&self, name: &str, source: std::io::Error) -> Error {
+        Error::io(self.path().join(name), source)
     }
 
     pub(crate) fn memory(&self) -> MutexGuard<'_, Memory> {

@@ -1,7 +1,6 @@
 //! `BucketBuilder`: every way to configure a bucket before opening it.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -11,7 +10,8 @@ use crate::bucket::{Bucket, Inner};
 use crate::error::{Error, Result};
 use crate::keymaker::KeyMaker;
 use crate::registry::{self, BackendOptions};
-use crate::store::{FsStorage, Storage};
+use crate::inspect::DEFAULT_MAX_ENTRY_BYTES;
+use crate::store::{open_store, Store, StoreOptions};
 use crate::time::{Clock, SystemClock};
 
 /// The backend used when none is named.
@@ -20,8 +20,6 @@ pub const DEFAULT_BACKEND: &str = "msgpack";
 pub const DEFAULT_KEYMAKER: &str = "default";
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
 pub const PYTHON_KEYMAKER: &str = "python";
-/// The crate of the built-in keymakers, whose digests need no checking.
-const BUILT_IN_KEYMAKERS: &str = "bucketcache-keymakers";
 
 enum Choice<T: ?Sized> {
     Name(String),
@@ -56,8 +54,10 @@ pub struct BucketBuilder {
     lifetime: Option<Duration>,
     units: Option<Duration>,
     clock: Arc<dyn Clock>,
-    storage: Option<Arc<dyn Storage>>,
+    store: Choice<dyn Store>,
+    store_options: serde_json::Value,
     durable: bool,
+    max_entry_bytes: u64,
     log_full_keys: bool,
 }
 
@@ -72,8 +72,10 @@ impl BucketBuilder {
             lifetime: None,
             units: None,
             clock: Arc::new(SystemClock),
-            storage: None,
+            store: Choice::Name(crate::store::FsStore::NAME.into()),
+            store_options: serde_json::Value::Null,
             durable: false,
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             log_full_keys: false,
         }
     }
@@ -164,9 +166,31 @@ impl BucketBuilder {
         self
     }
 
-    /// Stores files through `storage` instead of the directory (e.g. a fault-injecting double).
-    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
-        self.storage = Some(storage);
+    /// Selects the store: a registered name (`fs`, the default; `lmdb`) or a URL whose scheme a
+    /// store registered (`redis://127.0.0.1:6379/0`, where the path is the namespace).
+    pub fn store(mut self, name_or_url: impl Into<String>) -> Self {
+        self.store = Choice::Name(name_or_url.into());
+        self
+    }
+
+    /// The store's own options (a JSON object).
+    pub fn store_options(mut self, options: serde_json::Value) -> Self {
+        self.store_options = options;
+        self
+    }
+
+    /// Keeps entries in this store instance (e.g. a fault-injecting double); the path is then
+    /// only a name.
+    pub fn store_instance(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Choice::Instance(store);
+        self
+    }
+
+    /// The largest entry this bucket writes or reads, in bytes (default 256 MiB): a larger value
+    /// is refused at `set` ([`Error::EntryTooLarge`]) and a larger file is a miss without being
+    /// read.
+    pub fn max_entry_bytes(mut self, max: u64) -> Self {
+        self.max_entry_bytes = max;
         self
     }
 
@@ -211,7 +235,6 @@ impl BucketBuilder {
                 (registry::keymaker(name)?, registry::keymaker_origin(name))
             }
         };
-        let check_digests = keymaker_origin.as_deref() != Some(BUILT_IN_KEYMAKERS);
         if self.python_compatible && keymaker.name() != PYTHON_KEYMAKER {
             return Err(Error::Config(format!(
                 "python_compatible() names files with the {PYTHON_KEYMAKER:?} keymaker, not {:?}",
@@ -228,30 +251,24 @@ impl BucketBuilder {
         } else {
             crate::validate::validate_keymaker(&*keymaker, &*backend)?;
         }
-        let storage = match self.storage {
-            Some(s) => s,
-            None => {
-                let dir = &self.path;
-                fs::create_dir_all(dir).map_err(|source| Error::Directory {
-                    path: dir.clone(),
-                    source,
-                })?;
-                let dir = fs::canonicalize(dir).map_err(|source| Error::Directory {
-                    path: dir.clone(),
-                    source,
-                })?;
-                Arc::new(FsStorage::new(dir, self.durable))
-            }
+        let store = match self.store {
+            Choice::Instance(s) => s,
+            Choice::Name(spec) => open_store(
+                &spec,
+                StoreOptions::new(self.path.clone())
+                    .durable(self.durable)
+                    .options(self.store_options),
+            )?,
         };
         Ok(Bucket::from_inner(Inner {
             backend,
             keymaker,
             lifetime,
             clock: self.clock,
-            storage,
+            store,
             log_full_keys: self.log_full_keys,
+            max_entry_bytes: self.max_entry_bytes,
             memory: Mutex::new(Default::default()),
-            check_digests,
         }))
     }
 }

@@ -27,9 +27,9 @@ use crate::time::Expiration;
 /// for i in 0..100 {
 ///     d.set("counter", &i)?; // memory only
 /// }
-/// assert_eq!(b.get::<_, i32>("counter")?, None);
+/// assert_eq!(b.get::<i32>("counter")?, None);
 /// d.sync()?; // one write
-/// assert_eq!(b.get::<_, i32>("counter")?, Some(99));
+/// assert_eq!(b.get::<i32>("counter")?, Some(99));
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -71,11 +71,7 @@ impl DeferredWriteBucket {
     }
 
     /// Reads `key`: an unsynced write first, then the bucket.
-    pub fn get<K, V>(&self, key: &K) -> Result<Option<V>>
-    where
-        K: Serialize + ?Sized,
-        V: DeserializeOwned,
-    {
+    pub fn get<V: DeserializeOwned>(&self, key: &(impl Serialize + ?Sized)) -> Result<Option<V>> {
         let digest = self.bucket.hash_for_key(key)?;
         Ok(self.get_by_digest(&digest)?.map(|(v, _)| v))
     }
@@ -91,7 +87,7 @@ impl DeferredWriteBucket {
         let digest = self.bucket.hash_for_key(key)?;
         let pending = self.pending_entry(&digest).is_some();
         self.pending().remove(&digest);
-        Ok(self.bucket.remove_by_digest(&digest)? || pending)
+        Ok(self.bucket.remove(key)? || pending)
     }
 
     /// Syncs, then drops `key`'s in-memory copy (as the original's `unload_key`).
@@ -127,15 +123,13 @@ impl DeferredWriteBucket {
         self.pending().clear();
     }
 
-    #[doc(hidden)]
-    pub fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
+    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
         let entry = self.bucket.encode(value)?;
         self.pending().insert(digest.to_owned(), entry);
         Ok(())
     }
 
-    #[doc(hidden)]
-    pub fn get_by_digest<V: DeserializeOwned>(
+    pub(crate) fn get_by_digest<V: DeserializeOwned>(
         &self,
         digest: &str,
     ) -> Result<Option<(V, Option<Expiration>)>> {
@@ -185,13 +179,13 @@ impl Drop for DeferredWriteBucket {
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = Bucket::builder(dir.path()).backend("json").open()?;
 /// deferred_write(&b, |d| d.set("k", &1))?;
-/// assert_eq!(b.get::<_, i32>("k")?, Some(1));
+/// assert_eq!(b.get::<i32>("k")?, Some(1));
 /// let failed: Result<(), Error> = deferred_write(&b, |d| {
 ///     d.set("k", &2)?;
 ///     Err(Error::Config("changed my mind".into()))
 /// });
 /// assert!(failed.is_err());
-/// assert_eq!(b.get::<_, i32>("k")?, Some(1));
+/// assert_eq!(b.get::<i32>("k")?, Some(1));
 /// # Ok(()) }
 /// ```
 pub fn deferred_write<T, E>(

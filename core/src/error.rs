@@ -103,6 +103,32 @@ pub enum Error {
         /// The backend name.
         backend: String,
     },
+    /// An encoded entry is larger than the bucket's `max_entry_bytes`; nothing was written.
+    #[error("the encoded entry is {size} bytes, over this bucket's limit of {limit} bytes per entry (max_entry_bytes)")]
+    EntryTooLarge {
+        /// The encoded size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// No store is registered under this name.
+    #[error("unknown store {name:?}; known stores: {known}")]
+    UnknownStore {
+        /// The name asked for.
+        name: String,
+        /// The registered names, comma-separated.
+        known: String,
+    },
+    /// A store could not be opened.
+    #[error("cannot open store {store:?} at {location}: {reason}")]
+    Store {
+        /// The store's name.
+        store: String,
+        /// Where.
+        location: String,
+        /// Why.
+        reason: String,
+    },
     /// A plugin library was refused or failed to load.
     #[error("plugin {path}: {reason}")]
     Plugin {

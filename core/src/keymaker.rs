@@ -42,6 +42,7 @@ impl serde::ser::Error for KeyError {
 /// struct Length;
 /// impl KeyMaker for Length {
 ///     fn name(&self) -> &str { "length" }
+///     fn digest_len(&self) -> usize { 8 }
 ///     fn make_key(&self, key: &dyn erased_serde::Serialize, _: &dyn Backend) -> Result<String, KeyError> {
 ///         let text = serde_json::to_string(key).map_err(|e| KeyError::Serialize(e.to_string()))?;
 ///         Ok(format!("{:08x}", text.len()))
@@ -51,6 +52,9 @@ impl serde::ser::Error for KeyError {
 pub trait KeyMaker: Send + Sync + fmt::Debug {
     /// The registry name, e.g. `default`.
     fn name(&self) -> &str;
+    /// How many hex digits its digests have (64 for SHA-256, 32 for MD5): names of other
+    /// lengths are not this keymaker's entries.
+    fn digest_len(&self) -> usize;
     /// The digest of `key` for files of `backend`.
     fn make_key(
         &self,

@@ -7,6 +7,8 @@
 
 pub mod backend;
 mod bucket;
+pub mod inspect;
+pub mod rules;
 mod builder;
 pub mod config;
 mod deferred;
@@ -21,8 +23,10 @@ pub mod store;
 pub mod time;
 pub mod validate;
 
-pub use backend::{Backend, BackendError, ValueSpan, ValueVisitor};
-pub use bucket::{Bucket, Pruned};
+pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
+pub use bucket::Bucket;
+pub use inspect::{Inspector, Pruned};
+pub use store::Store;
 pub use builder::{BucketBuilder, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER};
 pub use config::BucketConfig;
 pub use deferred::{deferred_write, DeferredWriteBucket};

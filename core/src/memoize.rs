@@ -402,7 +402,7 @@ fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
 ///     Lookup::Hit { .. } => unreachable!("empty bucket"),
 ///     Lookup::Miss(ticket) => assert!(ticket.finish(&b, &7u32)),
 /// }
-/// assert_eq!(b.get::<_, u32>("k")?, Some(7));
+/// assert_eq!(b.get::<u32>("k")?, Some(7));
 /// # Ok(()) }
 /// ```
 pub async fn lookup_async<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Lookup<V>>

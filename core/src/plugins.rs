@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Deserialize;
 
-use crate::backend::{Backend, BackendError, ValueVisitor};
+use crate::backend::{Backend, BackendError, Decoded, StoredValue};
 use crate::error::{Error, Result};
 use crate::registry::{register_backend_instance, BackendInfo, Origin};
 use crate::time::Expiration;
@@ -542,8 +542,8 @@ impl HostedPlugin {
         }
     }
 
-    /// Decodes a file into (MessagePack value, expiration).
-    fn decode(
+    /// Decodes a file into (MessagePack value, expiration): the one call across the boundary.
+    fn decode_raw(
         &self,
         bytes: &[u8],
     ) -> std::result::Result<(Vec<u8>, Option<Expiration>), BackendError> {
@@ -600,7 +600,7 @@ impl Backend for HostedPlugin {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> std::result::Result<(), BackendError> {
+    ) -> std::result::Result<Option<StoredValue>, BackendError> {
         let mut msgpack = Vec::with_capacity(128);
         let mut ser = rmp_serde::Serializer::new(&mut msgpack).with_struct_map();
         erased_serde::serialize(value, &mut ser).map_err(BackendError::encode)?;
@@ -620,18 +620,16 @@ impl Backend for HostedPlugin {
         match self.outcome(status, buffer) {
             Outcome::Ok(bytes) => {
                 out.extend_from_slice(&bytes);
-                Ok(())
+                // What the plugin reads back is its own business: decoded once, on first read.
+                Ok(None)
             }
             Outcome::Error(e) => Err(BackendError::Encode(e)),
             Outcome::Failure(e) => Err(BackendError::Failure(e)),
         }
     }
 
-    fn load_expiration(
-        &self,
-        bytes: &[u8],
-    ) -> std::result::Result<Option<Expiration>, BackendError> {
-        let (value, expiration) = self.decode(bytes)?;
+    fn decode(&self, bytes: &[u8]) -> std::result::Result<Decoded, BackendError> {
+        let (value, expiration) = self.decode_raw(bytes)?;
         // A plugin that answers with something other than one whole MessagePack item is broken;
         // finding out here makes the entry a miss instead of a surprise later.
         let mut rest: &[u8] = &value;
@@ -649,18 +647,10 @@ impl Backend for HostedPlugin {
                 rest.len()
             )));
         }
-        Ok(expiration)
-    }
-
-    fn load_value(
-        &self,
-        bytes: &[u8],
-        visit: &mut ValueVisitor<'_>,
-    ) -> std::result::Result<(), BackendError> {
-        let (value, _) = self.decode(bytes)?;
-        let mut de = rmp_serde::Deserializer::from_read_ref(&value);
-        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
-            .map_err(|e| BackendError::WrongType(e.to_string()))
+        Ok(Decoded::new(
+            expiration,
+            StoredValue::OwnedMessagePack(value.into()),
+        ))
     }
 }
 
@@ -852,7 +842,7 @@ mod tests {
             (b"bad-flag", "expiration flag is 9"),
             (b"other", "unknown status 77: what"),
         ] {
-            let err = b.load_expiration(input).unwrap_err();
+            let err = b.decode(input).unwrap_err();
             assert!(matches!(err, BackendError::Failure(_)), "{err:?}");
             assert!(err.to_string().contains(expected), "{err}");
             assert!(err.to_string().contains("garbage.so"), "{err}");

@@ -233,6 +233,23 @@ impl Registry {
                 ),
             });
         }
+        // An extension belongs to one backend: two formats writing one file name would read and
+        // delete each other's entries.
+        let ext = backend.file_extension();
+        if let Some(owner) = self
+            .backends
+            .values()
+            .find(|e| e.info.extension == ext && e.info.name != name)
+        {
+            return Err(Error::BackendRefused {
+                name: name.to_owned(),
+                origin: origin.to_string(),
+                rule: format!(
+                    "its extension .{ext} already belongs to backend {:?} from {}",
+                    owner.info.name, owner.info.origin
+                ),
+            });
+        }
         validate_backend(backend, &origin.to_string())?;
         Ok(BackendInfo {
             name: name.to_owned(),
@@ -396,4 +413,11 @@ pub fn options<T: DeserializeOwned + Default>(
     }
     serde_json::from_value(options.clone())
         .map_err(|e| Error::Config(format!("options of backend {backend:?}: {e}")))
+}
+
+/// The digest lengths (hex digits) of every registered keymaker: what tells an entry's name from
+/// a foreign one. `{32, 64}` with the built-in keymakers.
+pub fn digest_lengths() -> std::collections::BTreeSet<usize> {
+    let factories: Vec<_> = read().keymakers.values().map(|e| e.factory).collect();
+    factories.into_iter().map(|f| f().digest_len()).collect()
 }

@@ -123,6 +123,9 @@ impl KeyMaker for DefaultKeyMaker {
     fn name(&self) -> &str {
         DEFAULT
     }
+    fn digest_len(&self) -> usize {
+        64
+    }
     fn make_key(
         &self,
         key: &dyn erased_serde::Serialize,
@@ -162,6 +165,9 @@ impl KeyMaker for StreamingKeyMaker {
     fn name(&self) -> &str {
         STREAMING
     }
+    fn digest_len(&self) -> usize {
+        64
+    }
     fn make_key(
         &self,
         key: &dyn erased_serde::Serialize,
@@ -185,6 +191,9 @@ pub struct PythonKeyMaker;
 impl KeyMaker for PythonKeyMaker {
     fn name(&self) -> &str {
         PYTHON
+    }
+    fn digest_len(&self) -> usize {
+        32
     }
     fn make_key(
         &self,

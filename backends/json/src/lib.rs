@@ -31,13 +31,13 @@ mod iso;
 mod tree;
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
-use bucketcache_core::backend::ValueSpan;
 use bucketcache_core::pyjson::{self, PyJsonOptions};
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
 use bucketcache_core::time::{parse_expiration, IsoText};
-use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
@@ -242,53 +242,80 @@ impl Backend for JsonBackend {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Option<StoredValue>, BackendError> {
+        let iso = expiration.as_ref().map(IsoText::new);
         let envelope = Envelope {
             value,
-            expiration: expiration.as_ref().map(IsoText::new),
+            expiration: iso,
         };
         let start = out.len();
         pyjson::to_writer(&mut *out, &envelope, &self.options)
             .map_err(|e| BackendError::Encode(e.to_string()))
-            .inspect_err(|_| out.truncate(start))
+            .inspect_err(|_| out.truncate(start))?;
+        Ok(self.written_value_span(&out[start..], iso.as_ref().map(IsoText::as_str)).map(
+            |r| StoredValue::Json(start + r.start..start + r.end),
+        ))
     }
 
-    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
-        match serde_json::from_slice::<RawEnvelope<'_>>(bytes) {
-            Ok(env) => expiration_of(env.expiration.as_deref()),
-            Err(e) if has_non_finite(bytes) => slow_envelope(bytes)
-                .map(|(_, exp)| exp)
-                .map_err(|slow| BackendError::Decode(format!("{e}; {slow}"))),
-            Err(e) => Err(BackendError::decode(e)),
-        }
-    }
-
-    /// The value's text, when `serde_json` reads the file (i.e. not for files holding `NaN` or
-    /// `Infinity`, which only the slow reader knows): the bucket then deserializes it straight
-    /// into the caller's type.
-    fn value_span(&self, bytes: &[u8]) -> Option<ValueSpan> {
-        let env = serde_json::from_slice::<RawEnvelope<'_>>(bytes).ok()?;
-        let text = env.value.get().as_bytes();
-        // The raw value borrows from `bytes`; its offset is the distance between the pointers.
-        let start = (text.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
-        let range = start..start + text.len();
-        (bytes.get(range.clone())? == text).then_some(ValueSpan::Json(range))
-    }
-
-    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
-        let wrong_type = |e: erased_serde::Error| BackendError::WrongType(e.to_string());
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
         match serde_json::from_slice::<RawEnvelope<'_>>(bytes) {
             Ok(env) => {
-                let mut de = serde_json::Deserializer::from_str(env.value.get());
-                visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de)).map_err(wrong_type)
+                let expiration = expiration_of(env.expiration.as_deref())?;
+                let text = env.value.get().as_bytes();
+                // The raw value borrows from `bytes`; its offset is the distance between the
+                // pointers.
+                let start = (text.as_ptr() as usize)
+                    .checked_sub(bytes.as_ptr() as usize)
+                    .filter(|s| bytes.get(*s..*s + text.len()) == Some(text))
+                    .ok_or_else(|| BackendError::Failure("raw value outside the input".into()))?;
+                Ok(Decoded::new(
+                    expiration,
+                    StoredValue::Json(start..start + text.len()),
+                ))
             }
+            // Python's NaN/Infinity words: only the slow reader knows them.
             Err(e) if has_non_finite(bytes) => {
-                let (value, _) = slow_envelope(bytes)
+                let (value, expiration) = slow_envelope(bytes)
                     .map_err(|slow| BackendError::Decode(format!("{e}; {slow}")))?;
-                visit(&mut <dyn erased_serde::Deserializer>::erase(value)).map_err(wrong_type)
+                Ok(Decoded::new(
+                    expiration,
+                    StoredValue::Tree(Arc::new(tree::SharedTree(value))),
+                ))
             }
             Err(e) => Err(BackendError::decode(e)),
         }
+    }
+
+    fn may_begin_entry(&self, head: &[u8]) -> bool {
+        // The envelope is an object: `{` after optional whitespace.
+        head.iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_none_or(|b| *b == b'{')
+    }
+}
+
+impl JsonBackend {
+    /// Where `dump` put the value in `written`, for the compact layouts whose envelope text
+    /// around the value is known (no indent): `{"value": V, "expiration_date": E}`, or with
+    /// `sort_keys` `{"expiration_date": E, "value": V}`. Checked against the bytes, so a layout
+    /// this does not know gives `None` (the value is then found by a decode on first read).
+    fn written_value_span(&self, written: &[u8], iso: Option<&str>) -> Option<Range<usize>> {
+        if self.config.indent.is_some() {
+            return None;
+        }
+        let expiration = match iso {
+            None => "null".to_owned(),
+            Some(t) => format!("\"{t}\""),
+        };
+        let (prefix, suffix) = if self.config.sort_keys {
+            (format!(r#"{{"expiration_date": {expiration}, "value": "#), "}".to_owned())
+        } else {
+            (r#"{"value": "#.to_owned(), format!(r#", "expiration_date": {expiration}}}"#))
+        };
+        (written.len() >= prefix.len() + suffix.len()
+            && written.starts_with(prefix.as_bytes())
+            && written.ends_with(suffix.as_bytes()))
+        .then(|| prefix.len()..written.len() - suffix.len())
     }
 }
 

@@ -444,3 +444,16 @@ mod tests {
         assert!(<(u8,)>::deserialize(parse(b"[1, 2]").unwrap()).is_err());
     }
 }
+
+/// A tree shared by the entries of the in-memory layer, handed out as a deserializer on demand.
+#[derive(Debug)]
+pub(crate) struct SharedTree(pub(crate) Tree);
+
+impl bucketcache_core::ValueTree for SharedTree {
+    fn visit(
+        &self,
+        visit: &mut bucketcache_core::ValueVisitor<'_>,
+    ) -> Result<(), erased_serde::Error> {
+        visit(&mut <dyn erased_serde::Deserializer>::erase(self.0.clone()))
+    }
+}

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
 use bucketcache_core::time::{parse_expiration, IsoText};
-use bucketcache_core::{Backend, BackendError, Expiration, ValueSpan, ValueVisitor};
+use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 
 mod config;
 mod decode;
@@ -104,63 +104,65 @@ impl Backend for MsgpackBackend {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Option<StoredValue>, BackendError> {
         let start = out.len();
-        let written = write_envelope(self.config, value, expiration, out);
-        if written.is_err() {
-            // Leave the caller's buffer as it was.
-            out.truncate(start);
-        }
-        written.map_err(|e| BackendError::Encode(e.0))
-    }
-
-    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
-        let env = decode::envelope(bytes).map_err(BackendError::Decode)?;
-        match env.expiration {
-            None => Ok(None),
-            Some(raw) => {
-                let text = std::str::from_utf8(raw)
-                    .map_err(|e| BackendError::Decode(format!("expiration_date: {e}")))?;
-                parse_expiration(text).map(Some).ok_or_else(|| {
-                    BackendError::Decode(format!(
-                        "expiration_date {text:?} is not a naive ISO date and time"
-                    ))
-                })
+        match write_envelope(self.config, value, expiration, out) {
+            Ok(span) => Ok(Some(StoredValue::MessagePack(span))),
+            Err(e) => {
+                // Leave the caller's buffer as it was.
+                out.truncate(start);
+                Err(BackendError::Encode(e.0))
             }
         }
     }
 
-    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
+        // One bounded structural pass checks the whole envelope and finds the value's span; the
+        // bucket then deserializes exactly that span into the caller's type.
         let env = decode::envelope(bytes).map_err(BackendError::Decode)?;
-        let mut de = rmp_serde::Deserializer::from_read_ref(env.value);
-        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
-            .map_err(|e| BackendError::WrongType(e.to_string()))
+        let expiration = match env.expiration {
+            None => None,
+            Some(raw) => {
+                let text = std::str::from_utf8(raw)
+                    .map_err(|e| BackendError::Decode(format!("expiration_date: {e}")))?;
+                Some(parse_expiration(text).ok_or_else(|| {
+                    BackendError::Decode(format!(
+                        "expiration_date {text:?} is not a naive ISO date and time"
+                    ))
+                })?)
+            }
+        };
+        let start = env.value.as_ptr() as usize - bytes.as_ptr() as usize;
+        Ok(Decoded::new(
+            expiration,
+            StoredValue::MessagePack(start..start + env.value.len()),
+        ))
     }
 
-    fn value_span(&self, bytes: &[u8]) -> Option<ValueSpan> {
-        // `load_value` deserializes exactly this slice with rmp_serde: the bucket may do the same
-        // without type erasure.
-        let env = decode::envelope(bytes).ok()?;
-        let start = env.value.as_ptr() as usize - bytes.as_ptr() as usize;
-        Some(ValueSpan::MessagePack(start..start + env.value.len()))
+    fn may_begin_entry(&self, head: &[u8]) -> bool {
+        // The envelope is a map of two entries: fixmap `82` (or, from lenient writers, map16/32).
+        matches!(head.first(), None | Some(0x82 | 0xde | 0xdf))
     }
 }
 
+/// Writes the envelope; returns the span of the value in `out`.
 fn write_envelope(
     config: MsgpackConfig,
     value: &dyn erased_serde::Serialize,
     expiration: Option<Expiration>,
     out: &mut Vec<u8>,
-) -> Result<(), encode::EncodeError> {
+) -> Result<std::ops::Range<usize>, encode::EncodeError> {
     out.extend_from_slice(b"\x82\xa5value");
+    let value_start = out.len();
     let mut enc = encode::Encoder::new(out, config);
     serde::Serialize::serialize(value, &mut enc)?;
+    let value_end = enc.out.len();
     enc.str("expiration_date")?;
     match expiration {
         None => enc.out.push(0xc0),
         Some(e) => enc.str(IsoText::new(&e).as_str())?,
     }
-    Ok(())
+    Ok(value_start..value_end)
 }
 
 fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {

@@ -53,12 +53,12 @@ mod reader;
 mod value;
 mod writer;
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
-use bucketcache_core::{Backend, BackendError, Expiration, ValueVisitor};
+use bucketcache_core::{
+    Backend, BackendError, Decoded, Expiration, StoredValue, ValueTree, ValueVisitor,
+};
 use chrono::NaiveDateTime;
 
 pub use config::PickleConfig;
@@ -101,6 +101,7 @@ impl PickleBackend {
 }
 
 /// A decoded, checked envelope.
+#[derive(Debug)]
 struct Envelope {
     decoded: reader::Decoded,
     value: Value,
@@ -152,30 +153,14 @@ fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
     })
 }
 
-/// Files up to this size keep their decoded envelope between `load_expiration` and the
-/// `load_value` that usually follows on the same thread, so a read decodes once.
-const REUSE_LIMIT: usize = 1 << 20;
+/// The decoded value, kept by the in-memory layer and handed out as often as asked.
+#[derive(Debug)]
+struct PickledValue(Envelope);
 
-thread_local! {
-    /// The last envelope `load_expiration` decoded on this thread, with the bytes it came from.
-    static LAST: RefCell<Option<(Vec<u8>, Rc<Envelope>)>> = const { RefCell::new(None) };
-}
-
-/// Decodes for `load_expiration`, remembering the result for the `load_value` that follows.
-fn decode_and_remember(bytes: &[u8]) -> Result<Rc<Envelope>, PickleError> {
-    let env = Rc::new(decode_envelope(bytes)?);
-    if bytes.len() <= REUSE_LIMIT {
-        LAST.with(|l| *l.borrow_mut() = Some((bytes.to_vec(), env.clone())));
-    }
-    Ok(env)
-}
-
-/// The remembered envelope if it came from exactly these bytes (consumed), else a fresh decode.
-fn decode_reusing(bytes: &[u8]) -> Result<Rc<Envelope>, PickleError> {
-    let remembered = LAST.with(|l| l.borrow_mut().take());
-    match remembered {
-        Some((b, env)) if b == bytes => Ok(env),
-        _ => decode_envelope(bytes).map(Rc::new),
+impl ValueTree for PickledValue {
+    fn visit(&self, visit: &mut ValueVisitor<'_>) -> Result<(), erased_serde::Error> {
+        let de = ValueDeserializer::new(&self.0.decoded.arena, &self.0.value);
+        visit(&mut <dyn erased_serde::Deserializer>::erase(de))
     }
 }
 
@@ -201,22 +186,23 @@ impl Backend for PickleBackend {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Option<StoredValue>, BackendError> {
         writer::to_pickle(value, expiration, self.config.protocol, out)
-            .map_err(BackendError::encode)
+            .map_err(BackendError::encode)?;
+        Ok(None)
     }
 
-    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
-        decode_and_remember(bytes)
-            .map(|e| e.expiration)
-            .map_err(BackendError::decode)
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
+        let env = decode_envelope(bytes).map_err(BackendError::decode)?;
+        Ok(Decoded::new(
+            env.expiration,
+            StoredValue::Tree(Arc::new(PickledValue(env))),
+        ))
     }
 
-    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
-        let env = decode_reusing(bytes).map_err(BackendError::decode)?;
-        let de = ValueDeserializer::new(&env.decoded.arena, &env.value);
-        visit(&mut <dyn erased_serde::Deserializer>::erase(de))
-            .map_err(|e| BackendError::WrongType(e.to_string()))
+    fn may_begin_entry(&self, head: &[u8]) -> bool {
+        // The envelope is a dict: PROTO (protocol 2+), EMPTY_DICT (1) or MARK (0) comes first.
+        matches!(head.first(), None | Some(0x80 | b'}' | b'('))
     }
 }
 

@@ -10,7 +10,7 @@
 //! ([`Arena::check`]) before anything is handed out.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::bigint::{le_to_i128, BigInt};
 use crate::datetime::{decode_state, STATE_LEN};
@@ -608,12 +608,12 @@ impl<'i> Reader<'i> {
                 };
                 self.node_value(node)
             }
-            (Global::Bytes | Global::ByteArray, []) => Ok(Value::Bytes(Rc::from(&[][..]))),
+            (Global::Bytes | Global::ByteArray, []) => Ok(Value::Bytes(Arc::from(&[][..]))),
             (Global::Bytes | Global::ByteArray, [Value::Bytes(b)]) => Ok(Value::Bytes(b.clone())),
             (Global::ByteArray | Global::CodecsEncode, [Value::Str(s), Value::Str(enc)]) => {
                 Ok(Value::Bytes(encode(s, enc)?.into()))
             }
-            (Global::CodecsEncode, [Value::Str(s)]) => Ok(Value::Bytes(Rc::from(s.as_bytes()))),
+            (Global::CodecsEncode, [Value::Str(s)]) => Ok(Value::Bytes(Arc::from(s.as_bytes()))),
             (Global::DateTime, [state] | [state, Value::None]) => {
                 let raw: Vec<u8> = match state {
                     Value::Bytes(b) => b.to_vec(),
@@ -691,7 +691,7 @@ impl Memo {
 fn long_value(b: &[u8]) -> Value {
     match le_to_i128(b) {
         Some(v) => Value::Int(v),
-        None => Value::BigInt(Rc::new(BigInt::TwosComplement(b.to_vec()))),
+        None => Value::BigInt(Arc::new(BigInt::TwosComplement(b.to_vec()))),
     }
 }
 
@@ -711,7 +711,7 @@ fn parse_decimal(line: &[u8]) -> Result<Value> {
         return err(format!("invalid integer text {text:?}"));
     }
     let digits = digits.trim_start_matches('0');
-    Ok(Value::BigInt(Rc::new(BigInt::Decimal(format!(
+    Ok(Value::BigInt(Arc::new(BigInt::Decimal(format!(
         "{sign}{digits}"
     )))))
 }

@@ -7,7 +7,7 @@
 //! a tree is always bounded in time and memory.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
@@ -42,13 +42,13 @@ pub enum Value {
     /// `int` that fits 128 bits.
     Int(i128),
     /// `int` that does not.
-    BigInt(Rc<BigInt>),
+    BigInt(Arc<BigInt>),
     /// `float`.
     Float(f64),
     /// `str`.
-    Str(Rc<str>),
+    Str(Arc<str>),
     /// `bytes` (and `bytearray`).
-    Bytes(Rc<[u8]>),
+    Bytes(Arc<[u8]>),
     /// A naive `datetime.datetime`.
     DateTime(NaiveDateTime),
     /// A container in the arena.

@@ -16,7 +16,9 @@
 use std::sync::Arc;
 
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
-use bucketcache_core::{Backend, BackendError, Expiration, Result, ValueVisitor};
+use bucketcache_core::{
+    Backend, BackendError, Decoded, Expiration, Result, StoredValue, ValueTree, ValueVisitor,
+};
 
 /// The registry name.
 pub const NAME: &str = "bincode";
@@ -92,7 +94,7 @@ impl Backend for Bincode {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> std::result::Result<(), BackendError> {
+    ) -> std::result::Result<Option<StoredValue>, BackendError> {
         let encoded = bincode::serde::encode_to_vec(value, bincode::config::standard())
             .map_err(BackendError::encode)?;
         out.extend_from_slice(MAGIC);
@@ -101,29 +103,41 @@ impl Backend for Bincode {
         out.extend_from_slice(&micros.to_le_bytes());
         out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
         out.extend_from_slice(&encoded);
-        Ok(())
+        Ok(Some(StoredValue::Tree(Arc::new(BincodeValue(encoded.into())))))
     }
 
-    fn load_expiration(
-        &self,
-        bytes: &[u8],
-    ) -> std::result::Result<Option<Expiration>, BackendError> {
-        Self::split(bytes).map(|(e, _)| e)
+    fn decode(&self, bytes: &[u8]) -> std::result::Result<Decoded, BackendError> {
+        let (expiration, value) = Self::split(bytes)?;
+        Ok(Decoded::new(
+            expiration,
+            StoredValue::Tree(Arc::new(BincodeValue(value.into()))),
+        ))
     }
 
-    fn load_value(
+    fn may_begin_entry(&self, head: &[u8]) -> bool {
+        MAGIC.starts_with(&head[..head.len().min(4)])
+    }
+}
+
+/// A value's bincode bytes: bincode is not self-describing, so the value is decoded when the
+/// caller names its type.
+#[derive(Debug)]
+struct BincodeValue(Arc<[u8]>);
+
+impl ValueTree for BincodeValue {
+    fn visit(
         &self,
-        bytes: &[u8],
         visit: &mut ValueVisitor<'_>,
-    ) -> std::result::Result<(), BackendError> {
-        let (_, value) = Self::split(bytes)?;
+    ) -> std::result::Result<(), erased_serde::Error> {
         let mut decoder = bincode::serde::BorrowedSerdeDecoder::from_slice(
-            value,
+            &self.0,
             bincode::config::standard(),
             (),
         );
         let mut de = <dyn erased_serde::Deserializer>::erase(decoder.as_deserializer());
-        visit(&mut de).map_err(|e| BackendError::WrongType(e.to_string()))
+        let visited = visit(&mut de);
+        drop(de);
+        visited
     }
 }
 
@@ -141,7 +155,7 @@ mod tests {
         let e = bucketcache_core::time::parse_expiration("2100-01-01T00:00:00.5");
         let b: &dyn Backend = &Bincode;
         let bytes = b.encode(&("x", vec![1u16, 2]), e).unwrap();
-        assert_eq!(b.load_expiration(&bytes).unwrap(), e);
+        assert_eq!(b.decode(&bytes).unwrap().expiration, e);
         let v: (String, Vec<u16>) = b.decode_value(&bytes).unwrap();
         assert_eq!(v, ("x".to_owned(), vec![1, 2]));
     }

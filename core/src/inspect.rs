@@ -1,0 +1,416 @@
+//! Looking at a store entry by entry: what tools (the CLI, `prune`) need, with the cache's rules
+//! written once.
+//!
+//! An [`Inspector`] lists a store, tells entries from foreign names, reads and decodes each entry
+//! once, and judges it with [`crate::rules::verdict`]. [`Inspector::prune_plan`] is what
+//! [`Bucket::prune`](crate::Bucket::prune) deletes and what a dry run shows; [`Inspector::execute`]
+//! deletes an entry only if the store, read again at that moment, still holds an expired one.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::rules::{verdict, Verdict};
+use crate::store::{Fetched, Kind, Listed, ReadLimits, Store};
+use crate::time::{Clock, Expiration, SystemClock};
+use crate::validate::shielded;
+
+/// The largest entry a bucket reads or writes unless told otherwise: 256 MiB.
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
+
+/// What [`Bucket::prune`](crate::Bucket::prune) (or [`Inspector::execute`]) removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// Number of files removed (expired entries and temporary files of dead writers).
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Entries that could not be read or removed (reported, then skipped).
+    pub skipped: usize,
+}
+
+/// The state of a name in a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State {
+    /// An entry that decodes and has not expired.
+    Ok,
+    /// An entry whose expiration has passed.
+    Expired,
+    /// An entry written under another lifetime (see [`Verdict::LifetimeChanged`]).
+    LifetimeChanged,
+    /// An entry's name whose content does not decode (corrupt, truncated, too large): the reason.
+    Corrupt(String),
+    /// An entry's name that could not be read (permissions, I/O): the reason.
+    Unreadable(String),
+    /// Not an entry: a name that is not `<digest>.<extension>` of a registered keymaker and
+    /// backend, or something else than a regular file. Never deleted.
+    Foreign(String),
+}
+
+impl State {
+    /// A short word for the state: `ok`, `expired`, `lifetime-changed`, `corrupt`,
+    /// `unreadable`, `foreign`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Expired => "expired",
+            State::LifetimeChanged => "lifetime-changed",
+            State::Corrupt(_) => "corrupt",
+            State::Unreadable(_) => "unreadable",
+            State::Foreign(_) => "foreign",
+        }
+    }
+
+    /// Why the entry is corrupt, unreadable or foreign.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            State::Corrupt(r) | State::Unreadable(r) | State::Foreign(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// One name of the store, judged.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Item {
+    /// The name in the store.
+    pub name: String,
+    /// The backend whose entry it is (`None` for a foreign name).
+    pub backend: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// What it is in the store.
+    pub kind: Kind,
+    /// The entry's expiration, when it decodes.
+    pub expiration: Option<Expiration>,
+    /// Its state.
+    pub state: State,
+}
+
+/// Why a [`PrunePlan`] removes something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The entry has expired.
+    Expired,
+    /// The entry was written under another lifetime.
+    LifetimeChanged,
+    /// A temporary file of a writer that died.
+    DeadWriterTemporary,
+}
+
+impl Reason {
+    /// How the CLI words it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Reason::Expired => "expired",
+            Reason::LifetimeChanged => "lifetime changed",
+            Reason::DeadWriterTemporary => "temporary file of a dead writer",
+        }
+    }
+}
+
+/// One removal of a [`PrunePlan`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Removal {
+    /// The name in the store.
+    pub name: String,
+    /// The backend whose entry (or temporary file) it is.
+    pub backend: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The entry's expiration.
+    pub expiration: Option<Expiration>,
+    /// Why it goes.
+    pub reason: Reason,
+}
+
+/// What a prune would remove; [`Inspector::execute`] removes it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PrunePlan {
+    /// The removals, entries first (by name), then temporary files.
+    pub removals: Vec<Removal>,
+    /// Entries that could not be read, with the reason (skipped).
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Looks at a store entry by entry, for one or several backends.
+///
+/// ```
+/// # fn main() -> bucketcache_core::Result<()> {
+/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// use bucketcache_core::{inspect::State, Bucket};
+/// let dir = tempfile::tempdir().unwrap();
+/// let b = Bucket::builder(dir.path()).backend("json").open()?;
+/// b.set("k", &1)?;
+/// std::fs::write(dir.path().join("package.json"), "{}").unwrap();
+/// let items = b.inspector().items()?;
+/// assert_eq!(items.len(), 2);
+/// assert!(items.iter().any(|i| i.state == State::Ok));
+/// assert!(items.iter().any(|i| matches!(i.state, State::Foreign(_))));
+/// assert_eq!(b.prune()?.files, 0); // the foreign file is never deleted
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Inspector {
+    store: Arc<dyn Store>,
+    backends: Vec<Arc<dyn Backend>>,
+    lifetime: Option<Duration>,
+    clock: Arc<dyn Clock>,
+    max_entry_bytes: u64,
+    digest_lengths: BTreeSet<usize>,
+    extensions: BTreeSet<String>,
+}
+
+impl Inspector {
+    /// Looks at the entries of `backends` in `store`. Entry names are recognised by the digest
+    /// lengths of the registered keymakers and the extensions of the registered backends.
+    pub fn new(store: Arc<dyn Store>, backends: Vec<Arc<dyn Backend>>) -> Self {
+        let mut extensions: BTreeSet<String> = crate::registry::backends()
+            .into_iter()
+            .map(|b| b.extension)
+            .collect();
+        extensions.extend(backends.iter().map(|b| b.file_extension().to_owned()));
+        Inspector {
+            store,
+            backends,
+            lifetime: None,
+            clock: Arc::new(SystemClock),
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            digest_lengths: crate::registry::digest_lengths(),
+            extensions,
+        }
+    }
+
+    /// Judges entries with this lifetime (the "lifetime changed" rule); default none.
+    pub fn lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.lifetime = lifetime.filter(|l| !l.is_zero());
+        self
+    }
+
+    /// Judges expiry at this clock's time.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Entries larger than this are corrupt without being read.
+    pub fn max_entry_bytes(mut self, max: u64) -> Self {
+        self.max_entry_bytes = max;
+        self
+    }
+
+    /// The store looked at.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The backend reading `name`, if `name` is an entry name of an inspected backend.
+    /// `Err(reason)` when the name is foreign; `Ok(None)` when it is another registered backend's.
+    fn owner(&self, name: &str) -> std::result::Result<Option<&Arc<dyn Backend>>, String> {
+        let Some((digest, ext)) = name.split_once('.') else {
+            return Err("not named <digest>.<extension>".into());
+        };
+        let hex = digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex || !self.digest_lengths.contains(&digest.len()) {
+            return Err(format!(
+                "not named by a keymaker's digest ({} hex digits)",
+                self.digest_lengths
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        if !self.extensions.contains(ext) {
+            return Err(format!("no registered backend uses the extension .{ext}"));
+        }
+        Ok(self.backends.iter().find(|b| b.file_extension() == ext))
+    }
+
+    /// Every name of the store that is an entry of an inspected backend or foreign, judged and
+    /// sorted by name. Reading each entry once; an unreadable one is a state, not an error.
+    pub fn items(&self) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
+        self.each_item(&mut |item| out.push(item))?;
+        Ok(out)
+    }
+
+    /// Like [`items`](Self::items), one at a time (e.g. for a progress bar).
+    pub fn each_item(&self, visit: &mut dyn FnMut(Item)) -> Result<()> {
+        let mut listed = self
+            .store
+            .list()
+            .map_err(|e| Error::io(self.store.location(), e))?;
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let now = self.clock.now();
+        for l in listed {
+            if let Some(item) = self.judge(l, now) {
+                visit(item);
+            }
+        }
+        Ok(())
+    }
+
+    fn judge(&self, l: Listed, now: Expiration) -> Option<Item> {
+        let foreign = |reason: String, l: Listed| Item {
+            name: l.name,
+            backend: None,
+            size: l.size,
+            kind: l.kind,
+            expiration: None,
+            state: State::Foreign(reason),
+        };
+        let backend = match self.owner(&l.name) {
+            Err(reason) => return Some(foreign(reason, l)),
+            Ok(None) => return None,
+            Ok(Some(b)) => b.clone(),
+        };
+        if l.kind != Kind::File {
+            return Some(foreign(format!("a {}, not a regular file", l.kind), l));
+        }
+        let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
+        let limits = ReadLimits {
+            max_bytes: self.max_entry_bytes,
+            head: &head,
+        };
+        let mut item = Item {
+            name: l.name,
+            backend: Some(backend.name().to_owned()),
+            size: l.size,
+            kind: l.kind,
+            expiration: None,
+            state: State::Ok,
+        };
+        item.state = match self.store.read(&item.name, &limits) {
+            Ok(Fetched::Bytes(bytes)) => {
+                item.size = bytes.len() as u64;
+                match shielded(|| backend.decode(&bytes)) {
+                    Ok(d) => {
+                        item.expiration = d.expiration;
+                        match verdict(d.expiration, self.lifetime, now) {
+                            Verdict::Live => State::Ok,
+                            Verdict::Expired => State::Expired,
+                            Verdict::LifetimeChanged => State::LifetimeChanged,
+                        }
+                    }
+                    Err(e) => State::Corrupt(e.to_string()),
+                }
+            }
+            Ok(Fetched::Missing) => return None, // removed while listing
+            Ok(Fetched::NotAFile(kind)) => {
+                item.kind = kind;
+                State::Foreign(format!("a {kind}, not a regular file"))
+            }
+            Ok(Fetched::TooLarge(size)) => State::Corrupt(format!(
+                "{size} bytes, over the limit of {} bytes per entry",
+                self.max_entry_bytes
+            )),
+            Ok(Fetched::Rejected) => {
+                State::Corrupt(format!("does not begin like a {} entry", backend.name()))
+            }
+            Err(e) => State::Unreadable(e.to_string()),
+        };
+        Some(item)
+    }
+
+    /// What a prune removes: expired and lifetime-changed entries of the inspected backends,
+    /// and temporary files of dead writers. Nothing is deleted.
+    pub fn prune_plan(&self) -> Result<PrunePlan> {
+        let mut plan = PrunePlan::default();
+        self.each_item(&mut |item| {
+            let reason = match item.state {
+                State::Expired => Reason::Expired,
+                State::LifetimeChanged => Reason::LifetimeChanged,
+                State::Unreadable(why) => {
+                    tracing::warn!(file = %item.name, error = %why, "prune skips an entry it cannot read");
+                    plan.unreadable.push((item.name, why));
+                    return;
+                }
+                _ => return,
+            };
+            plan.removals.push(Removal {
+                name: item.name,
+                backend: item.backend,
+                size: item.size,
+                expiration: item.expiration,
+                reason,
+            });
+        })?;
+        let temps = self
+            .store
+            .stale_temporaries()
+            .map_err(|e| Error::io(self.store.location(), e))?;
+        for t in temps {
+            // `.<digest>.<ext>.<pid>.<n>.tmp`: only our backends' temporary files.
+            let owner = self
+                .backends
+                .iter()
+                .find(|b| t.name.contains(&format!(".{}.", b.file_extension())));
+            if let Some(b) = owner {
+                plan.removals.push(Removal {
+                    name: t.name,
+                    backend: Some(b.name().to_owned()),
+                    size: t.size,
+                    expiration: None,
+                    reason: Reason::DeadWriterTemporary,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Carries out `plan`: an entry is removed only if the store, read again now, still holds an
+    /// expired entry (another process may have written a fresh one since the plan was made).
+    pub fn execute(&self, plan: &PrunePlan) -> Pruned {
+        let mut pruned = Pruned {
+            skipped: plan.unreadable.len(),
+            ..Pruned::default()
+        };
+        let now = self.clock.now();
+        for r in &plan.removals {
+            let removed = match r.reason {
+                Reason::DeadWriterTemporary => self
+                    .store
+                    .remove_temporary(&r.name)
+                    .map(|done| done.then_some(r.size)),
+                _ => {
+                    let Some(backend) = r
+                        .backend
+                        .as_deref()
+                        .and_then(|n| self.backends.iter().find(|b| b.name() == n))
+                    else {
+                        continue;
+                    };
+                    let still_expired = |bytes: &[u8]| {
+                        shielded(|| backend.decode(bytes))
+                            .is_ok_and(|d| verdict(d.expiration, self.lifetime, now).is_expired())
+                    };
+                    self.store.remove_if(&r.name, &still_expired)
+                }
+            };
+            match removed {
+                Ok(Some(size)) => {
+                    tracing::debug!(file = %r.name, reason = r.reason.words(), "pruned");
+                    pruned.files += 1;
+                    pruned.bytes += size;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(file = %r.name, error = %e, "cannot remove");
+                    pruned.skipped += 1;
+                }
+            }
+        }
+        pruned
+    }
+}

@@ -1,0 +1,151 @@
+//! The third plugin axis: *where* entries live. Backend = format, keymaker = name, store = place.
+//!
+//! A [`Store`] keeps the backend's encoded bytes under names `<digest>.<extension>`. It knows
+//! nothing of formats or lifetimes: every rule of the cache (expiry, the "lifetime changed" rule,
+//! prune, what is an entry) is written once, in core, over this trait. The default store is
+//! [`FsStore`], one file per key in a directory — the original's layout, shareable with Python.
+//! Other stores register by name ([`crate::registry::StoreRegistration`]) and are chosen with
+//! `Bucket::builder(..).store("name")`.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
+
+mod fs;
+mod registry;
+
+pub use fs::FsStore;
+pub use registry::{open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration};
+
+/// What a name holds, as a listing sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A regular file (or a record of a non-file store): the only kind that can be an entry.
+    File,
+    /// A symbolic link: never followed, never an entry.
+    Symlink,
+    /// A directory.
+    Directory,
+    /// A FIFO, socket or device: never opened.
+    Special,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::File => "file",
+            Kind::Symlink => "symbolic link",
+            Kind::Directory => "directory",
+            Kind::Special => "special file",
+        })
+    }
+}
+
+/// One name of a store, as [`Store::list`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listed {
+    /// The name, e.g. `0a1b….json` (no directories).
+    pub name: String,
+    /// Size in bytes (of the link itself for a link).
+    pub size: u64,
+    /// What it is.
+    pub kind: Kind,
+    /// When it was last written or, in a bucket with a disk budget, read (the recency that
+    /// eviction goes by); `None` when the store does not know.
+    pub used: Option<SystemTime>,
+}
+
+impl Listed {
+    /// A listed name.
+    pub fn new(name: String, size: u64, kind: Kind, used: Option<SystemTime>) -> Self {
+        Listed {
+            name,
+            size,
+            kind,
+            used,
+        }
+    }
+}
+
+/// The answer of [`Store::read`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Fetched {
+    /// Nothing by that name.
+    Missing,
+    /// The whole content.
+    Bytes(Vec<u8>),
+    /// Something that is not a regular file (never opened, never followed).
+    NotAFile(Kind),
+    /// A regular file larger than the limit (not read).
+    TooLarge(u64),
+    /// A file whose first bytes cannot begin an entry (the rest was not read).
+    Rejected,
+}
+
+/// How much of what a [`Store::read`] may load.
+pub struct ReadLimits<'a> {
+    /// Files larger than this are [`Fetched::TooLarge`].
+    pub max_bytes: u64,
+    /// Shown the first [`crate::backend::HEAD_LEN`] bytes; `false` makes the read
+    /// [`Fetched::Rejected`].
+    pub head: &'a dyn Fn(&[u8]) -> bool,
+}
+
+impl fmt::Debug for ReadLimits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadLimits")
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a bucket's entries live. Names are plain (`<digest>.<extension>`, no directories);
+/// helper names a store adds for itself start with `.` and are never entries.
+///
+/// A store must make [`write`](Self::write) atomic (a reader sees the old bytes or the new,
+/// never a mix), must never follow a symbolic link or open anything but a regular file, and must
+/// never panic. Every built-in store passes the conformance kit of `bucketcache-plugin-sdk`.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The store's registry name (`fs`, `lmdb`, `redis`, …).
+    fn name(&self) -> &str;
+    /// Where it is: the directory, or the namespace of a network store (messages, `Bucket::path`).
+    fn location(&self) -> &Path;
+    /// Whether this is a directory of plain files named as Python BucketCache names them (only
+    /// then can a cache be shared with the original).
+    fn is_plain_directory(&self) -> bool {
+        false
+    }
+    /// Reads `name` within `limits`.
+    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched>;
+    /// Replaces `name` with `bytes`, atomically.
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()>;
+    /// Removes the entry `name` (only a regular file: anything else is left alone); `Ok(false)`
+    /// when there was none.
+    fn remove(&self, name: &str) -> io::Result<bool>;
+    /// Removes `name` only if its content, read at this moment, satisfies `condition` — the
+    /// rule that a file is deleted as expired only on the evidence of that file, never of a
+    /// stale copy. Returns the size removed, `None` when nothing was.
+    fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>>;
+    /// Every name in the store (entries, foreign files, links, …), except the store's own helper
+    /// names and temporary files.
+    fn list(&self) -> io::Result<Vec<Listed>>;
+    /// Temporary files of writers that died (the crash residue [`write`](Self::write) may leave),
+    /// which `prune` removes. Stores without temporary files have none.
+    fn stale_temporaries(&self) -> io::Result<Vec<Listed>> {
+        Ok(Vec::new())
+    }
+    /// Removes one of the [`stale_temporaries`](Self::stale_temporaries).
+    fn remove_temporary(&self, name: &str) -> io::Result<bool> {
+        let _ = name;
+        Ok(false)
+    }
+    /// Records that `name` was just used (read), for stores that keep recency for eviction.
+    fn touch(&self, name: &str) -> io::Result<()> {
+        let _ = name;
+        Ok(())
+    }
+}
