@@ -26,10 +26,11 @@
 #![warn(missing_docs)]
 
 pub use bucketcache_core::{
-    backend, config, deferred_write, keymaker, lifetime, plugins, registry, store, time, validate,
-    Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo, Clock,
-    DeferredWriteBucket, Error, Expiration, KeyError, KeyMaker, ManualClock, MemoStore, Memoized,
-    Pruned, Result, SystemClock, ValueVisitor, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER,
+    backend, config, deferred_write, inspect, keymaker, lifetime, plugins, registry, rules, store,
+    time, validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo,
+    Clock, Decoded, DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker,
+    ManualClock, MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree,
+    ValueVisitor, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER,
 };
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bucketcache::keymakers::{python_digest, DefaultKeyMaker};
-use bucketcache::{Backend, BackendError, Bucket, Error, Expiration, ValueVisitor};
+use bucketcache::{Backend, BackendError, Bucket, Decoded, Error, Expiration, StoredValue};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -193,15 +193,12 @@ impl Backend for NoPython {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Option<StoredValue>, BackendError> {
         let b: &dyn Backend = &bucketcache::backends::json::JsonBackend::default();
         b.dump(value, expiration, out)
     }
-    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
-        bucketcache::backends::json::JsonBackend::default().load_expiration(bytes)
-    }
-    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
-        bucketcache::backends::json::JsonBackend::default().load_value(bytes, visit)
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
+        bucketcache::backends::json::JsonBackend::default().decode(bytes)
     }
 }
 

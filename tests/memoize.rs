@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use bucketcache::store::{FsStorage, Storage, StoredFile};
+use bucketcache::store::{Fetched, FsStore, Listed, ReadLimits, Store};
 use bucketcache::{deferred_write, Bucket, CachedCallInfo, DeferredWriteBucket, Error};
 use serde::Serialize;
 
@@ -624,34 +624,37 @@ fn deferred_unload_syncs_first() {
 /// Counts the writes per file name.
 #[derive(Debug)]
 struct CountingStorage {
-    inner: FsStorage,
+    inner: FsStore,
     writes: Mutex<HashMap<String, usize>>,
 }
 
-impl Storage for CountingStorage {
-    fn root(&self) -> &Path {
-        self.inner.root()
+impl Store for CountingStorage {
+    fn name(&self) -> &str {
+        "counting"
     }
-    fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
-        self.inner.read(name)
+    fn location(&self) -> &Path {
+        self.inner.location()
     }
-    fn write_atomic(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+        self.inner.read(name, limits)
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         *self
             .writes
             .lock()
             .unwrap()
             .entry(name.to_owned())
             .or_default() += 1;
-        self.inner.write_atomic(name, bytes)
+        self.inner.write(name, bytes)
     }
     fn remove(&self, name: &str) -> io::Result<bool> {
         self.inner.remove(name)
     }
-    fn list(&self, extension: &str) -> io::Result<Vec<StoredFile>> {
-        self.inner.list(extension)
+    fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
+        self.inner.remove_if(name, condition)
     }
-    fn remove_stale_temp_files(&self, extension: &str) -> io::Result<Vec<StoredFile>> {
-        self.inner.remove_stale_temp_files(extension)
+    fn list(&self) -> io::Result<Vec<Listed>> {
+        self.inner.list()
     }
 }
 
@@ -659,12 +662,12 @@ impl Storage for CountingStorage {
 fn sync_rewrites_only_the_entries_written_through_the_view() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(CountingStorage {
-        inner: FsStorage::new(dir.path(), false),
+        inner: FsStore::new(dir.path(), false),
         writes: Mutex::default(),
     });
     let b = Bucket::builder(dir.path())
         .backend(BACKEND)
-        .storage(storage.clone())
+        .store_instance(storage.clone())
         .open()
         .unwrap();
     b.set("loaded", &1).unwrap();

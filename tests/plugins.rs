@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bucketcache::registry::{self, Origin};
 use bucketcache::validate::validate_backend;
 use bucketcache::{
-    plugins, Backend, BackendError, Bucket, BucketConfig, Error, Expiration, ValueVisitor,
+    plugins, Backend, BackendError, Bucket, BucketConfig, Decoded, Error, Expiration, StoredValue,
+    ValueTree, ValueVisitor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -429,8 +430,8 @@ enum Defect {
     LossyValue,
     AcceptsGarbage,
     AcceptsTruncated,
-    LoadExpirationPanics,
-    LoadValuePanics,
+    DecodePanics,
+    MisplacedValue,
 }
 
 /// A JSON backend, `[expiration, value]`, with one defect.
@@ -484,7 +485,7 @@ impl Backend for Fake {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Option<StoredValue>, BackendError> {
         match self.0 {
             Defect::DumpFails => return Err(BackendError::encode("cannot")),
             Defect::DumpPanics => panic!("dump exploded"),
@@ -499,47 +500,65 @@ impl Backend for Fake {
             let n = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             out.extend_from_slice(" ".repeat(n as usize % 2).as_bytes());
         }
-        Ok(())
+        if self.0 == Defect::MisplacedValue {
+            // Claims the whole file is the value.
+            return Ok(Some(StoredValue::Json(0..out.len())));
+        }
+        Ok(None)
     }
 
-    fn load_expiration(&self, bytes: &[u8]) -> Result<Option<Expiration>, BackendError> {
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
         match self.0 {
             Defect::OwnFileDoesNotLoad => return Err(BackendError::decode("never")),
-            Defect::AcceptsGarbage if bytes.first() != Some(&b'[') => return Ok(None),
+            Defect::AcceptsGarbage if bytes.first() != Some(&b'[') => {
+                return Ok(Decoded::new(
+                    None,
+                    StoredValue::Tree(Arc::new(JsonTree(serde_json::Value::Null))),
+                ))
+            }
             Defect::AcceptsTruncated
                 if bytes.first() == Some(&b'[')
                     && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() =>
             {
-                return Ok(None)
+                return Ok(Decoded::new(
+                    None,
+                    StoredValue::Tree(Arc::new(JsonTree(serde_json::Value::Null))),
+                ))
             }
-            Defect::LoadExpirationPanics if bytes.first() != Some(&b'[') => panic!("load exploded"),
+            Defect::DecodePanics if bytes.first() != Some(&b'[') => panic!("decode exploded"),
             _ => {}
         }
-        let (e, _): (Option<String>, serde::de::IgnoredAny) =
+        let (e, mut value): (Option<String>, serde_json::Value) =
             serde_json::from_slice(bytes).map_err(BackendError::decode)?;
-        e.map(|e| {
-            bucketcache::time::parse_expiration(&e).ok_or_else(|| BackendError::decode("bad date"))
-        })
-        .transpose()
-    }
-
-    fn load_value(&self, bytes: &[u8], visit: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+        let expiration = e
+            .map(|e| {
+                bucketcache::time::parse_expiration(&e)
+                    .ok_or_else(|| BackendError::decode("bad date"))
+            })
+            .transpose()?;
         match self.0 {
-            Defect::ValueDoesNotDecode => return Err(BackendError::decode("never")),
-            Defect::LoadValuePanics if bytes.first() != Some(&b'[') => {
-                panic!("load_value exploded")
+            Defect::ValueDoesNotDecode => value = serde_json::Value::Bool(true),
+            Defect::LossyValue => {
+                if let Some(text) = value.get_mut("text") {
+                    *text = "lost".into();
+                }
             }
             _ => {}
         }
-        let (_, mut value): (serde::de::IgnoredAny, serde_json::Value) =
-            serde_json::from_slice(bytes).map_err(BackendError::decode)?;
-        if self.0 == Defect::LossyValue {
-            if let Some(text) = value.get_mut("text") {
-                *text = "lost".into();
-            }
-        }
-        visit(&mut <dyn erased_serde::Deserializer>::erase(value))
-            .map_err(|e| BackendError::WrongType(e.to_string()))
+        Ok(Decoded::new(
+            expiration,
+            StoredValue::Tree(Arc::new(JsonTree(value))),
+        ))
+    }
+}
+
+/// A decoded JSON value, handed out as a deserializer.
+#[derive(Debug)]
+struct JsonTree(serde_json::Value);
+
+impl ValueTree for JsonTree {
+    fn visit(&self, visit: &mut ValueVisitor<'_>) -> Result<(), erased_serde::Error> {
+        visit(&mut <dyn erased_serde::Deserializer>::erase(self.0.clone()))
     }
 }
 
@@ -576,14 +595,14 @@ rule_tests! {
     validation_refuses_a_probe_that_does_not_encode: DumpFails => "does not encode: cannot encode: cannot";
     validation_refuses_a_dump_that_panics: DumpPanics => "dump panicked: dump exploded";
     validation_refuses_a_dump_that_is_not_deterministic: NotDeterministic => "dump is not deterministic";
-    validation_refuses_a_backend_that_cannot_load_its_own_file: OwnFileDoesNotLoad => "does not load";
+    validation_refuses_a_backend_that_cannot_decode_its_own_file: OwnFileDoesNotLoad => "does not decode: cannot decode: never";
     validation_refuses_an_expiration_that_loses_microseconds: DropsMicroseconds => "expiration does not round-trip";
     validation_refuses_a_probe_value_that_does_not_decode: ValueDoesNotDecode => "probe value does not decode";
     validation_refuses_a_probe_value_that_changes: LossyValue => "probe value does not round-trip";
     validation_refuses_garbage_that_loads: AcceptsGarbage => "loads as a valid file; it must be an error";
     validation_refuses_a_truncated_file_that_loads: AcceptsTruncated => "a truncated file";
-    validation_refuses_load_expiration_panicking_on_garbage: LoadExpirationPanics => "load_expiration on empty input (0 bytes) panicked";
-    validation_refuses_load_value_panicking_on_garbage: LoadValuePanics => "load_value on empty input panicked";
+    validation_refuses_decode_panicking_on_garbage: DecodePanics => "decode on empty input (0 bytes) panicked";
+    validation_refuses_a_dump_that_misplaces_the_value: MisplacedValue => "the value is not where dump says it put it";
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use bucketcache::store::{FsStorage, Storage, StoredFile};
+use bucketcache::store::{Fetched, FsStore, Listed, ReadLimits, Store};
 use bucketcache::{Bucket, Error};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -309,7 +309,7 @@ fn a_short_write_at_the_file_layer_fails_the_set_and_keeps_the_old_value() {
 /// A storage double injecting one fault kind into every write while armed.
 #[derive(Debug)]
 struct Faulty {
-    inner: FsStorage,
+    inner: FsStore,
     fault: std::sync::Mutex<Option<Fault>>,
 }
 
@@ -321,22 +321,25 @@ enum Fault {
     ShortWrite,
 }
 
-impl Storage for Faulty {
-    fn root(&self) -> &Path {
-        self.inner.root()
+impl Store for Faulty {
+    fn name(&self) -> &str {
+        "faulty"
     }
-    fn read(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
-        self.inner.read(name)
+    fn location(&self) -> &Path {
+        self.inner.location()
     }
-    fn write_atomic(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> std::io::Result<Fetched> {
+        self.inner.read(name, limits)
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::{Error as IoError, ErrorKind};
         let Some(fault) = *self.fault.lock().unwrap() else {
-            return self.inner.write_atomic(name, bytes);
+            return self.inner.write(name, bytes);
         };
         // Each fault leaves what the real failure would: a partial temp file at most, which the
         // writer removes, and never a touched final file.
         let temp = self
-            .root()
+            .location()
             .join(format!(".{name}.{}.0.tmp", std::process::id()));
         fs::write(&temp, &bytes[..bytes.len() / 2]).unwrap();
         fs::remove_file(&temp).unwrap();
@@ -350,11 +353,15 @@ impl Storage for Faulty {
     fn remove(&self, name: &str) -> std::io::Result<bool> {
         self.inner.remove(name)
     }
-    fn list(&self, extension: &str) -> std::io::Result<Vec<StoredFile>> {
-        self.inner.list(extension)
+    fn remove_if(
+        &self,
+        name: &str,
+        condition: &dyn Fn(&[u8]) -> bool,
+    ) -> std::io::Result<Option<u64>> {
+        self.inner.remove_if(name, condition)
     }
-    fn remove_stale_temp_files(&self, extension: &str) -> std::io::Result<Vec<StoredFile>> {
-        self.inner.remove_stale_temp_files(extension)
+    fn list(&self) -> std::io::Result<Vec<Listed>> {
+        self.inner.list()
     }
 }
 
@@ -368,12 +375,12 @@ fn injected_io_faults_fail_the_set_and_keep_the_previous_value() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(Faulty {
-            inner: FsStorage::new(dir.path(), false),
+            inner: FsStore::new(dir.path(), false),
             fault: std::sync::Mutex::new(None),
         });
         let b = Bucket::builder(dir.path())
             .backend("json")
-            .storage(storage.clone())
+            .store_instance(storage.clone())
             .open()
             .unwrap();
         b.set("k", &"previous").unwrap();
@@ -594,6 +601,9 @@ struct Weak;
 impl bucketcache::KeyMaker for Weak {
     fn name(&self) -> &str {
         "weak"
+    }
+    fn digest_len(&self) -> usize {
+        64
     }
     fn make_key(
         &self,
