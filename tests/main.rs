@@ -3,7 +3,6 @@
 mod common;
 
 mod bucket;
-mod cli;
 mod formats;
 mod interop;
 mod keymakers;

@@ -1,4 +1,5 @@
-//! The `bucketcache` command-line tool: one module per command.
+//! `bucketcache`: look into, check and clean bucketcache cache directories from the shell.
+//! One module per command; see `bucketcache --help` and the README's "Command-line tool".
 //!
 //! Exit status: 0 success; 1 a negative answer (`get`/`rm`: no live entry, `verify`: corrupt
 //! entries found); 2 an error (bad arguments or input, missing directory, unknown backend, I/O).
@@ -92,7 +93,7 @@ pub struct Ctx {
 }
 
 /// Runs the tool and returns its exit status.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let color = color_from_args(&args);
     let command = Cli::command().color(match color {
