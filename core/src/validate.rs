@@ -55,7 +55,7 @@ impl Probe {
 /// (a crate or a plugin file) for the error message.
 ///
 /// ```
-/// # use bucketcache_core::{validate::validate_backend, Backend, BackendError, Expiration, ValueVisitor};
+/// # use bucketcache_core::{validate::validate_backend, Backend, BackendError, Decoded, Expiration, StoredValue};
 /// #[derive(Debug)]
 /// struct Nameless;
 /// impl Backend for Nameless {
@@ -63,9 +63,8 @@ impl Probe {
 ///     fn file_extension(&self) -> &str { "x" }
 ///     fn is_binary(&self) -> bool { true }
 ///     fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<Expiration>, _: &mut Vec<u8>)
-///         -> Result<(), BackendError> { Ok(()) }
-///     fn load_expiration(&self, _: &[u8]) -> Result<Option<Expiration>, BackendError> { Ok(None) }
-///     fn load_value(&self, _: &[u8], _: &mut ValueVisitor<'_>) -> Result<(), BackendError> { Ok(()) }
+///         -> Result<Option<StoredValue>, BackendError> { Ok(None) }
+///     fn decode(&self, _: &[u8]) -> Result<Decoded, BackendError> { Err(BackendError::decode("no")) }
 /// }
 /// let err = validate_backend(&Nameless, "an example").unwrap_err();
 /// assert!(err.to_string().contains("name must match [a-z0-9_-]+"));
@@ -248,6 +247,7 @@ const KEYMAKER_PROBE_KEYS: u32 = 4096;
 /// struct Short;
 /// impl KeyMaker for Short {
 ///     fn name(&self) -> &str { "short" }
+///     fn digest_len(&self) -> usize { 3 }
 ///     fn make_key(&self, key: &dyn erased_serde::Serialize, _: &dyn Backend) -> Result<String, KeyError> {
 ///         Ok("abc".into())
 ///     }
@@ -255,9 +255,8 @@ const KEYMAKER_PROBE_KEYS: u32 = 4096;
 /// # #[derive(Debug)] struct B;
 /// # impl Backend for B {
 /// #   fn name(&self) -> &str { "b" } fn file_extension(&self) -> &str { "b" } fn is_binary(&self) -> bool { true }
-/// #   fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<bucketcache_core::Expiration>, _: &mut Vec<u8>) -> Result<(), bucketcache_core::BackendError> { Ok(()) }
-/// #   fn load_expiration(&self, _: &[u8]) -> Result<Option<bucketcache_core::Expiration>, bucketcache_core::BackendError> { Ok(None) }
-/// #   fn load_value(&self, _: &[u8], _: &mut bucketcache_core::ValueVisitor<'_>) -> Result<(), bucketcache_core::BackendError> { Ok(()) }
+/// #   fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<bucketcache_core::Expiration>, _: &mut Vec<u8>) -> Result<Option<bucketcache_core::StoredValue>, bucketcache_core::BackendError> { Ok(None) }
+/// #   fn decode(&self, _: &[u8]) -> Result<bucketcache_core::Decoded, bucketcache_core::BackendError> { Err(bucketcache_core::BackendError::decode("no")) }
 /// # }
 /// let err = validate_keymaker(&Short, &B).unwrap_err();
 /// assert!(err.to_string().contains("at least 32"));

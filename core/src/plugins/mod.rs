@@ -1,0 +1,36 @@
+//! The plugin host: backends loaded at run time from shared libraries.
+//!
+//! A plugin is a `cdylib` (or any shared library) exporting one function,
+//! [`abi::ENTRY_SYMBOL`] (`bucketcache_plugin_table`), that returns a pointer to an
+//! [`abi::PluginTable`]. Values cross the boundary as MessagePack bytes, never as Rust types, and
+//! each side frees its own memory. Plugin authors use the `bucketcache-plugin-sdk` crate, whose
+//! `export_backend!` macro writes the table; the C header `bucketcache_plugin.h` of that crate
+//! describes it for other languages.
+//!
+//! Loading is always explicit: [`load`] a file, [`load_dir`] a directory, or [`load_from_env`]
+//! the files and directories named by `BUCKETCACHE_PLUGIN_PATH`; `plugins = [...]` in a
+//! [`BucketConfig`](crate::BucketConfig) calls [`load`]. Nothing is searched for: a relative path
+//! is relative to the working directory because the caller gave it, never because the host
+//! looked there. A loaded library is never unloaded, and loading the same file twice is a no-op.
+//!
+//! Every check the host makes is a typed error naming the file and the reason: the symbol is
+//! missing, the ABI version or table size differ, a field is malformed, the name is taken
+//! ([`Error::DuplicateName`](crate::Error::DuplicateName)) or the backend fails the runtime
+//! validation ([`Error::BackendRefused`](crate::Error::BackendRefused), see [`crate::validate`]).
+//!
+//! ```
+//! let err = bucketcache_core::plugins::load("/no/such/plugin.so").unwrap_err();
+//! assert!(err.to_string().contains("/no/such/plugin.so"));
+//! ```
+
+pub mod abi;
+mod hosted;
+mod load;
+
+pub use load::{
+    backend_from_table, load, load_dir, load_from_env, load_path_list, LIBRARY_EXTENSIONS,
+    PLUGIN_PATH_ENV,
+};
+
+#[cfg(test)]
+mod tests;
