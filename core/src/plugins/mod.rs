@@ -7,11 +7,12 @@
 //! `export_backend!` macro writes the table; the C header `bucketcache_plugin.h` of that crate
 //! describes it for other languages.
 //!
-//! Loading is always explicit: [`load`] a file, [`load_dir`] a directory, or [`load_from_env`]
-//! the files and directories named by `BUCKETCACHE_PLUGIN_PATH`; `plugins = [...]` in a
-//! [`BucketConfig`](crate::BucketConfig) calls [`load`]. Nothing is searched for: a relative path
-//! is relative to the working directory because the caller gave it, never because the host
-//! looked there. A loaded library is never unloaded, and loading the same file twice is a no-op.
+//! Loading is always explicit: [`load`](fn@load) a file, [`load_dir`] a directory, or
+//! [`load_from_env`] the files and directories named by `BUCKETCACHE_PLUGIN_PATH`;
+//! `plugins = [...]` in a [`BucketConfig`](crate::BucketConfig) calls [`load`](fn@load). Nothing
+//! is searched for: a relative path is relative to the working directory because the caller gave
+//! it, never because the host looked there. A loaded library is never unloaded, and loading the
+//! same file twice is a no-op.
 //!
 //! Every check the host makes is a typed error naming the file and the reason: the symbol is
 //! missing, the ABI version or table size differ, a field is malformed, the name is taken
