@@ -95,12 +95,7 @@ fn benches(c: &mut Criterion) {
                     (bucket(dir.path(), backend), i)
                 },
                 // The bucket is returned, so that dropping it is not timed.
-                |(b, i)| {
-                    (
-                        black_box(b.get::<Value>(&("user", i)).unwrap().unwrap()),
-                        b,
-                    )
-                },
+                |(b, i)| (black_box(b.get::<Value>(&("user", i)).unwrap().unwrap()), b),
                 BatchSize::SmallInput,
             )
         });

@@ -46,23 +46,11 @@ fn set_then_get_returns_the_value_for_every_backend() {
         let dir = tempfile::tempdir().unwrap();
         let b = builder(dir.path(), backend, &clock()).open().unwrap();
         b.set("my key", &user(1)).unwrap();
-        assert_eq!(
-            b.get::<User>("my key").unwrap(),
-            Some(user(1)),
-            "{backend}"
-        );
+        assert_eq!(b.get::<User>("my key").unwrap(), Some(user(1)), "{backend}");
         b.unload("my key");
-        assert_eq!(
-            b.get::<User>("my key").unwrap(),
-            Some(user(1)),
-            "{backend}"
-        );
+        assert_eq!(b.get::<User>("my key").unwrap(), Some(user(1)), "{backend}");
         b.set("my key", &user(2)).unwrap();
-        assert_eq!(
-            b.get::<User>("my key").unwrap(),
-            Some(user(2)),
-            "{backend}"
-        );
+        assert_eq!(b.get::<User>("my key").unwrap(), Some(user(2)), "{backend}");
         let fresh = builder(dir.path(), backend, &clock()).open().unwrap();
         assert_eq!(
             fresh.get::<User>("my key").unwrap(),
@@ -117,10 +105,7 @@ fn complex_keys_work_also_after_unload() {
     };
     b.set(&key, &"complex").unwrap();
     b.unload(&key);
-    assert_eq!(
-        b.get::<String>(&key).unwrap().as_deref(),
-        Some("complex")
-    );
+    assert_eq!(b.get::<String>(&key).unwrap().as_deref(), Some("complex"));
     let long_missing: Vec<u32> = (0..10_000).collect();
     assert_eq!(b.get::<String>(&long_missing).unwrap(), None);
 }
@@ -184,13 +169,20 @@ fn complex_values_round_trip() {
 }
 
 #[test]
-fn an_unexpected_io_error_surfaces_and_is_not_a_miss() {
+fn a_directory_at_an_entrys_path_is_a_miss_and_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let b = builder(dir.path(), "json", &clock()).open().unwrap();
-    // The entry's file name is a directory: reading it fails with something else than NotFound.
-    fs::create_dir(b.path_for_key("k").unwrap()).unwrap();
-    match b.get::<i32>("k") {
-        Err(Error::Io { path, .. }) => assert_eq!(path, b.path_for_key("k").unwrap()),
+    // Only regular files are entries: a directory named like one is neither read nor deleted.
+    let path = b.path_for_key("k").unwrap();
+    fs::create_dir(&path).unwrap();
+    assert_eq!(b.get::<i32>("k").unwrap(), None);
+    assert!(!b.contains("k").unwrap());
+    assert!(!b.remove("k").unwrap());
+    b.prune().unwrap();
+    assert!(path.is_dir());
+    // Writing the key fails (a rename cannot replace a directory) and says where.
+    match b.set("k", &1) {
+        Err(Error::Io { path: p, .. }) => assert_eq!(p, path),
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }
@@ -630,10 +622,7 @@ fn a_bad_backend_instance_is_refused_naming_the_rule() {
         ) -> Result<Option<bucketcache::StoredValue>, bucketcache::BackendError> {
             Ok(None)
         }
-        fn decode(
-            &self,
-            _: &[u8],
-        ) -> Result<bucketcache::Decoded, bucketcache::BackendError> {
+        fn decode(&self, _: &[u8]) -> Result<bucketcache::Decoded, bucketcache::BackendError> {
             Err(bucketcache::BackendError::decode("never"))
         }
     }
@@ -745,7 +734,7 @@ fn keys_are_logged_abbreviated_unless_full_keys_are_asked_for() {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
+            .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
@@ -758,7 +747,7 @@ fn keys_are_logged_abbreviated_unless_full_keys_are_asked_for() {
             b.set(&long_key, &1).unwrap();
         });
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        assert!(log.contains("_hash_for_key"), "{log}");
+        assert!(log.contains("key hashed"), "{log}");
         assert_eq!(log.contains(&long_key), full, "{log}");
         if !full {
             assert!(log.contains(&format!("\"{}...", "x".repeat(76))), "{log}");

@@ -241,10 +241,7 @@ fn python_written_msgpack_files_are_read() {
         .python_compatible()
         .open()
         .unwrap();
-    assert_eq!(
-        b.get::<String>("my key").unwrap().as_deref(),
-        Some("this")
-    );
+    assert_eq!(b.get::<String>("my key").unwrap().as_deref(), Some("this"));
     assert_eq!(b.get::<i64>(&42).unwrap(), Some(42));
     let m: Option<HashMap<i64, String>> = b.get("value:int_key_dict").unwrap();
     assert_eq!(m, Some(HashMap::from([(1, "a".to_string())])));
@@ -290,10 +287,7 @@ fn python2_written_msgpack_files_are_read() {
         .python_compatible()
         .open()
         .unwrap();
-    let (v, exp) = b
-        .get_with_expiration::<String>("my key")
-        .unwrap()
-        .unwrap();
+    let (v, exp) = b.get_with_expiration::<String>("my key").unwrap().unwrap();
     assert_eq!(v, "this");
     assert_eq!(
         exp.map(|e| e.to_string()).as_deref(),

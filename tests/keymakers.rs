@@ -84,10 +84,7 @@ fn python_compatible_reads_a_file_the_original_wrote() {
         .python_compatible()
         .open()
         .unwrap();
-    assert_eq!(
-        b.get::<String>("my key").unwrap().as_deref(),
-        Some("this")
-    );
+    assert_eq!(b.get::<String>("my key").unwrap().as_deref(), Some("this"));
     // The tuple key (1, 'a') of the original, asked for as a Rust tuple.
     let v: Option<Value> = b.get(&(1, "a")).unwrap();
     assert_eq!(v, Some(json!([1, 2.5, "three", null])));
@@ -105,10 +102,7 @@ fn default_and_streaming_keymakers_name_the_same_file() {
             streaming.path_for_key(&key).unwrap()
         );
         default.set(&key, "v").unwrap();
-        assert_eq!(
-            streaming.get::<String>(&key).unwrap().as_deref(),
-            Some("v")
-        );
+        assert_eq!(streaming.get::<String>(&key).unwrap().as_deref(), Some("v"));
     }
     assert_eq!(files_in(dir.path()).len(), 2);
 }
@@ -168,10 +162,7 @@ fn struct_keys_address_the_entry_of_their_serde_map() {
     let b = open(dir.path(), "json", "default");
     b.set(&Query { user: 7, page: 2 }, "result").unwrap();
     let as_map = json!({"page": 2, "user": 7});
-    assert_eq!(
-        b.get::<String>(&as_map).unwrap().as_deref(),
-        Some("result")
-    );
+    assert_eq!(b.get::<String>(&as_map).unwrap().as_deref(), Some("result"));
 }
 
 /// A backend without a Python class name.

@@ -544,20 +544,13 @@ fn deferred_write_on_error_writes_nothing_and_leaves_memory_alone() {
     let failed: Result<(), Error> = deferred_write(&b, |d| {
         d.set("kept", &2)?;
         d.set("new", &3)?;
-        assert_eq!(
-            d.get::<i32>("kept")?,
-            Some(2),
-            "the view sees its writes"
-        );
+        assert_eq!(d.get::<i32>("kept")?, Some(2), "the view sees its writes");
         Err(Error::Config("abort".into()))
     });
     assert!(failed.is_err());
     assert_eq!(b.get::<i32>("kept").unwrap(), Some(1));
     assert_eq!(b.get::<i32>("new").unwrap(), None);
-    assert_eq!(
-        bucket_in(dir.path()).get::<i32>("kept").unwrap(),
-        Some(1)
-    );
+    assert_eq!(bucket_in(dir.path()).get::<i32>("kept").unwrap(), Some(1));
     assert_eq!(entries(dir.path()), 1);
 }
 

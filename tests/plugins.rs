@@ -369,10 +369,7 @@ fn a_plugin_that_panics_at_run_time_gives_an_error_and_the_process_continues() {
 
     // The plugin and the process carry on.
     bucket.set("c", "fine").unwrap();
-    assert_eq!(
-        fresh.get::<String>("c").unwrap().as_deref(),
-        Some("fine")
-    );
+    assert_eq!(fresh.get::<String>("c").unwrap().as_deref(), Some("fine"));
 }
 
 // --- a third-party crate registered through inventory -------------------------------------

@@ -98,9 +98,9 @@ impl Decoded {
     pub fn value<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
         let wrong = |e: &dyn fmt::Display| BackendError::WrongType(e.to_string());
         let span = |r: &Range<usize>| {
-            bytes
-                .get(r.clone())
-                .ok_or_else(|| BackendError::Failure("the value's span is outside the entry".into()))
+            bytes.get(r.clone()).ok_or_else(|| {
+                BackendError::Failure("the value's span is outside the entry".into())
+            })
         };
         match &self.value {
             StoredValue::MessagePack(r) => rmp_serde::from_slice(span(r)?).map_err(|e| wrong(&e)),
@@ -113,7 +113,9 @@ impl Decoded {
                     Ok(())
                 })
                 .map_err(|e| wrong(&e))?;
-                slot.ok_or_else(|| BackendError::Failure("the value tree handed out nothing".into()))
+                slot.ok_or_else(|| {
+                    BackendError::Failure("the value tree handed out nothing".into())
+                })
             }
         }
     }

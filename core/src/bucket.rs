@@ -13,8 +13,8 @@ use crate::backend::{Backend, Decoded, Sized_, StoredValue};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
-use crate::keymaker::KeyMaker;
 use crate::inspect::{Inspector, Pruned};
+use crate::keymaker::KeyMaker;
 use crate::rules::Verdict;
 use crate::store::{Fetched, ReadLimits, Store};
 use crate::time::{add_lifetime, Clock, Expiration};
@@ -294,7 +294,11 @@ impl Bucket {
     }
 
     /// Encodes and stores `value` as the entry named `digest`.
-    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
+    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(
+        &self,
+        digest: &str,
+        value: &V,
+    ) -> Result<()> {
         let entry = self.encode(value)?;
         self.write_entry(digest, entry)
     }
@@ -392,7 +396,8 @@ impl Bucket {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let expired = |bytes: &[u8]| {
-            shielded(|| backend.decode(bytes)).is_ok_and(|d| self.verdict(d.expiration).is_expired())
+            shielded(|| backend.decode(bytes))
+                .is_ok_and(|d| self.verdict(d.expiration).is_expired())
         };
         match self.inner.store.remove_if(&name, &expired) {
             Ok(Some(_)) => tracing::debug!(file = %name, "deleted an expired entry"),

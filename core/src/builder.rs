@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::bucket::{Bucket, Inner};
 use crate::error::{Error, Result};
+use crate::inspect::DEFAULT_MAX_ENTRY_BYTES;
 use crate::keymaker::KeyMaker;
 use crate::registry::{self, BackendOptions};
-use crate::inspect::DEFAULT_MAX_ENTRY_BYTES;
 use crate::store::{open_store, Store, StoreOptions};
 use crate::time::{Clock, SystemClock};
 

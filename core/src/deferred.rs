@@ -123,7 +123,11 @@ impl DeferredWriteBucket {
         self.pending().clear();
     }
 
-    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
+    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(
+        &self,
+        digest: &str,
+        value: &V,
+    ) -> Result<()> {
         let entry = self.bucket.encode(value)?;
         self.pending().insert(digest.to_owned(), entry);
         Ok(())

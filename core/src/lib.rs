@@ -7,32 +7,32 @@
 
 pub mod backend;
 mod bucket;
-pub mod inspect;
-pub mod rules;
 mod builder;
 pub mod config;
 mod deferred;
 mod error;
+pub mod inspect;
 pub mod keymaker;
 pub mod lifetime;
 mod memoize;
 pub mod plugins;
 pub mod pyjson;
 pub mod registry;
+pub mod rules;
 pub mod store;
 pub mod time;
 pub mod validate;
 
 pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
 pub use bucket::Bucket;
-pub use inspect::{Inspector, Pruned};
-pub use store::Store;
 pub use builder::{BucketBuilder, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER};
 pub use config::BucketConfig;
 pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use error::{Error, Result};
+pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
 pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
+pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 
 /// Re-exported: expirations are `chrono::NaiveDateTime` (naive UTC).

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
 
-use bucketcache_core::{BackendError, Expiration, ValueVisitor};
+use bucketcache_core::{BackendError, Expiration};
 use proptest::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -56,13 +56,10 @@ impl Backend for Named {
         _: &dyn erased_serde::Serialize,
         _: Option<Expiration>,
         _: &mut Vec<u8>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Option<bucketcache_core::StoredValue>, BackendError> {
         Err(BackendError::encode("test backend"))
     }
-    fn load_expiration(&self, _: &[u8]) -> Result<Option<Expiration>, BackendError> {
-        Err(BackendError::decode("test backend"))
-    }
-    fn load_value(&self, _: &[u8], _: &mut ValueVisitor<'_>) -> Result<(), BackendError> {
+    fn decode(&self, _: &[u8]) -> Result<bucketcache_core::Decoded, BackendError> {
         Err(BackendError::decode("test backend"))
     }
 }

@@ -187,11 +187,7 @@ fn lifetime_fixtures_follow_the_lifetime_changed_rule() {
         let dir = tmp.path().join(format!("accept{i}"));
         copy_dir(&m.root.join(e["dir"].as_str().unwrap()), &dir);
         let b = py_bucket(&dir, backend, hour, "2099-12-31T23:00:00.123456");
-        assert_eq!(
-            b.get::<Py>(&key).unwrap(),
-            Some(Py::s("this")),
-            "{backend}"
-        );
+        assert_eq!(b.get::<Py>(&key).unwrap(), Some(Py::s("this")), "{backend}");
 
         let dir = tmp.path().join(format!("reject{i}"));
         copy_dir(&m.root.join(e["dir"].as_str().unwrap()), &dir);

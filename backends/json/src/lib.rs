@@ -252,9 +252,9 @@ impl Backend for JsonBackend {
         pyjson::to_writer(&mut *out, &envelope, &self.options)
             .map_err(|e| BackendError::Encode(e.to_string()))
             .inspect_err(|_| out.truncate(start))?;
-        Ok(self.written_value_span(&out[start..], iso.as_ref().map(IsoText::as_str)).map(
-            |r| StoredValue::Json(start + r.start..start + r.end),
-        ))
+        Ok(self
+            .written_value_span(&out[start..], iso.as_ref().map(IsoText::as_str))
+            .map(|r| StoredValue::Json(start + r.start..start + r.end)))
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
@@ -308,9 +308,15 @@ impl JsonBackend {
             Some(t) => format!("\"{t}\""),
         };
         let (prefix, suffix) = if self.config.sort_keys {
-            (format!(r#"{{"expiration_date": {expiration}, "value": "#), "}".to_owned())
+            (
+                format!(r#"{{"expiration_date": {expiration}, "value": "#),
+                "}".to_owned(),
+            )
         } else {
-            (r#"{"value": "#.to_owned(), format!(r#", "expiration_date": {expiration}}}"#))
+            (
+                r#"{"value": "#.to_owned(),
+                format!(r#", "expiration_date": {expiration}}}"#),
+            )
         };
         (written.len() >= prefix.len() + suffix.len()
             && written.starts_with(prefix.as_bytes())

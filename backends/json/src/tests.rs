@@ -167,7 +167,10 @@ fn reads_every_fixture_file() {
             let b = backend();
             if dir == "json/corrupt" {
                 assert!(
-                    matches!(b.load_expiration(&bytes), Err(BackendError::Decode(_))),
+                    matches!(
+                        b.decode(&bytes).map(|d| d.expiration),
+                        Err(BackendError::Decode(_))
+                    ),
                     "{what}"
                 );
                 assert!(dynb(&b).decode_value::<Value>(&bytes).is_err(), "{what}");
@@ -175,7 +178,11 @@ fn reads_every_fixture_file() {
             }
             let want_exp = e["expiration_date"].as_str().and_then(parse_expiration);
             assert_eq!(e["expiration_date"].is_null(), want_exp.is_none(), "{what}");
-            assert_eq!(b.load_expiration(&bytes).unwrap(), want_exp, "{what}");
+            assert_eq!(
+                b.decode(&bytes).map(|d| d.expiration).unwrap(),
+                want_exp,
+                "{what}"
+            );
             let value: Value = dynb(&b).decode_value(&bytes).unwrap();
             let expected = &e["expected_on_read"];
             if expected["ok"] == true {
@@ -193,7 +200,7 @@ fn key_order_does_not_matter() {
     let b = backend();
     let bytes = br#"{"expiration_date": "2100-01-01T00:00:00", "value": [1, "x"]}"#;
     assert_eq!(
-        b.load_expiration(bytes).unwrap(),
+        b.decode(bytes).map(|d| d.expiration).unwrap(),
         exp("2100-01-01T00:00:00")
     );
     let v: (u8, String) = dynb(&b).decode_value(bytes).unwrap();
@@ -205,7 +212,7 @@ fn non_finite_floats_written_by_python_are_read() {
     let b = backend();
     let bytes = br#"{"value": {"a": NaN, "b": [Infinity, -Infinity, 1.5]}, "expiration_date": "2100-01-01T00:00:00.5"}"#;
     assert_eq!(
-        b.load_expiration(bytes).unwrap(),
+        b.decode(bytes).map(|d| d.expiration).unwrap(),
         exp("2100-01-01T00:00:00.500000")
     );
     #[derive(serde::Deserialize)]
@@ -251,7 +258,7 @@ fn wrong_shapes_are_decode_errors() {
     ];
     for bad in bad_documents {
         let shown = String::from_utf8_lossy(bad);
-        let r = b.load_expiration(bad);
+        let r = b.decode(bad).map(|d| d.expiration);
         assert!(matches!(r, Err(BackendError::Decode(_))), "{shown}: {r:?}");
         let r = dynb(&b).decode_value::<Value>(bad);
         assert!(matches!(r, Err(BackendError::Decode(_))), "{shown}: {r:?}");
@@ -265,7 +272,7 @@ fn wrong_shapes_are_decode_errors() {
         br#"{"value": NaN, "expiration_date": "soon"}"#,
     ];
     for bad in bad_expirations {
-        let r = b.load_expiration(bad);
+        let r = b.decode(bad).map(|d| d.expiration);
         assert!(
             matches!(r, Err(BackendError::Decode(_))),
             "{}: {r:?}",
@@ -278,7 +285,8 @@ fn wrong_shapes_are_decode_errors() {
 fn empty_expiration_never_expires_as_in_the_original() {
     let b = backend();
     assert_eq!(
-        b.load_expiration(br#"{"value": 1, "expiration_date": ""}"#)
+        b.decode(br#"{"value": 1, "expiration_date": ""}"#)
+            .map(|d| d.expiration)
             .unwrap(),
         None
     );
@@ -288,12 +296,14 @@ fn empty_expiration_never_expires_as_in_the_original() {
 fn lenient_expirations_are_read() {
     let b = backend();
     assert_eq!(
-        b.load_expiration(br#"{"value": 1, "expiration_date": "2100-01-01"}"#)
+        b.decode(br#"{"value": 1, "expiration_date": "2100-01-01"}"#)
+            .map(|d| d.expiration)
             .unwrap(),
         exp("2100-01-01T00:00:00")
     );
     assert_eq!(
-        b.load_expiration(br#"{"value": 1, "expiration_date": "2100-01-01 10:30"}"#)
+        b.decode(br#"{"value": 1, "expiration_date": "2100-01-01 10:30"}"#)
+            .map(|d| d.expiration)
             .unwrap(),
         exp("2100-01-01T10:30:00")
     );
@@ -403,34 +413,35 @@ mod props {
         #[test]
         fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             let b = backend();
-            let _ = b.load_expiration(&bytes);
+            let _ = b.decode(&bytes).map(|d| d.expiration);
             let _ = dynb(&b).decode_value::<Value>(&bytes);
         }
     }
 }
 
 #[test]
-fn value_span_points_at_the_value_text() {
+fn decode_points_at_the_value_text() {
+    use bucketcache_core::StoredValue;
     let b = backend();
     let bytes = dynb(&b)
         .encode(&json!({"a": [1, 2.5]}), exp("2100-01-01T00:00:00"))
         .unwrap();
-    let Some(bucketcache_core::backend::ValueSpan::Json(r)) = b.value_span(&bytes) else {
+    let StoredValue::Json(r) = b.decode(&bytes).unwrap().value else {
         panic!("no span")
     };
     assert_eq!(&bytes[r], br#"{"a": [1, 2.5]}"#);
     // Swapped key order (Python 2) and whitespace.
     let bytes = br#" { "expiration_date" : null , "value" : "x" } "#;
-    let Some(bucketcache_core::backend::ValueSpan::Json(r)) = b.value_span(bytes) else {
+    let StoredValue::Json(r) = b.decode(bytes).unwrap().value else {
         panic!("no span")
     };
     assert_eq!(&bytes[r], br#""x""#);
-    // Files only the slow reader knows, and broken files, have no span.
-    assert_eq!(
-        b.value_span(br#"{"value": NaN, "expiration_date": null}"#),
-        None
-    );
-    assert_eq!(b.value_span(br#"{"value": 1}"#), None);
+    // Files only the slow reader knows are a tree; broken files are errors.
+    let slow = b
+        .decode(br#"{"value": NaN, "expiration_date": null}"#)
+        .unwrap();
+    assert!(matches!(slow.value, StoredValue::Tree(_)));
+    assert!(b.decode(br#"{"value": 1}"#).is_err());
     // Through the span or not, the value is the same.
     let v: f64 = dynb(&b)
         .decode_value(br#"{"value": NaN, "expiration_date": null}"#)

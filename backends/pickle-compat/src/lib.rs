@@ -39,7 +39,7 @@
 //!
 //! let exp = parse_expiration("2100-01-01T00:00:00.123456");
 //! let bytes = b.encode(&(1, "two"), exp).unwrap();
-//! assert_eq!(b.load_expiration(&bytes).unwrap(), exp);
+//! assert_eq!(b.decode(&bytes).map(|d| d.expiration).unwrap(), exp);
 //! assert_eq!(b.decode_value::<(u8, String)>(&bytes).unwrap(), (1, "two".to_string()));
 //! ```
 #![warn(missing_docs)]

@@ -65,7 +65,7 @@ fn protocol_3_output_loads_back() {
         bytes.windows(2).any(|w| w == b"C\x0a"),
         "raw datetime state"
     );
-    assert_eq!(dynb(&b).load_expiration(&bytes).unwrap(), exp);
+    assert_eq!(dynb(&b).decode(&bytes).map(|d| d.expiration).unwrap(), exp);
     assert_eq!(dynb(&b).decode_value::<V>(&bytes).unwrap(), v);
 }
 
@@ -91,21 +91,36 @@ fn int_keys_stay_ints_and_read_as_text_for_json() {
 fn envelope_with_extra_or_missing_key_is_a_decode_error() {
     // {'value': 1, 'expiration_date': None, 'x': 2}
     let extra = b"\x80\x02}(X\x05\x00\x00\x00valueK\x01X\x0f\x00\x00\x00expiration_dateNX\x01\x00\x00\x00xK\x02u.";
-    assert!(dynb(&backend()).load_expiration(extra).is_err());
+    assert!(dynb(&backend())
+        .decode(extra)
+        .map(|d| d.expiration)
+        .is_err());
     let missing = b"\x80\x02}X\x05\x00\x00\x00valueK\x01s.";
-    assert!(dynb(&backend()).load_expiration(missing).is_err());
+    assert!(dynb(&backend())
+        .decode(missing)
+        .map(|d| d.expiration)
+        .is_err());
     let not_dict = b"\x80\x02K\x01.";
-    assert!(dynb(&backend()).load_expiration(not_dict).is_err());
+    assert!(dynb(&backend())
+        .decode(not_dict)
+        .map(|d| d.expiration)
+        .is_err());
 }
 
 #[test]
 fn expiration_must_be_none_or_a_datetime() {
     let int_exp = b"\x80\x02}(X\x05\x00\x00\x00valueK\x01X\x0f\x00\x00\x00expiration_dateK\x05u.";
-    assert!(dynb(&backend()).load_expiration(int_exp).is_err());
+    assert!(dynb(&backend())
+        .decode(int_exp)
+        .map(|d| d.expiration)
+        .is_err());
     // datetime(state, tzinfo) with a non-None tzinfo (here a set, the only other thing buildable).
     let aware = b"\x80\x03}(X\x05\x00\x00\x00valueK\x01X\x0f\x00\x00\x00expiration_date\
 cdatetime\ndatetime\nC\x0a\x084\x01\x01\x00\x00\x00\x00\x00\x00c__builtin__\nset\n)R\x86Ru.";
-    let e = dynb(&backend()).load_expiration(aware).unwrap_err();
+    let e = dynb(&backend())
+        .decode(aware)
+        .map(|d| d.expiration)
+        .unwrap_err();
     assert!(e.to_string().contains("time zone"), "{e}");
 }
 
@@ -170,14 +185,17 @@ fn remembered_envelope_is_used_only_for_the_same_bytes() {
     let b = backend();
     let one = dynb(&b).encode("one", None).unwrap();
     let two = dynb(&b).encode("two", None).unwrap();
-    dynb(&b).load_expiration(&one).unwrap();
+    dynb(&b).decode(&one).map(|d| d.expiration).unwrap();
     assert_eq!(dynb(&b).decode_value::<String>(&two).unwrap(), "two");
-    dynb(&b).load_expiration(&one).unwrap();
+    dynb(&b).decode(&one).map(|d| d.expiration).unwrap();
     assert_eq!(dynb(&b).decode_value::<String>(&one).unwrap(), "one");
     // Consumed: a second read decodes again and still gives the value.
     assert_eq!(dynb(&b).decode_value::<String>(&one).unwrap(), "one");
     // A failed decode leaves nothing behind that a later read could pick up.
-    assert!(dynb(&b).load_expiration(&one[..one.len() - 1]).is_err());
+    assert!(dynb(&b)
+        .decode(&one[..one.len() - 1])
+        .map(|d| d.expiration)
+        .is_err());
     assert!(dynb(&b)
         .decode_value::<String>(&one[..one.len() - 1])
         .is_err());

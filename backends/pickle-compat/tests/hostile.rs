@@ -24,7 +24,7 @@ fn load(bytes: &[u8]) -> bool {
     let p = backend();
     let b: &dyn Backend = &p;
     let start = Instant::now();
-    let exp = b.load_expiration(bytes);
+    let exp = b.decode(bytes).map(|d| d.expiration);
     let value = b.decode_value::<Json>(bytes);
     let took = start.elapsed();
     assert!(took < Duration::from_secs(5), "took {took:?}");
@@ -35,7 +35,10 @@ fn load(bytes: &[u8]) -> bool {
 fn err_text(bytes: &[u8]) -> String {
     let p = backend();
     let b: &dyn Backend = &p;
-    b.load_expiration(bytes).unwrap_err().to_string()
+    b.decode(bytes)
+        .map(|d| d.expiration)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]

@@ -62,7 +62,7 @@ proptest! {
             let b: &dyn Backend = &p;
             let exp = parse_expiration("2100-01-01T00:00:00.123456");
             let bytes = b.encode(&(&s, f, serde_bytes_like(&raw)), exp).unwrap();
-            prop_assert_eq!(b.load_expiration(&bytes).unwrap(), exp);
+            prop_assert_eq!(b.decode(&bytes).map(|d| d.expiration).unwrap(), exp);
             let back: (String, f64, Vec<u8>) = b.decode_value(&bytes).unwrap();
             prop_assert_eq!(&back.0, &s);
             prop_assert_eq!(back.1.to_bits(), f.to_bits());

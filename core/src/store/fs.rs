@@ -161,9 +161,7 @@ impl Store for FsStore {
         }
         // One sized buffer, filled in two steps: the head decides whether the rest is read.
         let mut bytes = Vec::with_capacity(size as usize + 1);
-        (&mut file)
-            .take(HEAD_LEN as u64)
-            .read_to_end(&mut bytes)?;
+        (&mut file).take(HEAD_LEN as u64).read_to_end(&mut bytes)?;
         if !(limits.head)(&bytes) {
             return Ok(Fetched::Rejected);
         }
@@ -365,7 +363,10 @@ mod tests {
         fs::write(outside.path(), b"secret").unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("l.json")).unwrap();
         let fifo = dir.path().join("f.json");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         let store = FsStore::new(dir.path(), false);
         assert!(matches!(

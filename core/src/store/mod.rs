@@ -16,7 +16,9 @@ mod fs;
 mod registry;
 
 pub use fs::FsStore;
-pub use registry::{open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration};
+pub use registry::{
+    open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
+};
 
 /// What a name holds, as a listing sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

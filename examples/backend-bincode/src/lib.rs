@@ -103,7 +103,9 @@ impl Backend for Bincode {
         out.extend_from_slice(&micros.to_le_bytes());
         out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
         out.extend_from_slice(&encoded);
-        Ok(Some(StoredValue::Tree(Arc::new(BincodeValue(encoded.into())))))
+        Ok(Some(StoredValue::Tree(Arc::new(BincodeValue(
+            encoded.into(),
+        )))))
     }
 
     fn decode(&self, bytes: &[u8]) -> std::result::Result<Decoded, BackendError> {
@@ -125,10 +127,7 @@ impl Backend for Bincode {
 struct BincodeValue(Arc<[u8]>);
 
 impl ValueTree for BincodeValue {
-    fn visit(
-        &self,
-        visit: &mut ValueVisitor<'_>,
-    ) -> std::result::Result<(), erased_serde::Error> {
+    fn visit(&self, visit: &mut ValueVisitor<'_>) -> std::result::Result<(), erased_serde::Error> {
         let mut decoder = bincode::serde::BorrowedSerdeDecoder::from_slice(
             &self.0,
             bincode::config::standard(),

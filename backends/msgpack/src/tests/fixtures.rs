@@ -176,7 +176,8 @@ fn check_reads_as_manifest(which: &str) -> usize {
         let bytes = fixture_bytes(which, &entry);
         let what = format!("{which}/{dir}/{}", entry["filename"]);
         let exp = b
-            .load_expiration(&bytes)
+            .decode(&bytes)
+            .map(|d| d.expiration)
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(exp, expiration_of(&entry), "{what}");
         let Pictured(v) = dec(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -249,7 +250,10 @@ fn corrupt_fixtures_are_decode_errors() {
             }
             let bytes = fixture_bytes(which, &entry);
             assert!(
-                matches!(b.load_expiration(&bytes), Err(BackendError::Decode(_))),
+                matches!(
+                    b.decode(&bytes).map(|d| d.expiration),
+                    Err(BackendError::Decode(_))
+                ),
                 "{}",
                 entry["filename"]
             );

@@ -14,7 +14,7 @@ const EXP: &[u8] = b"\xafexpiration_date";
 fn envelope_keys_may_come_in_any_order_and_any_width() {
     let b = backend();
     let swapped = envelope(&[b"\x82", EXP, b"\xc0", VALUE, b"\x01"]);
-    assert_eq!(b.load_expiration(&swapped).unwrap(), None);
+    assert_eq!(b.decode(&swapped).map(|d| d.expiration).unwrap(), None);
     assert_eq!(dec::<u8>(&swapped).unwrap(), 1);
     let wide = envelope(&[b"\xde\x00\x02\xd9\x05value\x01", EXP, b"\xc0"]);
     assert_eq!(dec::<u8>(&wide).unwrap(), 1);
@@ -77,7 +77,10 @@ fn malformed_envelopes_are_decode_errors() {
     ];
     for (what, bytes) in bad {
         assert!(
-            matches!(b.load_expiration(&bytes), Err(BackendError::Decode(_))),
+            matches!(
+                b.decode(&bytes).map(|d| d.expiration),
+                Err(BackendError::Decode(_))
+            ),
             "{what}"
         );
     }
@@ -103,9 +106,12 @@ fn every_truncation_is_an_error() {
     );
     let e = parse_expiration("2100-01-01T00:00:00.5").unwrap();
     let whole = (&b as &dyn Backend).encode(&value, Some(e)).unwrap();
-    assert_eq!(b.load_expiration(&whole).unwrap(), Some(e));
+    assert_eq!(b.decode(&whole).map(|d| d.expiration).unwrap(), Some(e));
     for cut in 0..whole.len() {
-        assert!(b.load_expiration(&whole[..cut]).is_err(), "prefix of {cut}");
+        assert!(
+            b.decode(&whole[..cut]).map(|d| d.expiration).is_err(),
+            "prefix of {cut}"
+        );
         assert!(dec::<IgnoredAny>(&whole[..cut]).is_err(), "prefix of {cut}");
     }
 }
@@ -129,7 +135,7 @@ fn huge_declared_lengths_fail_fast_without_allocating() {
         b"\x9f\x01",
     ] {
         let bytes = hostile(value);
-        assert!(b.load_expiration(&bytes).is_err(), "{value:?}");
+        assert!(b.decode(&bytes).map(|d| d.expiration).is_err(), "{value:?}");
         assert!(dec::<Value>(&bytes).is_err(), "{value:?}");
         assert!(dec::<Vec<u8>>(&bytes).is_err(), "{value:?}");
     }
@@ -148,14 +154,12 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let started = Instant::now();
     let deep = hostile(&nested_arrays(100_000));
     assert!(matches!(
-        b.load_expiration(&deep),
+        b.decode(&deep).map(|d| d.expiration),
         Err(BackendError::Decode(_))
     ));
     assert!(dec::<Value>(&deep).is_err());
     assert!(hostile(&nested_arrays(MAX_DEPTH + 1)).len() > MAX_DEPTH);
-    assert!(b
-        .load_expiration(&hostile(&nested_arrays(MAX_DEPTH + 1)))
-        .is_err());
+    assert!(b.decode(&hostile(&nested_arrays(MAX_DEPTH + 1))).is_err());
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
@@ -163,7 +167,7 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
 fn nesting_up_to_the_limit_round_trips() {
     let b = backend();
     let ok = hostile(&nested_arrays(MAX_DEPTH));
-    assert_eq!(b.load_expiration(&ok).unwrap(), None);
+    assert_eq!(b.decode(&ok).map(|d| d.expiration).unwrap(), None);
     // Decode on a thread with a known stack: serde recursion is the value's own.
     let v = std::thread::Builder::new()
         .stack_size(8 << 20)
@@ -196,13 +200,13 @@ impl Serialize for Deep {
 fn values_deeper_than_the_limit_are_not_written() {
     let b = backend();
     let at_limit = enc(&b, &Deep(MAX_DEPTH, false)).unwrap();
-    assert_eq!(b.load_expiration(&at_limit).unwrap(), None);
+    assert_eq!(b.decode(&at_limit).map(|d| d.expiration).unwrap(), None);
     assert!(matches!(
         enc(&b, &Deep(MAX_DEPTH + 1, false)),
         Err(BackendError::Encode(_))
     ));
     // An enum variant's `{name: data}` wrapper counts as a level, when written and when read.
     let at_limit = enc(&b, &Deep(MAX_DEPTH - 1, true)).unwrap();
-    assert_eq!(b.load_expiration(&at_limit).unwrap(), None);
+    assert_eq!(b.decode(&at_limit).map(|d| d.expiration).unwrap(), None);
     assert!(enc(&b, &Deep(MAX_DEPTH, true)).is_err());
 }
