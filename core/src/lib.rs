@@ -15,7 +15,6 @@ pub mod keymaker;
 pub mod lifetime;
 mod memoize;
 pub mod plugins;
-pub mod pyjson;
 pub mod registry;
 pub mod store;
 pub mod time;
