@@ -73,8 +73,6 @@ pub(crate) struct Inner {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) log_full_keys: bool,
     pub(crate) memory: Mutex<Memory>,
-    /// False for the built-in keymakers, whose digests are hex by construction.
-    pub(crate) check_digests: bool,
 }
 
 /// A persistent cache in a directory: one file per key, named by the key's digest.
@@ -163,10 +161,9 @@ impl Bucket {
             .inner
             .keymaker
             .make_key(&Sized_(key), &*self.inner.backend)?;
-        if self.inner.check_digests {
-            // The digest becomes a file name: never let a keymaker name a path.
-            crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
-        }
+        // The digest becomes a file name: never let a keymaker name a path. Checked for every
+        // keymaker: the crate a registration names is only a claim, and the check is cheap.
+        crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(
                 key = %self.describe_key(key),

@@ -20,8 +20,6 @@ pub const DEFAULT_BACKEND: &str = "msgpack";
 pub const DEFAULT_KEYMAKER: &str = "default";
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
 pub const PYTHON_KEYMAKER: &str = "python";
-/// The crate of the built-in keymakers, whose digests need no checking.
-const BUILT_IN_KEYMAKERS: &str = "bucketcache-keymakers";
 
 enum Choice<T: ?Sized> {
     Name(String),
@@ -211,7 +209,6 @@ impl BucketBuilder {
                 (registry::keymaker(name)?, registry::keymaker_origin(name))
             }
         };
-        let check_digests = keymaker_origin.as_deref() != Some(BUILT_IN_KEYMAKERS);
         if self.python_compatible && keymaker.name() != PYTHON_KEYMAKER {
             return Err(Error::Config(format!(
                 "python_compatible() names files with the {PYTHON_KEYMAKER:?} keymaker, not {:?}",
@@ -251,7 +248,6 @@ impl BucketBuilder {
             storage,
             log_full_keys: self.log_full_keys,
             memory: Mutex::new(Default::default()),
-            check_digests,
         }))
     }
 }
