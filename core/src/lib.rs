@@ -22,7 +22,7 @@ pub mod validate;
 
 pub use backend::{Backend, BackendError, ValueSpan, ValueVisitor};
 pub use bucket::{Bucket, Pruned};
-pub use builder::{BucketBuilder, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER};
+pub use builder::{BucketBuilder, PYTHON_KEYMAKER};
 pub use config::BucketConfig;
 pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use error::{Error, Result};
