@@ -30,7 +30,7 @@ pub use bucketcache_core::{
     time, validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo,
     Clock, Decoded, DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker,
     ManualClock, MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree,
-    ValueVisitor, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER,
+    ValueVisitor, PYTHON_KEYMAKER,
 };
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 
@@ -177,7 +177,28 @@ pub mod backends {
 /// The built-in keymakers.
 pub use bucketcache_keymakers as keymakers;
 
-/// Registers the built-in backends and keymakers explicitly.
+/// The backend used when none is named.
+pub const DEFAULT_BACKEND: &str = bucketcache_msgpack::NAME;
+/// The keymaker used when none is named.
+pub const DEFAULT_KEYMAKER: &str = bucketcache_keymakers::DEFAULT;
+
+/// This crate's declaration to the registry: core names no crate and no format, so the facade
+/// says which crates are built in (shown as such by `bucketcache backends`) and which backend
+/// and keymaker a bucket uses by default.
+const DISTRIBUTION: registry::Distribution = registry::Distribution {
+    built_in_crates: &[
+        "bucketcache-json",
+        "bucketcache-msgpack",
+        "bucketcache-pickle",
+        "bucketcache-keymakers",
+    ],
+    default_backend: DEFAULT_BACKEND,
+    default_keymaker: DEFAULT_KEYMAKER,
+};
+
+bucketcache_core::inventory::submit! { DISTRIBUTION }
+
+/// Registers the built-in backends and keymakers (and this crate's defaults) explicitly.
 ///
 /// They register themselves through `inventory` on the usual platforms; this is for the others
 /// (where static constructors do not run) and is harmless to call more than once.
@@ -185,8 +206,10 @@ pub use bucketcache_keymakers as keymakers;
 /// ```
 /// bucketcache::install_default_backends().unwrap();
 /// assert!(bucketcache::registry::backends().iter().any(|b| b.name == "msgpack"));
+/// assert_eq!(bucketcache::registry::default_backend().unwrap(), bucketcache::DEFAULT_BACKEND);
 /// ```
 pub fn install_default_backends() -> Result<()> {
+    registry::declare_distribution(&DISTRIBUTION)?;
     bucketcache_json::register()?;
     bucketcache_msgpack::register()?;
     bucketcache_pickle::register()?;

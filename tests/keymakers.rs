@@ -235,3 +235,47 @@ fn unknown_keymaker_names_the_known_ones() {
         assert!(msg.contains(name), "{msg}");
     }
 }
+
+/// Passes the registry's probe keys as the default keymaker does, then names a path for one key.
+#[derive(Debug)]
+struct Impostor;
+
+impl bucketcache::KeyMaker for Impostor {
+    fn name(&self) -> &str {
+        "impostor"
+    }
+    fn digest_len(&self) -> usize {
+        64
+    }
+    fn make_key(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        backend: &dyn Backend,
+    ) -> Result<String, bucketcache::KeyError> {
+        if serde_json::to_string(key).ok().as_deref() == Some("\"evil\"") {
+            return Ok(format!("../../{}", "a".repeat(32)));
+        }
+        bucketcache::KeyMaker::make_key(&DefaultKeyMaker, key, backend)
+    }
+}
+
+#[test]
+fn a_keymaker_claiming_to_be_built_in_still_has_its_digests_checked() {
+    // Any crate can register under the built-in keymakers' crate name.
+    bucketcache::registry::register_keymaker("impostor", "bucketcache-keymakers", || {
+        Arc::new(Impostor)
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a").join("b");
+    let b = open(&dir, "json", "impostor");
+    b.set("fine", &1).unwrap();
+    let err = b.set("evil", &2).unwrap_err();
+    assert!(
+        matches!(err, Error::Key(bucketcache::KeyError::Unsupported(_))),
+        "{err}"
+    );
+    assert!(err.to_string().contains("lowercase hex"), "{err}");
+    assert!(!tmp.path().join(format!("{}.json", "a".repeat(32))).exists());
+    assert_eq!(files_in(&dir).len(), 1);
+}

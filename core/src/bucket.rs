@@ -80,7 +80,7 @@ pub(crate) struct Inner {
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// # bucketcache::install_default_backends()?;
 /// use std::time::Duration;
 /// use bucketcache_core::Bucket;
 /// let dir = tempfile::tempdir().unwrap();
@@ -113,8 +113,8 @@ impl std::fmt::Debug for Bucket {
 }
 
 impl Bucket {
-    /// Opens (creating it, recursively, if needed) a bucket with the default backend
-    /// (`msgpack`) and keymaker (`default`) and no lifetime.
+    /// Opens (creating it, recursively, if needed) a bucket with the default backend and
+    /// keymaker (`msgpack` and `default` in `bucketcache`) and no lifetime.
     pub fn open(path: impl Into<PathBuf>) -> Result<Bucket> {
         Self::builder(path).open()
     }

@@ -14,10 +14,6 @@ use crate::registry::{self, BackendOptions};
 use crate::store::{open_store, Store, StoreOptions};
 use crate::time::{Clock, SystemClock};
 
-/// The backend used when none is named.
-pub const DEFAULT_BACKEND: &str = "msgpack";
-/// The keymaker used when none is named.
-pub const DEFAULT_KEYMAKER: &str = "default";
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
 pub const PYTHON_KEYMAKER: &str = "python";
 
@@ -34,7 +30,7 @@ enum Choice<T: ?Sized> {
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// # bucketcache::install_default_backends()?;
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = bucketcache_core::Bucket::builder(dir.path())
 ///     .backend("json")
@@ -47,7 +43,7 @@ enum Choice<T: ?Sized> {
 /// ```
 pub struct BucketBuilder {
     path: PathBuf,
-    backend: Choice<dyn Backend>,
+    backend: Option<Choice<dyn Backend>>,
     backend_options: BackendOptions,
     keymaker: Option<Choice<dyn KeyMaker>>,
     python_compatible: bool,
@@ -65,7 +61,7 @@ impl BucketBuilder {
     pub(crate) fn new(path: PathBuf) -> Self {
         BucketBuilder {
             path,
-            backend: Choice::Name(DEFAULT_BACKEND.into()),
+            backend: None,
             backend_options: BackendOptions::Null,
             keymaker: None,
             python_compatible: false,
@@ -80,9 +76,10 @@ impl BucketBuilder {
         }
     }
 
-    /// Selects a registered backend by name (default `msgpack`).
+    /// Selects a registered backend by name (default: the distribution's, see
+    /// [`registry::default_backend`]; `msgpack` in `bucketcache`).
     pub fn backend(mut self, name: impl Into<String>) -> Self {
-        self.backend = Choice::Name(name.into());
+        self.backend = Some(Choice::Name(name.into()));
         self
     }
 
@@ -94,11 +91,12 @@ impl BucketBuilder {
 
     /// Uses this backend instance (validated at `open`).
     pub fn backend_instance(mut self, backend: Arc<dyn Backend>) -> Self {
-        self.backend = Choice::Instance(backend);
+        self.backend = Some(Choice::Instance(backend));
         self
     }
 
-    /// Selects a registered keymaker by name (default `default`).
+    /// Selects a registered keymaker by name (default: the distribution's, see
+    /// [`registry::default_keymaker`]; `default` in `bucketcache`).
     pub fn keymaker(mut self, name: impl Into<String>) -> Self {
         self.keymaker = Some(Choice::Name(name.into()));
         self
@@ -218,8 +216,9 @@ impl BucketBuilder {
             (l, u) => l.or(u).filter(|d| !d.is_zero()),
         };
         let backend = match self.backend {
-            Choice::Name(name) => registry::backend(&name, &self.backend_options)?,
-            Choice::Instance(b) => {
+            Some(Choice::Name(name)) => registry::backend(&name, &self.backend_options)?,
+            None => registry::backend(registry::default_backend()?, &self.backend_options)?,
+            Some(Choice::Instance(b)) => {
                 crate::validate::validate_backend(&*b, "Bucket::builder().backend_instance")?;
                 b
             }
@@ -230,7 +229,7 @@ impl BucketBuilder {
                 let name = match &choice {
                     Some(Choice::Name(name)) => name.as_str(),
                     _ if self.python_compatible => PYTHON_KEYMAKER,
-                    _ => DEFAULT_KEYMAKER,
+                    _ => registry::default_keymaker()?,
                 };
                 (registry::keymaker(name)?, registry::keymaker_origin(name))
             }

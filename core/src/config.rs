@@ -34,10 +34,11 @@ use crate::Bucket;
 pub struct BucketConfig {
     /// The cache directory.
     pub path: PathBuf,
-    /// The backend's registered name (default `msgpack`).
+    /// The backend's registered name (default: the distribution's, `msgpack` in `bucketcache`).
     #[serde(default)]
     pub backend: Option<String>,
-    /// The keymaker's registered name (default `default`; `python` names files as the original).
+    /// The keymaker's registered name (default: the distribution's, `default` in `bucketcache`;
+    /// `python` names files as the original).
     #[serde(default)]
     pub keymaker: Option<String>,
     /// The lifetime: seconds, or a human string such as `"1h30m"`.
@@ -120,10 +121,11 @@ impl BucketConfig {
         if let Some(name) = &self.backend {
             b = b.backend(name.clone());
         }
-        let backend = self
-            .backend
-            .as_deref()
-            .unwrap_or(crate::builder::DEFAULT_BACKEND);
+        let backend = match &self.backend {
+            Some(name) => name.as_str(),
+            // Without a default, options cannot name the backend: any of them is an error.
+            None => crate::registry::default_backend().unwrap_or_default(),
+        };
         if let Some(unknown) = self.backend_options.keys().find(|k| *k != backend) {
             return Err(Error::Config(format!(
                 "backend_options.{unknown} is given but the backend is {backend:?}"

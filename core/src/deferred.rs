@@ -20,7 +20,7 @@ use crate::time::Expiration;
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// # bucketcache::install_default_backends()?;
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
 /// let d = b.deferred();
@@ -178,7 +178,7 @@ impl Drop for DeferredWriteBucket {
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// # bucketcache::install_default_backends()?;
 /// use bucketcache_core::{deferred_write, Bucket, Error};
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = Bucket::builder(dir.path()).backend("json").open()?;

@@ -16,7 +16,6 @@ pub mod keymaker;
 pub mod lifetime;
 mod memoize;
 pub mod plugins;
-pub mod pyjson;
 pub mod registry;
 pub mod rules;
 pub mod store;
@@ -25,7 +24,7 @@ pub mod validate;
 
 pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
 pub use bucket::Bucket;
-pub use builder::{BucketBuilder, DEFAULT_BACKEND, DEFAULT_KEYMAKER, PYTHON_KEYMAKER};
+pub use builder::{BucketBuilder, PYTHON_KEYMAKER};
 pub use config::BucketConfig;
 pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use error::{Error, Result};

@@ -104,7 +104,7 @@ pub trait MemoStore {
     ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
-    /// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+    /// # bucketcache::install_default_backends()?;
     /// use bucketcache_core::{Bucket, Lookup, MemoStore};
     /// let dir = tempfile::tempdir().unwrap();
     /// let b = Bucket::builder(dir.path()).backend("json").open()?;
@@ -176,7 +176,7 @@ impl Bucket {
     ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
-    /// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+    /// # bucketcache::install_default_backends()?;
     /// let dir = tempfile::tempdir().unwrap();
     /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
     /// let mut calls = 0;
@@ -200,7 +200,7 @@ impl Bucket {
     ///
     /// ```
     /// # fn main() -> anyhow::Result<()> {
-    /// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+    /// # bucketcache::install_default_backends()?;
     /// let dir = tempfile::tempdir()?;
     /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
     /// let failed: anyhow::Result<u32> = b.get_or_try_insert_with("k", || anyhow::bail!("offline"));
@@ -385,7 +385,7 @@ fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// # bucketcache::install_default_backends()?;
 /// use bucketcache_core::{lookup_async, Bucket, Lookup};
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = Bucket::builder(dir.path()).backend("json").open()?;

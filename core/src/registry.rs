@@ -5,6 +5,10 @@
 //! [`register_backend_factory`]). Every backend is validated when it enters the registry
 //! ([`crate::validate::validate_backend`]); a refused backend is logged and remembered, and a
 //! lookup of its name reports why it was refused.
+//!
+//! Core names no format and no crate: which crates are built in and which backend and keymaker
+//! a bucket uses by default is declared by the distribution (the `bucketcache` facade crate) as
+//! a [`Distribution`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,11 +67,43 @@ pub struct KeyMakerRegistration {
 
 inventory::collect!(KeyMakerRegistration);
 
+/// What a distribution of bucketcache (the `bucketcache` facade crate, or a program that bundles
+/// its own set of crates on top of core) declares: which crates are its own, and which backend
+/// and keymaker a bucket uses when none is named.
+///
+/// Submitted with `inventory::submit!` (so that it holds before the first lookup) and, for
+/// platforms where static constructors do not run, with [`declare_distribution`]. A program has
+/// one distribution: declaring the same one again is a no-op, declaring another is an error.
+///
+/// ```
+/// use bucketcache_core::registry::{self, Distribution};
+/// static MINE: Distribution = Distribution {
+///     built_in_crates: &["bucketcache-json", "bucketcache-keymakers"],
+///     default_backend: "json",
+///     default_keymaker: "default",
+/// };
+/// registry::declare_distribution(&MINE).unwrap();
+/// registry::declare_distribution(&MINE).unwrap();
+/// assert_eq!(registry::default_backend().unwrap(), "json");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Distribution {
+    /// Crates (their `CARGO_PKG_NAME`) whose backends are listed as [`Origin::BuiltIn`].
+    pub built_in_crates: &'static [&'static str],
+    /// The backend a bucket uses when none is named.
+    pub default_backend: &'static str,
+    /// The keymaker a bucket uses when none is named (unless it is Python-compatible, which
+    /// uses [`PYTHON_KEYMAKER`](crate::PYTHON_KEYMAKER)).
+    pub default_keymaker: &'static str,
+}
+
+inventory::collect!(Distribution);
+
 /// Where a backend comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Origin {
-    /// A crate of this project (json, msgpack, pickle).
+    /// A crate the [`Distribution`] lists as its own.
     BuiltIn(String),
     /// A third-party crate linked into the program.
     Crate(String),
@@ -84,21 +120,6 @@ impl fmt::Display for Origin {
             Origin::Crate(c) => write!(f, "crate {c}"),
             Origin::Plugin(p) => write!(f, "plugin {}", p.display()),
             Origin::Program => f.write_str("the program"),
-        }
-    }
-}
-
-impl Origin {
-    fn of_crate(name: &str) -> Origin {
-        const OURS: [&str; 3] = [
-            "bucketcache-json",
-            "bucketcache-msgpack",
-            "bucketcache-pickle",
-        ];
-        if OURS.contains(&name) {
-            Origin::BuiltIn(name.to_owned())
-        } else {
-            Origin::Crate(name.to_owned())
         }
     }
 }
@@ -139,14 +160,23 @@ struct Registry {
     backends: BTreeMap<String, BackendEntry>,
     keymakers: BTreeMap<String, KeyMakerEntry>,
     refused: Vec<String>,
+    distribution: Option<&'static Distribution>,
 }
 
 fn global() -> &'static RwLock<Registry> {
     static GLOBAL: OnceLock<RwLock<Registry>> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let mut reg = Registry::default();
+        // First, so that the backends below get their origin right.
+        for d in inventory::iter::<Distribution> {
+            if let Err(e) = reg.declare(d) {
+                tracing::error!("{e}");
+                reg.refused.push(e.to_string());
+            }
+        }
         for r in inventory::iter::<BackendRegistration> {
-            if let Err(e) = reg.add_factory(r.name, Origin::of_crate(r.origin), r.factory) {
+            let origin = reg.origin_of(r.origin);
+            if let Err(e) = reg.add_factory(r.name, origin, r.factory) {
                 tracing::error!("{e}");
                 reg.refused.push(e.to_string());
             }
@@ -170,6 +200,40 @@ fn write() -> std::sync::RwLockWriteGuard<'static, Registry> {
 }
 
 impl Registry {
+    fn declare(&mut self, d: &'static Distribution) -> Result<()> {
+        match self.distribution {
+            Some(existing) if existing == d => return Ok(()),
+            Some(existing) => {
+                return Err(Error::Config(format!(
+                    "a second distribution is declared ({d:?}); this program's is {existing:?}"
+                )))
+            }
+            None => self.distribution = Some(d),
+        }
+        // Backends registered before the declaration (it may come late, without `inventory`)
+        // are relabelled, so that their origin does not depend on the order of the calls.
+        for e in self.backends.values_mut() {
+            if let Origin::Crate(c) = &e.info.origin {
+                if d.built_in_crates.contains(&c.as_str()) {
+                    e.info.origin = Origin::BuiltIn(c.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The origin of a backend submitted by the crate `name`.
+    fn origin_of(&self, name: &str) -> Origin {
+        if self
+            .distribution
+            .is_some_and(|d| d.built_in_crates.contains(&name))
+        {
+            Origin::BuiltIn(name.to_owned())
+        } else {
+            Origin::Crate(name.to_owned())
+        }
+    }
+
     fn check_free(&self, name: &str, origin: &Origin) -> Result<bool> {
         match self.backends.get(name) {
             None => Ok(true),
@@ -346,12 +410,43 @@ pub fn refused() -> Vec<String> {
 /// Registers a backend factory under `name` (validating its default configuration). Registering
 /// the same name again from the same origin is a no-op.
 pub fn register_backend_factory(name: &str, origin: &str, factory: BackendFactory) -> Result<()> {
-    write().add_factory(name, Origin::of_crate(origin), factory)
+    let mut reg = write();
+    let origin = reg.origin_of(origin);
+    reg.add_factory(name, origin, factory)
 }
 
 /// Registers a ready-made backend (e.g. one loaded from a plugin), after validating it.
 pub fn register_backend_instance(backend: Arc<dyn Backend>, origin: Origin) -> Result<()> {
     write().add_instance(backend, origin)
+}
+
+/// Declares the program's [`Distribution`] (also done through `inventory`); calling it again
+/// with the same one is harmless.
+pub fn declare_distribution(distribution: &'static Distribution) -> Result<()> {
+    write().declare(distribution)
+}
+
+/// The backend a bucket uses when none is named, as the [`Distribution`] declares it.
+pub fn default_backend() -> Result<&'static str> {
+    read()
+        .distribution
+        .map(|d| d.default_backend)
+        .ok_or_else(|| no_default("backend"))
+}
+
+/// The keymaker a bucket uses when none is named, as the [`Distribution`] declares it.
+pub fn default_keymaker() -> Result<&'static str> {
+    read()
+        .distribution
+        .map(|d| d.default_keymaker)
+        .ok_or_else(|| no_default("keymaker"))
+}
+
+fn no_default(kind: &str) -> Error {
+    Error::Config(format!(
+        "no {kind} is named and no default is declared: name one, or link a distribution such \
+         as the `bucketcache` crate (registry::Distribution)"
+    ))
 }
 
 /// Builds the keymaker registered as `name`.
@@ -420,4 +515,71 @@ pub fn options<T: DeserializeOwned + Default>(
 pub fn digest_lengths() -> std::collections::BTreeSet<usize> {
     let factories: Vec<_> = read().keymakers.values().map(|e| e.factory).collect();
     factories.into_iter().map(|f| f().digest_len()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static OURS: Distribution = Distribution {
+        built_in_crates: &["ours"],
+        default_backend: "fmt",
+        default_keymaker: "km",
+    };
+
+    fn refusing(_: &BackendOptions) -> Result<Arc<dyn Backend>> {
+        Err(Error::Config("not built in these tests".into()))
+    }
+
+    fn entry(name: &str, origin: Origin) -> BackendEntry {
+        BackendEntry {
+            info: BackendInfo {
+                name: name.to_owned(),
+                extension: name.to_owned(),
+                binary: false,
+                python_class_name: None,
+                origin,
+            },
+            factory: Factory::Fn(refusing),
+        }
+    }
+
+    #[test]
+    fn built_in_is_what_the_distribution_says_even_when_it_comes_late() {
+        let mut reg = Registry::default();
+        assert_eq!(reg.origin_of("ours"), Origin::Crate("ours".into()));
+        // Registered before the declaration, as without `inventory`.
+        reg.backends
+            .insert("a".into(), entry("a", Origin::Crate("ours".into())));
+        reg.backends
+            .insert("b".into(), entry("b", Origin::Crate("theirs".into())));
+        reg.declare(&OURS).unwrap();
+        assert_eq!(
+            reg.backends["a"].info.origin,
+            Origin::BuiltIn("ours".into())
+        );
+        assert_eq!(
+            reg.backends["b"].info.origin,
+            Origin::Crate("theirs".into())
+        );
+        assert_eq!(reg.origin_of("ours"), Origin::BuiltIn("ours".into()));
+        assert_eq!(reg.origin_of("theirs"), Origin::Crate("theirs".into()));
+    }
+
+    #[test]
+    fn one_distribution_per_program() {
+        static OTHER: Distribution = Distribution {
+            built_in_crates: &["ours"],
+            default_backend: "other",
+            default_keymaker: "km",
+        };
+        let mut reg = Registry::default();
+        reg.declare(&OURS).unwrap();
+        // The same declaration again (inventory, then the explicit call) is fine.
+        let copy: &'static Distribution = Box::leak(Box::new(OURS));
+        reg.declare(copy).unwrap();
+        let err = reg.declare(&OTHER).unwrap_err().to_string();
+        assert!(err.contains("a second distribution"), "{err}");
+        assert_eq!(reg.distribution.map(|d| d.default_backend), Some("fmt"));
+    }
 }

@@ -217,7 +217,7 @@ pub const PYTHON_CLASSES: [&str; 3] = ["JSONBackend", "MessagePackBackend", "Pic
 ///   same bytes the second time (the first pass may reorder keys that were numbers).
 pub fn check_key<K: Serialize + fmt::Debug + ?Sized>(key: &K) {
     use bucketcache::keymakers::{key_bytes, python_digest, DefaultKeyMaker, StreamingKeyMaker};
-    use bucketcache_core::pyjson::{self, PyJsonOptions};
+    use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
     use md5::{Digest, Md5};
 
     let default = DefaultKeyMaker.digest(key);

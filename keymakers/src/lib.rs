@@ -9,7 +9,7 @@
 //! | `python` ([`PythonKeyMaker`]) | md5 hex of the backend's Python class name and the canonical JSON | caches shared with Python BucketCache 0.12.1 |
 //!
 //! The canonical JSON is exactly Python's `json.dumps(key, sort_keys=True)` (see
-//! [`bucketcache_core::pyjson`]): map keys sorted, so equal maps give equal digests whatever
+//! [`bucketcache_pyjson`]): map keys sorted, so equal maps give equal digests whatever
 //! their in-memory order; a tuple and a list with the same items give the same text; `{1: 2}`
 //! and `{"1": 2}` too; a struct hashes as its serde map.
 //!
@@ -28,9 +28,9 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use bucketcache_core::pyjson::{self, PyJsonOptions};
 use bucketcache_core::registry::{self, KeyMakerRegistration};
 use bucketcache_core::{Backend, KeyError, KeyMaker};
+use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 

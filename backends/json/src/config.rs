@@ -1,6 +1,6 @@
 //! The JSON backend's options.
 
-use bucketcache_core::pyjson::PyJsonOptions;
+use bucketcache_pyjson::PyJsonOptions;
 use serde::{Deserialize, Serialize};
 
 /// Options of the JSON backend: the `json.dump` parameters of the original's `JSONConfig` that

@@ -2,7 +2,7 @@
 //!
 //! A cache file is the original's `json.dump({"value": V, "expiration_date": E})`: `value`
 //! first, `E` either `null` or the naive-UTC `datetime.isoformat()` text, Python's separators,
-//! escapes and float repr (see [`bucketcache_core::pyjson`]), no trailing newline:
+//! escapes and float repr (see [`bucketcache_pyjson`]), no trailing newline:
 //!
 //! ```
 //! use bucketcache_core::{time::parse_expiration, Backend};
@@ -34,10 +34,10 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use bucketcache_core::pyjson::{self, PyJsonOptions};
 use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
 use bucketcache_core::time::{parse_expiration, IsoText};
 use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
+use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
