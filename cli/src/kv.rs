@@ -135,7 +135,7 @@ fn open(args: &BucketArgs, lifetime: Option<Duration>, must_exist: bool) -> Resu
 pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     let key = parse_json("KEY", &args.key)?;
     let bucket = open(&args.bucket, None, true)?;
-    match bucket.get::<_, AnyValue>(&key)? {
+    match bucket.get::<AnyValue>(&key)? {
         Some(AnyValue(value)) => {
             let text = if args.pretty {
                 serde_json::to_string_pretty(&value)?

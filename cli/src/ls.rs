@@ -1,16 +1,15 @@
-//! `bucketcache ls DIR`: one row per entry.
+//! `bucketcache ls DIR`: one row per entry, and per foreign file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use bucketcache::inspect::State;
 use serde_json::json;
 
 use super::output::{local_rfc3339, local_text, outln, utc_text, Style, Table};
-use super::scan::{
-    existing_dir, scan, select_backends, warn_about_unread_files, Depth, Entry, State,
-};
-use super::Ctx;
+use super::scan::{open_dir, order_key, scan, select_backends, warn_about_unread_files, Entry};
+use super::{Ctx, EXIT_NEGATIVE};
 use bucketcache::time::format_expiration;
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +23,7 @@ pub struct Args {
     /// error.
     #[arg(long)]
     json: bool,
-    /// Order of the rows (default: by backend, then file name).
+    /// Order of the rows (default: by backend, then file name; foreign files last).
     #[arg(long, value_enum, value_name = "KEY")]
     sort: Option<SortKey>,
 }
@@ -38,18 +37,30 @@ enum SortKey {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let dir = existing_dir(&args.dir)?;
+    let store = open_dir(&args.dir)?;
     let backends = select_backends(args.backend.as_deref())?;
+    let found = scan(
+        &store,
+        &backends,
+        args.backend.is_some(),
+        &ctx.out,
+        "reading",
+    )?;
     if args.backend.is_none() {
-        warn_about_unread_files(&dir, &backends)?;
+        warn_about_unread_files(&found.entries);
     }
-    let mut entries = scan(&dir, &backends, ctx.now, Depth::Value, &ctx.out, "reading")?;
+    let mut entries = found.entries;
     sort(&mut entries, args.sort);
+    let code = if found.unreadable > 0 {
+        ExitCode::from(EXIT_NEGATIVE)
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
         for e in &entries {
             outln!("{}", entry_json(e))?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     let mut table = Table::new(
         &[
@@ -63,34 +74,49 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         &[false, false, true, false, false, false],
     );
     for e in &entries {
-        let state = e.state();
+        let (local, utc) = if e.envelope_ok {
+            (
+                local_text(e.expiration.as_ref()),
+                utc_text(e.expiration.as_ref()),
+            )
+        } else {
+            ("-".to_owned(), "-".to_owned())
+        };
+        let mut state = e.state.word().to_owned();
+        if let State::Foreign(why) = &e.state {
+            state = format!("{state} ({why})");
+        }
         table.row(vec![
             (e.file.clone(), Style::Plain),
-            (e.backend.clone(), Style::Plain),
+            (
+                e.backend.clone().unwrap_or_else(|| "-".into()),
+                Style::Plain,
+            ),
             (e.size.to_string(), Style::Plain),
-            (local_text(e.expiration.as_ref()), Style::Plain),
-            (utc_text(e.expiration.as_ref()), Style::Plain),
-            (state.as_str().to_owned(), state_style(state)),
+            (local, Style::Plain),
+            (utc, Style::Plain),
+            (state, state_style(&e.state)),
         ]);
     }
     if !entries.is_empty() {
         table.print(ctx.out.color)?;
     } else if !ctx.out.quiet {
-        eprintln!("no entries in {}", dir.display());
+        eprintln!("no entries in {}", store.dir().display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
-pub fn state_style(state: State) -> Style {
+pub fn state_style(state: &State) -> Style {
     match state {
         State::Ok => Style::Good,
-        State::Expired => Style::Warn,
-        State::Corrupt => Style::Bad,
+        State::Expired | State::LifetimeChanged => Style::Warn,
+        State::Corrupt(_) | State::Unreadable(_) => Style::Bad,
+        _ => Style::Plain,
     }
 }
 
 fn sort(entries: &mut [Entry], key: Option<SortKey>) {
-    entries.sort_by(|a, b| (&a.backend, &a.file).cmp(&(&b.backend, &b.file)));
+    entries.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     match key {
         None => {}
         Some(SortKey::Size) => entries.sort_by_key(|e| std::cmp::Reverse(e.size)),
@@ -101,7 +127,7 @@ fn sort(entries: &mut [Entry], key: Option<SortKey>) {
     }
 }
 
-/// The stable `--json` form of an entry.
+/// The stable `--json` form of an entry (`backend` is `null` for a foreign file).
 pub fn entry_json(e: &Entry) -> serde_json::Value {
     json!({
         "file": e.file,
@@ -109,8 +135,8 @@ pub fn entry_json(e: &Entry) -> serde_json::Value {
         "size": e.size,
         "expiration": e.expiration.as_ref().map(format_expiration),
         "expiration_local": e.expiration.as_ref().map(local_rfc3339),
-        "state": e.state().as_str(),
-        "error": e.error,
+        "state": e.state.word(),
+        "error": e.error(),
     })
 }
 
@@ -121,12 +147,11 @@ mod tests {
     fn entry(file: &str, size: u64, expiration: Option<&str>) -> Entry {
         Entry {
             file: file.into(),
-            backend: "json".into(),
+            backend: Some("json".into()),
             size,
             expiration: expiration.map(|e| e.parse().unwrap()),
             envelope_ok: true,
-            expired: false,
-            error: None,
+            state: State::Ok,
         }
     }
 
@@ -152,5 +177,20 @@ mod tests {
         sort(&mut v, Some(SortKey::Size));
         let files: Vec<_> = v.iter().map(|e| e.file.as_str()).collect();
         assert_eq!(files, ["c", "a", "b"]);
+    }
+
+    #[test]
+    fn foreign_files_come_last_and_have_no_backend_in_json() {
+        let mut foreign = entry("package.json", 2, None);
+        foreign.backend = None;
+        foreign.envelope_ok = false;
+        foreign.state = State::Foreign("not named <digest>.<extension>".into());
+        let mut v = vec![foreign, entry("b", 5, None)];
+        sort(&mut v, None);
+        assert_eq!(v[1].file, "package.json");
+        let j = entry_json(&v[1]);
+        assert_eq!(j["state"], "foreign");
+        assert!(j["backend"].is_null());
+        assert_eq!(j["error"], "not named <digest>.<extension>");
     }
 }

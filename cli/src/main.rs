@@ -2,7 +2,9 @@
 //! One module per command; see `bucketcache --help` and the README's "Command-line tool".
 //!
 //! Exit status: 0 success; 1 a negative answer (`get`/`rm`: no live entry, `verify`: corrupt
-//! entries found); 2 an error (bad arguments or input, missing directory, unknown backend, I/O).
+//! entries found) or something skipped (`ls`/`stats`/`verify`/`prune`: an entry that could not
+//! be read, reported on stderr); 2 an error (bad arguments or input, missing directory, unknown
+//! backend, I/O), reported as one line on stderr.
 
 mod backends;
 mod kv;
@@ -26,7 +28,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use output::{paint, ColorChoice, Out, Style};
 
-/// Exit status of a negative answer: a miss, corrupt entries found.
+/// Exit status of a negative answer (a miss, corrupt entries found) or of skipped entries.
 pub const EXIT_NEGATIVE: u8 = 1;
 /// Exit status of an error.
 pub const EXIT_ERROR: u8 = 2;
@@ -43,8 +45,9 @@ const GLOBAL: &str = "Global options";
 #[derive(Debug, Parser)]
 #[command(name = "bucketcache", version, propagate_version = true)]
 #[command(
-    after_help = "Exit status: 0 success, 1 a miss (get, rm) or corrupt entries (verify), \
-                        2 an error.\nPlugins are also loaded from BUCKETCACHE_PLUGIN_PATH \
+    after_help = "Exit status: 0 success, 1 a miss (get, rm), corrupt entries (verify) or \
+                        entries that could not be read and were skipped (ls, stats, verify, \
+                        prune), 2 an error.\nPlugins are also loaded from BUCKETCACHE_PLUGIN_PATH \
                         (files or directories, separated like PATH)."
 )]
 pub struct Cli {
@@ -66,9 +69,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the entries of a cache directory: file, backend, size, expiration, state.
+    /// List the entries of a cache directory (file, backend, size, expiration, state) and the
+    /// foreign files in it.
     Ls(ls::Args),
-    /// Summarise a cache directory per backend: entries, bytes, expired, corrupt, expiry range.
+    /// Summarise a cache directory per backend: entries, bytes, expired, corrupt, unreadable,
+    /// expiry range.
     Stats(stats::Args),
     /// Print the value stored under KEY as JSON (exit status 1 when there is none).
     Get(kv::GetArgs),
@@ -78,7 +83,8 @@ enum Command {
     Rm(kv::RmArgs),
     /// Delete expired entries and temporary files left by writers that died.
     Prune(prune::Args),
-    /// Decode every entry and report the corrupt ones (exit status 1 when there are any).
+    /// Decode every entry and report the corrupt ones (exit status 1 when there are any, or
+    /// when entries could not be read).
     Verify(verify::Args),
     /// List the backends this tool can use.
     Backends(backends::Args),
@@ -119,7 +125,11 @@ fn main() -> ExitCode {
         // The reader of our output went away (`| head`): not an error of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{} {e:#}", paint("error:", Style::Bad, stderr_color));
+            eprintln!(
+                "{} {}",
+                paint("error:", Style::Bad, stderr_color),
+                error_text(&e)
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -142,6 +152,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Backends(a) => backends::run(&ctx, a),
     }
+}
+
+/// The error and its causes on one line, `: `-separated; a cause whose text the previous one
+/// already contains is left out (`I/O error on F: Permission denied` is not followed by
+/// `: Permission denied` again), and line breaks become spaces.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        let message = message.trim();
+        if message.is_empty() || previous.contains(message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(message);
+        previous = message.to_owned();
+    }
+    text.replace(['\r', '\n'], " ")
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -235,6 +266,25 @@ mod tests {
             color_from_args(&args(&["bc", "ls", "x"])),
             ColorChoice::Auto
         );
+    }
+
+    #[test]
+    fn error_causes_are_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let io_text = io.to_string();
+        let lib = bucketcache::Error::Io {
+            path: "/c/f.json".into(),
+            source: io,
+        };
+        let e = anyhow::Error::from(lib).context("cannot read the key");
+        let text = error_text(&e);
+        assert_eq!(text.matches(&io_text).count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot read the key: I/O error on /c/f.json: "),
+            "{text}"
+        );
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&e), "outer: inner");
     }
 
     #[test]

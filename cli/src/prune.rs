@@ -1,19 +1,20 @@
-//! `bucketcache prune DIR`: delete expired entries (the library's `Bucket::prune`), or with
-//! `--dry-run` list what it would delete without deleting anything.
+//! `bucketcache prune DIR`: delete expired entries and temporary files of dead writers (what the
+//! library's `Bucket::prune` deletes), or with `--dry-run` list them without deleting anything.
+//! Both come from the library's one plan ([`Inspector::prune_plan`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
+use bucketcache::inspect::{Inspector, PrunePlan, Removal};
 use bucketcache::lifetime::parse_lifetime;
-use bucketcache::time::{add_lifetime, format_expiration};
-use bucketcache::{Bucket, Expiration, DEFAULT_BACKEND};
+use bucketcache::time::format_expiration;
+use bucketcache::DEFAULT_BACKEND;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{existing_dir, scan, select_backends, stale_temp_files, Depth, Entry, Selected};
-use super::Ctx;
+use super::scan::{inspector, list_error, open_dir, select_backends, Selected};
+use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,73 +33,24 @@ pub struct Args {
     /// now + lifetime were written under another lifetime and go too.
     #[arg(long, value_name = "DURATION")]
     lifetime: Option<String>,
-    /// One JSON object per backend per line: backend, dry_run, files, bytes, removed (a list of
-    /// {file, size, expiration, reason}).
+    /// One JSON object per backend per line: backend, dry_run, files, bytes, skipped, removed
+    /// (a list of {file, size, expiration, reason}).
     #[arg(long)]
     json: bool,
 }
 
-/// A file that goes (or would go).
-#[derive(Debug, Clone)]
-struct Doomed {
-    file: String,
-    size: u64,
-    expiration: Option<Expiration>,
-    reason: &'static str,
-}
-
-/// The library's expiry rule for a bucket with `lifetime` (see `Bucket::prune`).
-fn goes(e: &Entry, now: Expiration, lifetime: Option<Duration>) -> bool {
-    if !e.envelope_ok {
-        return false; // prune leaves files it cannot decode alone
-    }
-    if e.expiration.is_some_and(|x| now > x) {
-        return true;
-    }
-    match lifetime {
-        None => false,
-        Some(l) => match e.expiration {
-            None => true,
-            Some(x) => x > add_lifetime(now, l),
-        },
-    }
-}
-
-fn doomed(
-    dir: &Path,
-    sel: &Selected,
-    entries: &[Entry],
-    now: Expiration,
-    lifetime: Option<Duration>,
-) -> Result<Vec<Doomed>> {
-    let mut out: Vec<Doomed> = entries
-        .iter()
-        .filter(|e| e.backend == sel.info.name && goes(e, now, lifetime))
-        .map(|e| Doomed {
-            file: e.file.clone(),
-            size: e.size,
-            expiration: e.expiration,
-            reason: if e.expiration.is_some_and(|x| now > x) {
-                "expired"
-            } else {
-                "lifetime changed"
-            },
-        })
-        .collect();
-    out.sort_by(|a, b| a.file.cmp(&b.file));
-    for t in stale_temp_files(dir, &sel.info.extension)? {
-        out.push(Doomed {
-            file: t.file,
-            size: t.size,
-            expiration: None,
-            reason: "temporary file of a dead writer",
-        });
-    }
-    Ok(out)
+/// The part of `plan` that is `sel`'s: its removals, and its unreadable entries (by extension).
+fn share(plan: &PrunePlan, sel: &Selected) -> PrunePlan {
+    let mut part = plan.clone();
+    part.removals
+        .retain(|r| r.backend.as_deref() == Some(sel.backend.name()));
+    let suffix = format!(".{}", sel.info.extension);
+    part.unreadable.retain(|(name, _)| name.ends_with(&suffix));
+    part
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let dir = existing_dir(&args.dir)?;
+    let store = open_dir(&args.dir)?;
     let lifetime = args
         .lifetime
         .as_deref()
@@ -110,46 +62,31 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         select_backends(Some(&args.backend))?
     };
-    let entries = scan(
-        &dir,
-        &backends,
-        ctx.now,
-        Depth::Envelope,
-        &ctx.out,
-        "checking",
-    )?;
-    let mut grand = (0usize, 0u64);
+    let inspector: Inspector = inspector(&store, &backends, lifetime);
+    // Entries that cannot be read are reported (a warning each) by the library, then skipped.
+    let plan = inspector
+        .prune_plan()
+        .map_err(|e| list_error(store.dir(), e))?;
+    let mut any = false;
+    let mut skipped_any = false;
     let mut table = Table::new(
         &["FILE", "BACKEND", "SIZE", "EXPIRES (UTC)", "REASON"],
         &[false, false, true, false, false],
     );
     let mut lines = Vec::new();
     for sel in &backends {
-        let listed = doomed(&dir, sel, &entries, ctx.now, lifetime)?;
-        let (files, bytes) = if args.dry_run {
-            (listed.len(), listed.iter().map(|d| d.size).sum())
+        let part = share(&plan, sel);
+        let (files, bytes, skipped) = if args.dry_run {
+            let bytes = part.removals.iter().map(|r| r.size).sum();
+            (part.removals.len(), bytes, part.unreadable.len())
         } else {
-            let mut builder = Bucket::builder(&dir).backend(&sel.info.name);
-            if let Some(l) = lifetime {
-                builder = builder.lifetime(l);
-            }
-            let pruned = builder.open()?.prune()?;
-            (pruned.files, pruned.bytes)
+            let done = inspector.execute(&part);
+            (done.files, done.bytes, done.skipped)
         };
-        grand.0 += files;
-        grand.1 += bytes;
+        any |= !part.removals.is_empty();
+        skipped_any |= skipped > 0;
         if args.json {
-            let removed: Vec<_> = listed
-                .iter()
-                .map(|d| {
-                    json!({
-                        "file": d.file,
-                        "size": d.size,
-                        "expiration": d.expiration.as_ref().map(format_expiration),
-                        "reason": d.reason,
-                    })
-                })
-                .collect();
+            let removed: Vec<_> = part.removals.iter().map(removal_json).collect();
             outln!(
                 "{}",
                 json!({
@@ -157,21 +94,22 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     "dry_run": args.dry_run,
                     "files": files,
                     "bytes": bytes,
+                    "skipped": skipped,
                     "removed": removed,
                 })
             )?;
             continue;
         }
-        for d in &listed {
+        for r in &part.removals {
             table.row(vec![
-                (d.file.clone(), Style::Plain),
+                (r.name.clone(), Style::Plain),
                 (sel.info.name.clone(), Style::Plain),
-                (d.size.to_string(), Style::Plain),
-                (utc_text(d.expiration.as_ref()), Style::Plain),
-                (d.reason.to_owned(), Style::Warn),
+                (r.size.to_string(), Style::Plain),
+                (utc_text(r.expiration.as_ref()), Style::Plain),
+                (r.reason.words().to_owned(), Style::Warn),
             ]);
         }
-        lines.push(format!(
+        let mut line = format!(
             "{}: {} {} file(s), {} bytes ({})",
             sel.info.name,
             if args.dry_run {
@@ -182,51 +120,32 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             files,
             bytes,
             human_bytes(bytes)
-        ));
+        );
+        if skipped > 0 {
+            line.push_str(&format!(", {skipped} skipped"));
+        }
+        lines.push(line);
     }
     if !args.json {
-        if grand.0 > 0 {
+        if any {
             table.print(ctx.out.color)?;
         }
         for line in lines {
             outln!("{line}")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if skipped_any {
+        ExitCode::from(EXIT_NEGATIVE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(exp: Option<&str>) -> Entry {
-        Entry {
-            file: "f".into(),
-            backend: "json".into(),
-            size: 1,
-            expiration: exp.map(|e| e.parse().unwrap()),
-            envelope_ok: true,
-            expired: false,
-            error: None,
-        }
-    }
-
-    #[test]
-    fn the_rules_match_the_library() {
-        let now: Expiration = "2050-01-01T00:00:00".parse().unwrap();
-        let hour = Some(Duration::from_secs(3600));
-        assert!(goes(&entry(Some("2049-12-31T23:00:00")), now, None));
-        assert!(!goes(&entry(Some("2050-01-01T00:30:00")), now, None));
-        assert!(!goes(&entry(None), now, None));
-        // With a lifetime: never-expiring and too-far entries were written under another one.
-        assert!(goes(&entry(None), now, hour));
-        assert!(goes(&entry(Some("2050-01-01T02:00:00")), now, hour));
-        assert!(!goes(&entry(Some("2050-01-01T00:30:00")), now, hour));
-        let mut unreadable = entry(Some("2000-01-01T00:00:00"));
-        unreadable.envelope_ok = false;
-        assert!(
-            !goes(&unreadable, now, None),
-            "undecodable files are left alone"
-        );
-    }
+fn removal_json(r: &Removal) -> serde_json::Value {
+    json!({
+        "file": r.name,
+        "size": r.size,
+        "expiration": r.expiration.as_ref().map(format_expiration),
+        "reason": r.reason.words(),
+    })
 }

@@ -1,18 +1,21 @@
-//! Reading a cache directory: which backends own which files, and the state of each entry.
+//! Reading a cache directory: which backends the tool uses, and the state of each name in it.
 //!
-//! The library answers per key; these tools need per file. Everything here goes through the
-//! public API: [`FsStorage::list`] to find files, [`Backend::load_expiration`] for the
-//! envelope and [`decode_value`](bucketcache::Backend) to check the value.
+//! The rules of the cache (what is an entry, what has expired, what `prune` removes) are the
+//! library's, written once in [`bucketcache::inspect::Inspector`]; this module only opens the
+//! directory without creating it, picks the backends, runs an inspector over them and, for the
+//! commands that check whole values, decodes each entry's value too.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
+use bucketcache::inspect::{Inspector, Item, State};
 use bucketcache::registry::{self, BackendInfo};
-use bucketcache::store::{FsStorage, Storage};
+use bucketcache::store::{Fetched, FsStore, Listed, ReadLimits, Store};
 use bucketcache::validate::shielded;
 use bucketcache::{Backend, Expiration};
 
@@ -82,212 +85,300 @@ pub fn select_backends(name: Option<&str>) -> Result<Vec<Selected>> {
     Ok(out)
 }
 
-/// Warns about cache-looking files no selected backend reads (e.g. those of a plugin that was not
-/// loaded), so that an empty listing is not mistaken for an empty cache.
-pub fn warn_about_unread_files(dir: &Path, backends: &[Selected]) -> Result<()> {
-    let mut unread: BTreeMap<String, usize> = BTreeMap::new();
-    let entries = fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Some((stem, ext)) = name.rsplit_once('.') else {
-            continue;
-        };
-        if stem.is_empty()
-            || name.starts_with('.')
-            || backends.iter().any(|b| b.info.extension == ext)
-            || !entry.file_type().is_ok_and(|t| t.is_file())
-        {
-            continue;
+/// The file store of the existing directory `dir` (never created: read commands must not make
+/// a directory appear), recording what it reads (see [`Recorder`]).
+pub fn open_dir(dir: &Path) -> Result<Arc<Recorder>> {
+    let dir = existing_dir(dir)?;
+    Ok(Arc::new(Recorder::new(Arc::new(FsStore::new(dir, false)))))
+}
+
+/// An inspector over `store` for the `backends`, judging with `lifetime`.
+pub fn inspector(
+    store: &Arc<Recorder>,
+    backends: &[Selected],
+    lifetime: Option<Duration>,
+) -> Inspector {
+    let store: Arc<dyn Store> = store.clone();
+    Inspector::new(store, backends.iter().map(|s| s.backend.clone()).collect()).lifetime(lifetime)
+}
+
+/// Turns the library's error for a directory that cannot be listed into one line naming it.
+pub fn list_error(dir: &Path, e: bucketcache::Error) -> anyhow::Error {
+    match e {
+        bucketcache::Error::Io { source, .. } => {
+            anyhow!("cannot list {}: {source}", dir.display())
         }
-        *unread.entry(ext.to_owned()).or_default() += 1;
+        other => other.into(),
     }
-    for (ext, n) in unread {
-        tracing::warn!(
-            "{n} file(s) skipped: no backend reads .{ext} files (load its plugin with --plugin or {})",
-            super::PLUGIN_PATH_VAR
-        );
-    }
-    Ok(())
 }
 
-/// The health of an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum State {
-    /// Decodes and has not expired.
-    Ok,
-    /// Decodes but its expiration has passed.
-    Expired,
-    /// Cannot be decoded by its backend.
-    Corrupt,
+/// A store (the directory's [`FsStore`]) that can keep a copy of the last entry it read: the
+/// inspector reads and judges each entry once, and the value check then decodes the very bytes
+/// whose envelope was judged (one read per file, no second look at a file that may have changed).
+#[derive(Debug)]
+pub struct Recorder {
+    inner: Arc<dyn Store>,
+    kept: Mutex<Kept>,
 }
 
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Ok => "ok",
-            State::Expired => "expired",
-            State::Corrupt => "corrupt",
+/// What a [`Recorder`] keeps.
+#[derive(Debug, Default)]
+struct Kept {
+    /// Whether to keep a copy of each entry read.
+    on: bool,
+    /// The name and bytes of the last entry read while on.
+    last: Option<(String, Vec<u8>)>,
+}
+
+impl Recorder {
+    /// Wraps `inner`, not recording.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Recorder {
+            inner,
+            kept: Mutex::default(),
         }
     }
+
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts (or stops) keeping a copy of each entry read.
+    fn record(&self, on: bool) {
+        *self.kept() = Kept { on, last: None };
+    }
+
+    /// The bytes last read for `name`, if they were recorded.
+    fn take(&self, name: &str) -> Option<Vec<u8>> {
+        match self.kept().last.take() {
+            Some((n, bytes)) if n == name => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        self.inner.location()
+    }
 }
 
-/// One cache file and what its backend makes of it.
+impl Store for Recorder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn location(&self) -> &Path {
+        self.inner.location()
+    }
+    fn is_plain_directory(&self) -> bool {
+        self.inner.is_plain_directory()
+    }
+    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+        let fetched = self.inner.read(name, limits)?;
+        if let Fetched::Bytes(bytes) = &fetched {
+            let mut kept = self.kept();
+            if kept.on {
+                kept.last = Some((name.to_owned(), bytes.clone()));
+            }
+        }
+        Ok(fetched)
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.inner.write(name, bytes)
+    }
+    fn remove(&self, name: &str) -> io::Result<bool> {
+        self.inner.remove(name)
+    }
+    fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
+        self.inner.remove_if(name, condition)
+    }
+    fn list(&self) -> io::Result<Vec<Listed>> {
+        self.inner.list()
+    }
+    fn stale_temporaries(&self) -> io::Result<Vec<Listed>> {
+        self.inner.stale_temporaries()
+    }
+    fn remove_temporary(&self, name: &str) -> io::Result<bool> {
+        self.inner.remove_temporary(name)
+    }
+    fn touch(&self, name: &str) -> io::Result<()> {
+        self.inner.touch(name)
+    }
+}
+
+/// One name of the directory and what the tool makes of it.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// File name in the directory.
     pub file: String,
-    /// The backend owning the file's extension.
-    pub backend: String,
+    /// The backend whose entry it is (`None`: a foreign file).
+    pub backend: Option<String>,
     /// Size in bytes.
     pub size: u64,
-    /// The envelope's expiration (`None`: never expires, or the envelope is unreadable).
+    /// The envelope's expiration (`None`: never expires, or the envelope is not known).
     pub expiration: Option<Expiration>,
-    /// The envelope was read (its expiration is known), even if the value may not decode.
+    /// The envelope was decoded (its expiration is known), even if the value may not decode.
     pub envelope_ok: bool,
-    /// The expiration has passed (the library's rule for a bucket without lifetime).
-    pub expired: bool,
-    /// Why the entry cannot be decoded.
-    pub error: Option<String>,
+    /// The library's verdict, or `Corrupt` when the value does not decode.
+    pub state: State,
 }
 
 impl Entry {
-    pub fn state(&self) -> State {
-        if self.error.is_some() {
-            State::Corrupt
-        } else if self.expired {
-            State::Expired
-        } else {
-            State::Ok
+    /// Why the entry is corrupt or unreadable, or the file foreign.
+    pub fn error(&self) -> Option<&str> {
+        self.state.reason()
+    }
+
+    /// Whether it is an entry of a backend (not a foreign file).
+    pub fn is_entry(&self) -> bool {
+        !matches!(self.state, State::Foreign(_))
+    }
+
+    fn from_item(item: Item) -> Self {
+        let envelope_ok = matches!(
+            item.state,
+            State::Ok | State::Expired | State::LifetimeChanged
+        );
+        Entry {
+            file: item.name,
+            backend: item.backend,
+            size: item.size,
+            expiration: item.expiration,
+            envelope_ok,
+            state: item.state,
         }
     }
 }
 
-/// How much of each file to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Depth {
-    /// The envelope only: enough for expiry (what `prune` needs).
-    Envelope,
-    /// The envelope and the whole value.
-    Value,
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Entries and foreign files, by backend then file name (foreign files last).
+    pub entries: Vec<Entry>,
+    /// How many entries could not be read (each reported with a warning, then skipped).
+    pub unreadable: usize,
 }
 
-/// Every entry of `backends` in `dir`, in directory order per backend. Files that vanish while
-/// scanning are skipped; other read errors stop the scan.
+impl Scan {
+    /// Whether something was skipped: the command then exits with status 1.
+    pub fn skipped_any(&self) -> bool {
+        self.unreadable > 0
+    }
+}
+
+/// Every entry of `backends` in the store, its envelope and its value decoded, and the foreign
+/// files (only those with a selected backend's extension when `only_selected`). Entries that
+/// cannot be read are reported on stderr and kept with the state `unreadable`; the scan goes on.
 pub fn scan(
-    dir: &Path,
+    store: &Arc<Recorder>,
     backends: &[Selected],
-    now: Expiration,
-    depth: Depth,
+    only_selected: bool,
     out: &Out,
     what: &'static str,
-) -> Result<Vec<Entry>> {
-    let storage = FsStorage::new(dir, false);
-    let mut listed = Vec::new();
-    for sel in backends {
-        let files = storage
-            .list(&sel.info.extension)
-            .with_context(|| format!("cannot list {}", dir.display()))?;
-        listed.push((sel, files));
-    }
-    let total = listed.iter().map(|(_, f)| f.len() as u64).sum();
-    let bar = out.progress_bar(total, what);
-    let mut entries = Vec::with_capacity(total as usize);
-    for (sel, files) in listed {
-        for file in files {
-            bar.inc(1);
-            let bytes = match storage.read(&file.name) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => continue,
-                Err(e) => {
-                    bar.finish_and_clear();
-                    return Err(anyhow!(
-                        "cannot read {}: {e}",
-                        dir.join(&file.name).display()
-                    ));
-                }
-            };
-            entries.push(classify(sel, file.name, bytes, now, depth));
-        }
-    }
-    bar.finish_and_clear();
-    // Directory order differs between runs and machines; reports should not.
-    entries.sort_by(|a, b| (&a.backend, &a.file).cmp(&(&b.backend, &b.file)));
-    Ok(entries)
-}
-
-/// Decodes one file. A backend that panics is reported like one that refuses the bytes: the
-/// entry is corrupt, the tool goes on.
-fn classify(sel: &Selected, file: String, bytes: Vec<u8>, now: Expiration, depth: Depth) -> Entry {
-    let backend = &*sel.backend;
-    let mut entry = Entry {
-        file,
-        backend: sel.info.name.clone(),
-        size: bytes.len() as u64,
-        expiration: None,
-        envelope_ok: false,
-        expired: false,
-        error: None,
+) -> Result<Scan> {
+    let dir = store.dir().to_owned();
+    let inspector = inspector(store, backends, None);
+    // Counting the names first costs one more listing: only for a progress bar on a terminal.
+    let bar = if out.progress {
+        let total = store.list().map_or(0, |l| l.len() as u64);
+        out.progress_bar(total, what)
+    } else {
+        out.progress_bar(0, what)
     };
-    match shielded(|| backend.load_expiration(&bytes)) {
-        Ok(expiration) => {
-            entry.expiration = expiration;
-            entry.envelope_ok = true;
-            entry.expired = expiration.is_some_and(|e| now > e);
+    let mut found = Scan::default();
+    store.record(true);
+    let result = inspector.each_item(&mut |item| {
+        bar.inc(1);
+        if only_selected && item.backend.is_none() && !has_extension_of(&item.name, backends) {
+            return;
         }
-        Err(e) => {
-            entry.error = Some(e.to_string());
-            return entry;
+        let mut entry = Entry::from_item(item);
+        if entry.envelope_ok {
+            check_value(store, backends, &mut entry);
         }
-    }
-    if depth == Depth::Value {
-        if let Err(e) = shielded(|| backend.decode_value::<AnyValue>(&bytes)) {
-            entry.error = Some(e.to_string());
+        if let State::Unreadable(why) = &entry.state {
+            tracing::warn!(
+                "cannot read {}: {why} (skipped)",
+                dir.join(&entry.file).display()
+            );
+            found.unreadable += 1;
         }
-    }
-    entry
+        found.entries.push(entry);
+    });
+    store.record(false);
+    bar.finish_and_clear();
+    result.map_err(|e| list_error(&dir, e))?;
+    found
+        .entries
+        .sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    Ok(found)
 }
 
-/// A temporary file left behind by a writer that died: what `prune` also removes.
-#[derive(Debug, Clone)]
-pub struct StaleTemp {
-    pub file: String,
-    pub size: u64,
+/// Entries by backend then name, foreign files last.
+pub fn order_key(e: &Entry) -> (bool, Option<&str>, &str) {
+    (e.backend.is_none(), e.backend.as_deref(), &e.file)
 }
 
-/// The temporary files of `extension` that the library's `prune` would remove, without removing
-/// them (the library's own rules: `bucketcache::store::stale_temp_files`).
-pub fn stale_temp_files(dir: &Path, extension: &str) -> Result<Vec<StaleTemp>> {
-    let stale = bucketcache::store::stale_temp_files(dir, extension)
-        .with_context(|| format!("cannot list {}", dir.display()))?;
-    Ok(stale
-        .into_iter()
-        .map(|f| StaleTemp {
-            file: f.name,
-            size: f.size,
-        })
-        .collect())
+/// Whether `name` ends with the extension of one of `backends`.
+fn has_extension_of(name: &str, backends: &[Selected]) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| backends.iter().any(|b| b.info.extension == ext))
+}
+
+/// Decodes the value of an entry whose envelope decoded, on the bytes the inspector read. A
+/// backend that panics is reported like one that refuses the bytes: the entry is corrupt.
+fn check_value(store: &Recorder, backends: &[Selected], entry: &mut Entry) {
+    let Some(bytes) = store.take(&entry.file) else {
+        return;
+    };
+    let Some(sel) = backends
+        .iter()
+        .find(|s| Some(s.backend.name()) == entry.backend.as_deref())
+    else {
+        return;
+    };
+    if let Err(e) = value_of(&*sel.backend, &bytes) {
+        entry.state = State::Corrupt(e.to_string());
+    }
+}
+
+/// The entry's value, decoded as any value (the check of `verify`).
+pub fn value_of(
+    backend: &dyn Backend,
+    bytes: &[u8],
+) -> std::result::Result<AnyValue, bucketcache::BackendError> {
+    shielded(|| backend.decode(bytes)?.value::<AnyValue>(bytes))
+}
+
+/// Warns about cache-looking files that no registered backend reads (e.g. those of a plugin
+/// that was not loaded), so that a listing of foreign files is not mistaken for an empty cache.
+pub fn warn_about_unread_files(entries: &[Entry]) {
+    let digest_lengths = registry::digest_lengths();
+    let mut unread: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in entries {
+        if e.is_entry() {
+            continue;
+        }
+        let Some((stem, ext)) = e.file.rsplit_once('.') else {
+            continue;
+        };
+        let digest_like =
+            digest_lengths.contains(&stem.len()) && stem.bytes().all(|b| b.is_ascii_hexdigit());
+        let known = registry::backends().iter().any(|b| b.extension == ext);
+        if digest_like && !known {
+            *unread.entry(ext).or_default() += 1;
+        }
+    }
+    for (ext, n) in unread {
+        tracing::warn!(
+            "{n} file(s) not read: no backend reads .{ext} files (load its plugin with --plugin or {})",
+            super::PLUGIN_PATH_VAR
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_files_of_dead_writers_are_listed_and_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        // pid 4194304 is above Linux's pid_max, so it is never alive.
-        fs::write(dir.path().join(".a.json.4194304.0.tmp"), b"{").unwrap();
-        let own = format!(".b.json.{}.0.tmp", std::process::id());
-        fs::write(dir.path().join(&own), b"{").unwrap();
-        let stale = stale_temp_files(dir.path(), "json").unwrap();
-        let names: Vec<_> = stale.iter().map(|s| s.file.as_str()).collect();
-        if cfg!(target_os = "linux") {
-            assert_eq!(names, [".a.json.4194304.0.tmp"]);
-        }
-        assert!(dir.path().join(".a.json.4194304.0.tmp").exists());
-    }
 
     #[test]
     fn a_file_is_not_a_cache_directory() {
@@ -296,9 +387,116 @@ mod tests {
         fs::write(&file, b"").unwrap();
         let err = existing_dir(&file).unwrap_err().to_string();
         assert!(err.contains("is not a directory"), "{err}");
-        let err = existing_dir(&dir.path().join("nope"))
-            .unwrap_err()
-            .to_string();
+        let err = open_dir(&dir.path().join("nope")).unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");
+        assert!(!dir.path().join("nope").exists(), "nothing is created");
+    }
+
+    /// A file store whose read of one name fails, as with a file the user may not read (which
+    /// `chmod 000` cannot make when the tests run as root).
+    #[derive(Debug)]
+    struct Failing {
+        inner: FsStore,
+        fail: String,
+    }
+
+    impl Store for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn location(&self) -> &Path {
+            self.inner.location()
+        }
+        fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+            if name == self.fail {
+                return Err(io::ErrorKind::PermissionDenied.into());
+            }
+            self.inner.read(name, limits)
+        }
+        fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+            self.inner.write(name, bytes)
+        }
+        fn remove(&self, name: &str) -> io::Result<bool> {
+            self.inner.remove(name)
+        }
+        fn remove_if(
+            &self,
+            name: &str,
+            condition: &dyn Fn(&[u8]) -> bool,
+        ) -> io::Result<Option<u64>> {
+            self.inner.remove_if(name, condition)
+        }
+        fn list(&self) -> io::Result<Vec<Listed>> {
+            self.inner.list()
+        }
+    }
+
+    #[test]
+    fn an_unreadable_entry_is_counted_and_the_scan_goes_on() {
+        bucketcache::install_default_backends().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = bucketcache::Bucket::builder(dir.path())
+            .backend("json")
+            .open()
+            .unwrap();
+        for k in ["a", "b", "c"] {
+            bucket.set(k, &1).unwrap();
+        }
+        fs::write(dir.path().join("package.json"), b"{}").unwrap();
+        let fail = bucket
+            .path_for_key("b")
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let store = Arc::new(Recorder::new(Arc::new(Failing {
+            inner: FsStore::new(dir.path(), false),
+            fail: fail.clone(),
+        })));
+        let quiet = Out {
+            color: false,
+            progress: false,
+            quiet: true,
+        };
+        let found = scan(&store, &select_backends(None).unwrap(), false, &quiet, "t").unwrap();
+        assert_eq!(found.unreadable, 1);
+        assert!(found.skipped_any());
+        let states: Vec<(&str, &str)> = found
+            .entries
+            .iter()
+            .map(|e| (e.file.as_str(), e.state.word()))
+            .collect();
+        assert_eq!(states.len(), 4, "{states:?}");
+        assert_eq!(
+            states.iter().filter(|s| s.1 == "ok").count(),
+            2,
+            "{states:?}"
+        );
+        assert!(
+            states.contains(&(fail.as_str(), "unreadable")),
+            "{states:?}"
+        );
+        assert_eq!(states[3], ("package.json", "foreign"), "foreign files last");
+    }
+
+    #[test]
+    fn the_recorder_keeps_only_the_last_entry_while_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_dir(dir.path()).unwrap();
+        store.write("a.json", b"{}").unwrap();
+        let limits = ReadLimits {
+            max_bytes: 1 << 20,
+            head: &|_| true,
+        };
+        store.read("a.json", &limits).unwrap();
+        assert_eq!(store.take("a.json"), None, "not recording");
+        store.record(true);
+        store.read("a.json", &limits).unwrap();
+        assert_eq!(store.take("b.json"), None, "another name");
+        store.read("a.json", &limits).unwrap();
+        assert_eq!(store.take("a.json").as_deref(), Some(&b"{}"[..]));
+        assert_eq!(store.take("a.json"), None, "taken once");
     }
 }

@@ -4,15 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use bucketcache::inspect::State;
 use bucketcache::time::format_expiration;
 use bucketcache::Expiration;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{
-    existing_dir, scan, select_backends, warn_about_unread_files, Depth, Entry, State,
-};
-use super::Ctx;
+use super::scan::{open_dir, scan, select_backends, warn_about_unread_files, Entry};
+use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,7 +21,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
     /// One JSON object per backend per line: backend, entries, bytes, ok, expired, corrupt,
-    /// never_expire, oldest_expiration, newest_expiration.
+    /// unreadable, never_expire, oldest_expiration, newest_expiration; then, when there are
+    /// foreign files, one line: foreign, bytes.
     #[arg(long)]
     json: bool,
 }
@@ -36,6 +36,7 @@ pub struct Summary {
     pub ok: u64,
     pub expired: u64,
     pub corrupt: u64,
+    pub unreadable: u64,
     pub never_expire: u64,
     pub oldest: Option<Expiration>,
     pub newest: Option<Expiration>,
@@ -45,10 +46,11 @@ impl Summary {
     fn add(&mut self, e: &Entry) {
         self.entries += 1;
         self.bytes += e.size;
-        match e.state() {
+        match e.state {
             State::Ok => self.ok += 1,
-            State::Expired => self.expired += 1,
-            State::Corrupt => self.corrupt += 1,
+            State::Expired | State::LifetimeChanged => self.expired += 1,
+            State::Unreadable(_) => self.unreadable += 1,
+            _ => self.corrupt += 1,
         }
         if e.envelope_ok {
             match e.expiration {
@@ -67,6 +69,7 @@ impl Summary {
         self.ok += o.ok;
         self.expired += o.expired;
         self.corrupt += o.corrupt;
+        self.unreadable += o.unreadable;
         self.never_expire += o.never_expire;
         self.oldest = match (self.oldest, o.oldest) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -86,6 +89,7 @@ impl Summary {
             "ok": self.ok,
             "expired": self.expired,
             "corrupt": self.corrupt,
+            "unreadable": self.unreadable,
             "never_expire": self.never_expire,
             "oldest_expiration": self.oldest.as_ref().map(format_expiration),
             "newest_expiration": self.newest.as_ref().map(format_expiration),
@@ -94,7 +98,7 @@ impl Summary {
 }
 
 /// Summaries per backend, in the order of `backends`; backends without entries are left out
-/// unless `keep_empty`.
+/// unless `keep_empty`. Foreign files are no backend's and are not counted.
 pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Vec<Summary> {
     backends
         .iter()
@@ -105,7 +109,7 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
             };
             entries
                 .iter()
-                .filter(|e| &e.backend == name)
+                .filter(|e| e.is_entry() && e.backend.as_ref() == Some(name))
                 .for_each(|e| s.add(e));
             s
         })
@@ -114,56 +118,84 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let dir = existing_dir(&args.dir)?;
+    let store = open_dir(&args.dir)?;
     let backends = select_backends(args.backend.as_deref())?;
+    let found = scan(
+        &store,
+        &backends,
+        args.backend.is_some(),
+        &ctx.out,
+        "reading",
+    )?;
     if args.backend.is_none() {
-        warn_about_unread_files(&dir, &backends)?;
+        warn_about_unread_files(&found.entries);
     }
-    let entries = scan(&dir, &backends, ctx.now, Depth::Value, &ctx.out, "reading")?;
+    let code = if found.skipped_any() {
+        ExitCode::from(EXIT_NEGATIVE)
+    } else {
+        ExitCode::SUCCESS
+    };
     let names: Vec<String> = backends.iter().map(|b| b.info.name.clone()).collect();
-    let summaries = summarise(&names, &entries, args.backend.is_some());
+    let summaries = summarise(&names, &found.entries, args.backend.is_some());
+    let foreign: Vec<&Entry> = found.entries.iter().filter(|e| !e.is_entry()).collect();
+    let foreign_bytes: u64 = foreign.iter().map(|e| e.size).sum();
     if args.json {
         for s in &summaries {
             outln!("{}", s.json())?;
         }
-        return Ok(ExitCode::SUCCESS);
+        if !foreign.is_empty() {
+            outln!(
+                "{}",
+                json!({"foreign": foreign.len(), "bytes": foreign_bytes})
+            )?;
+        }
+        return Ok(code);
     }
     if summaries.is_empty() {
         if !ctx.out.quiet {
-            eprintln!("no entries in {}", dir.display());
+            eprintln!("no entries in {}", store.dir().display());
         }
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        let mut table = Table::new(
+            &[
+                "BACKEND",
+                "ENTRIES",
+                "BYTES",
+                "SIZE",
+                "OK",
+                "EXPIRED",
+                "CORRUPT",
+                "UNREADABLE",
+                "NEVER",
+                "OLDEST EXPIRY",
+                "NEWEST EXPIRY",
+            ],
+            &[
+                false, true, true, true, true, true, true, true, true, false, false,
+            ],
+        );
+        let mut total = Summary {
+            backend: "total".into(),
+            ..Summary::default()
+        };
+        for s in &summaries {
+            total.merge(s);
+            table.row(row(s));
+        }
+        if summaries.len() > 1 {
+            table.row(row(&total));
+        }
+        table.print(ctx.out.color)?;
     }
-    let mut table = Table::new(
-        &[
-            "BACKEND",
-            "ENTRIES",
-            "BYTES",
-            "SIZE",
-            "OK",
-            "EXPIRED",
-            "CORRUPT",
-            "NEVER",
-            "OLDEST EXPIRY",
-            "NEWEST EXPIRY",
-        ],
-        &[
-            false, true, true, true, true, true, true, true, false, false,
-        ],
-    );
-    let mut total = Summary {
-        backend: "total".into(),
-        ..Summary::default()
-    };
-    for s in &summaries {
-        total.merge(s);
-        table.row(row(s));
+    if !foreign.is_empty() {
+        outln!(
+            "foreign: {} file(s), {} bytes ({}), not entries, not counted (see `bucketcache ls`)",
+            foreign.len(),
+            foreign_bytes,
+            human_bytes(foreign_bytes)
+        )?;
     }
-    if summaries.len() > 1 {
-        table.row(row(&total));
-    }
-    table.print(ctx.out.color)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 fn row(s: &Summary) -> Vec<(String, Style)> {
@@ -180,6 +212,7 @@ fn row(s: &Summary) -> Vec<(String, Style)> {
         (s.ok.to_string(), Style::Plain),
         count(s.expired, Style::Warn),
         count(s.corrupt, Style::Bad),
+        count(s.unreadable, Style::Bad),
         (s.never_expire.to_string(), Style::Plain),
         (date(s.oldest), Style::Plain),
         (date(s.newest), Style::Plain),
@@ -193,12 +226,17 @@ mod tests {
     fn entry(backend: &str, size: u64, exp: Option<&str>, expired: bool, corrupt: bool) -> Entry {
         Entry {
             file: "f".into(),
-            backend: backend.into(),
+            backend: Some(backend.into()),
             size,
             expiration: exp.map(|e| e.parse().unwrap()),
             envelope_ok: !corrupt,
-            expired,
-            error: corrupt.then(|| "bad".to_owned()),
+            state: if corrupt {
+                State::Corrupt("bad".into())
+            } else if expired {
+                State::Expired
+            } else {
+                State::Ok
+            },
         }
     }
 
@@ -209,6 +247,17 @@ mod tests {
             entry("json", 20, Some("2100-01-01T00:00:00"), false, false),
             entry("json", 5, None, false, true),
             entry("msgpack", 7, None, false, false),
+            Entry {
+                state: State::Unreadable("Permission denied".into()),
+                envelope_ok: false,
+                ..entry("msgpack", 3, None, false, false)
+            },
+            Entry {
+                backend: None,
+                state: State::Foreign("not named <digest>.<extension>".into()),
+                envelope_ok: false,
+                ..entry("json", 100, None, false, false)
+            },
         ];
         let names = ["json".to_owned(), "msgpack".to_owned(), "pickle".to_owned()];
         let s = summarise(&names, &entries, false);
@@ -224,5 +273,6 @@ mod tests {
             Some("2000-01-01T00:00:00")
         );
         assert_eq!(s[1].never_expire, 1);
+        assert_eq!((s[1].entries, s[1].unreadable, s[1].bytes), (2, 1, 10));
     }
 }

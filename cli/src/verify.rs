@@ -4,11 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use bucketcache::store::{FsStorage, Storage};
+use bucketcache::inspect::{State, DEFAULT_MAX_ENTRY_BYTES};
+use bucketcache::store::Store;
 use serde_json::json;
 
 use super::output::{outln, paint, Style};
-use super::scan::{existing_dir, scan, select_backends, warn_about_unread_files, Depth, State};
+use super::scan::{
+    open_dir, scan, select_backends, value_of, warn_about_unread_files, Entry, Recorder, Selected,
+};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
@@ -18,46 +21,48 @@ pub struct Args {
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
-    /// Delete the corrupt files (the exit status still says corrupt files were found).
+    /// Delete the corrupt entries (the exit status still says corrupt entries were found).
+    /// Foreign files (not named like an entry, links, FIFOs, …) are never deleted.
     #[arg(long)]
     delete_corrupt: bool,
-    /// One JSON object per corrupt file per line: file, backend, size, error, deleted.
+    /// One JSON object per corrupt entry per line: file, backend, size, error, deleted.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let dir = existing_dir(&args.dir)?;
+    let store = open_dir(&args.dir)?;
     let backends = select_backends(args.backend.as_deref())?;
-    if args.backend.is_none() {
-        warn_about_unread_files(&dir, &backends)?;
-    }
-    let entries = scan(
-        &dir,
+    let found = scan(
+        &store,
         &backends,
-        ctx.now,
-        Depth::Value,
+        args.backend.is_some(),
         &ctx.out,
         "verifying",
     )?;
-    let storage = FsStorage::new(&dir, false);
+    if args.backend.is_none() {
+        warn_about_unread_files(&found.entries);
+    }
+    let entries = &found.entries;
     let mut corrupt = 0usize;
-    for e in entries.iter().filter(|e| e.state() == State::Corrupt) {
+    for e in entries {
+        let State::Corrupt(error) = &e.state else {
+            continue;
+        };
         corrupt += 1;
         let deleted = if args.delete_corrupt {
-            storage
-                .remove(&e.file)
-                .with_context(|| format!("cannot delete {}", dir.join(&e.file).display()))?
+            delete_corrupt(&store, &backends, e)
+                .with_context(|| format!("cannot delete {}", store.dir().join(&e.file).display()))?
         } else {
             false
         };
-        let error = e.error.as_deref().unwrap_or_default();
+        let backend = e.backend.as_deref().unwrap_or_default();
         if args.json {
             outln!(
                 "{}",
                 json!({
                     "file": e.file,
-                    "backend": e.backend,
+                    "backend": backend,
                     "size": e.size,
                     "error": error,
                     "deleted": deleted,
@@ -65,35 +70,56 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             )?;
         } else {
             outln!(
-                "{} {} ({}): {error}{}",
+                "{} {} ({backend}): {error}{}",
                 paint("corrupt", Style::Bad, ctx.out.color),
                 e.file,
-                e.backend,
                 if deleted { " [deleted]" } else { "" }
             )?;
         }
     }
     if !args.json && !ctx.out.quiet {
-        let expired = entries
-            .iter()
-            .filter(|e| e.state() == State::Expired)
-            .count();
-        eprintln!(
-            "checked {} entries: {} ok, {} expired, {} corrupt{}",
-            entries.len(),
-            entries.len() - expired - corrupt,
-            expired,
-            corrupt,
-            if args.delete_corrupt && corrupt > 0 {
-                " (deleted)"
-            } else {
-                ""
-            }
+        let count = |f: fn(&State) -> bool| entries.iter().filter(|e| f(&e.state)).count();
+        let checked = count(|s| !matches!(s, State::Foreign(_)));
+        let expired = count(|s| matches!(s, State::Expired | State::LifetimeChanged));
+        let foreign = entries.len() - checked;
+        let mut line = format!(
+            "checked {checked} entries: {} ok, {expired} expired, {corrupt} corrupt",
+            count(|s| *s == State::Ok),
         );
+        if args.delete_corrupt && corrupt > 0 {
+            line.push_str(" (deleted)");
+        }
+        if found.unreadable > 0 {
+            line.push_str(&format!(", {} unreadable (skipped)", found.unreadable));
+        }
+        if foreign > 0 {
+            line.push_str(&format!("; {foreign} foreign file(s) left alone"));
+        }
+        eprintln!("{line}");
     }
-    Ok(if corrupt > 0 {
+    Ok(if corrupt > 0 || found.skipped_any() {
         ExitCode::from(EXIT_NEGATIVE)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Deletes a corrupt entry, only if the file is still a corrupt entry at this moment (another
+/// process may have replaced it with a good one since it was read). Only regular files are
+/// removed: the store never follows a link nor removes anything else.
+fn delete_corrupt(store: &Recorder, backends: &[Selected], e: &Entry) -> std::io::Result<bool> {
+    if e.size > DEFAULT_MAX_ENTRY_BYTES {
+        // Corrupt for its size alone: not read into memory again.
+        return store.remove(&e.file);
+    }
+    let Some(sel) = backends
+        .iter()
+        .find(|s| Some(s.backend.name()) == e.backend.as_deref())
+    else {
+        return Ok(false);
+    };
+    let still_corrupt = |bytes: &[u8]| {
+        bytes.len() as u64 > DEFAULT_MAX_ENTRY_BYTES || value_of(&*sel.backend, bytes).is_err()
+    };
+    Ok(store.remove_if(&e.file, &still_corrupt)?.is_some())
 }

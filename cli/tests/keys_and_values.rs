@@ -104,12 +104,9 @@ fn keys_given_as_json_name_the_same_files_as_rust_keys() {
     let mut map: HashMap<&str, Value> = HashMap::new();
     map.insert("a", serde_json::json!([1, 2.5]));
     map.insert("b", serde_json::json!(1));
-    assert_eq!(bucket.get::<_, Vec<u8>>(&map).unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(bucket.get::<Vec<u8>>(&map).unwrap(), Some(vec![1, 2, 3]));
     let sorted: BTreeMap<&str, Value> = map.into_iter().collect();
-    assert_eq!(
-        bucket.get::<_, Vec<u8>>(&sorted).unwrap(),
-        Some(vec![1, 2, 3])
-    );
+    assert_eq!(bucket.get::<Vec<u8>>(&sorted).unwrap(), Some(vec![1, 2, 3]));
     // Integers and floats keep their kind: 1 and 1.0 are different keys in Rust and Python.
     bc().args(["set", "--backend", "json"])
         .arg(&dir)
@@ -117,10 +114,10 @@ fn keys_given_as_json_name_the_same_files_as_rust_keys() {
         .assert()
         .success();
     assert_eq!(
-        bucket.get::<_, String>(&1.0f64).unwrap().as_deref(),
+        bucket.get::<String>(&1.0f64).unwrap().as_deref(),
         Some("float")
     );
-    assert_eq!(bucket.get::<_, String>(&1u8).unwrap(), None);
+    assert_eq!(bucket.get::<String>(&1u8).unwrap(), None);
 }
 
 #[test]

@@ -229,7 +229,12 @@ fn stats_summarises_each_backend() {
     let (_tmp, dir) = library_dir();
     let msgpack = Bucket::builder(&dir).backend("msgpack").open().unwrap();
     msgpack.set("m", &[1, 2, 3]).unwrap();
-    fs::write(dir.join("0123456789abcdef.msgpack"), b"\x81\xa5value").unwrap();
+    // Named like an entry (64 hex digits), so counted as a corrupt one.
+    fs::write(
+        dir.join(format!("{}.msgpack", "0a".repeat(32))),
+        b"\x81\xa5value",
+    )
+    .unwrap();
     let rows = json_lines(&stdout_of(bc().args(["stats", "--json"]).arg(&dir)));
     assert_eq!(rows.len(), 2, "{rows:?}");
     let json = rows.iter().find(|r| r["backend"] == "json").unwrap();

@@ -8,3 +8,4 @@ mod listing;
 mod logging;
 mod plugins;
 mod prune_verify;
+mod robustness;

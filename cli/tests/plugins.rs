@@ -125,11 +125,23 @@ fn plugins_add_backends_to_every_command() {
         .env("BUCKETCACHE_PLUGIN_PATH", &plugin)
         .assert()
         .success();
-    // Without the plugin its files are not read, and the user is told why.
-    bc().arg("ls")
-        .arg(cache.path())
-        .assert()
-        .success()
-        .stdout("")
-        .stderr(predicate::str::contains("no backend reads .cbor files"));
+    // Without the plugin its files are not read (listed as foreign), and the user is told why.
+    let rows = json_lines(
+        &bc()
+            .args(["ls", "--json"])
+            .arg(cache.path())
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("no backend reads .cbor files"))
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["state"], "foreign");
+    assert!(rows[0]["backend"].is_null());
+    assert!(
+        rows[0]["error"].as_str().unwrap().contains(".cbor"),
+        "{}",
+        rows[0]
+    );
 }

@@ -37,7 +37,8 @@ fn prune_dry_run_lists_and_deletes_nothing() {
 #[test]
 fn prune_counts_match_the_dry_run_and_keep_live_and_corrupt_files() {
     let (_tmp, dir) = library_dir();
-    fs::write(dir.join("feedface.json"), b"{\"value\": 1, \"expir").unwrap();
+    let corrupt = format!("{}.json", "fe".repeat(32));
+    fs::write(dir.join(&corrupt), b"{\"value\": 1, \"expir").unwrap();
     let mp = Bucket::builder(&dir)
         .backend("msgpack")
         .lifetime(Duration::from_secs(60))
@@ -78,10 +79,7 @@ fn prune_counts_match_the_dry_run_and_keep_live_and_corrupt_files() {
         after.len(),
         before.len() - 2 - usize::from(cfg!(target_os = "linux"))
     );
-    assert!(
-        after.contains(&"feedface.json".to_owned()),
-        "corrupt files are left alone"
-    );
+    assert!(after.contains(&corrupt), "corrupt files are left alone");
 }
 
 #[test]
@@ -149,7 +147,9 @@ fn verify_finds_the_corrupt_fixtures() {
         assert_eq!(text.lines().count(), 16, "{text}");
         assert!(text.lines().all(|l| l.starts_with("corrupt ")), "{text}");
         assert!(
-            text.contains("cannot decode"),
+            text.lines().all(|l| l
+                .split_once(&format!("({backend}): "))
+                .is_some_and(|(_, why)| !why.trim().is_empty())),
             "the reason is given:\n{text}"
         );
         let err = String::from_utf8(out.stderr).unwrap();
