@@ -1,14 +1,14 @@
 //! bucketcache-pyjson: JSON text identical, byte for byte, to Python's `json.dumps`.
 //!
-//! The original BucketCache names cache files with `json.dumps(key, sort_keys=True)` and writes JSON cache
-//! files with `json.dump(...)`, so sharing a cache with Python needs Python's exact text:
-//! `", "` and `": "` separators, `\uXXXX` escapes in lowercase hex with surrogate pairs
+//! The original BucketCache names cache files with `json.dumps(key, sort_keys=True)` and writes
+//! JSON cache files with `json.dump(...)`, so sharing a cache with Python needs Python's exact
+//! text: `", "` and `": "` separators, `\uXXXX` escapes in lowercase hex with surrogate pairs
 //! (`ensure_ascii`), Python's `float.__repr__` (`1e+16`, `1e-05`, `-0.0`), `NaN` and `Infinity`,
 //! integers of any size, and object keys sorted (`sort_keys`) and coerced to strings the way
 //! Python does (`1` → `"1"`, `True` → `"true"`, `None` → `"null"`). `serde_json` differs on
 //! floats, escapes and key sorting, hence this serializer.
 //!
-//! The serializer streams into any [`io::Write`] (a file, a `Vec`, a hasher). Only a map whose
+//! The serializer streams into any [`std::io::Write`] (a file, a `Vec`, a hasher). Only a map whose
 //! keys must be sorted is buffered, and only until that map ends: its entries are written into
 //! one buffer per map, sorted, then copied out. Everything else is written as it is produced.
 //!

@@ -12,8 +12,8 @@ use crate::int::{format_int, INT_BUF};
 use crate::keys::{write_key, Sorted};
 use crate::{BytesPolicy, Error, PyJsonOptions};
 
-/// The serde `Serializer` behind [`to_writer`](crate::to_writer); use it to write several values or to get the
-/// writer back.
+/// The serde `Serializer` behind [`to_writer`](crate::to_writer); use it to write several values
+/// or to get the writer back.
 #[derive(Debug)]
 pub struct PySerializer<'o, W> {
     out: W,
