@@ -145,7 +145,7 @@ pub struct PrunePlan {
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// # bucketcache_json::register()?; bucketcache_keymakers::register()?;
+/// # bucketcache::install_default_backends()?;
 /// use bucketcache_core::{inspect::State, Bucket};
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = Bucket::builder(dir.path()).backend("json").open()?;

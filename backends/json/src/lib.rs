@@ -288,9 +288,10 @@ impl Backend for JsonBackend {
 
     fn may_begin_entry(&self, head: &[u8]) -> bool {
         // The envelope is an object: `{` after optional whitespace.
-        head.iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_none_or(|b| *b == b'{')
+        match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => true,
+            Some(b) => *b == b'{',
+        }
     }
 }
 
