@@ -34,7 +34,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::registry::BackendCrate;
 use bucketcache_core::time::{parse_expiration, IsoText};
 use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
@@ -57,7 +57,7 @@ pub const PYTHON_CLASS_NAME: &str = "JSONBackend";
 /// use bucketcache_core::Backend;
 /// use bucketcache_json::{JsonBackend, JsonConfig};
 ///
-/// let sorted = JsonBackend::new(JsonConfig::default().sort_keys(true).indent(Some(1)));
+/// let sorted = JsonBackend::new(JsonConfig::default().sort_keys(true).indent(Some(1))).unwrap();
 /// let bytes = (&sorted as &dyn Backend).encode(&[1.0, 1e16], None).unwrap();
 /// assert_eq!(bytes, b"{\n \"expiration_date\": null,\n \"value\": [\n  1.0,\n  1e+16\n ]\n}");
 /// ```
@@ -77,9 +77,9 @@ impl fmt::Debug for JsonBackend {
 
 impl JsonBackend {
     /// A backend with these options.
-    pub fn new(config: JsonConfig) -> Self {
+    pub fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
         let options = config.pyjson_options();
-        JsonBackend { config, options }
+        Ok(JsonBackend { config, options })
     }
 
     /// Its options.
@@ -326,27 +326,17 @@ impl JsonBackend {
     }
 }
 
-/// Builds the backend from registry options (`null` for the defaults).
-fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
-    let config: JsonConfig = registry::options(NAME, options)?;
-    Ok(Arc::new(JsonBackend::new(config)))
+impl BackendCrate for JsonBackend {
+    const NAME: &'static str = NAME;
+    const EXTENSION: &'static str = EXTENSION;
+    const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
+    type Config = JsonConfig;
+    fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
+        JsonBackend::new(config)
+    }
 }
 
-inventory::submit! {
-    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
-}
-
-/// Registers the backend explicitly (it also registers itself through `inventory`). Calling it
-/// again is harmless.
-///
-/// ```
-/// bucketcache_json::register().unwrap();
-/// let backend = bucketcache_core::registry::backend("json", &serde_json::json!({"indent": 2})).unwrap();
-/// assert_eq!(backend.python_class_name(), Some("JSONBackend"));
-/// ```
-pub fn register() -> bucketcache_core::Result<()> {
-    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
-}
+bucketcache_core::backend_crate!(JsonBackend);
 
 #[cfg(test)]
 mod tests;
