@@ -31,6 +31,7 @@ use crate::Bucket;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BucketConfig {
     /// The cache directory.
     pub path: PathBuf,

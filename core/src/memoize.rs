@@ -30,6 +30,7 @@ pub struct CachedCallInfo<'a, T> {
 
 /// The outcome of a memoized lookup.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Memoized<T> {
     /// The value (from the cache or just computed).
     pub value: T,
@@ -78,7 +79,7 @@ pub trait MemoStore {
                 expiration,
             }),
             Lookup::Miss(ticket) => {
-                tracing::info!(digest = %digest, "Calling function");
+                tracing::debug!(digest = %digest, "memoized call: a miss, computing");
                 // On `Err` (or a panic) the ticket is dropped unfinished: the next waiter computes.
                 let value = compute()?;
                 ticket.finish(self, &value);
@@ -372,7 +373,7 @@ impl Drop for Ticket {
 
 fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
     found.map(|(value, expiration)| {
-        tracing::info!("Function call loaded from cache");
+        tracing::debug!("memoized call: answered from the cache");
         Lookup::Hit { value, expiration }
     })
 }

@@ -128,6 +128,7 @@ impl fmt::Display for Origin {
 
 /// What the registry knows about a backend.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BackendInfo {
     /// Registry name.
     pub name: String,
