@@ -10,3 +10,5 @@ mod memoize;
 mod pickle;
 mod plugins;
 mod reliability;
+mod single_flight;
+mod version_auto;

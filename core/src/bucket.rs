@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) log_full_keys: bool,
     pub(crate) max_entry_bytes: u64,
+    pub(crate) single_flight_across: bool,
+    pub(crate) single_flight_timeout: Duration,
     pub(crate) memory: Mutex<Memory>,
 }
 

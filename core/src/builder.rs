@@ -22,6 +22,9 @@ enum Choice<T: ?Sized> {
     Instance(Arc<T>),
 }
 
+/// How long a memoized call waits, by default, for another process's computation.
+pub const DEFAULT_SINGLE_FLIGHT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Configures and opens a [`Bucket`]. Made by [`Bucket::builder`].
 ///
 /// The lifetime is given either whole ([`lifetime`](Self::lifetime)) or in the original's units
@@ -55,6 +58,8 @@ pub struct BucketBuilder {
     durable: bool,
     max_entry_bytes: u64,
     log_full_keys: bool,
+    single_flight_across: bool,
+    single_flight_timeout: Duration,
 }
 
 impl BucketBuilder {
@@ -72,6 +77,8 @@ impl BucketBuilder {
             store_options: serde_json::Value::Null,
             durable: false,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            single_flight_across: true,
+            single_flight_timeout: DEFAULT_SINGLE_FLIGHT_TIMEOUT,
             log_full_keys: false,
         }
     }
@@ -199,6 +206,25 @@ impl BucketBuilder {
         self
     }
 
+    /// Whether memoized calls (`get_or_insert_with`, `get_or_try_insert_with`, `#[cached]`)
+    /// compute once per cache rather than once per process (default `true`): on a miss, the
+    /// caller takes the store's lock for that entry — an OS lock in the directory for `fs` and
+    /// `lmdb`, a lease for Redis — and a caller in another process that misses the same entry
+    /// meanwhile waits for it and reads its result. Plain `set`/`get` never lock, nor does a hit.
+    /// `false` keeps single flight within the process only.
+    pub fn single_flight_across_processes(mut self, yes: bool) -> Self {
+        self.single_flight_across = yes;
+        self
+    }
+
+    /// How long a memoized call waits for another process's computation of the same entry
+    /// before computing itself (default 5 minutes). A holder that dies or fails releases its
+    /// lock at once; the timeout is for a holder that is alive but slow.
+    pub fn single_flight_timeout(mut self, timeout: Duration) -> Self {
+        self.single_flight_timeout = timeout;
+        self
+    }
+
     /// Logs whole keys instead of their first 80 characters.
     pub fn log_full_keys(mut self, yes: bool) -> Self {
         self.log_full_keys = yes;
@@ -267,6 +293,8 @@ impl BucketBuilder {
             store,
             log_full_keys: self.log_full_keys,
             max_entry_bytes: self.max_entry_bytes,
+            single_flight_across: self.single_flight_across,
+            single_flight_timeout: self.single_flight_timeout,
             memory: Mutex::new(Default::default()),
         }))
     }

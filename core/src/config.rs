@@ -61,6 +61,18 @@ pub struct BucketConfig {
     /// Log whole keys instead of their first 80 characters.
     #[serde(default)]
     pub log_full_keys: bool,
+    /// Whether memoized calls compute once per cache, across processes (default true; see
+    /// [`BucketBuilder::single_flight_across_processes`]).
+    #[serde(default)]
+    pub single_flight_across_processes: Option<bool>,
+    /// How long a memoized call waits for another process's computation before computing
+    /// itself: seconds or `"10m"` (default 5 minutes).
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime"
+    )]
+    pub single_flight_timeout: Option<Duration>,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -143,6 +155,12 @@ impl BucketConfig {
         }
         if let Some(l) = self.lifetime {
             b = b.lifetime(l);
+        }
+        if let Some(across) = self.single_flight_across_processes {
+            b = b.single_flight_across_processes(across);
+        }
+        if let Some(t) = self.single_flight_timeout {
+            b = b.single_flight_timeout(t);
         }
         Ok(b)
     }

@@ -287,6 +287,10 @@ impl Store for FsStore {
         self.remove(name)
     }
 
+    fn try_lock(&self, digest: &str) -> io::Result<super::Locked> {
+        super::FileLocks::new(&self.dir).try_lock(digest)
+    }
+
     fn touch(&self, name: &str) -> io::Result<()> {
         match self.open_regular(name) {
             Ok(Ok((file, _))) => file.set_modified(SystemTime::now()),

@@ -13,9 +13,11 @@ use std::path::Path;
 use std::time::SystemTime;
 
 mod fs;
+mod locks;
 mod registry;
 
 pub use fs::FsStore;
+pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
 };
@@ -144,6 +146,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn remove_temporary(&self, name: &str) -> io::Result<bool> {
         let _ = name;
         Ok(false)
+    }
+    /// Tries, without waiting, to take the cross-process lock of the entry `digest`: what makes a
+    /// memoized computation run once per cache rather than once per process. A lock must be
+    /// released when its [`Lease`] is dropped and when its holder dies. The default has none.
+    fn try_lock(&self, digest: &str) -> io::Result<Locked> {
+        let _ = digest;
+        Ok(Locked::Unsupported)
     }
     /// Records that `name` was just used (read), for stores that keep recency for eviction.
     fn touch(&self, name: &str) -> io::Result<()> {
