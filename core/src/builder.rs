@@ -206,6 +206,9 @@ impl BucketBuilder {
     }
 
     /// Validates everything, creates the directory (recursively) and opens the bucket.
+    ///
+    /// A lifetime that would put expirations past the end of year 9999 (by the bucket's clock)
+    /// is refused with [`Error::InvalidLifetime`]: no built-in format can read such a date back.
     pub fn open(self) -> Result<Bucket> {
         let lifetime = match (self.lifetime, self.units) {
             (Some(_), Some(_)) => {
@@ -215,6 +218,9 @@ impl BucketBuilder {
             }
             (l, u) => l.or(u).filter(|d| !d.is_zero()),
         };
+        if let Some(l) = lifetime {
+            crate::time::check_lifetime(self.clock.now(), l)?;
+        }
         let backend = match self.backend {
             Some(Choice::Name(name)) => registry::backend(&name, &self.backend_options)?,
             None => registry::backend(registry::default_backend()?, &self.backend_options)?,
