@@ -42,7 +42,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
-pub use config::JsonConfig;
+pub use config::{JsonConfig, MAX_INDENT};
 
 /// Registry name of the backend.
 pub const NAME: &str = "json";
@@ -76,7 +76,8 @@ impl fmt::Debug for JsonBackend {
 }
 
 impl JsonBackend {
-    /// A backend with these options.
+    /// A backend with these options. Options out of range (see [`JsonConfig::validate`]) make
+    /// every write fail with an encode error.
     pub fn new(config: JsonConfig) -> Self {
         let options = config.pyjson_options();
         JsonBackend { config, options }
@@ -243,6 +244,9 @@ impl Backend for JsonBackend {
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
     ) -> Result<Option<StoredValue>, BackendError> {
+        // A backend built with `new` from unchecked options refuses here rather than write
+        // gigabytes of spaces (the registry refuses such options when the bucket opens).
+        self.config.validate().map_err(BackendError::Encode)?;
         let iso = expiration.as_ref().map(IsoText::new);
         let envelope = Envelope {
             value,
@@ -329,6 +333,9 @@ impl JsonBackend {
 /// Builds the backend from registry options (`null` for the defaults).
 fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
     let config: JsonConfig = registry::options(NAME, options)?;
+    config.validate().map_err(|e| {
+        bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+    })?;
     Ok(Arc::new(JsonBackend::new(config)))
 }
 
