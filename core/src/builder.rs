@@ -226,6 +226,7 @@ impl BucketBuilder {
             None => registry::backend(registry::default_backend()?, &self.backend_options)?,
             Some(Choice::Instance(b)) => {
                 crate::validate::validate_backend(&*b, "Bucket::builder().backend_instance")?;
+                check_extension_owner(&*b)?;
                 b
             }
         };
@@ -275,6 +276,26 @@ impl BucketBuilder {
             max_entry_bytes: self.max_entry_bytes,
             memory: Mutex::new(Default::default()),
         }))
+    }
+}
+
+/// An extension belongs to one backend: an instance may not write files with the extension of
+/// a registered backend of another name (the two would read and delete each other's entries).
+fn check_extension_owner(backend: &dyn Backend) -> Result<()> {
+    let ext = backend.file_extension();
+    match registry::backends()
+        .into_iter()
+        .find(|i| i.extension == ext && i.name != backend.name())
+    {
+        Some(owner) => Err(Error::BackendRefused {
+            name: backend.name().to_owned(),
+            origin: "Bucket::builder().backend_instance".into(),
+            rule: format!(
+                "its extension .{ext} already belongs to backend {:?} from {}",
+                owner.name, owner.origin
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
