@@ -239,7 +239,8 @@ fn table_with(change: impl FnOnce(&mut PluginTable)) -> &'static PluginTable {
 
 #[test]
 fn a_table_with_a_null_function_or_string_is_refused_naming_it() {
-    let cases: [(fn(&mut PluginTable), &str); 6] = [
+    type Change = fn(&mut PluginTable);
+    let cases: [(Change, &str); 6] = [
         (
             |t| t.encode = None,
             "the table's encode function pointer is null",
