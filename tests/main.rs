@@ -4,6 +4,7 @@ mod common;
 
 mod bucket;
 mod formats;
+mod hardening;
 mod interop;
 mod keymakers;
 mod memoize;

@@ -232,6 +232,9 @@ impl BucketBuilder {
     }
 
     /// Validates everything, creates the directory (recursively) and opens the bucket.
+    ///
+    /// A lifetime that would put expirations past the end of year 9999 (by the bucket's clock)
+    /// is refused with [`Error::InvalidLifetime`]: no built-in format can read such a date back.
     pub fn open(self) -> Result<Bucket> {
         let lifetime = match (self.lifetime, self.units) {
             (Some(_), Some(_)) => {
@@ -241,11 +244,15 @@ impl BucketBuilder {
             }
             (l, u) => l.or(u).filter(|d| !d.is_zero()),
         };
+        if let Some(l) = lifetime {
+            crate::time::check_lifetime(self.clock.now(), l)?;
+        }
         let backend = match self.backend {
             Some(Choice::Name(name)) => registry::backend(&name, &self.backend_options)?,
             None => registry::backend(registry::default_backend()?, &self.backend_options)?,
             Some(Choice::Instance(b)) => {
                 crate::validate::validate_backend(&*b, "Bucket::builder().backend_instance")?;
+                check_extension_owner(&*b)?;
                 b
             }
         };
@@ -297,6 +304,26 @@ impl BucketBuilder {
             single_flight_timeout: self.single_flight_timeout,
             memory: Mutex::new(Default::default()),
         }))
+    }
+}
+
+/// An extension belongs to one backend: an instance may not write files with the extension of
+/// a registered backend of another name (the two would read and delete each other's entries).
+fn check_extension_owner(backend: &dyn Backend) -> Result<()> {
+    let ext = backend.file_extension();
+    match registry::backends()
+        .into_iter()
+        .find(|i| i.extension == ext && i.name != backend.name())
+    {
+        Some(owner) => Err(Error::BackendRefused {
+            name: backend.name().to_owned(),
+            origin: "Bucket::builder().backend_instance".into(),
+            rule: format!(
+                "its extension .{ext} already belongs to backend {:?} from {}",
+                owner.name, owner.origin
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

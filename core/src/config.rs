@@ -97,7 +97,8 @@ impl BucketConfig {
     }
 
     /// Reads a `.toml` or `.json` file. A relative `path` in the file is taken relative to the
-    /// file's directory, and so are relative plugin paths.
+    /// file's directory, and so are relative plugin paths; an empty `path` is an
+    /// [`Error::Config`] (write `"."` for the file's directory).
     pub fn from_file(file: impl AsRef<Path>) -> Result<Self> {
         let file = file.as_ref();
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
@@ -110,6 +111,9 @@ impl BucketConfig {
             ))),
         }
         .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
+        // Checked before the path is joined to the file's folder, which would hide it.
+        cfg.check_path()
+            .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
         if let Some(base) = file.parent() {
             if cfg.path.is_relative() {
                 cfg.path = base.join(&cfg.path);
@@ -123,8 +127,23 @@ impl BucketConfig {
         Ok(cfg)
     }
 
+    /// An empty `path` is an error, never "the current folder" or "the file's folder".
+    fn check_path(&self) -> Result<()> {
+        if self.path.as_os_str().is_empty() {
+            return Err(Error::Config(
+                "path is empty: give the cache directory (\".\" for the configuration file's \
+                 folder)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Loads the configured plugins and returns a builder set up from this configuration.
+    ///
+    /// An empty `path` is an [`Error::Config`].
     pub fn builder(&self) -> Result<BucketBuilder> {
+        self.check_path()?;
         for plugin in &self.plugins {
             crate::plugins::load(plugin)?;
         }

@@ -494,7 +494,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         }
         .await)
     } else {
-        quote!((move || -> #ret { #body })())
+        // The body is the closure's block itself: wrapping it in braces of our own made rustc
+        // lint a one-line body (`{ a * b }`) as `unused_braces`, failing `-D warnings` builds.
+        quote!((move || -> #ret #body)())
     };
     let finish = if is_result {
         quote! {

@@ -42,7 +42,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
-pub use config::JsonConfig;
+pub use config::{JsonConfig, MAX_INDENT};
 
 /// Registry name of the backend.
 pub const NAME: &str = "json";
@@ -50,6 +50,12 @@ pub const NAME: &str = "json";
 pub const EXTENSION: &str = "json";
 /// The original's class name, which enters Python-compatible file names.
 pub const PYTHON_CLASS_NAME: &str = "JSONBackend";
+
+/// The deepest nesting of arrays and objects a stored value may have. `serde_json`, which reads
+/// the files back, refuses documents nested more than 128 levels, and the envelope is one of
+/// them: a deeper value is refused by `set` (an encode error) rather than written and then
+/// never read.
+pub const MAX_DEPTH: usize = 127;
 
 /// The JSON backend. [`Default`] writes exactly what the original writes.
 ///
@@ -61,10 +67,18 @@ pub const PYTHON_CLASS_NAME: &str = "JSONBackend";
 /// let bytes = (&sorted as &dyn Backend).encode(&[1.0, 1e16], None).unwrap();
 /// assert_eq!(bytes, b"{\n \"expiration_date\": null,\n \"value\": [\n  1.0,\n  1e+16\n ]\n}");
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct JsonBackend {
     config: JsonConfig,
     options: PyJsonOptions,
+}
+
+impl Default for JsonBackend {
+    fn default() -> Self {
+        let config = JsonConfig::default();
+        let options = config.pyjson_options().max_depth(Some(MAX_DEPTH + 1));
+        JsonBackend { config, options }
+    }
 }
 
 impl fmt::Debug for JsonBackend {
@@ -76,9 +90,14 @@ impl fmt::Debug for JsonBackend {
 }
 
 impl JsonBackend {
-    /// A backend with these options.
+    /// A backend with these options; options out of range (see [`JsonConfig::validate`]) are
+    /// refused.
     pub fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
-        let options = config.pyjson_options();
+        config.validate().map_err(|e| {
+            bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+        })?;
+        // The envelope counts as one level.
+        let options = config.pyjson_options().max_depth(Some(MAX_DEPTH + 1));
         Ok(JsonBackend { config, options })
     }
 
@@ -250,7 +269,13 @@ impl Backend for JsonBackend {
         };
         let start = out.len();
         pyjson::to_writer(&mut *out, &envelope, &self.options)
-            .map_err(|e| BackendError::Encode(e.to_string()))
+            .map_err(|e| match e {
+                pyjson::Error::TooDeep(_) => BackendError::Encode(format!(
+                    "the value nests arrays and objects deeper than {MAX_DEPTH} levels, the \
+                     most the JSON reader reads back"
+                )),
+                e => BackendError::Encode(e.to_string()),
+            })
             .inspect_err(|_| out.truncate(start))?;
         Ok(self
             .written_value_span(&out[start..], iso.as_ref().map(IsoText::as_str))

@@ -14,7 +14,8 @@
 //!   time and memory and never panics.
 //!
 //! Limits and differences, all of them errors (a miss for the bucket), never panics:
-//! * containers nested more than 200 deep; a value that would expand (through memo references to
+//! * containers nested more than 200 deep (the envelope included; writing refuses a value
+//!   nested deeper than [`MAX_DEPTH`], 199, so what is written is always read back); a value that would expand (through memo references to
 //!   shared containers) to more than `64 Ki + 4 × file size` items; more work than
 //!   `1 Mi + 4 × file size` values pushed or copied; more than 4 Mi memo entries; ints over 1 MiB;
 //! * recursive containers (a list containing itself), unhashable dict keys or set items;
@@ -64,6 +65,11 @@ use chrono::NaiveDateTime;
 pub use config::PickleConfig;
 pub use error::PickleError;
 use value::{Node, Value, ValueDeserializer};
+
+/// The deepest nesting of containers (lists, tuples, dicts, enum variants) a stored value may
+/// have: the reader accepts 200 levels and the envelope's dict is one of them. `set` refuses a
+/// deeper value (an encode error) rather than write what no `get` can read.
+pub const MAX_DEPTH: usize = reader::MAX_DEPTH - 1;
 
 /// The registry name of this backend.
 pub const NAME: &str = "pickle";
