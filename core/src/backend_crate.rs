@@ -69,7 +69,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::registry::{options, BackendOptions};
 
-/// What a backend crate declares (see the [module docs](crate::backend_crate)).
+/// What a backend crate declares (see the [module docs](mod@crate::backend_crate)).
 pub trait BackendCrate: Backend + Sized + 'static {
     /// The registry name, lowercase `[a-z0-9_-]+`.
     const NAME: &'static str;

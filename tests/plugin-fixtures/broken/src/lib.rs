@@ -7,7 +7,7 @@
 //! `missing-symbol` (no entry point), `bad-extension` (`c.bor`), `panicking-encode` (panics on
 //! every encode, so it fails the probe), `null-encode`, `null-decode`, `null-free` and
 //! `null-name` (a table with that pointer null). `lying-lengths` builds a valid plugin named
-//! `liar` whose answers lie about their length for some inputs (see [`liar`]).
+//! `liar` whose answers lie about their length for some inputs (see `liar`).
 
 use bucketcache_plugin_sdk::rmpv::{decode::read_value, encode::write_value};
 use bucketcache_plugin_sdk::{Envelope, PluginBackend, Value};
