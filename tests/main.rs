@@ -10,3 +10,4 @@ mod memoize;
 mod pickle;
 mod plugins;
 mod reliability;
+mod stores;
