@@ -17,7 +17,7 @@ use std::sync::{
 };
 
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, WithoutTls};
 
 use crate::LmdbError;
 
@@ -119,21 +119,43 @@ impl Shared {
         if stale > 0 {
             tracing::debug!(path = %dir.display(), stale, "cleared reader slots of dead processes");
         }
-        let wtxn = env.write_txn().map_err(lmdb)?;
-        let db: Db = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| {
-                opener
-                    .create_database::<Bytes, Bytes>(wtxn, Some(ENTRIES))
-                    .map(CommitOrAbort::<_, ()>::Commit)
-            })
-            .map_err(lmdb)?
-            .unwrap_commit();
+        let gate = RwLock::new(());
+        let max_map_size = sizes.max_map_size.max(map_size);
+        let mut attempt = 0;
+        let db = loop {
+            attempt += 1;
+            // No transaction of this environment is alive outside this loop's body yet: the
+            // environment is not shared until it returns.
+            match entries_db(&env) {
+                Ok(db) => break db,
+                // Another process grew the map since the data file's size was read.
+                Err(heed::Error::Mdb(MdbError::MapResized)) if attempt < 16 => {
+                    let exclusive = gate.write().unwrap_or_else(PoisonError::into_inner);
+                    resize(&env, &exclusive, 0).map_err(lmdb)?;
+                }
+                // A new environment whose first map cannot even hold the database's creation.
+                Err(heed::Error::Mdb(MdbError::MapFull)) if attempt < 16 => {
+                    let current = env.info().map_size as u64;
+                    if current >= max_map_size {
+                        return Err(LmdbError::MapFull {
+                            path: dir.to_owned(),
+                            map_size: current,
+                            max_map_size,
+                        });
+                    }
+                    let exclusive = gate.write().unwrap_or_else(PoisonError::into_inner);
+                    let new = round_up(current.saturating_mul(2)).min(max_map_size);
+                    resize(&env, &exclusive, new).map_err(lmdb)?;
+                }
+                Err(e) => return Err(lmdb(e)),
+            }
+        };
         tracing::debug!(path = %dir.display(), map_size, "opened an LMDB environment");
         Ok(Shared {
             env,
             db,
-            gate: RwLock::new(()),
-            max_map_size: sizes.max_map_size.max(map_size),
+            gate,
+            max_map_size,
             path: dir.to_owned(),
         })
     }
@@ -149,7 +171,20 @@ impl Shared {
 
     /// The size of this process's map.
     pub(crate) fn map_size(&self) -> u64 {
+        let _entered = self.enter();
+        self.map_size_entered()
+    }
+
+    /// [`map_size`](Self::map_size) with the gate held: `mdb_env_info` reads the meta pages in
+    /// the map, which a resize unmaps.
+    pub(crate) fn map_size_entered(&self) -> u64 {
         self.env.info().map_size as u64
+    }
+
+    /// Flushes the data file (`mdb_env_sync`), with the gate held.
+    pub(crate) fn sync(&self) -> heed::Result<()> {
+        let _entered = self.enter();
+        self.env.force_sync()
     }
 
     /// Adopts the map size another process committed (after `MDB_MAP_RESIZED`).
@@ -159,7 +194,7 @@ impl Shared {
             path: self.path.clone(),
             source,
         })?;
-        tracing::debug!(path = %self.path.display(), map_size = self.map_size(), "followed a map resize of another process");
+        tracing::debug!(path = %self.path.display(), map_size = self.map_size_entered(), "followed a map resize of another process");
         Ok(())
     }
 
@@ -168,7 +203,7 @@ impl Shared {
     /// `max_map_size`. Nothing is done if another thread grew it since.
     pub(crate) fn grow(&self, observed: u64, len: usize) -> Result<(), LmdbError> {
         let gate = self.exclusive();
-        let current = self.map_size();
+        let current = self.map_size_entered();
         if current > observed {
             return Ok(());
         }
@@ -190,6 +225,30 @@ impl Shared {
         tracing::info!(path = %self.path.display(), from = current, to = new, "grew the LMDB map");
         Ok(())
     }
+}
+
+/// The entries database: opened in a read transaction when it exists (no write, so no wait for
+/// the writers of other processes), created otherwise.
+fn entries_db(env: &LmdbEnv) -> heed::Result<Db> {
+    let rtxn = env.read_txn()?;
+    let existing: Option<Db> = env
+        .open_databases_and_commit(rtxn, |opener, rtxn| {
+            opener
+                .open_database::<Bytes, Bytes>(rtxn, Some(ENTRIES))
+                .map(CommitOrAbort::<_, ()>::Commit)
+        })?
+        .unwrap_commit();
+    if let Some(db) = existing {
+        return Ok(db);
+    }
+    let wtxn = env.write_txn()?;
+    Ok(env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            opener
+                .create_database::<Bytes, Bytes>(wtxn, Some(ENTRIES))
+                .map(CommitOrAbort::<_, ()>::Commit)
+        })?
+        .unwrap_commit())
 }
 
 /// `n` rounded up to a multiple of [`MAP_GRANULE`] (at least one granule).

@@ -237,8 +237,7 @@ impl LmdbStore {
     /// ```
     pub fn sync(&self) -> io::Result<()> {
         self.shared
-            .env
-            .force_sync()
+            .sync()
             .map_err(|source| self.error(source).into())
     }
 
@@ -297,19 +296,20 @@ impl LmdbStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let observed = shared.map_size();
-            let outcome = {
+            let (observed, outcome) = {
                 let _entered = shared.enter();
-                shared.env.write_txn().and_then(|mut wtxn| {
+                let observed = shared.map_size_entered();
+                let outcome = shared.env.write_txn().and_then(|mut wtxn| {
                     let result = f(&mut wtxn, &shared.db)?;
                     wtxn.commit()?;
                     Ok(result)
-                })
+                });
+                (observed, outcome)
             };
             match outcome {
                 Ok(result) => {
                     if self.durable {
-                        shared.env.force_sync().map_err(|e| self.error(e))?;
+                        shared.sync().map_err(|e| self.error(e))?;
                     }
                     return Ok(result);
                 }
