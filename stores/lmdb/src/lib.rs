@@ -5,7 +5,8 @@
 //! lookup in a map that the operating system already caches. Many processes use one cache safely
 //! (LMDB's lock file), with no server.
 //!
-//! - **Layout**: the directory holds LMDB's `data.mdb` and `lock.mdb`, never listed as entries.
+//! - **Layout**: the directory holds LMDB's `data.mdb` and `lock.mdb` (and, on Linux,
+//!   [`RESIZE_LOCK_FILE`]), never listed as entries.
 //!   Entries are keyed by their name, `<digest>.<extension>`, so several backends share one
 //!   environment as they share a directory; the stored bytes are the backend's encoded entry, so
 //!   every backend and plugin works unchanged. An LMDB cache cannot be shared with Python
@@ -19,7 +20,11 @@
 //!   `max_map_size`; past that a write fails with [`LmdbError::MapFull`] and the previous value
 //!   is kept. Processes follow each other's growth.
 //! - **Options** (`store_options` / `[store_options]`): `map_size` (initial, bytes; default
-//!   1 GiB of address space, not of disk) and `max_map_size` (default 1 TiB).
+//!   8 MiB) and `max_map_size` (default 1 TiB).
+//! - **Writable map** on Linux (`MDB_WRITEMAP`: a commit writes into shared memory, no `pwrite`
+//!   per page), with every block of `data.mdb` reserved before LMDB maps it, so that a full disk
+//!   is an error from `set`, never `SIGBUS`; the file is then as large as the map. Elsewhere,
+//!   and on file systems that cannot reserve blocks, commits write with `pwrite`.
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {
@@ -58,8 +63,13 @@ pub const DATA_FILE: &str = "data.mdb";
 /// LMDB's lock file, inside the cache directory.
 pub const LOCK_FILE: &str = "lock.mdb";
 
-/// The initial map size when none is given: 1 GiB (address space: the file grows with its data).
-pub const DEFAULT_MAP_SIZE: u64 = if usize::BITS >= 64 { 1 << 30 } else { 64 << 20 };
+/// The file whose lock serialises the map resizes of all processes (Linux), inside the cache
+/// directory. Its name starts with `.`: a helper file, never an entry.
+pub const RESIZE_LOCK_FILE: &str = ".bucketcache-lmdb.lock";
+
+/// The initial map size when none is given: 8 MiB (it doubles when full). On Linux `data.mdb`
+/// is as large as the map, its blocks reserved.
+pub const DEFAULT_MAP_SIZE: u64 = 8 << 20;
 
 /// The largest the map grows to when no `max_map_size` is given: 1 TiB.
 pub const DEFAULT_MAX_MAP_SIZE: u64 = if usize::BITS >= 64 { 1 << 40 } else { 1 << 30 };
@@ -101,6 +111,13 @@ pub enum LmdbError {
     /// environment per file per process).
     #[error("the LMDB environment in {path} is already open in this process outside bucketcache")]
     AlreadyOpened {
+        /// The cache directory.
+        path: PathBuf,
+    },
+    /// Resizing the map failed in LMDB after it unmapped the old map: this process may not use
+    /// the environment again (other processes are not affected; reopen in a new process).
+    #[error("the LMDB environment in {path} could not be resized and is closed for this process")]
+    Broken {
         /// The cache directory.
         path: PathBuf,
     },
@@ -236,9 +253,7 @@ impl LmdbStore {
     /// store.sync().unwrap();
     /// ```
     pub fn sync(&self) -> io::Result<()> {
-        self.shared
-            .sync()
-            .map_err(|source| self.error(source).into())
+        Ok(self.shared.sync()?)
     }
 
     fn error(&self, source: heed::Error) -> LmdbError {
@@ -270,7 +285,7 @@ impl LmdbStore {
         loop {
             attempt += 1;
             let outcome = {
-                let _entered = shared.enter();
+                let _entered = shared.enter()?;
                 shared.env.read_txn().and_then(|rtxn| f(&rtxn, &shared.db))
             };
             match outcome {
@@ -297,7 +312,7 @@ impl LmdbStore {
         loop {
             attempt += 1;
             let (observed, outcome) = {
-                let _entered = shared.enter();
+                let _entered = shared.enter()?;
                 let observed = shared.map_size_entered();
                 let outcome = shared.env.write_txn().and_then(|mut wtxn| {
                     let result = f(&mut wtxn, &shared.db)?;
@@ -309,7 +324,7 @@ impl LmdbStore {
             match outcome {
                 Ok(result) => {
                     if self.durable {
-                        shared.sync().map_err(|e| self.error(e))?;
+                        shared.sync()?;
                     }
                     return Ok(result);
                 }
@@ -407,6 +422,8 @@ impl Store for LmdbStore {
             for pair in db.iter(rtxn)? {
                 let (key, value) = pair?;
                 match std::str::from_utf8(key) {
+                    // Names starting with `.` are the store's own (named databases, if any).
+                    Ok(name) if name.starts_with('.') => {}
                     Ok(name) => out.push(Listed::new(
                         name.to_owned(),
                         value.len() as u64,

@@ -195,3 +195,47 @@ fn the_store_is_listed_in_the_registry_and_an_unknown_one_lists_it() {
         .unwrap_err();
     assert!(err.to_string().contains("lmdb"), "{err}");
 }
+
+#[test]
+fn reopening_with_a_smaller_map_keeps_the_file_and_every_entry() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(bucketcache_lmdb::DATA_FILE);
+    let grown = {
+        let store = LmdbStore::open(&tiny(dir.path())).unwrap();
+        for i in 0..40 {
+            store
+                .write(&format!("{i:064x}.bin"), &vec![i as u8; 50_000])
+                .unwrap();
+        }
+        assert!(store.map_size() >= 2 << 20, "{}", store.map_size());
+        store.map_size()
+    };
+    let size_before = std::fs::metadata(&data).unwrap().len();
+    if cfg!(target_os = "linux") {
+        assert_eq!(
+            size_before, grown,
+            "a writable map's file is as large as the map"
+        );
+    }
+    let store = LmdbStore::open(&tiny(dir.path())).unwrap();
+    assert!(
+        store.map_size() >= size_before,
+        "opened at least as large as the file"
+    );
+    assert!(
+        std::fs::metadata(&data).unwrap().len() >= size_before,
+        "never truncated"
+    );
+    let limits = bucketcache_core::store::ReadLimits {
+        max_bytes: 1 << 20,
+        head: &|_| true,
+    };
+    for i in 0..40 {
+        let got = store.read(&format!("{i:064x}.bin"), &limits).unwrap();
+        assert!(
+            matches!(&got, bucketcache_core::store::Fetched::Bytes(b) if *b == vec![i as u8; 50_000]),
+            "entry {i}"
+        );
+    }
+}
