@@ -177,28 +177,37 @@ pub mod backends {
 /// The built-in keymakers.
 pub use bucketcache_keymakers as keymakers;
 
+/// The LMDB store (feature `lmdb`): `Bucket::builder(dir).store("lmdb")`.
+#[cfg(feature = "lmdb")]
+pub use bucketcache_lmdb as lmdb;
+
 /// The backend used when none is named.
 pub const DEFAULT_BACKEND: &str = bucketcache_msgpack::NAME;
 /// The keymaker used when none is named.
 pub const DEFAULT_KEYMAKER: &str = bucketcache_keymakers::DEFAULT;
 
+/// The crates this one builds in (the LMDB store with the feature `lmdb`).
+const BUILT_IN_CRATES: &[&str] = &[
+    "bucketcache-json",
+    "bucketcache-msgpack",
+    "bucketcache-pickle",
+    "bucketcache-keymakers",
+    #[cfg(feature = "lmdb")]
+    "bucketcache-lmdb",
+];
+
 /// This crate's declaration to the registry: core names no crate and no format, so the facade
 /// says which crates are built in (shown as such by `bucketcache backends`) and which backend
 /// and keymaker a bucket uses by default.
 const DISTRIBUTION: registry::Distribution = registry::Distribution {
-    built_in_crates: &[
-        "bucketcache-json",
-        "bucketcache-msgpack",
-        "bucketcache-pickle",
-        "bucketcache-keymakers",
-    ],
+    built_in_crates: BUILT_IN_CRATES,
     default_backend: DEFAULT_BACKEND,
     default_keymaker: DEFAULT_KEYMAKER,
 };
 
 bucketcache_core::inventory::submit! { DISTRIBUTION }
 
-/// Registers the built-in backends and keymakers (and this crate's defaults) explicitly.
+/// Registers the built-in backends, keymakers and stores (and this crate's defaults) explicitly.
 ///
 /// They register themselves through `inventory` on the usual platforms; this is for the others
 /// (where static constructors do not run) and is harmless to call more than once.
@@ -214,5 +223,7 @@ pub fn install_default_backends() -> Result<()> {
     bucketcache_msgpack::register()?;
     bucketcache_pickle::register()?;
     bucketcache_keymakers::register()?;
+    #[cfg(feature = "lmdb")]
+    bucketcache_lmdb::register()?;
     Ok(())
 }

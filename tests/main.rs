@@ -12,4 +12,5 @@ mod pickle;
 mod plugins;
 mod reliability;
 mod single_flight;
+mod stores;
 mod version_auto;

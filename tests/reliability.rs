@@ -54,6 +54,10 @@ fn child_entry_point() {
         "worker" => worker(&dir),
         "crasher" => crasher(&dir),
         "file-size-limited" => file_size_limited(&dir),
+        #[cfg(feature = "lmdb")]
+        "lmdb-crasher" => lmdb::crasher(&dir),
+        #[cfg(feature = "lmdb")]
+        "lmdb-file-size-limited" => lmdb::file_size_limited(&dir),
         other => panic!("unknown child role {other}"),
     }
 }
@@ -86,7 +90,7 @@ impl Rng {
 fn worker(dir: &Path) {
     let writer: u32 = std::env::var("WRITER").unwrap().parse().unwrap();
     let ops: u32 = std::env::var("OPS").unwrap().parse().unwrap();
-    let b = Bucket::builder(dir)
+    let b = store_from_env(Bucket::builder(dir))
         .backend(std::env::var("BACKEND").unwrap())
         .lifetime(Duration::from_millis(20))
         .open()
@@ -126,35 +130,64 @@ fn worker(dir: &Path) {
     println!("worker {writer} done, {reads} values read");
 }
 
+/// The store a child uses: `STORE` (default `fs`) with the JSON options `STORE_OPTIONS`.
+fn store_from_env(builder: bucketcache::BucketBuilder) -> bucketcache::BucketBuilder {
+    let store = std::env::var("STORE").unwrap_or_else(|_| "fs".into());
+    let options = std::env::var("STORE_OPTIONS")
+        .map(|o| serde_json::from_str(&o).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    builder.store(store).store_options(options)
+}
+
+/// Four processes × `ops` random operations on one cache of `store`; then every entry left
+/// decodes.
+fn four_processes(dir: &Path, store: &str, options: &str, backend: &str) {
+    let ops = if long_runs() { 100_000 } else { 10_000 };
+    let children: Vec<_> = (0..4)
+        .map(|w| {
+            child(
+                "worker",
+                dir,
+                &[
+                    ("WRITER", w.to_string()),
+                    ("OPS", ops.to_string()),
+                    ("BACKEND", backend.to_string()),
+                    ("STORE", store.to_string()),
+                    ("STORE_OPTIONS", options.to_string()),
+                ],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{store} {backend} worker failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let b = Bucket::builder(dir)
+        .store(store)
+        .store_options(serde_json::from_str(options).unwrap())
+        .backend(backend)
+        .open()
+        .unwrap();
+    for item in b.inspector().items().unwrap() {
+        assert!(
+            item.backend.is_some() && item.state.reason().is_none(),
+            "{store} {backend}: {item:?}"
+        );
+    }
+}
+
 #[test]
 fn four_processes_share_one_directory_without_wrong_values_or_leftovers() {
-    let ops = if long_runs() { 100_000 } else { 10_000 };
     for backend in ["msgpack", "json"] {
         let dir = tempfile::tempdir().unwrap();
-        let children: Vec<_> = (0..4)
-            .map(|w| {
-                child(
-                    "worker",
-                    dir.path(),
-                    &[
-                        ("WRITER", w.to_string()),
-                        ("OPS", ops.to_string()),
-                        ("BACKEND", backend.to_string()),
-                    ],
-                )
-                .spawn()
-                .unwrap()
-            })
-            .collect();
-        for c in children {
-            let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{backend} worker failed: {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        four_processes(dir.path(), "fs", "null", backend);
         let temps: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -162,6 +195,25 @@ fn four_processes_share_one_directory_without_wrong_values_or_leftovers() {
             .collect();
         assert!(temps.is_empty(), "temp files left behind: {temps:?}");
     }
+}
+
+/// The same on one LMDB cache whose map starts at 64 KiB: the four processes grow it and follow
+/// each other's growth while they work.
+#[cfg(feature = "lmdb")]
+#[test]
+fn four_processes_share_one_lmdb_cache_without_wrong_values() {
+    let dir = tempfile::tempdir().unwrap();
+    four_processes(dir.path(), "lmdb", r#"{"map_size": 65536}"#, "msgpack");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| ["data.mdb", "lock.mdb", ".bucketcache-lmdb.lock"].contains(&n.as_str())),
+        "{names:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -644,5 +696,129 @@ fn the_built_in_keymakers_name_many_keys_without_collisions() {
             .map(|i| b.hash_for_key(&("user", i)).unwrap())
             .collect();
         assert_eq!(digests.len(), 20_000, "{keymaker}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The LMDB store under crashes and a full disk.
+
+#[cfg(feature = "lmdb")]
+mod lmdb {
+    use super::*;
+
+    fn open(dir: &Path) -> Bucket {
+        Bucket::builder(dir)
+            .store("lmdb")
+            .store_options(serde_json::json!({"map_size": 65536}))
+            .backend("msgpack")
+            .open()
+            .unwrap()
+    }
+
+    /// Writes large values forever, saying so after each.
+    pub fn crasher(dir: &Path) {
+        let b = open(dir);
+        let mut rng = Rng(u64::from(std::process::id()) * 7919);
+        loop {
+            let key = rng.below(10) as u32;
+            b.set(&("large", key), &large(key, rng.next())).unwrap();
+            println!("wrote");
+        }
+    }
+
+    /// SIGKILLed after a random number of writes (so in the middle of a later one, most of the
+    /// time: a write of 16-64 KiB takes longer than the parent's reading of a line).
+    #[test]
+    fn a_writer_killed_twenty_times_mid_write_leaves_entries_absent_or_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = Rng(7);
+        for _ in 0..20 {
+            let mut c = child("lmdb-crasher", dir.path(), &[]).spawn().unwrap();
+            let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+            let writes = 1 + rng.below(30);
+            let mut line = String::new();
+            for _ in 0..writes {
+                line.clear();
+                if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+                    let status = c.wait();
+                    let mut err = String::new();
+                    std::io::Read::read_to_string(&mut c.stderr.take().unwrap(), &mut err).ok();
+                    panic!("the crasher exited early: {status:?}\n{err}");
+                }
+            }
+            c.kill().unwrap(); // SIGKILL
+            c.wait().unwrap();
+        }
+        let b = open(dir.path());
+        let mut present = 0;
+        for key in 0..10u32 {
+            if let Some(v) = b.get::<Large>(&("large", key)).unwrap() {
+                let expected = large(v.key, v.seed);
+                assert_eq!(v.key, key);
+                assert!(v.bytes == expected.bytes, "entry {key} is not intact");
+                present += 1;
+            }
+        }
+        assert!(present > 0, "no entry survived: the test exercised nothing");
+        for item in b.inspector().items().unwrap() {
+            assert!(item.state.reason().is_none(), "{item:?}");
+        }
+        b.set("after", &"the crashes").unwrap();
+        assert_eq!(
+            b.get::<String>("after").unwrap().as_deref(),
+            Some("the crashes")
+        );
+    }
+
+    /// Runs under `ulimit -f` with SIGXFSZ ignored: making the data file larger (to grow the
+    /// map) fails with EFBIG, as on a full disk.
+    pub fn file_size_limited(dir: &Path) {
+        let b = open(dir);
+        b.set("k", &"small and fine").unwrap();
+        let huge = "y".repeat(1 << 20);
+        let err = b.set("k", &huge).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert_eq!(
+            b.get::<String>("k").unwrap().as_deref(),
+            Some("small and fine")
+        );
+        b.unload("k");
+        assert_eq!(
+            b.get::<String>("k").unwrap().as_deref(),
+            Some("small and fine"),
+            "the store still holds the old value"
+        );
+        b.set("k2", &"a small write still works").unwrap();
+        println!("lmdb-file-size-limited child passed");
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_set_and_keeps_the_old_value() {
+        if !Path::new("/bin/sh").exists() {
+            eprintln!("SKIPPED: no /bin/sh to set a file size limit");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::env::current_exe().unwrap();
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("trap '' XFSZ; ulimit -f 256; exec \"$0\" --exact reliability::child_entry_point --nocapture --test-threads=1")
+            .arg(&me)
+            .env(CHILD_ENV, "lmdb-file-size-limited")
+            .env(DIR_ENV, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("lmdb-file-size-limited child passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Another process opens the environment and reads the old value.
+        let b = open(dir.path());
+        assert_eq!(
+            b.get::<String>("k").unwrap().as_deref(),
+            Some("small and fine")
+        );
     }
 }

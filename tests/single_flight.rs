@@ -20,8 +20,13 @@ const CHILD_ENV: &str = "BUCKETCACHE_FLIGHT_CHILD";
 const DIR_ENV: &str = "BUCKETCACHE_FLIGHT_DIR";
 const ACROSS_ENV: &str = "BUCKETCACHE_FLIGHT_ACROSS";
 const SLOW_MS_ENV: &str = "BUCKETCACHE_FLIGHT_SLOW_MS";
+const STORE_ENV: &str = "BUCKETCACHE_FLIGHT_STORE";
 
 fn child(dir: &Path, across: bool, slow_ms: u64) -> Child {
+    child_on(dir, across, slow_ms, "fs")
+}
+
+fn child_on(dir: &Path, across: bool, slow_ms: u64, store: &str) -> Child {
     Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
@@ -33,6 +38,7 @@ fn child(dir: &Path, across: bool, slow_ms: u64) -> Child {
         .env(DIR_ENV, dir)
         .env(ACROSS_ENV, if across { "1" } else { "0" })
         .env(SLOW_MS_ENV, slow_ms.to_string())
+        .env(STORE_ENV, store)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -44,7 +50,12 @@ fn cache_dir(dir: &Path) -> PathBuf {
 }
 
 fn open(dir: &Path, across: bool) -> Bucket {
+    open_on(dir, across, "fs")
+}
+
+fn open_on(dir: &Path, across: bool, store: &str) -> Bucket {
     Bucket::builder(cache_dir(dir))
+        .store(store)
         .backend("msgpack")
         .single_flight_across_processes(across)
         .open()
@@ -79,7 +90,8 @@ fn child_entry_point() {
     let dir = PathBuf::from(std::env::var(DIR_ENV).expect("dir"));
     let across = std::env::var(ACROSS_ENV).expect("across") == "1";
     let slow = Duration::from_millis(std::env::var(SLOW_MS_ENV).expect("ms").parse().unwrap());
-    let b = open(&dir, across);
+    let store = std::env::var(STORE_ENV).unwrap_or_else(|_| "fs".into());
+    let b = open_on(&dir, across, &store);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !dir.join("go").exists() {
         assert!(Instant::now() < deadline, "never told to go");
@@ -112,6 +124,21 @@ fn four_processes_missing_one_memoized_call_compute_it_once() {
     let dir = tempfile::tempdir().unwrap();
     open(dir.path(), true); // the cache directory exists before the race
     let children: Vec<Child> = (0..4).map(|_| child(dir.path(), true, 600)).collect();
+    fs::write(dir.path().join("go"), b"").unwrap();
+    for out in wait_all(children) {
+        assert!(out.contains("value=42"), "{out}");
+    }
+    assert_eq!(runs(dir.path()), 1, "one computation for four processes");
+}
+
+#[cfg(feature = "lmdb")]
+#[test]
+fn four_processes_on_an_lmdb_cache_compute_a_memoized_call_once() {
+    let dir = tempfile::tempdir().unwrap();
+    open_on(dir.path(), true, "lmdb");
+    let children: Vec<Child> = (0..4)
+        .map(|_| child_on(dir.path(), true, 600, "lmdb"))
+        .collect();
     fs::write(dir.path().join("go"), b"").unwrap();
     for out in wait_all(children) {
         assert!(out.contains("value=42"), "{out}");

@@ -2,7 +2,7 @@
 //! batch, with a table of median µs/op and the ratio to the file-system floor.
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/Cargo.toml -- [--n 1000,10000,100000] [--rounds 3] [--no-python]
+//! cargo run --release --manifest-path bench/Cargo.toml -- [--n 1000,10000,100000] [--rounds 3] [--no-python] [--only lmdb,redb]
 //! ```
 
 mod floor;
@@ -87,6 +87,8 @@ struct Args {
     ns: Vec<usize>,
     rounds: usize,
     python: bool,
+    /// Only the systems whose name contains one of these (the floor always runs).
+    only: Vec<String>,
 }
 
 fn args() -> Result<Args> {
@@ -94,6 +96,7 @@ fn args() -> Result<Args> {
         ns: vec![1_000, 10_000, 100_000],
         rounds: 3,
         python: true,
+        only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -108,19 +111,34 @@ fn args() -> Result<Args> {
             }
             "--rounds" => a.rounds = it.next().context("--rounds needs a number")?.parse()?,
             "--no-python" => a.python = false,
+            "--only" => {
+                a.only = it
+                    .next()
+                    .context("--only needs a list of names")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect()
+            }
             other => anyhow::bail!("unknown argument {other}; see bench/README.md"),
         }
     }
     Ok(a)
 }
 
-fn systems() -> Vec<Box<dyn System>> {
+fn systems(only: &[String]) -> Vec<Box<dyn System>> {
     let mut systems: Vec<Box<dyn System>> = vec![Box::new(floor::Floor::default())];
     for backend in ["msgpack", "json", "pickle"] {
         systems.push(Box::new(ours::Ours::new(backend)));
     }
-    systems.push(Box::new(peers::CachedDisk::default()));
+    systems.push(Box::new(ours::Ours::with_store("msgpack", "lmdb")));
+    systems.push(Box::new(peers::CachedRedb::default()));
     systems.push(Box::new(peers::Cacache::default()));
+    systems.retain(|s| {
+        let name = s.name().to_lowercase();
+        name.starts_with("floor")
+            || only.is_empty()
+            || only.iter().any(|o| name.contains(&o.to_lowercase()))
+    });
     systems
 }
 
@@ -136,7 +154,7 @@ fn main() -> Result<()> {
     );
     for &n in &args.ns {
         let rounds = if n >= 100_000 { 1 } else { args.rounds };
-        let mut systems = systems();
+        let mut systems = systems(&args.only);
         let mut samples: Vec<BTreeMap<&'static str, Vec<f64>>> =
             vec![BTreeMap::new(); systems.len()];
         // Nothing is deleted until every round has written its files: file creation is slow

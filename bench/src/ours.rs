@@ -1,4 +1,4 @@
-//! bucketcache, one system per backend.
+//! bucketcache, one system per backend (and store).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use crate::{large, value, System, Value};
 
 pub struct Ours {
     backend: &'static str,
+    store: &'static str,
     clock: Arc<ManualClock>,
     dir: PathBuf,
     workload: String,
@@ -23,8 +24,14 @@ pub struct Ours {
 
 impl Ours {
     pub fn new(backend: &'static str) -> Self {
+        Self::with_store(backend, "fs")
+    }
+
+    /// On another store than the default `fs`.
+    pub fn with_store(backend: &'static str, store: &'static str) -> Self {
         Ours {
             backend,
+            store,
             clock: Arc::new(ManualClock::starting_now()),
             dir: PathBuf::new(),
             workload: String::new(),
@@ -37,6 +44,7 @@ impl Ours {
 
     fn open(&self) -> Bucket {
         Bucket::builder(&self.dir)
+            .store(self.store)
             .backend(self.backend)
             .clock(self.clock.clone())
             .lifetime(Duration::from_secs(3600))
@@ -47,7 +55,10 @@ impl Ours {
 
 impl System for Ours {
     fn name(&self) -> String {
-        format!("bucketcache {}", self.backend)
+        match self.store {
+            "fs" => format!("bucketcache {}", self.backend),
+            store => format!("bucketcache {} {store}", self.backend),
+        }
     }
 
     fn supports(&self, _: &str) -> bool {

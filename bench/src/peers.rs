@@ -1,46 +1,59 @@
-//! Rust peers: the `cached` crate's disk store (sled) and `cacache`.
+//! Rust peers: the `cached` crate's disk store (redb, cached 4.1) and `cacache`.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use cached::stores::DiskCache;
-use cached::IOCached;
+use cached::stores::RedbCache;
+use cached::ConcurrentCached;
 
 use crate::{large, value, System, Value};
 
-fn disk<V: serde::Serialize + serde::de::DeserializeOwned>(
+/// A `RedbCache` named `name` in `dir`, without fsync (`durable(false)`, as bucketcache and
+/// LMDB run by default).
+fn redb<V: serde::Serialize + serde::de::DeserializeOwned>(
     dir: &Path,
     name: &str,
-) -> DiskCache<String, V> {
-    // sled releases its lock from a background thread after a drop: retry briefly.
-    let mut attempts = 0;
-    loop {
-        match DiskCache::new(name).set_disk_directory(dir).build() {
-            Ok(cache) => return cache,
-            Err(_) if attempts < 50 => {
-                attempts += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("cached disk store: {e}"),
-        }
-    }
+) -> RedbCache<String, V> {
+    RedbCache::builder(name)
+        .disk_dir(dir)
+        .durable(false)
+        .build()
+        .expect("cached redb store")
 }
 
-/// The `cached` crate's `DiskCache` (sled underneath).
+/// The `cached` crate's `RedbCache`. redb locks its file: one instance at a time, so a new
+/// instance (cold reads) is opened after the previous one made its writes durable (`flush`,
+/// untimed) and was dropped.
 #[derive(Default)]
-pub struct CachedDisk {
+pub struct CachedRedb {
     dir: PathBuf,
     workload: String,
     values: Vec<Value>,
-    small: Option<DiskCache<String, Value>>,
-    big: Option<DiskCache<String, String>>,
+    small: Option<RedbCache<String, Value>>,
+    big: Option<RedbCache<String, String>>,
     text: String,
 }
 
-impl System for CachedDisk {
+impl CachedRedb {
+    fn reopen_small(&mut self) {
+        if let Some(old) = self.small.take() {
+            old.flush().expect("flush");
+        }
+        self.small = Some(redb(&self.dir, "values"));
+    }
+
+    fn reopen_big(&mut self) {
+        if let Some(old) = self.big.take() {
+            old.flush().expect("flush");
+        }
+        self.big = Some(redb(&self.dir, "big"));
+    }
+}
+
+impl System for CachedRedb {
     fn name(&self) -> String {
-        "cached DiskCache (sled)".into()
+        "cached 4.1 RedbCache".into()
     }
 
     fn supports(&self, workload: &str) -> bool {
@@ -53,22 +66,18 @@ impl System for CachedDisk {
         match workload {
             "set" => {
                 self.values = (0..n as u64).map(value).collect();
-                self.small = Some(disk(dir, "values"));
+                self.reopen_small();
             }
-            "get cold" => {
-                self.small = None; // a new instance reads from disk
-                self.small = Some(disk(dir, "values"));
-            }
+            "get cold" => self.reopen_small(), // a new instance reads from disk
             "1MiB set" => {
                 self.text = large();
-                self.big = Some(disk(dir, "big"));
+                self.reopen_big();
             }
-            "1MiB get" => {
-                self.big = None;
-                self.big = Some(disk(dir, "big"));
-            }
+            "1MiB get" => self.reopen_big(),
             "open" => {
+                self.reopen_small();
                 self.small = None;
+                self.reopen_big();
                 self.big = None;
             }
             _ => {}
@@ -100,7 +109,7 @@ impl System for CachedDisk {
                         .expect("hit"),
                 );
             }
-            "open" => drop(black_box(disk::<Value>(&self.dir, "values"))),
+            "open" => drop(black_box(redb::<Value>(&self.dir, "values"))),
             other => unreachable!("{other}"),
         }
     }

@@ -14,7 +14,7 @@ use bucketcache::lifetime::parse_lifetime;
 use bucketcache::{Bucket, DEFAULT_BACKEND};
 
 use super::output::outln;
-use super::scan::{backend_named, existing_dir};
+use super::scan::{backend_named, existing_dir, StoreArg};
 use super::value::AnyValue;
 use super::{Ctx, EXIT_NEGATIVE};
 
@@ -23,6 +23,8 @@ use super::{Ctx, EXIT_NEGATIVE};
 pub struct BucketArgs {
     /// The cache directory.
     dir: PathBuf,
+    #[command(flatten)]
+    store: StoreArg,
     /// The backend (file format).
     #[arg(long, value_name = "NAME", default_value = DEFAULT_BACKEND)]
     backend: String,
@@ -116,13 +118,19 @@ fn integer_beyond_64_bits(text: &str) -> Option<&str> {
 }
 
 fn open(args: &BucketArgs, lifetime: Option<Duration>, must_exist: bool) -> Result<Bucket> {
-    if must_exist {
+    let store = if must_exist {
         existing_dir(&args.dir)?;
-    } else if args.dir.exists() && !args.dir.is_dir() {
-        existing_dir(&args.dir)?; // the same message as the read commands
-    }
+        args.store.check_existing(&args.dir)?
+    } else {
+        if args.dir.exists() && !args.dir.is_dir() {
+            existing_dir(&args.dir)?; // the same message as the read commands
+        }
+        args.store.name_for(&args.dir)
+    };
     backend_named(&args.backend)?; // an unknown name lists the known ones
-    let mut builder = Bucket::builder(&args.dir).backend(&args.backend);
+    let mut builder = Bucket::builder(&args.dir)
+        .store(store)
+        .backend(&args.backend);
     if args.python {
         builder = builder.python_compatible();
     }

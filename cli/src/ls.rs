@@ -8,7 +8,9 @@ use bucketcache::inspect::State;
 use serde_json::json;
 
 use super::output::{local_rfc3339, local_text, outln, utc_text, Style, Table};
-use super::scan::{open_dir, order_key, scan, select_backends, warn_about_unread_files, Entry};
+use super::scan::{
+    open_dir, order_key, scan, select_backends, warn_about_unread_files, Entry, StoreArg,
+};
 use super::{Ctx, EXIT_NEGATIVE};
 use bucketcache::time::format_expiration;
 
@@ -16,6 +18,8 @@ use bucketcache::time::format_expiration;
 pub struct Args {
     /// The cache directory.
     dir: PathBuf,
+    #[command(flatten)]
+    store: StoreArg,
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -37,7 +41,7 @@ enum SortKey {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir)?;
+    let store = open_dir(&args.dir, &args.store)?;
     let backends = select_backends(args.backend.as_deref())?;
     let found = scan(
         &store,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use bucketcache::inspect::{Inspector, Item, State};
 use bucketcache::registry::{self, BackendInfo};
-use bucketcache::store::{Fetched, FsStore, Listed, ReadLimits, Store};
+use bucketcache::store::{open_store, Fetched, FsStore, Listed, ReadLimits, Store, StoreOptions};
 use bucketcache::validate::shielded;
 use bucketcache::{Backend, Expiration};
 
@@ -85,11 +85,57 @@ pub fn select_backends(name: Option<&str>) -> Result<Vec<Selected>> {
     Ok(out)
 }
 
-/// The file store of the existing directory `dir` (never created: read commands must not make
-/// a directory appear), recording what it reads (see [`Recorder`]).
-pub fn open_dir(dir: &Path) -> Result<Arc<Recorder>> {
+/// `--store NAME`: which store holds a cache.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StoreArg {
+    /// The store holding the cache: fs (a file per entry) or lmdb (default: lmdb when the
+    /// directory holds LMDB's data.mdb, else fs).
+    #[arg(long, value_name = "NAME")]
+    pub store: Option<String>,
+}
+
+impl StoreArg {
+    /// The store of the cache in `dir`: the one named, else `lmdb` for a directory holding an
+    /// LMDB cache, else `fs`.
+    pub fn name_for(&self, dir: &Path) -> String {
+        match &self.store {
+            Some(name) => name.clone(),
+            None if bucketcache::lmdb::is_lmdb_dir(dir) => bucketcache::lmdb::NAME.into(),
+            None => FsStore::NAME.into(),
+        }
+    }
+
+    /// Checks that the existing cache `dir` can be read with this store (an LMDB cache needs its
+    /// data file: opening would create an empty one).
+    pub fn check_existing(&self, dir: &Path) -> Result<String> {
+        let name = self.name_for(dir);
+        let lmdb = bucketcache::lmdb::is_lmdb_dir(dir);
+        if name == bucketcache::lmdb::NAME && !lmdb {
+            bail!(
+                "{} holds no LMDB cache (no {})",
+                dir.display(),
+                bucketcache::lmdb::DATA_FILE
+            );
+        }
+        if name == FsStore::NAME && lmdb {
+            tracing::warn!(
+                "{} holds an LMDB cache: --store fs sees only the files beside it",
+                dir.display()
+            );
+        }
+        Ok(name)
+    }
+}
+
+/// The store of the existing cache directory `dir` (never created: read commands must not make
+/// a directory or a store's files appear), recording what it reads (see [`Recorder`]).
+pub fn open_dir(dir: &Path, store: &StoreArg) -> Result<Arc<Recorder>> {
     let dir = existing_dir(dir)?;
-    Ok(Arc::new(Recorder::new(Arc::new(FsStore::new(dir, false)))))
+    let inner: Arc<dyn Store> = match store.check_existing(&dir)?.as_str() {
+        FsStore::NAME => Arc::new(FsStore::new(dir, false)),
+        other => open_store(other, StoreOptions::new(dir))?,
+    };
+    Ok(Arc::new(Recorder::new(inner)))
 }
 
 /// An inspector over `store` for the `backends`, judging with `lifetime`.
@@ -112,7 +158,7 @@ pub fn list_error(dir: &Path, e: bucketcache::Error) -> anyhow::Error {
     }
 }
 
-/// A store (the directory's [`FsStore`]) that can keep a copy of the last entry it read: the
+/// A store (the directory's [`FsStore`], or its LMDB store) that can keep a copy of the last entry it read: the
 /// inspector reads and judges each entry once, and the value check then decodes the very bytes
 /// whose envelope was judged (one read per file, no second look at a file that may have changed).
 #[derive(Debug)]
@@ -387,7 +433,9 @@ mod tests {
         fs::write(&file, b"").unwrap();
         let err = existing_dir(&file).unwrap_err().to_string();
         assert!(err.contains("is not a directory"), "{err}");
-        let err = open_dir(&dir.path().join("nope")).unwrap_err().to_string();
+        let err = open_dir(&dir.path().join("nope"), &StoreArg::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not exist"), "{err}");
         assert!(!dir.path().join("nope").exists(), "nothing is created");
     }
@@ -484,7 +532,7 @@ mod tests {
     #[test]
     fn the_recorder_keeps_only_the_last_entry_while_recording() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open_dir(dir.path()).unwrap();
+        let store = open_dir(dir.path(), &StoreArg::default()).unwrap();
         store.write("a.json", b"{}").unwrap();
         let limits = ReadLimits {
             max_bytes: 1 << 20,

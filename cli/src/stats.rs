@@ -10,13 +10,15 @@ use bucketcache::Expiration;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{open_dir, scan, select_backends, warn_about_unread_files, Entry};
+use super::scan::{open_dir, scan, select_backends, warn_about_unread_files, Entry, StoreArg};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The cache directory.
     dir: PathBuf,
+    #[command(flatten)]
+    store: StoreArg,
     /// Only this backend (shown even when it has no entries).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -118,7 +120,7 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir)?;
+    let store = open_dir(&args.dir, &args.store)?;
     let backends = select_backends(args.backend.as_deref())?;
     let found = scan(
         &store,

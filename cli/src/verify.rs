@@ -11,6 +11,7 @@ use serde_json::json;
 use super::output::{outln, paint, Style};
 use super::scan::{
     open_dir, scan, select_backends, value_of, warn_about_unread_files, Entry, Recorder, Selected,
+    StoreArg,
 };
 use super::{Ctx, EXIT_NEGATIVE};
 
@@ -18,6 +19,8 @@ use super::{Ctx, EXIT_NEGATIVE};
 pub struct Args {
     /// The cache directory.
     dir: PathBuf,
+    #[command(flatten)]
+    store: StoreArg,
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -31,7 +34,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir)?;
+    let store = open_dir(&args.dir, &args.store)?;
     let backends = select_backends(args.backend.as_deref())?;
     let found = scan(
         &store,

@@ -9,3 +9,4 @@ mod logging;
 mod plugins;
 mod prune_verify;
 mod robustness;
+mod stores;

@@ -24,6 +24,8 @@ use crate::Bucket;
 /// "#)?;
 /// assert_eq!(cfg.lifetime, Some(std::time::Duration::from_secs(5400)));
 /// assert_eq!(cfg.backend.as_deref(), Some("json"));
+/// let cfg = BucketConfig::from_toml_str("path = \"cache\"\nstore = \"lmdb\"")?;
+/// assert_eq!(cfg.store.as_deref(), Some("lmdb"));
 /// let cfg = BucketConfig::from_json_str(r#"{"path": "cache", "lifetime": 90}"#)?;
 /// assert_eq!(cfg.lifetime, Some(std::time::Duration::from_secs(90)));
 /// assert!(BucketConfig::from_json_str(r#"{"path": "c", "lifetmie": 90}"#).is_err());
@@ -55,6 +57,13 @@ pub struct BucketConfig {
     /// Options per backend name, e.g. `[backend_options.json] indent = 2`.
     #[serde(default)]
     pub backend_options: BTreeMap<String, serde_json::Value>,
+    /// The store: `fs` (the default, one file per entry), `lmdb` (with the facade's feature
+    /// `lmdb`), or a URL whose scheme a store registered. See [`BucketBuilder::store`].
+    #[serde(default)]
+    pub store: Option<String>,
+    /// The store's own options, e.g. `[store_options] map_size = 1073741824` for `lmdb`.
+    #[serde(default)]
+    pub store_options: Option<serde_json::Value>,
     /// fsync every write (see [`BucketBuilder::durable`]).
     #[serde(default)]
     pub durable: bool,
@@ -180,6 +189,12 @@ impl BucketConfig {
         }
         if let Some(t) = self.single_flight_timeout {
             b = b.single_flight_timeout(t);
+        }
+        if let Some(store) = &self.store {
+            b = b.store(store.clone());
+        }
+        if let Some(options) = &self.store_options {
+            b = b.store_options(options.clone());
         }
         Ok(b)
     }

@@ -1,4 +1,7 @@
-//! The conformance kit: run it from your plugin's own tests before you ship.
+//! The conformance kits: run them from your plugin's own tests before you ship.
+//!
+//! Stores (where entries live) have their own suite, [`check_store`]; the rest of this page is
+//! about backends.
 //!
 //! [`check`] drives a [`PluginBackend`] through the very path the host uses (the C table built
 //! by [`build_table`], wrapped by the host's own wrapper), then:
@@ -42,6 +45,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{build_table, parse_expiration, Expiration, PluginBackend, Value};
+
+mod store;
+
+pub use store::{check_store, check_store_only, store_checks};
 
 /// Every rule a backend broke, one message each.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,518 @@
+//! `bucketcache-lmdb`: an LMDB store for bucketcache.
+//!
+//! Every entry of a cache directory lives in one memory-mapped B+tree (LMDB, through `heed`):
+//! a `set` is one write transaction instead of a file creation and a rename, a cold `get` one
+//! lookup in a map that the operating system already caches. Many processes use one cache safely
+//! (LMDB's lock file), with no server.
+//!
+//! - **Layout**: the directory holds LMDB's `data.mdb` and `lock.mdb` (and, on Linux,
+//!   [`RESIZE_LOCK_FILE`]), never listed as entries.
+//!   Entries are keyed by their name, `<digest>.<extension>`, so several backends share one
+//!   environment as they share a directory; the stored bytes are the backend's encoded entry, so
+//!   every backend and plugin works unchanged. An LMDB cache cannot be shared with Python
+//!   BucketCache (which reads files).
+//! - **One environment per directory and per process** (LMDB's rule), shared by every
+//!   [`Bucket`](bucketcache_core::Bucket) and store on that path and closed with the last one.
+//! - **Durability**: commits are not flushed (`MDB_NOSYNC`): a process that dies loses nothing,
+//!   a system crash may lose the last writes. `durable` (`Bucket::builder(..).durable(true)`)
+//!   flushes after every commit.
+//! - **The map grows by itself** when full (to twice its size, or more for a large value), up to
+//!   `max_map_size`; past that a write fails with [`LmdbError::MapFull`] and the previous value
+//!   is kept. Processes follow each other's growth.
+//! - **Options** (`store_options` / `[store_options]`): `map_size` (initial, bytes; default
+//!   8 MiB) and `max_map_size` (default 1 TiB).
+//! - **Writable map** on Linux (`MDB_WRITEMAP`: a commit writes into shared memory, no `pwrite`
+//!   per page), with every block of `data.mdb` reserved before LMDB maps it, so that a full disk
+//!   is an error from `set`, never `SIGBUS`; the file is then as large as the map. Elsewhere,
+//!   and on file systems that cannot reserve blocks, commits write with `pwrite`.
+//!
+//! ```
+//! # fn main() -> bucketcache_core::Result<()> {
+//! # bucketcache::install_default_backends()?;
+//! bucketcache_lmdb::register()?;
+//! let dir = tempfile::tempdir().unwrap();
+//! let b = bucketcache_core::Bucket::builder(dir.path()).store("lmdb").open()?;
+//! b.set("answer", &42)?;
+//! assert_eq!(b.get::<i32>("answer")?, Some(42));
+//! assert!(dir.path().join("data.mdb").exists());
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bucketcache_core::backend::HEAD_LEN;
+use bucketcache_core::store::{
+    register_store, Fetched, FileLocks, Kind, Listed, Locked, ReadLimits, Store, StoreOptions,
+    StoreRegistration,
+};
+use heed::{MdbError, RoTxn, RwTxn, WithoutTls};
+use serde::Deserialize;
+
+mod env;
+
+use env::{Db, Shared, Sizes};
+
+/// The store's registry name.
+pub const NAME: &str = "lmdb";
+
+/// LMDB's data file, inside the cache directory: its presence marks an LMDB cache.
+pub const DATA_FILE: &str = "data.mdb";
+
+/// LMDB's lock file, inside the cache directory.
+pub const LOCK_FILE: &str = "lock.mdb";
+
+/// The file whose lock serialises the map resizes of all processes (Linux), inside the cache
+/// directory. Its name starts with `.`: a helper file, never an entry.
+pub const RESIZE_LOCK_FILE: &str = ".bucketcache-lmdb.lock";
+
+/// The initial map size when none is given: 8 MiB (it doubles when full). On Linux `data.mdb`
+/// is as large as the map, its blocks reserved.
+pub const DEFAULT_MAP_SIZE: u64 = 8 << 20;
+
+/// The largest the map grows to when no `max_map_size` is given: 1 TiB.
+pub const DEFAULT_MAX_MAP_SIZE: u64 = if usize::BITS >= 64 { 1 << 40 } else { 1 << 30 };
+
+/// How many times an operation is retried after the map was resized or reader slots freed.
+const ATTEMPTS: usize = 16;
+
+/// What can go wrong in the LMDB store. Store operations report it inside an [`io::Error`]
+/// (`source()` or `get_ref()` downcasts to it); opening reports it as
+/// [`bucketcache_core::Error::Store`].
+///
+/// ```
+/// use bucketcache_lmdb::LmdbError;
+/// let e = LmdbError::NameTooLong { len: 600, max: 511 };
+/// assert!(e.to_string().contains("511"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LmdbError {
+    /// The map is full and may not grow past `max_map_size`: the write was not made.
+    #[error("the LMDB map of {path} is full ({map_size} bytes, max_map_size {max_map_size}): the write was not made")]
+    MapFull {
+        /// The cache directory.
+        path: PathBuf,
+        /// The map's size.
+        map_size: u64,
+        /// The limit it may not grow past.
+        max_map_size: u64,
+    },
+    /// An entry name longer than LMDB's key limit.
+    #[error("an entry name of {len} bytes is longer than LMDB's key limit of {max} bytes")]
+    NameTooLong {
+        /// The name's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Other code of this process opened the directory's environment directly (LMDB allows one
+    /// environment per file per process).
+    #[error("the LMDB environment in {path} is already open in this process outside bucketcache")]
+    AlreadyOpened {
+        /// The cache directory.
+        path: PathBuf,
+    },
+    /// Resizing the map failed in LMDB after it unmapped the old map: this process may not use
+    /// the environment again (other processes are not affected; reopen in a new process).
+    #[error("the LMDB environment in {path} could not be resized and is closed for this process")]
+    Broken {
+        /// The cache directory.
+        path: PathBuf,
+    },
+    /// An invalid `store_options` value.
+    #[error("invalid lmdb store options: {0}")]
+    Options(String),
+    /// An error of LMDB itself.
+    #[error("LMDB error in {path}: {source}")]
+    Lmdb {
+        /// The cache directory.
+        path: PathBuf,
+        /// What LMDB said.
+        #[source]
+        source: heed::Error,
+    },
+}
+
+impl From<LmdbError> for io::Error {
+    fn from(e: LmdbError) -> io::Error {
+        match e {
+            // The file system's own errors (ENOSPC, EACCES, …) keep their kind.
+            LmdbError::Lmdb {
+                source: heed::Error::Io(io),
+                ..
+            } => io,
+            LmdbError::NameTooLong { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
+            other => io::Error::other(other),
+        }
+    }
+}
+
+/// The store's own options (`store_options`): sizes in bytes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    map_size: Option<u64>,
+    max_map_size: Option<u64>,
+}
+
+impl Options {
+    fn parse(value: &serde_json::Value) -> Result<Sizes, LmdbError> {
+        let options: Options = match value {
+            serde_json::Value::Null => Options::default(),
+            v => serde_json::from_value(v.clone())
+                .map_err(|e| LmdbError::Options(format!("{e} (known: map_size, max_map_size)")))?,
+        };
+        let map_size = env::round_up(options.map_size.unwrap_or(DEFAULT_MAP_SIZE));
+        let max_map_size = env::round_up(options.max_map_size.unwrap_or(DEFAULT_MAX_MAP_SIZE));
+        if options.max_map_size.is_some() && max_map_size < map_size {
+            return Err(LmdbError::Options(format!(
+                "max_map_size ({max_map_size}) is smaller than map_size ({map_size})"
+            )));
+        }
+        Ok(Sizes {
+            map_size,
+            max_map_size: max_map_size.max(map_size),
+        })
+    }
+}
+
+/// A cache directory's entries in LMDB. Made by `Bucket::builder(dir).store("lmdb")` (once the
+/// crate is linked) or [`LmdbStore::open`].
+///
+/// ```
+/// use bucketcache_core::store::{Fetched, ReadLimits, Store, StoreOptions};
+/// use bucketcache_lmdb::LmdbStore;
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
+/// store.write("0a1b.json", b"{}").unwrap();
+/// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
+/// assert!(matches!(store.read("0a1b.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"{}"));
+/// let names: Vec<_> = store.list().unwrap().into_iter().map(|l| l.name).collect();
+/// assert_eq!(names, ["0a1b.json"]); // data.mdb and lock.mdb are not entries
+/// assert!(store.remove("0a1b.json").unwrap());
+/// ```
+#[derive(Debug, Clone)]
+pub struct LmdbStore {
+    shared: Arc<Shared>,
+    durable: bool,
+}
+
+impl LmdbStore {
+    /// Opens (creating the directory and the environment if needed) the store at
+    /// `options.location`, with `options.durable` and the `map_size` / `max_map_size` of
+    /// `options.options`. A directory already open in this process shares its environment.
+    pub fn open(options: &StoreOptions) -> bucketcache_core::Result<LmdbStore> {
+        let dir = &options.location;
+        let fail = |reason: String| bucketcache_core::Error::Store {
+            store: NAME.into(),
+            location: dir.display().to_string(),
+            reason,
+        };
+        if dir.as_os_str().is_empty() {
+            return Err(bucketcache_core::Error::Config(
+                "the cache path is empty".into(),
+            ));
+        }
+        let sizes = Options::parse(&options.options)
+            .map_err(|e| bucketcache_core::Error::Config(e.to_string()))?;
+        let dir_error = |source| bucketcache_core::Error::Directory {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(dir_error)?;
+        let canonical = std::fs::canonicalize(dir).map_err(dir_error)?;
+        let shared = env::shared(&canonical, sizes).map_err(|e| fail(e.to_string()))?;
+        Ok(LmdbStore {
+            shared,
+            durable: options.durable,
+        })
+    }
+
+    /// The size of the memory map now (it grows when full).
+    ///
+    /// ```
+    /// # use bucketcache_core::store::StoreOptions;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let options = StoreOptions::new(dir.path()).options(serde_json::json!({"map_size": 65536}));
+    /// let store = bucketcache_lmdb::LmdbStore::open(&options).unwrap();
+    /// assert_eq!(store.map_size(), 65536);
+    /// ```
+    pub fn map_size(&self) -> u64 {
+        self.shared.map_size()
+    }
+
+    /// Flushes every commit to disk (what `durable` does after each write).
+    ///
+    /// ```
+    /// # use bucketcache_core::store::{Store, StoreOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = bucketcache_lmdb::LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
+    /// store.write("a.json", b"{}").unwrap();
+    /// store.sync().unwrap();
+    /// ```
+    pub fn sync(&self) -> io::Result<()> {
+        Ok(self.shared.sync()?)
+    }
+
+    fn error(&self, source: heed::Error) -> LmdbError {
+        LmdbError::Lmdb {
+            path: self.shared.path.clone(),
+            source,
+        }
+    }
+
+    fn check_name(&self, name: &str) -> Result<(), LmdbError> {
+        let max = self.shared.env.max_key_size();
+        if name.is_empty() || name.len() > max {
+            return Err(LmdbError::NameTooLong {
+                len: name.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in a read transaction, following resizes of other processes and freeing the
+    /// reader slots of dead ones.
+    fn reading<R>(
+        &self,
+        mut f: impl FnMut(&RoTxn<'_, WithoutTls>, &Db) -> heed::Result<R>,
+    ) -> Result<R, LmdbError> {
+        let shared = &*self.shared;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _entered = shared.enter()?;
+                shared.env.read_txn().and_then(|rtxn| f(&rtxn, &shared.db))
+            };
+            match outcome {
+                Err(heed::Error::Mdb(MdbError::MapResized)) if attempt < ATTEMPTS => {
+                    shared.follow_resize()?
+                }
+                Err(heed::Error::Mdb(MdbError::ReadersFull)) if attempt < ATTEMPTS => {
+                    self.clear_stale_readers()?
+                }
+                other => return other.map_err(|e| self.error(e)),
+            }
+        }
+    }
+
+    /// Runs `f` in a write transaction and commits it, growing the map when it is full (then
+    /// `f` runs again from the start: nothing of the failed transaction was written).
+    fn writing<R>(
+        &self,
+        len: usize,
+        mut f: impl FnMut(&mut RwTxn<'_>, &Db) -> heed::Result<R>,
+    ) -> Result<R, LmdbError> {
+        let shared = &*self.shared;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (observed, outcome) = {
+                let _entered = shared.enter()?;
+                let observed = shared.map_size_entered();
+                let outcome = shared.env.write_txn().and_then(|mut wtxn| {
+                    let result = f(&mut wtxn, &shared.db)?;
+                    wtxn.commit()?;
+                    Ok(result)
+                });
+                (observed, outcome)
+            };
+            match outcome {
+                Ok(result) => {
+                    if self.durable {
+                        shared.sync()?;
+                    }
+                    return Ok(result);
+                }
+                Err(heed::Error::Mdb(MdbError::MapFull)) if attempt < ATTEMPTS => {
+                    shared.grow(observed, len)?
+                }
+                Err(heed::Error::Mdb(MdbError::MapResized)) if attempt < ATTEMPTS => {
+                    shared.follow_resize()?
+                }
+                Err(heed::Error::Mdb(MdbError::ReadersFull)) if attempt < ATTEMPTS => {
+                    self.clear_stale_readers()?
+                }
+                Err(heed::Error::Mdb(MdbError::MapFull)) => {
+                    return Err(LmdbError::MapFull {
+                        path: shared.path.clone(),
+                        map_size: shared.map_size(),
+                        max_map_size: shared.max_map_size,
+                    })
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+
+    fn clear_stale_readers(&self) -> Result<(), LmdbError> {
+        let cleared = self
+            .shared
+            .env
+            .clear_stale_readers()
+            .map_err(|e| self.error(e))?;
+        tracing::debug!(path = %self.shared.path.display(), cleared, "reader table full: cleared the slots of dead processes");
+        Ok(())
+    }
+}
+
+impl Store for LmdbStore {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn location(&self) -> &Path {
+        &self.shared.path
+    }
+
+    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+        if self.check_name(name).is_err() {
+            return Ok(Fetched::Missing);
+        }
+        let fetched = self.reading(|rtxn, db| {
+            let Some(bytes) = db.get(rtxn, name.as_bytes())? else {
+                return Ok(Fetched::Missing);
+            };
+            if bytes.len() as u64 > limits.max_bytes {
+                return Ok(Fetched::TooLarge(bytes.len() as u64));
+            }
+            if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+                return Ok(Fetched::Rejected);
+            }
+            Ok(Fetched::Bytes(bytes.to_vec()))
+        })?;
+        Ok(fetched)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.check_name(name)?;
+        self.writing(bytes.len(), |wtxn, db| db.put(wtxn, name.as_bytes(), bytes))?;
+        Ok(())
+    }
+
+    fn remove(&self, name: &str) -> io::Result<bool> {
+        if self.check_name(name).is_err() {
+            return Ok(false);
+        }
+        Ok(self.writing(0, |wtxn, db| db.delete(wtxn, name.as_bytes()))?)
+    }
+
+    fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
+        if self.check_name(name).is_err() {
+            return Ok(None);
+        }
+        // One write transaction: the condition judges exactly the bytes that are deleted.
+        Ok(self.writing(0, |wtxn, db| {
+            let size = match db.get(wtxn, name.as_bytes())? {
+                Some(bytes) if condition(bytes) => bytes.len() as u64,
+                _ => return Ok(None),
+            };
+            db.delete(wtxn, name.as_bytes())?;
+            Ok(Some(size))
+        })?)
+    }
+
+    fn list(&self) -> io::Result<Vec<Listed>> {
+        let listed = self.reading(|rtxn, db| {
+            let mut out = Vec::new();
+            for pair in db.iter(rtxn)? {
+                let (key, value) = pair?;
+                match std::str::from_utf8(key) {
+                    // Names starting with `.` are the store's own (named databases, if any).
+                    Ok(name) if name.starts_with('.') => {}
+                    Ok(name) => out.push(Listed::new(
+                        name.to_owned(),
+                        value.len() as u64,
+                        Kind::File,
+                        None,
+                    )),
+                    Err(_) => tracing::debug!(key = ?key, "skipping a key that is not UTF-8"),
+                }
+            }
+            Ok(out)
+        })?;
+        Ok(listed)
+    }
+
+    fn try_lock(&self, digest: &str) -> io::Result<Locked> {
+        // The environment lives in a directory: the same OS byte-range locks as the fs store,
+        // in the same lock file, so an fs and an lmdb bucket on one directory agree too.
+        FileLocks::new(&self.shared.path).try_lock(digest)
+    }
+}
+
+/// The registry's factory: [`LmdbStore::open`].
+fn factory(options: &StoreOptions) -> bucketcache_core::Result<Arc<dyn Store>> {
+    Ok(Arc::new(LmdbStore::open(options)?))
+}
+
+inventory::submit! {
+    StoreRegistration { name: NAME, schemes: &[], origin: env!("CARGO_PKG_NAME"), factory }
+}
+
+/// Registers the store explicitly (it also registers itself through `inventory`). Calling it
+/// again is harmless.
+///
+/// ```
+/// bucketcache_lmdb::register().unwrap();
+/// assert!(bucketcache_core::store::stores().contains(&"lmdb".to_string()));
+/// ```
+pub fn register() -> bucketcache_core::Result<()> {
+    register_store(NAME, &[], env!("CARGO_PKG_NAME"), factory)
+}
+
+/// Whether `dir` holds an LMDB cache (its [`DATA_FILE`]), e.g. to pick the store of a directory
+/// given on a command line.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// assert!(!bucketcache_lmdb::is_lmdb_dir(dir.path()));
+/// ```
+pub fn is_lmdb_dir(dir: &Path) -> bool {
+    dir.join(DATA_FILE).is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_rounded_checked_and_unknown_ones_refused() {
+        let sizes = Options::parse(&serde_json::json!({"map_size": 1000})).unwrap();
+        assert_eq!(sizes.map_size, env::MAP_GRANULE);
+        assert_eq!(sizes.max_map_size, DEFAULT_MAX_MAP_SIZE);
+        let err = Options::parse(&serde_json::json!({"mapsize": 1})).unwrap_err();
+        assert!(err.to_string().contains("known: map_size"), "{err}");
+        let err =
+            Options::parse(&serde_json::json!({"map_size": 1 << 30, "max_map_size": 1 << 20}))
+                .unwrap_err();
+        assert!(err.to_string().contains("smaller"), "{err}");
+        let sizes = Options::parse(&serde_json::Value::Null).unwrap();
+        assert_eq!(sizes.map_size, DEFAULT_MAP_SIZE);
+    }
+
+    #[test]
+    fn errors_become_io_errors_that_keep_their_cause() {
+        let e: io::Error = LmdbError::MapFull {
+            path: "/c".into(),
+            map_size: 1,
+            max_map_size: 1,
+        }
+        .into();
+        assert!(matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<LmdbError>()),
+            Some(LmdbError::MapFull { .. })
+        ));
+        let e: io::Error = LmdbError::Lmdb {
+            path: "/c".into(),
+            source: heed::Error::Io(io::Error::from_raw_os_error(28)),
+        }
+        .into();
+        assert_eq!(e.raw_os_error(), Some(28), "ENOSPC stays ENOSPC");
+    }
+}
