@@ -32,7 +32,8 @@ use crate::Bucket;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BucketConfig {
-    /// The cache directory.
+    /// The cache directory, or a network store's namespace (`path = "myapp"` with
+    /// `store = "redis://…"`).
     pub path: PathBuf,
     /// The backend's registered name (default: the distribution's, `msgpack` in `bucketcache`).
     #[serde(default)]
@@ -60,6 +61,27 @@ pub struct BucketConfig {
     /// Log whole keys instead of their first 80 characters.
     #[serde(default)]
     pub log_full_keys: bool,
+    /// The store: a registered name (`fs`, the default) or a URL whose scheme a store registered
+    /// (`redis://127.0.0.1:6379/0`; `path` is then the namespace, not a directory).
+    #[serde(default)]
+    pub store: Option<String>,
+    /// The store's own options, e.g. `[store_options] connect_timeout_ms = 500`.
+    #[serde(default)]
+    pub store_options: Option<serde_json::Value>,
+    /// A store that cannot be read gives a miss instead of an error (see
+    /// [`BucketBuilder::fail_open`]).
+    #[serde(default)]
+    pub fail_open: bool,
+    /// A near cache directory in front of the store (see [`BucketBuilder::near_cache`]).
+    #[serde(default)]
+    pub near_cache: Option<PathBuf>,
+    /// How long a near copy is used: seconds or a human string (`"60s"`).
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime"
+    )]
+    pub near_ttl: Option<Duration>,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -98,8 +120,15 @@ impl BucketConfig {
         }
         .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
         if let Some(base) = file.parent() {
-            if cfg.path.is_relative() {
+            // A network store's path is a namespace, not a file name.
+            let is_url = cfg.store.as_deref().is_some_and(|s| s.contains("://"));
+            if cfg.path.is_relative() && !is_url {
                 cfg.path = base.join(&cfg.path);
+            }
+            if let Some(near) = &mut cfg.near_cache {
+                if near.is_relative() {
+                    *near = base.join(&*near);
+                }
             }
             for p in &mut cfg.plugins {
                 if p.is_relative() {
@@ -117,7 +146,23 @@ impl BucketConfig {
         }
         let mut b = Bucket::builder(&self.path)
             .durable(self.durable)
-            .log_full_keys(self.log_full_keys);
+            .log_full_keys(self.log_full_keys)
+            .fail_open(self.fail_open);
+        if let Some(store) = &self.store {
+            b = b.store(store.clone());
+        }
+        if let Some(options) = &self.store_options {
+            b = b.store_options(options.clone());
+        }
+        if let Some(dir) = &self.near_cache {
+            b = b.near_cache(dir.clone());
+        }
+        if let Some(ttl) = self.near_ttl {
+            if self.near_cache.is_none() {
+                return Err(Error::Config("near_ttl is given without near_cache".into()));
+            }
+            b = b.near_ttl(ttl);
+        }
         if let Some(name) = &self.backend {
             b = b.backend(name.clone());
         }
