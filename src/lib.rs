@@ -177,6 +177,11 @@ pub mod backends {
 /// The built-in keymakers.
 pub use bucketcache_keymakers as keymakers;
 
+/// The Redis store (cargo feature `redis`): `Bucket::builder("namespace")
+/// .store("redis://127.0.0.1:6379/0")` keeps a bucket in Redis, shared by many machines.
+#[cfg(feature = "redis")]
+pub use bucketcache_redis as redis;
+
 /// The backend used when none is named.
 pub const DEFAULT_BACKEND: &str = bucketcache_msgpack::NAME;
 /// The keymaker used when none is named.
@@ -198,7 +203,8 @@ const DISTRIBUTION: registry::Distribution = registry::Distribution {
 
 bucketcache_core::inventory::submit! { DISTRIBUTION }
 
-/// Registers the built-in backends and keymakers (and this crate's defaults) explicitly.
+/// Registers the built-in backends and keymakers (and this crate's defaults, and with the
+/// feature `redis` the Redis store) explicitly.
 ///
 /// They register themselves through `inventory` on the usual platforms; this is for the others
 /// (where static constructors do not run) and is harmless to call more than once.
@@ -214,5 +220,7 @@ pub fn install_default_backends() -> Result<()> {
     bucketcache_msgpack::register()?;
     bucketcache_pickle::register()?;
     bucketcache_keymakers::register()?;
+    #[cfg(feature = "redis")]
+    bucketcache_redis::register()?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use bucketcache::inspect::{Inspector, Item, State};
 use bucketcache::registry::{self, BackendInfo};
-use bucketcache::store::{Fetched, FsStore, Listed, ReadLimits, Store};
+use bucketcache::store::{open_store, Fetched, FsStore, Listed, ReadLimits, Store, StoreOptions};
 use bucketcache::validate::shielded;
 use bucketcache::{Backend, Expiration};
 
@@ -85,11 +85,45 @@ pub fn select_backends(name: Option<&str>) -> Result<Vec<Selected>> {
     Ok(out)
 }
 
+/// Where a cache is: a directory, or a namespace in a store given by URL.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Location {
+    /// The cache directory (with --store, the namespace inside the store).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The store holding the cache instead of a directory, by URL: e.g.
+    /// redis://127.0.0.1:6379/0 (user and password in the URL; rediss:// for TLS). DIR is then
+    /// the namespace.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+impl Location {
+    /// The store URL, unless it is the file store (which is a directory like any other).
+    pub fn store_url(&self) -> Option<&str> {
+        self.store
+            .as_deref()
+            .filter(|s| *s != FsStore::NAME && !s.is_empty())
+    }
+}
+
 /// The file store of the existing directory `dir` (never created: read commands must not make
 /// a directory appear), recording what it reads (see [`Recorder`]).
 pub fn open_dir(dir: &Path) -> Result<Arc<Recorder>> {
     let dir = existing_dir(dir)?;
     Ok(Arc::new(Recorder::new(Arc::new(FsStore::new(dir, false)))))
+}
+
+/// The store of `location`: the existing directory, or the namespace of the store `--store`
+/// names (nothing is created in it by opening), recording what it reads.
+pub fn open_location(location: &Location) -> Result<Arc<Recorder>> {
+    match location.store_url() {
+        None => open_dir(&location.dir),
+        Some(url) => {
+            let store = open_store(url, StoreOptions::new(&location.dir))?;
+            Ok(Arc::new(Recorder::new(store)))
+        }
+    }
 }
 
 /// An inspector over `store` for the `backends`, judging with `lifetime`.

@@ -8,4 +8,5 @@ mod listing;
 mod logging;
 mod plugins;
 mod prune_verify;
+mod redis;
 mod robustness;
