@@ -9,4 +9,5 @@ mod keymakers;
 mod memoize;
 mod pickle;
 mod plugins;
+mod redis;
 mod reliability;
