@@ -1,7 +1,8 @@
 //! Set and get of a ~100-byte struct per backend, next to the file-system floor measured in the
-//! same run: raw `write` of a temp file + `rename` for a set, `fs::read` for a cold get.
+//! same run: raw `write` of a temp file + `rename` for a set, `fs::read` for a cold get; a 1 MiB
+//! value next to `fs::read` of a 1 MiB file; warm gets over 10,000 keys held in memory.
 //!
-//! `cargo bench --bench bucket`
+//! `cargo bench --bench bucket` (filter with e.g. `-- "get cold"`)
 
 use std::fs;
 use std::hint::black_box;
@@ -33,6 +34,9 @@ fn value() -> Value {
 }
 
 const KEYS: u64 = 1000;
+/// Keys of the warm-get benchmark (the N).
+const WARM_KEYS: u64 = 10_000;
+const BACKENDS: [&str; 3] = ["msgpack", "json", "pickle"];
 
 fn bucket(dir: &Path, backend: &str) -> Bucket {
     Bucket::builder(dir).backend(backend).open().unwrap()
@@ -53,7 +57,7 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
-    for backend in ["msgpack", "json"] {
+    for backend in BACKENDS {
         let dir = tempfile::tempdir().unwrap();
         let b = bucket(dir.path(), backend);
         let v = value();
@@ -81,7 +85,7 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
-    for backend in ["msgpack", "json"] {
+    for backend in BACKENDS {
         let dir = tempfile::tempdir().unwrap();
         let writer = bucket(dir.path(), backend);
         for i in 0..KEYS {
@@ -103,12 +107,42 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("get warm");
-    for backend in ["msgpack", "json"] {
+    for backend in BACKENDS {
         let dir = tempfile::tempdir().unwrap();
         let b = bucket(dir.path(), backend);
-        b.set(&("user", 1), &value()).unwrap();
-        group.bench_function(backend, |bench| {
-            bench.iter(|| black_box(b.get::<Value>(&("user", 1)).unwrap().unwrap()))
+        for i in 0..WARM_KEYS {
+            b.set(&("user", i), &value()).unwrap();
+        }
+        let mut i = 0u64;
+        group.bench_function(format!("{backend}, {WARM_KEYS} keys"), |bench| {
+            bench.iter(|| {
+                i = (i + 7919) % WARM_KEYS;
+                black_box(b.get::<Value>(&("user", i)).unwrap().unwrap())
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("get 1 MiB");
+    group.sample_size(20);
+    let big = "x".repeat(1 << 20);
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{:064x}.bin", 1));
+        fs::write(&path, &big).unwrap();
+        group.bench_function("floor: fs::read", |b| {
+            b.iter(|| black_box(fs::read(&path).unwrap()))
+        });
+    }
+    {
+        let dir = tempfile::tempdir().unwrap();
+        bucket(dir.path(), "msgpack").set("big", &big).unwrap();
+        group.bench_function("msgpack", |bench| {
+            bench.iter_batched(
+                || bucket(dir.path(), "msgpack"),
+                |b| (black_box(b.get::<String>("big").unwrap().unwrap()), b),
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();

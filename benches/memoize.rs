@@ -3,7 +3,9 @@
 //! - the overhead of a memoized call: a plain call, a hit through the same `Bucket` (warm: the
 //!   entry is in memory), a hit through a new `Bucket` each time (cold: the file is read), and a
 //!   `nocache` call (the original's `test_cache_overhead`: compute and overwrite);
-//! - 500 overwrites of 10 keys, immediate writes against `deferred_write`.
+//! - 500 overwrites of 10 keys, immediate writes against `deferred_write`;
+//! - single flight across processes: a miss with the cross-process lock next to a miss without
+//!   it (the lock's cost), and a hit with and without it (a hit takes no lock).
 //!
 //! `cargo bench --bench memoize`
 
@@ -48,6 +50,36 @@ fn overhead(c: &mut Criterion) {
     g.finish();
 }
 
+fn single_flight(c: &mut Criterion) {
+    let mut g = c.benchmark_group("single_flight_across_processes");
+    for across in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Bucket::builder(dir.path())
+            .backend("msgpack")
+            .single_flight_across_processes(across)
+            .open()
+            .unwrap();
+        let label = if across { "with lock" } else { "without lock" };
+        let mut i = 0u64;
+        // A miss: lookup, (lock,) compute, store, (unlock).
+        g.bench_function(format!("miss, {label}"), |bench| {
+            bench.iter(|| {
+                i += 1;
+                let v: u64 = b.get_or_insert_with(&("miss", i), || i).unwrap();
+                black_box(v)
+            })
+        });
+        b.set("hit", &1u64).unwrap();
+        g.bench_function(format!("hit, {label}"), |bench| {
+            bench.iter(|| {
+                let v: u64 = b.get_or_insert_with("hit", || unreachable!()).unwrap();
+                black_box(v)
+            })
+        });
+    }
+    g.finish();
+}
+
 fn overwrites(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let b = open(dir.path());
@@ -74,5 +106,5 @@ fn overwrites(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, overhead, overwrites);
+criterion_group!(benches, overhead, overwrites, single_flight);
 criterion_main!(benches);

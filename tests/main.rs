@@ -4,6 +4,7 @@ mod common;
 
 mod bucket;
 mod formats;
+mod hardening;
 mod interop;
 mod keymakers;
 mod memoize;
@@ -11,3 +12,5 @@ mod pickle;
 mod plugins;
 mod redis;
 mod reliability;
+mod single_flight;
+mod version_auto;

@@ -22,12 +22,17 @@ struct Built {
     fixtures: BTreeMap<&'static str, PathBuf>,
 }
 
-const DEFECTS: [&str; 5] = [
+const DEFECTS: [&str; 10] = [
     "wrong-abi",
     "wrong-size",
     "missing-symbol",
     "bad-extension",
     "panicking-encode",
+    "null-encode",
+    "null-decode",
+    "null-free",
+    "null-name",
+    "lying-lengths",
 ];
 
 /// Builds the plugin crates with cargo into a target directory of their own (so the build does
@@ -114,7 +119,8 @@ fn install(target: &Path, crate_lib: &str, dir: &Path, name: &str) -> PathBuf {
     to
 }
 
-fn fixture(name: &str) -> &'static Path {
+/// The fixture plugin built with the feature `name` (`faulty`: without features).
+pub(crate) fn fixture(name: &str) -> &'static Path {
     &built().fixtures[name]
 }
 

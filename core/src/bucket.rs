@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) log_full_keys: bool,
     pub(crate) max_entry_bytes: u64,
+    pub(crate) single_flight_across: bool,
+    pub(crate) single_flight_timeout: Duration,
     pub(crate) memory: Mutex<Memory>,
     /// A store that cannot be read gives a miss (logged) instead of an error.
     pub(crate) fail_open: bool,

@@ -22,6 +22,9 @@ enum Choice<T: ?Sized> {
     Instance(Arc<T>),
 }
 
+/// How long a memoized call waits, by default, for another process's computation.
+pub const DEFAULT_SINGLE_FLIGHT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Configures and opens a [`Bucket`]. Made by [`Bucket::builder`].
 ///
 /// The lifetime is given either whole ([`lifetime`](Self::lifetime)) or in the original's units
@@ -61,6 +64,8 @@ pub struct BucketBuilder {
     /// Options set one by one ([`connect_timeout`](Self::connect_timeout), …), merged over
     /// `store_options` at `open`.
     store_settings: serde_json::Map<String, serde_json::Value>,
+    single_flight_across: bool,
+    single_flight_timeout: Duration,
 }
 
 impl BucketBuilder {
@@ -78,6 +83,8 @@ impl BucketBuilder {
             store_options: serde_json::Value::Null,
             durable: false,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            single_flight_across: true,
+            single_flight_timeout: DEFAULT_SINGLE_FLIGHT_TIMEOUT,
             log_full_keys: false,
             fail_open: false,
             near_cache: None,
@@ -254,6 +261,25 @@ impl BucketBuilder {
         self
     }
 
+    /// Whether memoized calls (`get_or_insert_with`, `get_or_try_insert_with`, `#[cached]`)
+    /// compute once per cache rather than once per process (default `true`): on a miss, the
+    /// caller takes the store's lock for that entry — an OS lock in the directory for `fs` and
+    /// `lmdb`, a lease for Redis — and a caller in another process that misses the same entry
+    /// meanwhile waits for it and reads its result. Plain `set`/`get` never lock, nor does a hit.
+    /// `false` keeps single flight within the process only.
+    pub fn single_flight_across_processes(mut self, yes: bool) -> Self {
+        self.single_flight_across = yes;
+        self
+    }
+
+    /// How long a memoized call waits for another process's computation of the same entry
+    /// before computing itself (default 5 minutes). A holder that dies or fails releases its
+    /// lock at once; the timeout is for a holder that is alive but slow.
+    pub fn single_flight_timeout(mut self, timeout: Duration) -> Self {
+        self.single_flight_timeout = timeout;
+        self
+    }
+
     /// Logs whole keys instead of their first 80 characters.
     pub fn log_full_keys(mut self, yes: bool) -> Self {
         self.log_full_keys = yes;
@@ -261,6 +287,9 @@ impl BucketBuilder {
     }
 
     /// Validates everything, creates the directory (recursively) and opens the bucket.
+    ///
+    /// A lifetime that would put expirations past the end of year 9999 (by the bucket's clock)
+    /// is refused with [`Error::InvalidLifetime`]: no built-in format can read such a date back.
     pub fn open(self) -> Result<Bucket> {
         let lifetime = match (self.lifetime, self.units) {
             (Some(_), Some(_)) => {
@@ -270,11 +299,15 @@ impl BucketBuilder {
             }
             (l, u) => l.or(u).filter(|d| !d.is_zero()),
         };
+        if let Some(l) = lifetime {
+            crate::time::check_lifetime(self.clock.now(), l)?;
+        }
         let backend = match self.backend {
             Some(Choice::Name(name)) => registry::backend(&name, &self.backend_options)?,
             None => registry::backend(registry::default_backend()?, &self.backend_options)?,
             Some(Choice::Instance(b)) => {
                 crate::validate::validate_backend(&*b, "Bucket::builder().backend_instance")?;
+                check_extension_owner(&*b)?;
                 b
             }
         };
@@ -350,10 +383,32 @@ impl BucketBuilder {
             store,
             log_full_keys: self.log_full_keys,
             max_entry_bytes: self.max_entry_bytes,
+            single_flight_across: self.single_flight_across,
+            single_flight_timeout: self.single_flight_timeout,
             memory: Mutex::new(Default::default()),
             fail_open: self.fail_open,
             memory_ttl,
         }))
+    }
+}
+
+/// An extension belongs to one backend: an instance may not write files with the extension of
+/// a registered backend of another name (the two would read and delete each other's entries).
+fn check_extension_owner(backend: &dyn Backend) -> Result<()> {
+    let ext = backend.file_extension();
+    match registry::backends()
+        .into_iter()
+        .find(|i| i.extension == ext && i.name != backend.name())
+    {
+        Some(owner) => Err(Error::BackendRefused {
+            name: backend.name().to_owned(),
+            origin: "Bucket::builder().backend_instance".into(),
+            rule: format!(
+                "its extension .{ext} already belongs to backend {:?} from {}",
+                owner.name, owner.origin
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

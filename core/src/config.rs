@@ -31,6 +31,7 @@ use crate::Bucket;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BucketConfig {
     /// The cache directory, or a network store's namespace (`path = "myapp"` with
     /// `store = "redis://…"`).
@@ -82,6 +83,18 @@ pub struct BucketConfig {
         serialize_with = "serialize_lifetime"
     )]
     pub near_ttl: Option<Duration>,
+    /// Whether memoized calls compute once per cache, across processes (default true; see
+    /// [`BucketBuilder::single_flight_across_processes`]).
+    #[serde(default)]
+    pub single_flight_across_processes: Option<bool>,
+    /// How long a memoized call waits for another process's computation before computing
+    /// itself: seconds or `"10m"` (default 5 minutes).
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime"
+    )]
+    pub single_flight_timeout: Option<Duration>,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -106,7 +119,8 @@ impl BucketConfig {
     }
 
     /// Reads a `.toml` or `.json` file. A relative `path` in the file is taken relative to the
-    /// file's directory, and so are relative plugin paths.
+    /// file's directory, and so are relative plugin paths; an empty `path` is an
+    /// [`Error::Config`] (write `"."` for the file's directory).
     pub fn from_file(file: impl AsRef<Path>) -> Result<Self> {
         let file = file.as_ref();
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
@@ -119,6 +133,9 @@ impl BucketConfig {
             ))),
         }
         .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
+        // Checked before the path is joined to the file's folder, which would hide it.
+        cfg.check_path()
+            .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
         if let Some(base) = file.parent() {
             // A network store's path is a namespace, not a file name.
             let is_url = cfg.store.as_deref().is_some_and(|s| s.contains("://"));
@@ -139,8 +156,23 @@ impl BucketConfig {
         Ok(cfg)
     }
 
+    /// An empty `path` is an error, never "the current folder" or "the file's folder".
+    fn check_path(&self) -> Result<()> {
+        if self.path.as_os_str().is_empty() {
+            return Err(Error::Config(
+                "path is empty: give the cache directory (\".\" for the configuration file's \
+                 folder)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Loads the configured plugins and returns a builder set up from this configuration.
+    ///
+    /// An empty `path` is an [`Error::Config`].
     pub fn builder(&self) -> Result<BucketBuilder> {
+        self.check_path()?;
         for plugin in &self.plugins {
             crate::plugins::load(plugin)?;
         }
@@ -187,6 +219,12 @@ impl BucketConfig {
         }
         if let Some(l) = self.lifetime {
             b = b.lifetime(l);
+        }
+        if let Some(across) = self.single_flight_across_processes {
+            b = b.single_flight_across_processes(across);
+        }
+        if let Some(t) = self.single_flight_timeout {
+            b = b.single_flight_timeout(t);
         }
         Ok(b)
     }

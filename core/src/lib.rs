@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod backend_crate;
 mod bucket;
 mod builder;
 pub mod config;

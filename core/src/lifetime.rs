@@ -8,7 +8,8 @@ use serde::Deserialize as _;
 use crate::error::{Error, Result};
 
 /// Parses a lifetime. Units: `w`, `d`, `h`, `m`, `s`, `ms`, `us` (or `µs`); a number without a
-/// unit is seconds. Components may be separated by spaces. Zero means "no lifetime" to a bucket.
+/// unit is seconds. Components may be separated by spaces; each unit may appear once (`"1h 1h"`
+/// is refused, as a typo is likelier than a sum). Zero means "no lifetime" to a bucket.
 ///
 /// ```
 /// use std::time::Duration;
@@ -18,6 +19,8 @@ use crate::error::{Error, Result};
 /// assert_eq!(parse_lifetime("1.5s").unwrap(), Duration::from_millis(1500));
 /// assert_eq!(parse_lifetime("1w 2d 500ms").unwrap(), Duration::from_millis(9 * 86_400_000 + 500));
 /// assert!(parse_lifetime("soon").is_err());
+/// assert!(parse_lifetime("1h 1h").is_err());
+/// assert!(parse_lifetime("1h 30hours").is_err());
 /// ```
 pub fn parse_lifetime(text: &str) -> Result<Duration> {
     let bad = |why: &str| Error::InvalidLifetime(format!("{text:?}: {why}"));
@@ -30,6 +33,7 @@ pub fn parse_lifetime(text: &str) -> Result<Duration> {
             .ok_or_else(|| bad("must be a finite, non-negative number of seconds"));
     }
     let mut total = Duration::ZERO;
+    let mut seen: Vec<&str> = Vec::with_capacity(7);
     let mut rest = trimmed;
     while !rest.is_empty() {
         let number_len = rest
@@ -43,14 +47,14 @@ pub fn parse_lifetime(text: &str) -> Result<Duration> {
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
             .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "w" | "week" | "weeks" => 604_800.0,
-            "d" | "day" | "days" => 86_400.0,
-            "h" | "hour" | "hours" => 3_600.0,
-            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
-            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
-            "ms" | "millisecond" | "milliseconds" => 1e-3,
-            "us" | "µs" | "microsecond" | "microseconds" => 1e-6,
+        let (unit, scale) = match &rest[..unit_len] {
+            "w" | "week" | "weeks" => ("w", 604_800.0),
+            "d" | "day" | "days" => ("d", 86_400.0),
+            "h" | "hour" | "hours" => ("h", 3_600.0),
+            "m" | "min" | "mins" | "minute" | "minutes" => ("m", 60.0),
+            "s" | "sec" | "secs" | "second" | "seconds" => ("s", 1.0),
+            "ms" | "millisecond" | "milliseconds" => ("ms", 1e-3),
+            "us" | "µs" | "microsecond" | "microseconds" => ("us", 1e-6),
             "" => return Err(bad("a unit is missing (w, d, h, m, s, ms, us)")),
             other => {
                 return Err(bad(&format!(
@@ -58,7 +62,13 @@ pub fn parse_lifetime(text: &str) -> Result<Duration> {
                 )))
             }
         };
-        total += seconds(number * scale).ok_or_else(|| bad("too large"))?;
+        if seen.contains(&unit) {
+            return Err(bad(&format!("the unit {unit} is given twice")));
+        }
+        seen.push(unit);
+        total = seconds(number * scale)
+            .and_then(|part| total.checked_add(part))
+            .ok_or_else(|| bad("too large"))?;
         rest = rest[unit_len..].trim_start();
     }
     Ok(total)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::bucket::Bucket;
 use crate::deferred::DeferredWriteBucket;
 use crate::error::{Error, Result};
+use crate::store::{Lease, Locked};
 use crate::time::Expiration;
 
 /// What a memoized call's `callback` receives when the cache answered (the original's
@@ -30,6 +32,7 @@ pub struct CachedCallInfo<'a, T> {
 
 /// The outcome of a memoized lookup.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Memoized<T> {
     /// The value (from the cache or just computed).
     pub value: T,
@@ -50,6 +53,13 @@ pub trait MemoStore {
     ) -> Result<Option<(V, Option<Expiration>)>>;
     /// Writes the entry named `digest`.
     fn set_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()>;
+    /// Whether a miss takes the store's cross-process lock (see
+    /// [`BucketBuilder::single_flight_across_processes`](crate::BucketBuilder::single_flight_across_processes)).
+    /// A [`DeferredWriteBucket`] never does: its writes reach the store only at `sync`, so
+    /// another process could not read the result it waited for.
+    fn across_processes(&self) -> bool {
+        self.bucket().inner.single_flight_across
+    }
 
     /// Looks `key` up; on a miss (or with `refresh`) runs `compute`, stores an `Ok` value and
     /// returns it. An `Err` is returned and not stored. Within one process, concurrent calls with
@@ -78,7 +88,7 @@ pub trait MemoStore {
                 expiration,
             }),
             Lookup::Miss(ticket) => {
-                tracing::info!(digest = %digest, "Calling function");
+                tracing::debug!(digest = %digest, "memoized call: a miss, computing");
                 // On `Err` (or a panic) the ticket is dropped unfinished: the next waiter computes.
                 let value = compute()?;
                 ticket.finish(self, &value);
@@ -129,6 +139,15 @@ pub trait MemoStore {
             match join((self.bucket().path().to_path_buf(), digest.to_owned())) {
                 Ok(ticket) => {
                     // Someone may have finished between our read and our joining.
+                    if let Some(found) = hit(self.get_digest(digest)?) {
+                        return Ok(found);
+                    }
+                    if !self.across_processes() {
+                        return Ok(Lookup::Miss(ticket));
+                    }
+                    // The process's turn: now the cache's. Another process may have computed
+                    // the entry while we waited for its lock.
+                    let ticket = ticket.with_lease(wait_for_lease(self.bucket(), digest));
                     return Ok(hit(self.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
                 }
                 Err(flight) => flight.wait(),
@@ -168,6 +187,9 @@ impl MemoStore for DeferredWriteBucket {
     }
     fn set_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
         self.set_by_digest(digest, value)
+    }
+    fn across_processes(&self) -> bool {
+        false
     }
 }
 
@@ -310,6 +332,7 @@ fn join(key: FlightKey) -> std::result::Result<Ticket, Arc<Flight>> {
             Ok(Ticket {
                 digest: key.1.clone(),
                 flight: Some((key, flight)),
+                lease: None,
             })
         }
     }
@@ -323,6 +346,8 @@ fn join(key: FlightKey) -> std::result::Result<Ticket, Arc<Flight>> {
 pub struct Ticket {
     digest: String,
     flight: Option<(FlightKey, Arc<Flight>)>,
+    /// The cache-wide lock of the entry, released with the ticket (after the value is stored).
+    lease: Option<Box<dyn Lease>>,
 }
 
 impl Ticket {
@@ -351,6 +376,8 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        // Other processes first: the value (if any) is stored by now.
+        drop(self.lease.take());
         let Some((key, flight)) = self.flight.take() else {
             return;
         };
@@ -372,7 +399,7 @@ impl Drop for Ticket {
 
 fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
     found.map(|(value, expiration)| {
-        tracing::info!("Function call loaded from cache");
+        tracing::debug!("memoized call: answered from the cache");
         Lookup::Hit { value, expiration }
     })
 }
@@ -419,6 +446,22 @@ where
     loop {
         let waiting = match join((store.bucket().path().to_path_buf(), digest.to_owned())) {
             Ok(ticket) => {
+                if let Some(found) = hit(store.get_digest(digest)?) {
+                    return Ok(found);
+                }
+                if !store.across_processes() {
+                    return Ok(Lookup::Miss(ticket));
+                }
+                let lease = match try_lease(store.bucket(), digest) {
+                    Attempt::Done(lease) => lease,
+                    // Busy: wait on another thread, so that this task's executor thread is free.
+                    Attempt::Busy => {
+                        let bucket = store.bucket().clone();
+                        let digest = digest.to_owned();
+                        OffThread::spawn(move || wait_for_lease(&bucket, &digest)).await
+                    }
+                };
+                let ticket = ticket.with_lease(lease);
                 return Ok(hit(store.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
             }
             Err(flight) => flight,
@@ -437,7 +480,13 @@ impl Ticket {
         Ticket {
             digest: digest.to_owned(),
             flight: None,
+            lease: None,
         }
+    }
+
+    fn with_lease(mut self, lease: Option<Box<dyn Lease>>) -> Ticket {
+        self.lease = lease;
+        self
     }
 }
 
@@ -446,4 +495,85 @@ impl Ticket {
 #[doc(hidden)]
 pub fn log_uncached(function: &str, error: &Error) {
     tracing::warn!(function, error = %error, "the cache failed: calling the function uncached");
+}
+
+// ---- single flight across processes: the store's lock of an entry ----
+
+enum Attempt {
+    /// Acquired, or no lock to be had (the store has none, or failed to lock: logged).
+    Done(Option<Box<dyn Lease>>),
+    /// Another process computes the entry.
+    Busy,
+}
+
+fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
+    match bucket.store().try_lock(digest) {
+        Ok(Locked::Acquired(lease)) => Attempt::Done(Some(lease)),
+        Ok(Locked::Busy) => Attempt::Busy,
+        Ok(Locked::Unsupported) => Attempt::Done(None),
+        Err(e) => {
+            tracing::debug!(digest, error = %e, "cannot take the entry's cross-process lock: computing without it");
+            Attempt::Done(None)
+        }
+    }
+}
+
+/// Takes the entry's cross-process lock, waiting while another process holds it (it computes
+/// the entry), at most the bucket's `single_flight_timeout`; then gives up and computes anyway.
+fn wait_for_lease(bucket: &Bucket, digest: &str) -> Option<Box<dyn Lease>> {
+    let deadline = Instant::now() + bucket.inner.single_flight_timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match try_lease(bucket, digest) {
+            Attempt::Done(lease) => return lease,
+            Attempt::Busy if Instant::now() >= deadline => {
+                tracing::warn!(digest, timeout = ?bucket.inner.single_flight_timeout,
+                    "another process has computed this entry for longer than the single-flight timeout: computing it too");
+                return None;
+            }
+            Attempt::Busy => {
+                tracing::trace!(digest, "another process computes this entry: waiting");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// A blocking call run on its own thread, awaited without blocking the caller's thread.
+struct OffThread<T> {
+    slot: Arc<Mutex<(Option<T>, Option<Waker>)>>,
+}
+
+impl<T: Send + 'static> OffThread<T> {
+    fn spawn(f: impl FnOnce() -> T + Send + 'static) -> Self {
+        let slot: Arc<Mutex<(Option<T>, Option<Waker>)>> = Arc::default();
+        let theirs = slot.clone();
+        std::thread::spawn(move || {
+            let out = f();
+            let waker = {
+                let mut s = theirs.lock().unwrap_or_else(|p| p.into_inner());
+                s.0 = Some(out);
+                s.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        OffThread { slot }
+    }
+}
+
+impl<T> Future for OffThread<T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut s = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        match s.0.take() {
+            Some(out) => Poll::Ready(out),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
 }

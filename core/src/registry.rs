@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 use crate::keymaker::KeyMaker;
 use crate::validate::validate_backend;
 
+pub use crate::backend_crate::{factory, BackendCrate};
+
 /// Options given to a backend factory: `null` for the defaults, or a JSON object (converted from
 /// TOML when the configuration is TOML).
 pub type BackendOptions = serde_json::Value;
@@ -126,6 +128,7 @@ impl fmt::Display for Origin {
 
 /// What the registry knows about a backend.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BackendInfo {
     /// Registry name.
     pub name: String,

@@ -160,6 +160,49 @@ fn truncate_to_micros(e: NaiveDateTime) -> NaiveDateTime {
     e.with_nanosecond(micros).unwrap_or(e)
 }
 
+/// The latest expiration an entry may have: the end of year 9999, the last date Python's
+/// `datetime` (and so the original, and every built-in backend's format) can read.
+///
+/// ```
+/// use bucketcache_core::time::{format_expiration, latest_expiration};
+/// assert_eq!(format_expiration(&latest_expiration()), "9999-12-31T23:59:59.999999");
+/// ```
+pub fn latest_expiration() -> Expiration {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
+/// Checks that `now + lifetime` is at most [`latest_expiration`]: a longer lifetime would write
+/// expirations no reader of the format can read back.
+///
+/// ```
+/// use std::time::Duration;
+/// use bucketcache_core::time::{check_lifetime, parse_expiration};
+/// let now = parse_expiration("2030-01-01T00:00:00").unwrap();
+/// assert!(check_lifetime(now, Duration::from_secs(86_400 * 365 * 1000)).is_ok());
+/// let err = check_lifetime(now, Duration::MAX).unwrap_err();
+/// assert!(err.to_string().contains("9999-12-31T23:59:59.999999"), "{err}");
+/// ```
+pub fn check_lifetime(now: Expiration, lifetime: Duration) -> crate::Result<()> {
+    let latest = latest_expiration();
+    let fits = TimeDelta::from_std(lifetime)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .is_some_and(|e| e <= latest);
+    if fits {
+        return Ok(());
+    }
+    let longest = (latest - now).num_days().max(0);
+    Err(crate::Error::InvalidLifetime(format!(
+        "{lifetime:?} from now ({}) puts expirations past {}, the latest date Python's datetime \
+         (and so every built-in format) can read; the longest lifetime from now is about \
+         {longest} days",
+        format_expiration(&now),
+        format_expiration(&latest),
+    )))
+}
+
 /// Adds a lifetime to a point in time, saturating at the largest representable date.
 pub fn add_lifetime(now: Expiration, lifetime: Duration) -> Expiration {
     TimeDelta::from_std(lifetime)

@@ -16,7 +16,7 @@ use crate::time::{parse_expiration, Expiration};
 /// The value every backend must round-trip: text (with non-ASCII), integers of both signs, a
 /// float, a boolean, a missing value, a list and a nested map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Non-ASCII text.
     pub text: String,
     /// A negative integer.
@@ -37,7 +37,7 @@ pub struct Probe {
 
 impl Probe {
     /// The probe value.
-    pub fn sample() -> Probe {
+    pub(crate) fn sample() -> Probe {
         Probe {
             text: "probe värde ☃ 😀".into(),
             negative: -123_456_789,

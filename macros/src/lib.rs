@@ -36,7 +36,7 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 /// # Options
 ///
 /// `#[cached(bucket = EXPR, ignore(arg, ..), nocache = arg, callback = path, method, result,
-/// no_result, crate = path)]`
+/// no_result, version = auto | "v2", crate = path)]`
 ///
 /// - `bucket = EXPR` (required): where entries live. `EXPR` is evaluated on each call and may be
 ///   anything that dereferences (through `&`, `LazyLock`, `Arc`, …) to a `Bucket`, a
@@ -57,6 +57,12 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 ///   `io::Result<T>`, `anyhow::Result<T>`) caches only `Ok` values, as `T`; an `Err` is returned
 ///   and not stored, and the next call runs the body again. `no_result` caches the whole value
 ///   instead; `result` forces `Ok`-only caching for an alias not named `…Result`.
+/// - `version = auto`: a fingerprint of the function's code (its signature and body as tokens:
+///   comments and formatting do not count) enters the key, so a changed function never returns
+///   results of its old code. `version = "2"` (any string or integer) sets it by hand. Without
+///   `version` the key holds no version, as before: entries survive edits that do not change the
+///   result (a renamed local, a log line), and existing caches stay valid; opt in where stale
+///   results would be wrong. The closure API takes a version as part of the key you give it.
 /// - `crate = path`: where the bucketcache facade is (default `::bucketcache`).
 ///
 /// # The key
@@ -104,6 +110,21 @@ pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// A fingerprint of a function's code: its signature and body as tokens, so comments and
+/// formatting do not count (attributes, doc comments included, are left out). FNV-1a, 64 bits:
+/// stable across compilers and runs, which a std hasher is not.
+fn fingerprint(func: &ItemFn) -> String {
+    let sig = &func.sig;
+    let block = &func.block;
+    let text = quote!(#sig #block).to_string();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// The parsed attribute options.
 struct Options {
     bucket: Option<Expr>,
@@ -113,6 +134,15 @@ struct Options {
     method: Option<Span>,
     result: Option<bool>,
     krate: Option<Path>,
+    version: Option<Version>,
+}
+
+/// `version = auto` or `version = "2"`.
+enum Version {
+    /// A fingerprint of the function's tokens.
+    Auto,
+    /// Given by hand.
+    Given(String),
 }
 
 fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
@@ -124,6 +154,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
         method: None,
         result: None,
         krate: None,
+        version: None,
     };
     let parser = syn::meta::parser(|meta| {
         let once = |set: bool| {
@@ -157,13 +188,37 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
         } else if meta.path.is_ident("result") || meta.path.is_ident("no_result") {
             once(o.result.is_some())?;
             o.result = Some(meta.path.is_ident("result"));
+        } else if meta.path.is_ident("version") {
+            once(o.version.is_some())?;
+            let value = meta.value()?;
+            o.version = Some(if value.peek(syn::Lit) {
+                match value.parse::<syn::Lit>()? {
+                    syn::Lit::Str(s) => Version::Given(s.value()),
+                    syn::Lit::Int(i) => Version::Given(i.base10_digits().to_owned()),
+                    other => {
+                        return Err(Error::new(
+                            other.span(),
+                            "`version` is `auto`, a string or an integer",
+                        ))
+                    }
+                }
+            } else {
+                let ident: Ident = value.parse()?;
+                if ident != "auto" {
+                    return Err(Error::new(
+                        ident.span(),
+                        "`version` is `auto`, a string or an integer",
+                    ));
+                }
+                Version::Auto
+            });
         } else if meta.path.is_ident("crate") {
             once(o.krate.is_some())?;
             o.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
         } else {
             return Err(meta.error(
                 "unknown option; expected one of: bucket, ignore, nocache, callback, method, \
-                 result, no_result, crate",
+                 result, no_result, version, crate",
             ));
         }
         Ok(())
@@ -439,7 +494,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         }
         .await)
     } else {
-        quote!((move || -> #ret { #body })())
+        // The body is the closure's block itself: wrapping it in braces of our own made rustc
+        // lint a one-line body (`{ a * b }`) as `unused_braces`, failing `-D warnings` builds.
+        quote!((move || -> #ret #body)())
     };
     let finish = if is_result {
         quote! {
@@ -460,12 +517,25 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let attrs = &func.attrs;
     let vis = &func.vis;
     let function_const = format_ident!("__BC_FUNCTION");
+    // The version enters the function's part of the key, so entries of another version are
+    // never read; without `version` the key is what it always was.
+    let version_suffix = match &options.version {
+        None => quote!(),
+        Some(Version::Given(v)) => {
+            let v = format!("@{v}");
+            quote!(, #v)
+        }
+        Some(Version::Auto) => {
+            let v = format!("@{}", fingerprint(&func));
+            quote!(, #v)
+        }
+    };
     let expanded = quote! {
         #(#attrs)*
         #vis #sig {
             #[allow(unused_imports)]
             use #private::AsMemoStore as _;
-            const #function_const: &str = ::core::concat!(::core::module_path!(), "::", #name_str);
+            const #function_const: &str = ::core::concat!(::core::module_path!(), "::", #name_str #version_suffix);
             let __bc_store = (&(#bucket)).__bc_memo_store();
             let __bc_refresh: bool = #refresh;
             // In a block: the key's `&dyn` references must not live across an `.await`.
@@ -625,5 +695,40 @@ mod tests {
         )
         .unwrap();
         assert!(out.starts_with("# [doc = \" Doc.\"] # [inline] pub (crate) fn f < T : Copy > (a : T) -> u8 where T : Clone"), "{out}");
+    }
+
+    fn function_const(out: &str) -> String {
+        let at = out.find("__BC_FUNCTION : & str =").unwrap();
+        out[at..at + out[at..].find(';').unwrap()].to_owned()
+    }
+
+    #[test]
+    fn version_auto_changes_with_the_code_not_with_comments_or_formatting() {
+        let v =
+            |item: &str| function_const(&expand_str("bucket = B, version = auto", item).unwrap());
+        let base = v("fn f(a: u8) -> u8 { a + 1 }");
+        assert!(base.contains("\"@"), "{base}");
+        assert_eq!(
+            base,
+            v("fn f(a: u8) -> u8 {\n    // a comment\n    a   +   1\n}")
+        );
+        assert_eq!(
+            base,
+            v("/// Docs do not count.\nfn f(a: u8) -> u8 { a + 1 }")
+        );
+        assert_ne!(base, v("fn f(a: u8) -> u8 { a + 2 }"));
+        assert_ne!(base, v("fn f(a: u16) -> u16 { a + 1 }"));
+    }
+
+    #[test]
+    fn a_given_version_enters_the_key_and_none_leaves_it_as_it_was() {
+        let given = function_const(
+            &expand_str("bucket = B, version = \"2\"", "fn f() -> u8 { 1 }").unwrap(),
+        );
+        assert!(given.contains("\"@2\""), "{given}");
+        let none = function_const(&expand_str("bucket = B", "fn f() -> u8 { 1 }").unwrap());
+        assert!(!none.contains('@'), "{none}");
+        let e = expand_str("bucket = B, version = latest", "fn f() -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("`version` is `auto`"), "{e}");
     }
 }

@@ -14,6 +14,10 @@
  * the plugin's and is passed back to its `free` exactly once. The functions may be called from
  * several threads at once. Expirations are naive UTC microseconds since 1970-01-01T00:00:00.
  *
+ * The host refuses a table whose encode, decode or free is NULL, or whose name or extension is
+ * NULL. An answered buffer must be non-NULL unless empty and at most 1 GiB long; otherwise that
+ * call fails. A plugin that crashes or calls abort() takes the host process down.
+ *
  * The Rust SDK (crate bucketcache-plugin-sdk) writes all of this for you; a test of that crate
  * checks this header against the Rust definitions (field order, offsets and sizes below).
  */

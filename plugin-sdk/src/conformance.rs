@@ -1,7 +1,7 @@
 //! The conformance kit: run it from your plugin's own tests before you ship.
 //!
 //! [`check`] drives a [`PluginBackend`] through the very path the host uses (the C table built
-//! by [`build_table`](crate::build_table), wrapped by the host's own wrapper), then:
+//! by [`build_table`], wrapped by the host's own wrapper), then:
 //!
 //! 1. runs the host's runtime validation ([`bucketcache_core::validate::validate_backend`]):
 //!    name, extension and Python class name rules, determinism, the probe value with and

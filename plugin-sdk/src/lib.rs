@@ -152,9 +152,9 @@ pub fn build_table<B: PluginBackend>(backend: &'static B) -> PluginTable {
         file_extension: leak_c_str(B::EXTENSION),
         python_class_name: B::PYTHON_CLASS_NAME.map_or(std::ptr::null(), leak_c_str),
         context: backend as *const B as *const c_void,
-        encode: encode_entry::<B>,
-        decode: decode_entry::<B>,
-        free: free_entry,
+        encode: Some(encode_entry::<B>),
+        decode: Some(decode_entry::<B>),
+        free: Some(free_entry),
     }
 }
 
@@ -390,7 +390,7 @@ mod tests {
         let mut out = Buffer::EMPTY;
         // SAFETY: valid inputs and out-parameters, as the ABI requires.
         let status = unsafe {
-            (table.encode)(
+            (table.encode.expect("build_table sets encode"))(
                 table.context,
                 value.as_ptr(),
                 value.len(),
@@ -403,7 +403,7 @@ mod tests {
         let msg = unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec();
         assert_eq!(msg, b"encode exploded");
         // SAFETY: returned once to the plugin that made it.
-        unsafe { (table.free)(table.context, out) };
+        unsafe { (table.free.expect("build_table sets free"))(table.context, out) };
     }
 
     #[test]
@@ -411,14 +411,15 @@ mod tests {
         let table = build_table(Box::leak(Box::new(Panicky)));
         let mut out = Buffer::EMPTY;
         let mut exp = ExpirationC::NONE;
+        let decode = table.decode.expect("build_table sets decode");
         // SAFETY: valid inputs and out-parameters, as the ABI requires.
-        let status = unsafe { (table.decode)(table.context, b"x".as_ptr(), 1, &mut out, &mut exp) };
+        let status = unsafe { decode(table.context, b"x".as_ptr(), 1, &mut out, &mut exp) };
         assert_eq!(status, abi::STATUS_ERROR);
         // SAFETY: the buffer was just written by the plugin and holds `len` bytes.
         let msg = unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec();
         assert_eq!(msg, b"never valid");
         // SAFETY: returned once to the plugin that made it.
-        unsafe { (table.free)(table.context, out) };
+        unsafe { (table.free.expect("build_table sets free"))(table.context, out) };
     }
 
     #[test]

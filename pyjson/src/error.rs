@@ -24,6 +24,9 @@ pub enum Error {
     /// Bytes with [`BytesPolicy::Error`](crate::BytesPolicy::Error).
     #[error("bytes are not JSON serializable")]
     Bytes,
+    /// The value nests arrays and objects deeper than the options' `max_depth` (the limit).
+    #[error("the value nests arrays and objects deeper than {0} levels")]
+    TooDeep(usize),
     /// The value's `Serialize` impl failed.
     #[error("{0}")]
     Custom(String),

@@ -90,6 +90,11 @@ pub struct PyJsonOptions {
     pub allow_nan: bool,
     /// What to do with bytes.
     pub bytes: BytesPolicy,
+    /// The deepest nesting of arrays and objects written (the outermost counts as 1); deeper is
+    /// [`Error::TooDeep`]. `None` (the default, as Python's `json`) sets no limit. A writer
+    /// whose text is read back by a reader with a recursion limit (`serde_json`: 128) sets it
+    /// to that limit, so that nothing is written that cannot be read.
+    pub max_depth: Option<usize>,
 }
 
 impl Default for PyJsonOptions {
@@ -100,6 +105,7 @@ impl Default for PyJsonOptions {
             indent: None,
             allow_nan: true,
             bytes: BytesPolicy::Error,
+            max_depth: None,
         }
     }
 }
@@ -132,6 +138,18 @@ impl PyJsonOptions {
     /// Sets `allow_nan`.
     pub fn allow_nan(mut self, yes: bool) -> Self {
         self.allow_nan = yes;
+        self
+    }
+    /// Sets `max_depth`.
+    ///
+    /// ```
+    /// use bucketcache_pyjson::{to_string, Error, PyJsonOptions};
+    /// let opts = PyJsonOptions::default().max_depth(Some(2));
+    /// assert_eq!(to_string(&[[1]], &opts).unwrap(), "[[1]]");
+    /// assert!(matches!(to_string(&[[[1]]], &opts), Err(Error::TooDeep(2))));
+    /// ```
+    pub fn max_depth(mut self, max_depth: Option<usize>) -> Self {
+        self.max_depth = max_depth;
         self
     }
     /// Sets the bytes policy.

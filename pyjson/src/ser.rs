@@ -43,10 +43,20 @@ impl<'o, W: Write> PySerializer<'o, W> {
         Ok(())
     }
 
-    /// Opens `[` or `{`.
-    fn open(&mut self, bracket: u8) -> io::Result<()> {
+    /// Counts one more level of nesting, refusing to go past `max_depth`.
+    fn enter(&mut self) -> Result<(), Error> {
+        if self.opts.max_depth.is_some_and(|max| self.depth >= max) {
+            return Err(Error::TooDeep(self.opts.max_depth.unwrap_or_default()));
+        }
         self.depth += 1;
-        self.out.write_all(&[bracket])
+        Ok(())
+    }
+
+    /// Opens `[` or `{`.
+    fn open(&mut self, bracket: u8) -> Result<(), Error> {
+        self.enter()?;
+        self.out.write_all(&[bracket])?;
+        Ok(())
     }
 
     /// Writes what comes before an item of the innermost container.
@@ -105,7 +115,7 @@ impl<'o, W: Write> PySerializer<'o, W> {
     ) -> Result<Compound<'a, 'o, W>, Error> {
         let state = if self.opts.sort_keys {
             // Nested values are written at the depth they will have once copied out.
-            self.depth += 1;
+            self.enter()?;
             State::Sorted(Sorted::with_capacity(len.unwrap_or(4).min(1024)))
         } else {
             self.open(b'{')?;

@@ -3,6 +3,10 @@
 use bucketcache_pyjson::PyJsonOptions;
 use serde::{Deserialize, Serialize};
 
+/// The largest `indent` accepted: deeper indentation only makes files larger (an indent of
+/// 10⁸ turned `[[1,2],[3]]` into a file of gigabytes).
+pub const MAX_INDENT: usize = 64;
+
 /// Options of the JSON backend: the `json.dump` parameters of the original's `JSONConfig` that
 /// mean something in Rust. The defaults write exactly what the original writes.
 ///
@@ -23,7 +27,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct JsonConfig {
-    /// Pretty-print with this many spaces per level (Python `indent`); `None` writes one line.
+    /// Pretty-print with this many spaces per level (Python `indent`), 0 to [`MAX_INDENT`];
+    /// `None` writes one line.
     pub indent: Option<usize>,
     /// Sort object keys, the envelope's included (Python `sort_keys`; default false).
     pub sort_keys: bool,
@@ -65,6 +70,24 @@ impl JsonConfig {
     pub fn allow_nan(mut self, yes: bool) -> Self {
         self.allow_nan = yes;
         self
+    }
+
+    /// Checks that every option is within its range: `indent` is at most [`MAX_INDENT`]. The
+    /// message names the option and the range.
+    ///
+    /// ```
+    /// use bucketcache_json::JsonConfig;
+    /// assert!(JsonConfig::default().indent(Some(64)).validate().is_ok());
+    /// let err = JsonConfig::default().indent(Some(100_000_000)).validate().unwrap_err();
+    /// assert_eq!(err, "indent = 100000000 is out of range: it must be 0 to 64 (or absent)");
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        match self.indent {
+            Some(i) if i > MAX_INDENT => Err(format!(
+                "indent = {i} is out of range: it must be 0 to {MAX_INDENT} (or absent)"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The serializer options these settings mean (bytes are refused, as in Python).

@@ -34,7 +34,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::registry::BackendCrate;
 use bucketcache_core::time::{parse_expiration, IsoText};
 use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
@@ -42,7 +42,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
-pub use config::JsonConfig;
+pub use config::{JsonConfig, MAX_INDENT};
 
 /// Registry name of the backend.
 pub const NAME: &str = "json";
@@ -51,20 +51,34 @@ pub const EXTENSION: &str = "json";
 /// The original's class name, which enters Python-compatible file names.
 pub const PYTHON_CLASS_NAME: &str = "JSONBackend";
 
+/// The deepest nesting of arrays and objects a stored value may have. `serde_json`, which reads
+/// the files back, refuses documents nested more than 128 levels, and the envelope is one of
+/// them: a deeper value is refused by `set` (an encode error) rather than written and then
+/// never read.
+pub const MAX_DEPTH: usize = 127;
+
 /// The JSON backend. [`Default`] writes exactly what the original writes.
 ///
 /// ```
 /// use bucketcache_core::Backend;
 /// use bucketcache_json::{JsonBackend, JsonConfig};
 ///
-/// let sorted = JsonBackend::new(JsonConfig::default().sort_keys(true).indent(Some(1)));
+/// let sorted = JsonBackend::new(JsonConfig::default().sort_keys(true).indent(Some(1))).unwrap();
 /// let bytes = (&sorted as &dyn Backend).encode(&[1.0, 1e16], None).unwrap();
 /// assert_eq!(bytes, b"{\n \"expiration_date\": null,\n \"value\": [\n  1.0,\n  1e+16\n ]\n}");
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct JsonBackend {
     config: JsonConfig,
     options: PyJsonOptions,
+}
+
+impl Default for JsonBackend {
+    fn default() -> Self {
+        let config = JsonConfig::default();
+        let options = config.pyjson_options().max_depth(Some(MAX_DEPTH + 1));
+        JsonBackend { config, options }
+    }
 }
 
 impl fmt::Debug for JsonBackend {
@@ -76,10 +90,15 @@ impl fmt::Debug for JsonBackend {
 }
 
 impl JsonBackend {
-    /// A backend with these options.
-    pub fn new(config: JsonConfig) -> Self {
-        let options = config.pyjson_options();
-        JsonBackend { config, options }
+    /// A backend with these options; options out of range (see [`JsonConfig::validate`]) are
+    /// refused.
+    pub fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
+        config.validate().map_err(|e| {
+            bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+        })?;
+        // The envelope counts as one level.
+        let options = config.pyjson_options().max_depth(Some(MAX_DEPTH + 1));
+        Ok(JsonBackend { config, options })
     }
 
     /// Its options.
@@ -250,7 +269,13 @@ impl Backend for JsonBackend {
         };
         let start = out.len();
         pyjson::to_writer(&mut *out, &envelope, &self.options)
-            .map_err(|e| BackendError::Encode(e.to_string()))
+            .map_err(|e| match e {
+                pyjson::Error::TooDeep(_) => BackendError::Encode(format!(
+                    "the value nests arrays and objects deeper than {MAX_DEPTH} levels, the \
+                     most the JSON reader reads back"
+                )),
+                e => BackendError::Encode(e.to_string()),
+            })
             .inspect_err(|_| out.truncate(start))?;
         Ok(self
             .written_value_span(&out[start..], iso.as_ref().map(IsoText::as_str))
@@ -326,27 +351,17 @@ impl JsonBackend {
     }
 }
 
-/// Builds the backend from registry options (`null` for the defaults).
-fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
-    let config: JsonConfig = registry::options(NAME, options)?;
-    Ok(Arc::new(JsonBackend::new(config)))
+impl BackendCrate for JsonBackend {
+    const NAME: &'static str = NAME;
+    const EXTENSION: &'static str = EXTENSION;
+    const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
+    type Config = JsonConfig;
+    fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
+        JsonBackend::new(config)
+    }
 }
 
-inventory::submit! {
-    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
-}
-
-/// Registers the backend explicitly (it also registers itself through `inventory`). Calling it
-/// again is harmless.
-///
-/// ```
-/// bucketcache_json::register().unwrap();
-/// let backend = bucketcache_core::registry::backend("json", &serde_json::json!({"indent": 2})).unwrap();
-/// assert_eq!(backend.python_class_name(), Some("JSONBackend"));
-/// ```
-pub fn register() -> bucketcache_core::Result<()> {
-    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
-}
+bucketcache_core::backend_crate!(JsonBackend);
 
 #[cfg(test)]
 mod tests;

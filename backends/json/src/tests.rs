@@ -5,6 +5,11 @@ use bucketcache_core::validate::validate_backend;
 use serde_json::{json, Value};
 
 use super::*;
+use bucketcache_core::registry;
+
+fn factory(options: &serde_json::Value) -> bucketcache_core::Result<Arc<dyn Backend>> {
+    registry::factory::<JsonBackend>(options)
+}
 use bucketcache_core::time::parse_expiration;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
@@ -47,7 +52,7 @@ fn passes_runtime_validation() {
         JsonConfig::default().sort_keys(true).indent(Some(2)),
         JsonConfig::default().ensure_ascii(false).allow_nan(false),
     ] {
-        validate_backend(&JsonBackend::new(cfg), "test").unwrap();
+        validate_backend(&JsonBackend::new(cfg).unwrap(), "test").unwrap();
     }
 }
 
@@ -336,7 +341,7 @@ fn bytes_cannot_be_stored_as_in_python() {
 
 #[test]
 fn allow_nan_false_refuses_non_finite_floats() {
-    let b = JsonBackend::new(JsonConfig::default().allow_nan(false));
+    let b = JsonBackend::new(JsonConfig::default().allow_nan(false)).unwrap();
     assert!(matches!(
         dynb(&b).encode(&f64::INFINITY, None),
         Err(BackendError::Encode(_))
@@ -345,18 +350,18 @@ fn allow_nan_false_refuses_non_finite_floats() {
 
 #[test]
 fn options_change_the_text() {
-    let b = JsonBackend::new(JsonConfig::default().ensure_ascii(false));
+    let b = JsonBackend::new(JsonConfig::default().ensure_ascii(false)).unwrap();
     assert_eq!(
         dynb(&b).encode("värde", None).unwrap(),
         "{\"value\": \"värde\", \"expiration_date\": null}".as_bytes()
     );
-    let b = JsonBackend::new(JsonConfig::default().sort_keys(true));
+    let b = JsonBackend::new(JsonConfig::default().sort_keys(true)).unwrap();
     let v = json!({"z": 1, "a": 2});
     assert_eq!(
         dynb(&b).encode(&v, exp("2100-01-01T00:00:00")).unwrap(),
         br#"{"expiration_date": "2100-01-01T00:00:00", "value": {"a": 2, "z": 1}}"#
     );
-    let b = JsonBackend::new(JsonConfig::default().indent(Some(4)));
+    let b = JsonBackend::new(JsonConfig::default().indent(Some(4))).unwrap();
     // json.dumps({"value": [1], "expiration_date": None}, indent=4)
     assert_eq!(
         dynb(&b).encode(&[1], None).unwrap(),

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct MsgpackConfig {
     /// Write every float as float32 (`ca`), as Python's `use_single_float=True` does; `f64`
     /// values lose precision. Default false: `f32` and `f64` are both written as float64 (`cb`),
@@ -33,5 +34,18 @@ impl Default for MsgpackConfig {
             use_single_float: false,
             use_bin_type: true,
         }
+    }
+}
+
+impl MsgpackConfig {
+    /// Sets `use_single_float`.
+    pub fn use_single_float(mut self, yes: bool) -> Self {
+        self.use_single_float = yes;
+        self
+    }
+    /// Sets `use_bin_type`.
+    pub fn use_bin_type(mut self, yes: bool) -> Self {
+        self.use_bin_type = yes;
+        self
     }
 }

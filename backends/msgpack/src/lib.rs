@@ -39,9 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
-use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::registry::BackendCrate;
 use bucketcache_core::time::{parse_expiration, IsoText};
 use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 
@@ -54,6 +52,12 @@ pub use config::MsgpackConfig;
 /// The registry name of this backend.
 pub const NAME: &str = "msgpack";
 
+/// The file extension (without the dot).
+pub const EXTENSION: &str = "msgpack";
+
+/// The original's class name, which enters Python-compatible file names.
+pub const PYTHON_CLASS_NAME: &str = "MessagePackBackend";
+
 /// The deepest nesting of arrays and maps a value may have. Deeper values are refused when
 /// written and when read, so that no input can exhaust the stack.
 pub const MAX_DEPTH: usize = 512;
@@ -62,7 +66,7 @@ pub const MAX_DEPTH: usize = 512;
 ///
 /// ```
 /// use bucketcache_msgpack::{MsgpackBackend, MsgpackConfig};
-/// let b = MsgpackBackend::new(MsgpackConfig { use_single_float: true, ..Default::default() });
+/// let b = MsgpackBackend::new(MsgpackConfig::default().use_single_float(true)).unwrap();
 /// assert!(b.config().use_bin_type);
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -71,9 +75,9 @@ pub struct MsgpackBackend {
 }
 
 impl MsgpackBackend {
-    /// A backend with these options.
-    pub fn new(config: MsgpackConfig) -> Self {
-        MsgpackBackend { config }
+    /// A backend with these options (every combination is valid).
+    pub fn new(config: MsgpackConfig) -> bucketcache_core::Result<Self> {
+        Ok(MsgpackBackend { config })
     }
 
     /// Its options.
@@ -88,7 +92,7 @@ impl Backend for MsgpackBackend {
     }
 
     fn file_extension(&self) -> &str {
-        "msgpack"
+        EXTENSION
     }
 
     fn is_binary(&self) -> bool {
@@ -96,7 +100,7 @@ impl Backend for MsgpackBackend {
     }
 
     fn python_class_name(&self) -> Option<&str> {
-        Some("MessagePackBackend")
+        Some(PYTHON_CLASS_NAME)
     }
 
     fn dump(
@@ -165,26 +169,17 @@ fn write_envelope(
     Ok(value_start..value_end)
 }
 
-fn factory(options: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
-    let config = registry::options::<MsgpackConfig>(NAME, options)?;
-    Ok(Arc::new(MsgpackBackend::new(config)))
+impl BackendCrate for MsgpackBackend {
+    const NAME: &'static str = NAME;
+    const EXTENSION: &'static str = EXTENSION;
+    const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
+    type Config = MsgpackConfig;
+    fn new(config: MsgpackConfig) -> bucketcache_core::Result<Self> {
+        MsgpackBackend::new(config)
+    }
 }
 
-inventory::submit! {
-    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
-}
-
-/// Registers this backend explicitly, for platforms where `inventory` constructors do not run.
-/// Calling it more than once is harmless.
-///
-/// ```
-/// bucketcache_msgpack::register().unwrap();
-/// let b = bucketcache_core::registry::backend("msgpack", &serde_json::Value::Null).unwrap();
-/// assert_eq!(b.file_extension(), "msgpack");
-/// ```
-pub fn register() -> bucketcache_core::Result<()> {
-    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
-}
+bucketcache_core::backend_crate!(MsgpackBackend);
 
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct PickleConfig {
     /// The pickle protocol written: 2 (default, what the original writes) or 3.
     pub protocol: u8,
@@ -27,16 +28,21 @@ pub struct PickleConfig {
 
 impl Default for PickleConfig {
     fn default() -> Self {
-        PickleConfig { protocol: 2 }
+        PickleConfig::protocol(2)
     }
 }
 
 impl PickleConfig {
+    /// The options with this protocol (checked by [`validate`](Self::validate)).
+    pub fn protocol(protocol: u8) -> Self {
+        PickleConfig { protocol }
+    }
+
     /// Checks the options; a protocol other than 2 or 3 is refused with the reason.
     ///
     /// ```
     /// use bucketcache_pickle::PickleConfig;
-    /// assert!(PickleConfig { protocol: 4 }.validate().unwrap_err().contains("protocol 4"));
+    /// assert!(PickleConfig::protocol(4).validate().unwrap_err().contains("protocol 4"));
     /// ```
     pub fn validate(&self) -> Result<(), String> {
         match self.protocol {

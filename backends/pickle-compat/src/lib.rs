@@ -14,7 +14,8 @@
 //!   time and memory and never panics.
 //!
 //! Limits and differences, all of them errors (a miss for the bucket), never panics:
-//! * containers nested more than 200 deep; a value that would expand (through memo references to
+//! * containers nested more than 200 deep (the envelope included; writing refuses a value
+//!   nested deeper than [`MAX_DEPTH`], 199, so what is written is always read back); a value that would expand (through memo references to
 //!   shared containers) to more than `64 Ki + 4 × file size` items; more work than
 //!   `1 Mi + 4 × file size` values pushed or copied; more than 4 Mi memo entries; ints over 1 MiB;
 //! * recursive containers (a list containing itself), unhashable dict keys or set items;
@@ -55,7 +56,7 @@ mod writer;
 
 use std::sync::Arc;
 
-use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::registry::BackendCrate;
 use bucketcache_core::{
     Backend, BackendError, Decoded, Expiration, StoredValue, ValueTree, ValueVisitor,
 };
@@ -64,6 +65,11 @@ use chrono::NaiveDateTime;
 pub use config::PickleConfig;
 pub use error::PickleError;
 use value::{Node, Value, ValueDeserializer};
+
+/// The deepest nesting of containers (lists, tuples, dicts, enum variants) a stored value may
+/// have: the reader accepts 200 levels and the envelope's dict is one of them. `set` refuses a
+/// deeper value (an encode error) rather than write what no `get` can read.
+pub const MAX_DEPTH: usize = reader::MAX_DEPTH - 1;
 
 /// The registry name of this backend.
 pub const NAME: &str = "pickle";
@@ -78,9 +84,9 @@ pub const PYTHON_CLASS_NAME: &str = "PickleBackend";
 ///
 /// ```
 /// use bucketcache_pickle::{PickleBackend, PickleConfig};
-/// let p3 = PickleBackend::new(PickleConfig { protocol: 3 }).unwrap();
+/// let p3 = PickleBackend::new(PickleConfig::protocol(3)).unwrap();
 /// assert_eq!(p3.config().protocol, 3);
-/// assert!(PickleBackend::new(PickleConfig { protocol: 5 }).is_err());
+/// assert!(PickleBackend::new(PickleConfig::protocol(5)).is_err());
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PickleBackend {
@@ -89,8 +95,10 @@ pub struct PickleBackend {
 
 impl PickleBackend {
     /// A backend with `config`, refused if the config is invalid.
-    pub fn new(config: PickleConfig) -> Result<Self, PickleError> {
-        config.validate().map_err(PickleError::Encode)?;
+    pub fn new(config: PickleConfig) -> bucketcache_core::Result<Self> {
+        config.validate().map_err(|e| {
+            bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+        })?;
         Ok(PickleBackend { config })
     }
 
@@ -218,7 +226,7 @@ pub fn to_vec<T: serde::Serialize + ?Sized>(
     value: &T,
     protocol: u8,
 ) -> Result<Vec<u8>, PickleError> {
-    PickleConfig { protocol }
+    PickleConfig::protocol(protocol)
         .validate()
         .map_err(PickleError::Encode)?;
     let mut out = Vec::new();
@@ -239,31 +247,17 @@ pub fn from_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Pic
     T::deserialize(ValueDeserializer::new(&decoded.arena, &decoded.root))
 }
 
-fn factory(opts: &BackendOptions) -> bucketcache_core::Result<Arc<dyn Backend>> {
-    let config = registry::options::<PickleConfig>(NAME, opts)?;
-    config.validate().map_err(|e| {
-        bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
-    })?;
-    Ok(Arc::new(PickleBackend { config }))
+impl BackendCrate for PickleBackend {
+    const NAME: &'static str = NAME;
+    const EXTENSION: &'static str = EXTENSION;
+    const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
+    type Config = PickleConfig;
+    fn new(config: PickleConfig) -> bucketcache_core::Result<Self> {
+        PickleBackend::new(config)
+    }
 }
 
-inventory::submit! {
-    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
-}
-
-/// Registers the backend explicitly (for platforms where `inventory` does not run); harmless to
-/// call more than once.
-///
-/// ```
-/// bucketcache_pickle::register().unwrap();
-/// let b = bucketcache_core::registry::backend("pickle", &serde_json::json!({"protocol": 3})).unwrap();
-/// assert_eq!(b.file_extension(), "pickle");
-/// let err = bucketcache_core::registry::backend("pickle", &serde_json::json!({"protocol": 4}));
-/// assert!(err.unwrap_err().to_string().contains("protocol 4"));
-/// ```
-pub fn register() -> bucketcache_core::Result<()> {
-    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
-}
+bucketcache_core::backend_crate!(PickleBackend);
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,7 @@ use serde::ser::Serialize;
 use crate::datetime::encode_state;
 use crate::error::PickleError;
 use crate::opcodes as op;
+use crate::reader::MAX_DEPTH;
 
 /// CPython's `BATCHSIZE`.
 const BATCH: usize = 1000;
@@ -49,6 +50,11 @@ pub struct Writer<'o> {
     str_singletons: HashMap<u32, u32>,
     /// Memo ids of the bytes singletons: `b''` (key 256) and the 256 one-byte bytes.
     bytes_singletons: HashMap<u16, u32>,
+    /// Containers open around what is being written (the envelope's dict included): never more
+    /// than the reader's [`MAX_DEPTH`], so that whatever is written can be read back.
+    depth: usize,
+    /// Levels taken by what surrounds the value (1 in an envelope), for messages.
+    outer: usize,
 }
 
 impl<'o> Writer<'o> {
@@ -63,7 +69,21 @@ impl<'o> Writer<'o> {
             latin1: None,
             str_singletons: HashMap::new(),
             bytes_singletons: HashMap::new(),
+            depth: 0,
+            outer: 0,
         }
+    }
+
+    /// Counts one more open container, refusing to nest deeper than the reader reads.
+    fn enter(&mut self) -> Result<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(PickleError::Encode(format!(
+                "the value nests containers deeper than {} levels, the most the reader reads back",
+                MAX_DEPTH - self.outer
+            )));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     /// Writes the original's envelope `{'value': value, 'expiration_date': expiration}`.
@@ -73,6 +93,8 @@ impl<'o> Writer<'o> {
         expiration: Option<NaiveDateTime>,
     ) -> Result<()> {
         self.out.extend_from_slice(&[op::PROTO, self.protocol]);
+        self.enter()?;
+        self.outer = 1;
         self.out.push(op::EMPTY_DICT);
         self.memoize();
         self.out.push(op::MARK);
@@ -288,16 +310,18 @@ impl<'o> Writer<'o> {
         self.out.extend_from_slice(&buf[..nbytes]);
     }
 
-    fn begin_dict(&mut self) -> Batch {
+    fn begin_dict(&mut self) -> Result<Batch> {
+        self.enter()?;
         self.out.push(op::EMPTY_DICT);
         self.memoize();
-        Batch::new(self.out.len())
+        Ok(Batch::new(self.out.len()))
     }
 
-    fn begin_list(&mut self) -> Batch {
+    fn begin_list(&mut self) -> Result<Batch> {
+        self.enter()?;
         self.out.push(op::EMPTY_LIST);
         self.memoize();
-        Batch::new(self.out.len())
+        Ok(Batch::new(self.out.len()))
     }
 }
 
@@ -410,26 +434,30 @@ impl Compound<'_, '_> {
         if self.in_variant {
             self.w.out.push(op::SETITEM);
         }
+        self.w.depth -= 1 + usize::from(self.in_variant);
         Ok(())
     }
 }
 
 impl<'a, 'o> Writer<'o> {
-    fn tuple(&'a mut self, len: usize, in_variant: bool) -> Compound<'a, 'o> {
+    fn tuple(&'a mut self, len: usize, in_variant: bool) -> Result<Compound<'a, 'o>> {
+        self.enter()?;
         if len > 3 {
             self.out.push(op::MARK);
         }
-        Compound {
+        Ok(Compound {
             w: self,
             kind: Kind::Tuple {
                 declared: len,
                 count: 0,
             },
             in_variant,
-        }
+        })
     }
 
+    /// Opens the `{variant: ...}` dict of an enum variant (one level, closed by the caller).
     fn variant_dict(&mut self, variant: &str) -> Result<()> {
+        self.enter()?;
         self.out.push(op::EMPTY_DICT);
         self.memoize();
         self.write_str(variant)

@@ -13,7 +13,7 @@ type Row = (i32, String, Option<bool>, BTreeMap<i16, String>);
 fn backends() -> [PickleBackend; 2] {
     [
         PickleBackend::default(),
-        PickleBackend::new(PickleConfig { protocol: 3 }).unwrap(),
+        PickleBackend::new(PickleConfig::protocol(3)).unwrap(),
     ]
 }
 

@@ -8,6 +8,15 @@
 //! [`Buffer`] a plugin writes into an out-parameter (a result or an error message) is owned
 //! by the plugin and is handed back to its `free` function exactly once by the host.
 //!
+//! What the host checks before using anything a plugin hands it: the table pointer (null,
+//! misaligned), its version and size, its flags, that its three functions and its name and
+//! extension strings are not null (a table with a null function is refused while loading, naming
+//! the file), and every buffer a call answers: a null pointer with a nonzero length, or a length
+//! over [`MAX_BUFFER_LEN`], makes that call a failure (a miss for reads, an error for writes),
+//! never a read through the pointer or an allocation of that size. What the host cannot check is
+//! that a non-null pointer really points to as many bytes as it claims, or what the plugin's own
+//! code does: a plugin that crashes or calls `abort()` takes the process down.
+//!
 //! Threading rules: `encode`, `decode` and `free` may be called from several threads at once.
 
 use std::ffi::{c_char, c_void};
@@ -16,6 +25,11 @@ use crate::time::Expiration;
 
 /// The ABI version this host speaks and the SDK writes.
 pub const ABI_VERSION: u32 = 1;
+
+/// The longest buffer a plugin may answer (an encoded file, a decoded value or a message): 1 GiB.
+/// A longer answer is a [`BackendError::Failure`](crate::BackendError::Failure): the host neither
+/// reads it nor allocates room for it (the buffer is still handed back to `free`).
+pub const MAX_BUFFER_LEN: usize = 1 << 30;
 
 /// The name of the function a plugin exports: `const PluginTable *bucketcache_plugin_table(void)`.
 /// It must return the same pointer every time (or null if the plugin cannot initialise).
@@ -126,7 +140,9 @@ impl ExpirationC {
 
 /// The table a plugin exports, ABI version 1.
 ///
-/// The strings are NUL-terminated UTF-8 and live as long as the library.
+/// The strings are NUL-terminated UTF-8 and live as long as the library. The functions are
+/// `Option`s only so that the host can read a table whose function pointers are null (C allows
+/// them; a Rust `fn` pointer cannot be null) and refuse it: every one of them must be set.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PluginTable {
@@ -146,12 +162,12 @@ pub struct PluginTable {
     pub python_class_name: *const c_char,
     /// Opaque pointer handed back to every function (a Rust plugin's backend instance).
     pub context: *const c_void,
-    /// Encodes an envelope.
-    pub encode: EncodeFn,
-    /// Decodes an envelope.
-    pub decode: DecodeFn,
-    /// Frees a buffer the plugin returned.
-    pub free: FreeFn,
+    /// Encodes an envelope (required: a null pointer is refused at load).
+    pub encode: Option<EncodeFn>,
+    /// Decodes an envelope (required: a null pointer is refused at load).
+    pub decode: Option<DecodeFn>,
+    /// Frees a buffer the plugin returned (required: a null pointer is refused at load).
+    pub free: Option<FreeFn>,
 }
 
 // SAFETY: a table is immutable once built; its strings are read-only and live as long as the

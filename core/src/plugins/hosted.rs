@@ -5,13 +5,18 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::abi::{self, Buffer, ExpirationC, PluginTable};
+use super::abi::{self, Buffer, DecodeFn, EncodeFn, ExpirationC, FreeFn, MAX_BUFFER_LEN};
 use crate::backend::{Backend, BackendError, Decoded, StoredValue};
 use crate::time::Expiration;
 
 /// A backend living in a plugin library, called through its table.
 pub(super) struct HostedPlugin {
-    pub(super) table: &'static PluginTable,
+    /// The table's opaque context, handed back to every function.
+    pub(super) context: *const std::ffi::c_void,
+    /// The table's functions, checked non-null when the table was read.
+    pub(super) encode: EncodeFn,
+    pub(super) decode: DecodeFn,
+    pub(super) free: FreeFn,
     pub(super) name: String,
     pub(super) extension: String,
     pub(super) python_class_name: Option<String>,
@@ -36,26 +41,40 @@ enum Outcome {
 }
 
 impl HostedPlugin {
-    /// Copies a plugin buffer out and hands it back to the plugin's `free`.
+    /// Hands a buffer back to the plugin's `free`.
+    fn release(&self, buffer: Buffer) {
+        // SAFETY: the plugin wrote this buffer into an out-parameter; the ABI makes the host
+        // return every such buffer exactly once, and this is the one time.
+        unsafe { (self.free)(self.context, buffer) };
+    }
+
+    /// Copies a plugin buffer out and hands it back to the plugin's `free`. A null pointer with
+    /// a nonzero length, or a length over [`MAX_BUFFER_LEN`], is refused before anything is read
+    /// or allocated.
     fn take(&self, buffer: Buffer) -> std::result::Result<Vec<u8>, String> {
-        if buffer.len == 0 {
-            if !buffer.ptr.is_null() {
-                // SAFETY: the plugin wrote this buffer; the ABI makes the host return it once.
-                unsafe { (self.table.free)(self.table.context, buffer) };
-            }
-            return Ok(Vec::new());
-        }
         if buffer.ptr.is_null() {
+            return match buffer.len {
+                0 => Ok(Vec::new()),
+                n => Err(format!("returned a null buffer of {n} bytes (garbage)")),
+            };
+        }
+        if buffer.len > MAX_BUFFER_LEN {
+            self.release(buffer);
             return Err(format!(
-                "returned a null buffer of {} bytes (garbage)",
+                "returned a buffer of {} bytes, over the limit of {MAX_BUFFER_LEN} bytes per \
+                 answer",
                 buffer.len
             ));
         }
-        // SAFETY: the ABI says a non-null buffer holds `len` initialised bytes owned by the
-        // plugin until it is passed to `free`, which happens right after this copy.
-        let bytes = unsafe { std::slice::from_raw_parts(buffer.ptr, buffer.len) }.to_vec();
-        // SAFETY: returned to the plugin exactly once, as the ABI requires.
-        unsafe { (self.table.free)(self.table.context, buffer) };
+        let bytes = if buffer.len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the pointer is non-null and the length within MAX_BUFFER_LEN (so within
+            // isize::MAX); the ABI says a non-null buffer holds `len` initialised bytes owned by
+            // the plugin until it is passed to `free`, which happens right after this copy.
+            unsafe { std::slice::from_raw_parts(buffer.ptr, buffer.len) }.to_vec()
+        };
+        self.release(buffer);
         Ok(bytes)
     }
 
@@ -64,7 +83,15 @@ impl HostedPlugin {
             Ok(b) => b,
             Err(e) => return Outcome::Failure(format!("plugin {}: {e}", self.path.display())),
         };
-        let message = || String::from_utf8_lossy(&bytes).into_owned();
+        // A message is shown to people: its first kilobyte is plenty.
+        let message = || {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]);
+            if bytes.len() > 1024 {
+                format!("{text}… ({} bytes)", bytes.len())
+            } else {
+                text.into_owned()
+            }
+        };
         match status {
             abi::STATUS_OK => Outcome::Ok(bytes),
             abi::STATUS_ERROR => Outcome::Error(message()),
@@ -91,8 +118,8 @@ impl HostedPlugin {
         // SAFETY: the input slice is valid for the call; the out-parameters are valid, initialised
         // locals; the function and context come from a table checked by `backend_from_table`.
         let status = unsafe {
-            (self.table.decode)(
-                self.table.context,
+            (self.decode)(
+                self.context,
                 bytes.as_ptr(),
                 bytes.len(),
                 &mut value,
@@ -112,7 +139,8 @@ impl HostedPlugin {
     }
 }
 
-// SAFETY: the table is immutable and the ABI requires its functions to be thread-safe.
+// SAFETY: the table (context and functions) is immutable and the ABI requires its functions to
+// be callable from any thread with its context.
 unsafe impl Send for HostedPlugin {}
 // SAFETY: as above.
 unsafe impl Sync for HostedPlugin {}
@@ -148,8 +176,8 @@ impl Backend for HostedPlugin {
         // SAFETY: the inputs are valid for the call; the out-parameter is a valid, initialised
         // local; the function and context come from a table checked by `backend_from_table`.
         let status = unsafe {
-            (self.table.encode)(
-                self.table.context,
+            (self.encode)(
+                self.context,
                 msgpack.as_ptr(),
                 msgpack.len(),
                 &expiration,

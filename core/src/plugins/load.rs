@@ -161,8 +161,9 @@ pub fn load_path_list(value: &std::ffi::OsStr) -> Result<Vec<BackendInfo>> {
     }))
 }
 
-/// Wraps a plugin table as a backend after checking its version, size and fields (not the
-/// runtime validation: the registry does that). `origin` names the plugin in error messages.
+/// Wraps a plugin table as a backend after checking its version, size and fields — a null or
+/// misaligned table, a null function or a null name or extension is refused — (not the runtime
+/// validation: the registry does that). `origin` names the plugin in error messages.
 ///
 /// This is how [`load`] wraps a library, and how the SDK's conformance kit tests a backend
 /// through exactly the path the host uses.
@@ -179,6 +180,16 @@ pub unsafe fn backend_from_table(
         return Err(refuse(
             origin,
             "the entry point returned no table (the plugin failed to initialise)",
+        ));
+    }
+    if (table as usize) % std::mem::align_of::<PluginTable>() != 0 {
+        return Err(refuse(
+            origin,
+            format!(
+                "the entry point returned a misaligned table pointer ({table:p}; the table needs \
+                 {}-byte alignment)",
+                std::mem::align_of::<PluginTable>()
+            ),
         ));
     }
     // SAFETY: the caller guarantees the pointer starts with a header, whatever the version.
@@ -204,11 +215,31 @@ pub unsafe fn backend_from_table(
             ),
         ));
     }
-    // SAFETY: version and size match, so the caller guarantees a whole, immortal table.
+    // SAFETY: version and size match, so the caller guarantees a whole, immortal table; every
+    // bit pattern of its fields is a valid value (the functions are `Option`s, so a null one is
+    // `None`, not undefined behaviour).
     let table: &'static PluginTable = unsafe { &*table };
     if table.reserved != 0 {
         return Err(refuse(origin, "the table's reserved field is not 0"));
     }
+    let missing: Vec<&str> = [
+        ("encode", table.encode.is_none()),
+        ("decode", table.decode.is_none()),
+        ("free", table.free.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(name, null)| null.then_some(name))
+    .collect();
+    let (Some(encode), Some(decode), Some(free)) = (table.encode, table.decode, table.free) else {
+        return Err(refuse(
+            origin,
+            format!(
+                "the table's {} function pointer{} null",
+                missing.join(", "),
+                if missing.len() == 1 { " is" } else { "s are" }
+            ),
+        ));
+    };
     let binary = match table.binary {
         0 => false,
         1 => true,
@@ -243,7 +274,10 @@ pub unsafe fn backend_from_table(
         ));
     }
     Ok(Arc::new(HostedPlugin {
-        table,
+        context: table.context,
+        encode,
+        decode,
+        free,
         name,
         extension,
         python_class_name,

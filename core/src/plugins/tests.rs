@@ -142,6 +142,16 @@ mod garbage_plugin {
                 0,
             ),
             b"bad-flag" => (abi::STATUS_OK, into_buffer(vec![0xc0]), 9),
+            // 2^40 bytes claimed over 5 real ones (`cap` 0: nothing for `free` to release).
+            b"huge" => (
+                abi::STATUS_OK,
+                Buffer {
+                    ptr: b"valid".as_ptr().cast_mut(),
+                    len: 1 << 40,
+                    cap: 0,
+                },
+                0,
+            ),
             _ => (77, into_buffer(b"what".to_vec()), 0),
         };
         // SAFETY: as above.
@@ -156,7 +166,7 @@ mod garbage_plugin {
     }
 
     unsafe extern "C" fn free(_: *const c_void, b: Buffer) {
-        if !b.ptr.is_null() {
+        if !b.ptr.is_null() && b.cap != 0 {
             // SAFETY: every non-null buffer was made by `into_buffer`.
             drop(unsafe { Vec::from_raw_parts(b.ptr, b.len, b.cap) });
         }
@@ -171,9 +181,9 @@ mod garbage_plugin {
         file_extension: c"gb".as_ptr(),
         python_class_name: std::ptr::null(),
         context: std::ptr::null(),
-        encode,
-        decode,
-        free,
+        encode: Some(encode),
+        decode: Some(decode),
+        free: Some(free),
     };
 }
 
@@ -186,6 +196,10 @@ fn a_plugin_answering_garbage_gives_errors_not_values() {
         (&b"bad-msgpack"[..], "not MessagePack"),
         (b"null", "null buffer of 5 bytes"),
         (b"bad-flag", "expiration flag is 9"),
+        (
+            b"huge",
+            "1099511627776 bytes, over the limit of 1073741824 bytes",
+        ),
         (b"other", "unknown status 77: what"),
     ] {
         let err = b.decode(input).unwrap_err();
@@ -214,4 +228,59 @@ fn expiration_crosses_the_abi_to_the_microsecond() {
         ..ExpirationC::NONE
     };
     assert!(bad.to_expiration().is_err());
+}
+
+/// The garbage table with one field changed.
+fn table_with(change: impl FnOnce(&mut PluginTable)) -> &'static PluginTable {
+    let mut table = garbage_plugin::TABLE;
+    change(&mut table);
+    Box::leak(Box::new(table))
+}
+
+#[test]
+fn a_table_with_a_null_function_or_string_is_refused_naming_it() {
+    type Change = fn(&mut PluginTable);
+    let cases: [(Change, &str); 6] = [
+        (
+            |t| t.encode = None,
+            "the table's encode function pointer is null",
+        ),
+        (
+            |t| t.decode = None,
+            "the table's decode function pointer is null",
+        ),
+        (
+            |t| t.free = None,
+            "the table's free function pointer is null",
+        ),
+        (
+            |t| {
+                t.encode = None;
+                t.free = None;
+            },
+            "the table's encode, free function pointers are null",
+        ),
+        (|t| t.name = std::ptr::null(), "name is a null pointer"),
+        (
+            |t| t.file_extension = std::ptr::null(),
+            "file extension is a null pointer",
+        ),
+    ];
+    for (change, expected) in cases {
+        let table = table_with(change);
+        // SAFETY: a whole table that lives forever; its null fields are what is under test.
+        let err = unsafe { backend_from_table(table, Path::new("nulls.so")) }.unwrap_err();
+        assert!(matches!(err, Error::Plugin { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("plugin nulls.so: {expected}"));
+    }
+}
+
+#[test]
+fn a_misaligned_table_pointer_is_refused() {
+    // Words are 8-byte aligned, so one byte in is never aligned for the table.
+    let words = [0u64; 2 * std::mem::size_of::<PluginTable>() / 8];
+    let misaligned = (words.as_ptr() as *const u8).wrapping_add(1) as *const PluginTable;
+    // SAFETY: the pointer is refused before anything is read through it.
+    let err = unsafe { backend_from_table(misaligned, Path::new("odd.so")) }.unwrap_err();
+    assert!(err.to_string().contains("misaligned"), "{err}");
 }

@@ -50,6 +50,9 @@ pub(crate) fn open(options: &super::StoreOptions) -> crate::Result<std::sync::Ar
     Ok(std::sync::Arc::new(FsStore::new(dir, options.durable)))
 }
 
+/// Files up to this size are read in one call; larger ones after their head was checked.
+const FIRST_READ: u64 = 64 << 10;
+
 /// A temporary file older than this is stale even when its writer's process still seems alive
 /// (pids are reused).
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
@@ -170,17 +173,19 @@ impl Store for FsStore {
         if size > limits.max_bytes {
             return Ok(Fetched::TooLarge(size));
         }
-        // One sized buffer, filled in two steps: the head decides whether the rest is read.
-        let mut bytes = Vec::with_capacity(size as usize + 1);
-        (&mut file).take(HEAD_LEN as u64).read_to_end(&mut bytes)?;
-        if !(limits.head)(&bytes) {
+        // One buffer of the stat's size, filled in at most two reads: a small file in one (the
+        // head is checked on what was read), a large one head first, so that a foreign file is
+        // refused before the rest is read. Exactly `size` bytes are read: writers replace files
+        // by rename, so an entry's size never changes under an open descriptor; a file that a
+        // foreign writer changes meanwhile reads short or cut, which its decode refuses.
+        let mut bytes = Vec::with_capacity(size as usize);
+        let first = size.min(FIRST_READ);
+        (&mut file).take(first).read_to_end(&mut bytes)?;
+        if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
             return Ok(Fetched::Rejected);
         }
-        // The file may have grown since the stat: never read past the limit.
-        let room = limits.max_bytes.saturating_sub(bytes.len() as u64);
-        file.take(room.saturating_add(1)).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > limits.max_bytes {
-            return Ok(Fetched::TooLarge(bytes.len() as u64));
+        if size > first {
+            file.take(size - first).read_to_end(&mut bytes)?;
         }
         Ok(Fetched::Bytes(bytes))
     }
@@ -291,6 +296,10 @@ impl Store for FsStore {
             return Ok(false);
         }
         self.remove(name)
+    }
+
+    fn try_lock(&self, digest: &str) -> io::Result<super::Locked> {
+        super::FileLocks::new(&self.dir).try_lock(digest)
     }
 
     fn touch(&self, name: &str) -> io::Result<()> {

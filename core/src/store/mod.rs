@@ -4,7 +4,7 @@
 //! nothing of formats or lifetimes: every rule of the cache (expiry, the "lifetime changed" rule,
 //! prune, what is an entry) is written once, in core, over this trait. The default store is
 //! [`FsStore`], one file per key in a directory — the original's layout, shareable with Python.
-//! Other stores register by name ([`crate::registry::StoreRegistration`]) and are chosen with
+//! Other stores register by name ([`StoreRegistration`]) and are chosen with
 //! `Bucket::builder(..).store("name")`.
 
 use std::fmt;
@@ -13,10 +13,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 mod fs;
+mod locks;
 pub(crate) mod near;
 mod registry;
 
 pub use fs::FsStore;
+pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
@@ -174,6 +176,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn remove_temporary(&self, name: &str) -> io::Result<bool> {
         let _ = name;
         Ok(false)
+    }
+    /// Tries, without waiting, to take the cross-process lock of the entry `digest`: what makes a
+    /// memoized computation run once per cache rather than once per process. A lock must be
+    /// released when its [`Lease`] is dropped and when its holder dies. The default has none.
+    fn try_lock(&self, digest: &str) -> io::Result<Locked> {
+        let _ = digest;
+        Ok(Locked::Unsupported)
     }
     /// Records that `name` was just used (read), for stores that keep recency for eviction.
     fn touch(&self, name: &str) -> io::Result<()> {

@@ -234,6 +234,10 @@ impl Store for NearStore {
         Ok(self.far.remove_temporary(name)? || self.near.remove_temporary(name)?)
     }
 
+    fn try_lock(&self, digest: &str) -> io::Result<super::Locked> {
+        self.far.try_lock(digest) // computed once per far store, not per near directory
+    }
+
     fn touch(&self, name: &str) -> io::Result<()> {
         self.far.touch(name)
     }

@@ -15,13 +15,16 @@
 
 use std::sync::Arc;
 
-use bucketcache_core::registry::{self, BackendOptions, BackendRegistration};
+use bucketcache_core::registry::BackendCrate;
 use bucketcache_core::{
     Backend, BackendError, Decoded, Expiration, Result, StoredValue, ValueTree, ValueVisitor,
 };
 
 /// The registry name.
 pub const NAME: &str = "bincode";
+
+/// The file extension (without the dot).
+pub const EXTENSION: &str = "bincode";
 
 const MAGIC: &[u8; 4] = b"BCB2";
 const HEADER_LEN: usize = 4 + 1 + 8 + 8;
@@ -30,23 +33,24 @@ const HEADER_LEN: usize = 4 + 1 + 8 + 8;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Bincode;
 
-fn factory(options: &BackendOptions) -> Result<Arc<dyn Backend>> {
-    #[derive(Default, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct NoOptions {}
-    let NoOptions {} = registry::options(NAME, options)?;
-    Ok(Arc::new(Bincode))
+/// Options: none (unknown ones are refused).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BincodeConfig {}
+
+impl BackendCrate for Bincode {
+    const NAME: &'static str = NAME;
+    const EXTENSION: &'static str = EXTENSION;
+    const PYTHON_CLASS_NAME: Option<&'static str> = None;
+    type Config = BincodeConfig;
+    fn new(_: BincodeConfig) -> Result<Self> {
+        Ok(Bincode)
+    }
 }
 
-inventory::submit! {
-    BackendRegistration { name: NAME, origin: env!("CARGO_PKG_NAME"), factory }
-}
-
-/// Registers the backend explicitly, for platforms where `inventory` constructors do not run.
-/// Harmless to call more than once.
-pub fn register() -> Result<()> {
-    registry::register_backend_factory(NAME, env!("CARGO_PKG_NAME"), factory)
-}
+// The factory, the `inventory` entry and `pub fn register()`.
+bucketcache_core::backend_crate!(Bincode);
 
 impl Bincode {
     /// Checks the header and returns the expiration and the value's bytes.
@@ -82,7 +86,7 @@ impl Backend for Bincode {
     }
 
     fn file_extension(&self) -> &str {
-        "bincode"
+        EXTENSION
     }
 
     fn is_binary(&self) -> bool {
@@ -161,13 +165,14 @@ mod tests {
 
     #[test]
     fn it_is_selectable_by_name_through_inventory() {
-        let b = registry::backend(NAME, &BackendOptions::Null).unwrap();
+        let b = bucketcache_core::registry::backend(NAME, &serde_json::Value::Null).unwrap();
         assert_eq!(b.file_extension(), "bincode");
     }
 
     #[test]
     fn unknown_options_are_refused() {
-        let err = registry::backend(NAME, &serde_json::json!({"fast": true})).unwrap_err();
+        let err = bucketcache_core::registry::backend(NAME, &serde_json::json!({"fast": true}))
+            .unwrap_err();
         assert!(err.to_string().contains("fast"), "{err}");
     }
 }

@@ -68,10 +68,7 @@ fn floats_are_float64_unless_single_float_is_asked() {
         [0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]
     );
     assert_eq!(value_bytes(&b, &1.5f64)[0], 0xcb);
-    let single = MsgpackBackend::new(MsgpackConfig {
-        use_single_float: true,
-        ..Default::default()
-    });
+    let single = MsgpackBackend::new(MsgpackConfig::default().use_single_float(true)).unwrap();
     assert_eq!(value_bytes(&single, &1.5f64), [0xca, 0x3f, 0xc0, 0, 0]);
     assert_eq!(dec::<f64>(&enc(&single, &1.5f64).unwrap()).unwrap(), 1.5);
     // As Python: a finite float beyond float32's range is an error, infinity is not.
@@ -108,10 +105,7 @@ fn strings_and_bytes_use_the_str_and_bin_families() {
 
 #[test]
 fn without_bin_type_bytes_are_raw_strings_and_str8_is_not_used() {
-    let raw = MsgpackBackend::new(MsgpackConfig {
-        use_bin_type: false,
-        ..Default::default()
-    });
+    let raw = MsgpackBackend::new(MsgpackConfig::default().use_bin_type(false)).unwrap();
     let s40 = "x".repeat(40);
     assert_eq!(value_bytes(&raw, &s40)[..3], [0xda, 0, 40]);
     assert_eq!(

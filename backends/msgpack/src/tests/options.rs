@@ -1,14 +1,23 @@
 //! Runtime validation, the registry and options.
 
 use super::*;
+use bucketcache_core::registry;
+
+fn factory(
+    options: &serde_json::Value,
+) -> bucketcache_core::Result<std::sync::Arc<dyn bucketcache_core::Backend>> {
+    registry::factory::<MsgpackBackend>(options)
+}
 
 #[test]
 fn the_backend_passes_runtime_validation() {
     bucketcache_core::validate::validate_backend(&backend(), "test").unwrap();
-    let raw = MsgpackBackend::new(MsgpackConfig {
-        use_single_float: true,
-        use_bin_type: false,
-    });
+    let raw = MsgpackBackend::new(
+        MsgpackConfig::default()
+            .use_single_float(true)
+            .use_bin_type(false),
+    )
+    .unwrap();
     bucketcache_core::validate::validate_backend(&raw, "test").unwrap();
 }
 

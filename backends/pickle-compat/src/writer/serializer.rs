@@ -117,10 +117,11 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
         self.variant_dict(variant)?;
         value.serialize(&mut *self)?;
         self.out.push(op::SETITEM);
+        self.depth -= 1;
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, 'o>> {
-        let batch = self.begin_list();
+        let batch = self.begin_list()?;
         Ok(Compound {
             w: self,
             kind: Kind::List(batch),
@@ -128,10 +129,10 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
         })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'o>> {
-        Ok(self.tuple(len, false))
+        self.tuple(len, false)
     }
     fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a, 'o>> {
-        Ok(self.tuple(len, false))
+        self.tuple(len, false)
     }
     fn serialize_tuple_variant(
         self,
@@ -141,10 +142,10 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
         len: usize,
     ) -> Result<Compound<'a, 'o>> {
         self.variant_dict(variant)?;
-        Ok(self.tuple(len, true))
+        self.tuple(len, true)
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, 'o>> {
-        let batch = self.begin_dict();
+        let batch = self.begin_dict()?;
         Ok(Compound {
             w: self,
             kind: Kind::Dict(batch),
@@ -162,7 +163,7 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
         _len: usize,
     ) -> Result<Compound<'a, 'o>> {
         self.variant_dict(variant)?;
-        let batch = self.begin_dict();
+        let batch = self.begin_dict()?;
         Ok(Compound {
             w: self,
             kind: Kind::Dict(batch),
