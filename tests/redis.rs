@@ -6,7 +6,7 @@
 //! `redis::child_entry_point` then plays the child's role (and does nothing in a normal run).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
@@ -23,10 +23,9 @@ fn setup() {
     bucketcache_redis::register().unwrap();
 }
 
-/// Runs this test binary as a child playing `role` on the namespace `ns` of `server`, and
-/// returns what it printed.
-fn child(role: &str, server: &RedisServer, ns: &str) -> String {
-    let out = Command::new(std::env::current_exe().expect("test binary"))
+/// Starts this test binary as a child playing `role` on the namespace `ns` of `server`.
+fn spawn_child(role: &str, server: &RedisServer, ns: &str) -> Child {
+    Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
             "redis::child_entry_point",
@@ -37,8 +36,15 @@ fn child(role: &str, server: &RedisServer, ns: &str) -> String {
         .env(URL_ENV, server.url())
         .env(NS_ENV, ns)
         .stdin(Stdio::null())
-        .output()
-        .expect("run the child");
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the child")
+}
+
+/// What a child printed as its answer.
+fn answer_of(role: &str, child: Child) -> String {
+    let out = child.wait_with_output().expect("wait for the child");
     assert!(
         out.status.success(),
         "child {role} failed:\n{}\n{}",
@@ -51,6 +57,11 @@ fn child(role: &str, server: &RedisServer, ns: &str) -> String {
         .find_map(|l| l.strip_prefix("CHILD:"))
         .unwrap_or_else(|| panic!("no answer from child {role}: {stdout}"))
         .to_owned()
+}
+
+/// Runs a child to its end and returns its answer.
+fn child(role: &str, server: &RedisServer, ns: &str) -> String {
+    answer_of(role, spawn_child(role, server, ns))
 }
 
 /// The bucket of a child: the namespace and server its parent gave.
@@ -71,6 +82,13 @@ fn expensive_square(x: u64) -> u64 {
     x * x
 }
 
+#[bucketcache::cached(bucket = SHARED)]
+fn slow_cube(x: u64) -> u64 {
+    CALLS.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(400)); // long enough to overlap
+    x * x * x
+}
+
 /// The entry point of child processes; a no-op in a normal test run.
 #[test]
 fn child_entry_point() {
@@ -87,6 +105,10 @@ fn child_entry_point() {
         "get" => format!("{:?}", SHARED.get::<String>("greeting").unwrap()),
         "memo" => {
             let value = expensive_square(12);
+            format!("{value} computed {}", CALLS.load(Ordering::SeqCst))
+        }
+        "slow-memo" => {
+            let value = slow_cube(5);
             format!("{value} computed {}", CALLS.load(Ordering::SeqCst))
         }
         other => panic!("unknown child role {other}"),
@@ -195,4 +217,30 @@ command_timeout_ms = 500
     .unwrap();
     let err = Bucket::from_config(&unknown).unwrap_err().to_string();
     assert!(err.contains("conect_timeout_ms"), "{err}");
+}
+
+#[test]
+fn cached_on_a_redis_bucket_computes_once_for_processes_missing_at_once() {
+    let Some(server) =
+        RedisServer::shared("cached_on_a_redis_bucket_computes_once_for_processes_missing_at_once")
+    else {
+        return;
+    };
+    let ns = format!("flight-{}", std::process::id());
+    let children: Vec<Child> = (0..3)
+        .map(|_| spawn_child("slow-memo", server, &ns))
+        .collect();
+    let answers: Vec<String> = children
+        .into_iter()
+        .map(|c| answer_of("slow-memo", c))
+        .collect();
+    let computed = answers
+        .iter()
+        .filter(|a| a.as_str() == "125 computed 1")
+        .count();
+    assert_eq!(computed, 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a.starts_with("125 computed ")),
+        "{answers:?}"
+    );
 }

@@ -13,8 +13,8 @@
 //! **Layout.** An entry `<digest>.<extension>` of the namespace `myapp` is the Redis string
 //! `myapp:<digest>.<extension>`, holding exactly the bytes a file would hold (every backend and
 //! plugin works). Keys of the namespace that are not entries are shown as foreign by the CLI and
-//! never deleted; the store adds no helper keys of its own (any it adds later live under
-//! `<namespace>:.` and are never entries). Two namespaces never see each other's keys, even when
+//! never deleted; the store's own helper keys (single-flight locks) live under `<namespace>:.`
+//! and are never entries. Two namespaces never see each other's keys, even when
 //! one name is a prefix of the other (`a` does not list `a:b:…`).
 //!
 //! **Expiry.** An entry with an expiration is written with a Redis expiry at the same instant
@@ -35,6 +35,11 @@
 //! (its `proto-max-bulk-len`, read from the server, 512 MB by default) is
 //! [`bucketcache_core::Error::EntryTooLarge`] at `set`, before anything is sent.
 //!
+//! **Single flight across machines.** A memoized computation runs once per namespace, not once
+//! per machine: its lock is the helper key `<namespace>:.lock:<digest>` (`SET NX PX`), renewed
+//! while the holder computes and released when it is done; a holder that dies frees it within
+//! `lock_ttl_ms` (default 30000).
+//!
 //! **URLs.** `redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS (rustls, the
 //! Mozilla roots). Connections are reused (a small pool per store) and replaced when they break.
 
@@ -42,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod lock;
 mod pool;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -55,7 +61,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bucketcache_core::backend::HEAD_LEN;
 use bucketcache_core::store::{
-    Fetched, Kind, Listed, ReadLimits, Store, StoreOptions, StoreRegistration,
+    Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions, StoreRegistration,
 };
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +80,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long calls fail at once after a failed connection attempt unless told otherwise: 1 s.
 pub const DEFAULT_RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a single-flight lock outlives its holder unless told otherwise: 30 s (the holder
+/// renews it while it computes).
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(30);
 /// The largest value a Redis server accepts by default (`proto-max-bulk-len`, 512 MB); the
 /// store reads the server's own setting when it may.
 pub const DEFAULT_MAX_VALUE_BYTES: u64 = 512 * 1024 * 1024;
@@ -101,6 +110,9 @@ pub struct RedisOptions {
     /// How long calls fail at once after a failed connection attempt, in milliseconds (default
     /// 1000; 0 tries to connect on every call).
     pub reconnect_backoff_ms: u64,
+    /// How long the single-flight lock of a memoized computation outlives a holder that died, in
+    /// milliseconds (default 30000; a live holder renews it every third of that).
+    pub lock_ttl_ms: u64,
 }
 
 impl Default for RedisOptions {
@@ -109,6 +121,7 @@ impl Default for RedisOptions {
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
             command_timeout_ms: DEFAULT_COMMAND_TIMEOUT.as_millis() as u64,
             reconnect_backoff_ms: DEFAULT_RECONNECT_BACKOFF.as_millis() as u64,
+            lock_ttl_ms: DEFAULT_LOCK_TTL.as_millis() as u64,
         }
     }
 }
@@ -124,6 +137,11 @@ impl RedisOptions {
         if options.connect_timeout_ms == 0 || options.command_timeout_ms == 0 {
             return Err(RedisStoreError::Config(
                 "connect_timeout_ms and command_timeout_ms must be at least 1".into(),
+            ));
+        }
+        if options.lock_ttl_ms < 30 {
+            return Err(RedisStoreError::Config(
+                "lock_ttl_ms must be at least 30".into(),
             ));
         }
         Ok(options)
@@ -146,7 +164,8 @@ pub struct RedisStore {
     prefix: String,
     /// `SCAN MATCH` pattern for the namespace (glob characters escaped).
     pattern: String,
-    pool: Pool,
+    pool: Arc<Pool>,
+    lock_ttl: Duration,
     max_value_bytes: AtomicU64,
     limit_known: AtomicBool,
     remove_script: redis::Script,
@@ -220,7 +239,8 @@ impl RedisStore {
             namespace: PathBuf::from(namespace),
             prefix: format!("{namespace}:"),
             pattern: format!("{}:*", glob_escape(namespace)),
-            pool: Pool::new(client, shown, options.timeouts()),
+            pool: Arc::new(Pool::new(client, shown, options.timeouts())),
+            lock_ttl: Duration::from_millis(options.lock_ttl_ms.max(30)),
             max_value_bytes: AtomicU64::new(DEFAULT_MAX_VALUE_BYTES),
             limit_known: AtomicBool::new(false),
             remove_script: redis::Script::new(REMOVE),
@@ -423,6 +443,11 @@ impl Store for RedisStore {
             .into_iter()
             .map(|(name, (size, kind))| Listed::new(name, size, kind, None))
             .collect())
+    }
+
+    fn try_lock(&self, digest: &str) -> io::Result<Locked> {
+        let key = format!("{}.lock:{digest}", self.prefix);
+        Ok(lock::try_lock(&self.pool, key, self.lock_ttl)?)
     }
 
     fn max_value_bytes(&self) -> Option<u64> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bucketcache::{Bucket, BucketBuilder, Error, ManualClock, Store};
-use bucketcache_core::store::{Fetched, Kind, ReadLimits};
+use bucketcache_core::store::{Fetched, Kind, Locked, ReadLimits};
 use bucketcache_redis::redis;
 use bucketcache_redis::testing::RedisServer;
 use bucketcache_redis::{RedisOptions, RedisStore, RedisStoreError};
@@ -548,4 +548,65 @@ fn a_near_copy_never_outlives_its_entry() {
         !dir.path().join(file_name(&b, "k")).exists(),
         "the expired near copy is deleted on read"
     );
+}
+
+#[test]
+fn a_lock_has_one_holder_until_it_is_released_or_its_holder_stops_renewing() {
+    let Some(server) = RedisServer::shared(
+        "a_lock_has_one_holder_until_it_is_released_or_its_holder_stops_renewing",
+    ) else {
+        return;
+    };
+    let ns = ns("locks");
+    let options = RedisOptions::from_json(&serde_json::json!({"lock_ttl_ms": 300})).unwrap();
+    let one = RedisStore::open(&server.url(), &ns, options).unwrap();
+    let two = RedisStore::open(&server.url(), &ns, options).unwrap();
+    let lease = match one.try_lock("d1").unwrap() {
+        Locked::Acquired(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(two.try_lock("d1").unwrap(), Locked::Busy));
+    assert!(
+        matches!(two.try_lock("d2").unwrap(), Locked::Acquired(_)),
+        "one lock per entry"
+    );
+    let key = format!("{ns}:.lock:d1");
+    assert!(
+        raw_get(server, &key).is_some(),
+        "a helper key under <namespace>:."
+    );
+    assert!(
+        one.list().unwrap().is_empty(),
+        "helper keys are never entries"
+    );
+    // Held longer than its ttl: the holder renews it.
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(matches!(two.try_lock("d1").unwrap(), Locked::Busy));
+    drop(lease);
+    assert_eq!(raw_get(server, &key), None, "released on drop");
+    let again = two.try_lock("d1").unwrap();
+    assert!(matches!(again, Locked::Acquired(_)));
+    drop(again);
+
+    // A holder that took the lock and died (never renews): free once its ttl has passed.
+    redis::cmd("SET")
+        .arg(&key)
+        .arg("a dead holder")
+        .arg("NX")
+        .arg("PX")
+        .arg(300)
+        .exec(&mut server.connection())
+        .unwrap();
+    assert!(matches!(one.try_lock("d1").unwrap(), Locked::Busy));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match one.try_lock("d1").unwrap() {
+            Locked::Acquired(_) => break,
+            _ => assert!(
+                Instant::now() < deadline,
+                "a dead holder's lock never expired"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
