@@ -180,6 +180,10 @@ pub use bucketcache_keymakers as keymakers;
 /// The LMDB store (feature `lmdb`): `Bucket::builder(dir).store("lmdb")`.
 #[cfg(feature = "lmdb")]
 pub use bucketcache_lmdb as lmdb;
+/// The Redis store (cargo feature `redis`): `Bucket::builder("namespace")
+/// .store("redis://127.0.0.1:6379/0")` keeps a bucket in Redis, shared by many machines.
+#[cfg(feature = "redis")]
+pub use bucketcache_redis as redis;
 
 /// The backend used when none is named.
 pub const DEFAULT_BACKEND: &str = bucketcache_msgpack::NAME;
@@ -207,7 +211,8 @@ const DISTRIBUTION: registry::Distribution = registry::Distribution {
 
 bucketcache_core::inventory::submit! { DISTRIBUTION }
 
-/// Registers the built-in backends, keymakers and stores (and this crate's defaults) explicitly.
+/// Registers the built-in backends, keymakers and stores (and this crate's defaults; with the
+/// features `lmdb` and `redis`, those stores) explicitly.
 ///
 /// They register themselves through `inventory` on the usual platforms; this is for the others
 /// (where static constructors do not run) and is harmless to call more than once.
@@ -225,5 +230,7 @@ pub fn install_default_backends() -> Result<()> {
     bucketcache_keymakers::register()?;
     #[cfg(feature = "lmdb")]
     bucketcache_lmdb::register()?;
+    #[cfg(feature = "redis")]
+    bucketcache_redis::register()?;
     Ok(())
 }

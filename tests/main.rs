@@ -10,6 +10,7 @@ mod keymakers;
 mod memoize;
 mod pickle;
 mod plugins;
+mod redis;
 mod reliability;
 mod single_flight;
 mod stores;

@@ -1,11 +1,11 @@
-//! `bucketcache get|set|rm DIR KEY`: the map API of a bucket, keys and values as JSON text.
+//! `bucketcache get|set|rm DIR KEY`: the map API of a bucket, keys and values as JSON text (DIR
+//! is a namespace with `--store redis://…`).
 //!
 //! A key given as JSON names the same file as the equal key built in Rust (`"a"` = `"a"`,
 //! `[1, "x"]` = `(1, "x")` or `vec![..]`, objects = maps/structs with the same fields): the JSON
 //! text is parsed into a `serde_json::Value` and hashed by the bucket's keymaker, which sorts map
 //! keys. With `--python` files are named as Python BucketCache names them.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,17 +14,15 @@ use bucketcache::lifetime::parse_lifetime;
 use bucketcache::{Bucket, DEFAULT_BACKEND};
 
 use super::output::outln;
-use super::scan::{backend_named, existing_dir, StoreArg};
+use super::scan::{backend_named, existing_dir, Location};
 use super::value::AnyValue;
 use super::{Ctx, EXIT_NEGATIVE};
 
 /// What selects a bucket's files.
 #[derive(Debug, clap::Args)]
 pub struct BucketArgs {
-    /// The cache directory.
-    dir: PathBuf,
     #[command(flatten)]
-    store: StoreArg,
+    location: Location,
     /// The backend (file format).
     #[arg(long, value_name = "NAME", default_value = DEFAULT_BACKEND)]
     backend: String,
@@ -118,19 +116,22 @@ fn integer_beyond_64_bits(text: &str) -> Option<&str> {
 }
 
 fn open(args: &BucketArgs, lifetime: Option<Duration>, must_exist: bool) -> Result<Bucket> {
-    let store = if must_exist {
-        existing_dir(&args.dir)?;
-        args.store.check_existing(&args.dir)?
-    } else {
-        if args.dir.exists() && !args.dir.is_dir() {
-            existing_dir(&args.dir)?; // the same message as the read commands
+    let dir = &args.location.dir;
+    let store = match args.location.store_url() {
+        Some(url) => url.to_owned(),
+        None if must_exist => {
+            existing_dir(dir)?;
+            args.location.check_existing(dir)?
         }
-        args.store.name_for(&args.dir)
+        None => {
+            if dir.exists() && !dir.is_dir() {
+                existing_dir(dir)?; // the same message as the read commands
+            }
+            args.location.name_for(dir)
+        }
     };
     backend_named(&args.backend)?; // an unknown name lists the known ones
-    let mut builder = Bucket::builder(&args.dir)
-        .store(store)
-        .backend(&args.backend);
+    let mut builder = Bucket::builder(dir).store(store).backend(&args.backend);
     if args.python {
         builder = builder.python_compatible();
     }

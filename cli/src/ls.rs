@@ -1,6 +1,5 @@
 //! `bucketcache ls DIR`: one row per entry, and per foreign file.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -9,17 +8,15 @@ use serde_json::json;
 
 use super::output::{local_rfc3339, local_text, outln, utc_text, Style, Table};
 use super::scan::{
-    open_dir, order_key, scan, select_backends, warn_about_unread_files, Entry, StoreArg,
+    open_location, order_key, scan, select_backends, warn_about_unread_files, Entry, Location,
 };
 use super::{Ctx, EXIT_NEGATIVE};
 use bucketcache::time::format_expiration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cache directory.
-    dir: PathBuf,
     #[command(flatten)]
-    store: StoreArg,
+    location: Location,
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -41,7 +38,7 @@ enum SortKey {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir, &args.store)?;
+    let store = open_location(&args.location)?;
     let backends = select_backends(args.backend.as_deref())?;
     let found = scan(
         &store,

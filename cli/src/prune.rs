@@ -2,7 +2,6 @@
 //! library's `Bucket::prune` deletes), or with `--dry-run` list them without deleting anything.
 //! Both come from the library's one plan ([`Inspector::prune_plan`]).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -13,15 +12,13 @@ use bucketcache::DEFAULT_BACKEND;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{inspector, list_error, open_dir, select_backends, Selected, StoreArg};
+use super::scan::{inspector, list_error, open_location, select_backends, Location, Selected};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cache directory.
-    dir: PathBuf,
     #[command(flatten)]
-    store: StoreArg,
+    location: Location,
     /// The backend whose files to prune.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_BACKEND, conflicts_with = "all_backends")]
     backend: String,
@@ -52,7 +49,7 @@ fn share(plan: &PrunePlan, sel: &Selected) -> PrunePlan {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir, &args.store)?;
+    let store = open_location(&args.location)?;
     let lifetime = args
         .lifetime
         .as_deref()

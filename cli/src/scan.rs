@@ -85,21 +85,39 @@ pub fn select_backends(name: Option<&str>) -> Result<Vec<Selected>> {
     Ok(out)
 }
 
-/// `--store NAME`: which store holds a cache.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct StoreArg {
-    /// The store holding the cache: fs (a file per entry) or lmdb (default: lmdb when the
-    /// directory holds LMDB's data.mdb, else fs).
-    #[arg(long, value_name = "NAME")]
+/// Where a cache is: a directory, or a namespace in a store given by URL.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Location {
+    /// The cache directory (with --store URL, the namespace inside the store).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The store holding the cache: fs (a file per entry), lmdb, or a URL such as
+    /// redis://127.0.0.1:6379/0 (user and password in the URL; rediss:// for TLS), DIR being
+    /// then the namespace. Default: lmdb when DIR holds LMDB's data.mdb, else fs.
+    #[arg(long, value_name = "NAME|URL")]
     pub store: Option<String>,
 }
 
-impl StoreArg {
+impl Location {
+    /// The directory `dir`, its store found by itself.
+    #[cfg(test)]
+    pub fn new(dir: &Path) -> Self {
+        Location {
+            dir: dir.to_owned(),
+            store: None,
+        }
+    }
+
+    /// The store URL, when the store is given by one (a network store).
+    pub fn store_url(&self) -> Option<&str> {
+        self.store.as_deref().filter(|s| s.contains("://"))
+    }
+
     /// The store of the cache in `dir`: the one named, else `lmdb` for a directory holding an
     /// LMDB cache, else `fs`.
     pub fn name_for(&self, dir: &Path) -> String {
-        match &self.store {
-            Some(name) => name.clone(),
+        match self.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(name) => name.to_owned(),
             None if bucketcache::lmdb::is_lmdb_dir(dir) => bucketcache::lmdb::NAME.into(),
             None => FsStore::NAME.into(),
         }
@@ -129,13 +147,25 @@ impl StoreArg {
 
 /// The store of the existing cache directory `dir` (never created: read commands must not make
 /// a directory or a store's files appear), recording what it reads (see [`Recorder`]).
-pub fn open_dir(dir: &Path, store: &StoreArg) -> Result<Arc<Recorder>> {
+pub fn open_dir(dir: &Path, location: &Location) -> Result<Arc<Recorder>> {
     let dir = existing_dir(dir)?;
-    let inner: Arc<dyn Store> = match store.check_existing(&dir)?.as_str() {
+    let inner: Arc<dyn Store> = match location.check_existing(&dir)?.as_str() {
         FsStore::NAME => Arc::new(FsStore::new(dir, false)),
         other => open_store(other, StoreOptions::new(dir))?,
     };
     Ok(Arc::new(Recorder::new(inner)))
+}
+
+/// The store of `location`: the existing directory, or the namespace of the store `--store`
+/// names (nothing is created in it by opening), recording what it reads.
+pub fn open_location(location: &Location) -> Result<Arc<Recorder>> {
+    match location.store_url() {
+        None => open_dir(&location.dir, location),
+        Some(url) => {
+            let store = open_store(url, StoreOptions::new(&location.dir))?;
+            Ok(Arc::new(Recorder::new(store)))
+        }
+    }
 }
 
 /// An inspector over `store` for the `backends`, judging with `lifetime`.
@@ -433,7 +463,7 @@ mod tests {
         fs::write(&file, b"").unwrap();
         let err = existing_dir(&file).unwrap_err().to_string();
         assert!(err.contains("is not a directory"), "{err}");
-        let err = open_dir(&dir.path().join("nope"), &StoreArg::default())
+        let err = open_dir(&dir.path().join("nope"), &Location::new(dir.path()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("does not exist"), "{err}");
@@ -532,7 +562,7 @@ mod tests {
     #[test]
     fn the_recorder_keeps_only_the_last_entry_while_recording() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open_dir(dir.path(), &StoreArg::default()).unwrap();
+        let store = open_dir(dir.path(), &Location::new(dir.path())).unwrap();
         store.write("a.json", b"{}").unwrap();
         let limits = ReadLimits {
             max_bytes: 1 << 20,

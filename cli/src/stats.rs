@@ -1,6 +1,5 @@
 //! `bucketcache stats DIR`: a summary per backend.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -10,15 +9,13 @@ use bucketcache::Expiration;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{open_dir, scan, select_backends, warn_about_unread_files, Entry, StoreArg};
+use super::scan::{open_location, scan, select_backends, warn_about_unread_files, Entry, Location};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cache directory.
-    dir: PathBuf,
     #[command(flatten)]
-    store: StoreArg,
+    location: Location,
     /// Only this backend (shown even when it has no entries).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -120,7 +117,7 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir, &args.store)?;
+    let store = open_location(&args.location)?;
     let backends = select_backends(args.backend.as_deref())?;
     let found = scan(
         &store,

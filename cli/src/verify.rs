@@ -1,6 +1,5 @@
 //! `bucketcache verify DIR`: decode every entry, report the corrupt ones.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -10,17 +9,15 @@ use serde_json::json;
 
 use super::output::{outln, paint, Style};
 use super::scan::{
-    open_dir, scan, select_backends, value_of, warn_about_unread_files, Entry, Recorder, Selected,
-    StoreArg,
+    open_location, scan, select_backends, value_of, warn_about_unread_files, Entry, Location,
+    Recorder, Selected,
 };
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cache directory.
-    dir: PathBuf,
     #[command(flatten)]
-    store: StoreArg,
+    location: Location,
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -34,7 +31,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_dir(&args.dir, &args.store)?;
+    let store = open_location(&args.location)?;
     let backends = select_backends(args.backend.as_deref())?;
     let found = scan(
         &store,

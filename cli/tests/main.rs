@@ -8,5 +8,6 @@ mod listing;
 mod logging;
 mod plugins;
 mod prune_verify;
+mod redis;
 mod robustness;
 mod stores;

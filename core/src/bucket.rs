@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -58,6 +58,8 @@ pub(crate) struct Stored {
     /// Where the value is: known from the decode of a read, from the backend's `dump` of a
     /// write, or — for backends that do not say — decoded once on the first read from memory.
     pub(crate) value: OnceLock<StoredValue>,
+    /// When these bytes were what the store held (a near cache's copy is older than its read).
+    pub(crate) loaded: Instant,
 }
 
 pub(crate) type Entry = Arc<Stored>;
@@ -73,6 +75,10 @@ pub(crate) struct Inner {
     pub(crate) single_flight_across: bool,
     pub(crate) single_flight_timeout: Duration,
     pub(crate) memory: Mutex<Memory>,
+    /// A store that cannot be read gives a miss (logged) instead of an error.
+    pub(crate) fail_open: bool,
+    /// An in-memory copy older than this is dropped and read again (a near cache's ttl).
+    pub(crate) memory_ttl: Option<Duration>,
 }
 
 /// A persistent cache: one entry per key, named by the key's digest, in a store (by default a
@@ -318,10 +324,14 @@ impl Bucket {
                 source,
             },
         )?;
-        if bytes.len() as u64 > self.inner.max_entry_bytes {
+        let limit = match self.inner.store.max_value_bytes() {
+            Some(store_limit) => store_limit.min(self.inner.max_entry_bytes),
+            None => self.inner.max_entry_bytes,
+        };
+        if bytes.len() as u64 > limit {
             return Err(Error::EntryTooLarge {
                 size: bytes.len() as u64,
-                limit: self.inner.max_entry_bytes,
+                limit,
             });
         }
         let value = OnceLock::new();
@@ -332,14 +342,17 @@ impl Bucket {
             bytes,
             expiration,
             value,
+            loaded: Instant::now(),
         }))
     }
 
     pub(crate) fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
         let name = self.file_name(digest);
+        // A store that drops data by itself (Redis) drops the entry when it expires.
+        let expires = entry.expiration.map(|e| SystemTime::from(e.and_utc()));
         self.inner
             .store
-            .write(&name, &entry.bytes)
+            .write_expiring(&name, &entry.bytes, expires)
             .map_err(|e| self.store_error(&name, e))?;
         self.memory().insert(digest.to_owned(), entry);
         Ok(())
@@ -369,7 +382,13 @@ impl Bucket {
     /// else the store; an expired entry is a miss, and its file is deleted only if the file
     /// itself, read at the moment of deleting, says it has expired.
     pub(crate) fn load(&self, digest: &str) -> Result<Option<Entry>> {
-        let in_memory = self.memory().get(digest).cloned();
+        let mut in_memory = self.memory().get(digest).cloned();
+        if let (Some(ttl), Some(entry)) = (self.inner.memory_ttl, &in_memory) {
+            if entry.loaded.elapsed() > ttl {
+                in_memory = None; // read again (the store's copy replaces it below)
+                self.memory().remove(digest);
+            }
+        }
         let (entry, from_store) = match in_memory {
             Some(entry) => (entry, false),
             None => match self.read_entry(digest)? {
@@ -418,11 +437,15 @@ impl Bucket {
             max_bytes: self.inner.max_entry_bytes,
             head: &head,
         };
-        let bytes = match self.inner.store.read(&name, &limits) {
-            Ok(Fetched::Bytes(bytes)) => bytes,
-            Ok(Fetched::Missing) => return Ok(None),
-            Ok(other) => {
+        let (bytes, age) = match self.inner.store.read_with_age(&name, &limits) {
+            Ok((Fetched::Bytes(bytes), age)) => (bytes, age),
+            Ok((Fetched::Missing, _)) => return Ok(None),
+            Ok((other, _)) => {
                 tracing::debug!(file = %name, found = ?other, "not an entry of this backend: a miss, left in place");
+                return Ok(None);
+            }
+            Err(e) if self.inner.fail_open => {
+                tracing::warn!(file = %name, error = %e, "cannot read an entry: a miss (fail_open)");
                 return Ok(None);
             }
             Err(e) => {
@@ -434,10 +457,12 @@ impl Bucket {
             Ok(decoded) => {
                 let value = OnceLock::new();
                 let _ = value.set(decoded.value);
+                let now = Instant::now();
                 Ok(Some(Arc::new(Stored {
                     bytes,
                     expiration: decoded.expiration,
                     value,
+                    loaded: now.checked_sub(age).unwrap_or(now),
                 })))
             }
             Err(e) => {

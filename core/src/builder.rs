@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::inspect::DEFAULT_MAX_ENTRY_BYTES;
 use crate::keymaker::KeyMaker;
 use crate::registry::{self, BackendOptions};
-use crate::store::{open_store, Store, StoreOptions};
+use crate::store::{open_store, NearStore, Store, StoreOptions, DEFAULT_NEAR_TTL};
 use crate::time::{Clock, SystemClock};
 
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
@@ -58,6 +58,12 @@ pub struct BucketBuilder {
     durable: bool,
     max_entry_bytes: u64,
     log_full_keys: bool,
+    fail_open: bool,
+    near_cache: Option<PathBuf>,
+    near_ttl: Duration,
+    /// Options set one by one ([`connect_timeout`](Self::connect_timeout), …), merged over
+    /// `store_options` at `open`.
+    store_settings: serde_json::Map<String, serde_json::Value>,
     single_flight_across: bool,
     single_flight_timeout: Duration,
 }
@@ -80,6 +86,10 @@ impl BucketBuilder {
             single_flight_across: true,
             single_flight_timeout: DEFAULT_SINGLE_FLIGHT_TIMEOUT,
             log_full_keys: false,
+            fail_open: false,
+            near_cache: None,
+            near_ttl: DEFAULT_NEAR_TTL,
+            store_settings: serde_json::Map::new(),
         }
     }
 
@@ -178,9 +188,54 @@ impl BucketBuilder {
         self
     }
 
-    /// The store's own options (a JSON object).
+    /// The store's own options (a JSON object), e.g. for Redis
+    /// `{"connect_timeout_ms": 500, "command_timeout_ms": 1000}`.
     pub fn store_options(mut self, options: serde_json::Value) -> Self {
         self.store_options = options;
+        self
+    }
+
+    /// How long a network store (Redis) waits to connect before the call fails: the store
+    /// option `connect_timeout_ms` (Redis's default: 2 s).
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.store_setting("connect_timeout_ms", timeout)
+    }
+
+    /// How long a network store (Redis) waits for an answer, without progress, before the call
+    /// fails: the store option `command_timeout_ms` (Redis's default: 2 s).
+    pub fn command_timeout(self, timeout: Duration) -> Self {
+        self.store_setting("command_timeout_ms", timeout)
+    }
+
+    fn store_setting(mut self, name: &str, d: Duration) -> Self {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.store_settings.insert(name.to_owned(), ms.into());
+        self
+    }
+
+    /// With `true`, a store that cannot be read (a Redis server down or unreachable) makes
+    /// `get` a miss, logged at warn level, instead of an error — for caches that must never take
+    /// the program down. Writes still fail with an error (memoized functions then run uncached).
+    /// Off by default.
+    pub fn fail_open(mut self, yes: bool) -> Self {
+        self.fail_open = yes;
+        self
+    }
+
+    /// Puts a near cache in front of the store: a local directory (created if needed, one per
+    /// bucket) holding copies of what this machine read or wrote. Reads go memory → near →
+    /// store, and a store hit is copied near; writes go to the store first, then near. A near
+    /// copy — and the bucket's in-memory copy — is used for at most [`near_ttl`](Self::near_ttl),
+    /// so another machine's write is seen within that time. See [`NearStore`].
+    pub fn near_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.near_cache = Some(dir.into());
+        self
+    }
+
+    /// How long a near copy is used (default [`DEFAULT_NEAR_TTL`], 60 s); only with
+    /// [`near_cache`](Self::near_cache).
+    pub fn near_ttl(mut self, ttl: Duration) -> Self {
+        self.near_ttl = ttl;
         self
     }
 
@@ -283,14 +338,42 @@ impl BucketBuilder {
         } else {
             crate::validate::validate_keymaker(&*keymaker, &*backend)?;
         }
-        let store = match self.store {
-            Choice::Instance(s) => s,
-            Choice::Name(spec) => open_store(
-                &spec,
-                StoreOptions::new(self.path.clone())
-                    .durable(self.durable)
-                    .options(self.store_options),
-            )?,
+        let mut store_options = self.store_options;
+        if !self.store_settings.is_empty() {
+            match &mut store_options {
+                serde_json::Value::Object(map) => map.extend(self.store_settings),
+                serde_json::Value::Null => {
+                    store_options = serde_json::Value::Object(self.store_settings)
+                }
+                other => {
+                    return Err(Error::Config(format!(
+                        "store_options must be an object, not {other}"
+                    )))
+                }
+            }
+        }
+        let (store, source) = match self.store {
+            Choice::Instance(s) => {
+                let source = s.name().to_owned();
+                (s, source)
+            }
+            Choice::Name(spec) => (
+                open_store(
+                    &spec,
+                    StoreOptions::new(self.path.clone())
+                        .durable(self.durable)
+                        .options(store_options),
+                )?,
+                crate::store::near::without_credentials(&spec),
+            ),
+        };
+        let (store, memory_ttl): (Arc<dyn Store>, _) = match self.near_cache {
+            Some(dir) => {
+                let identity = format!("{source} {}", store.location().display());
+                let near = NearStore::open(dir, store, self.near_ttl, &identity)?;
+                (Arc::new(near), Some(self.near_ttl))
+            }
+            None => (store, None),
         };
         Ok(Bucket::from_inner(Inner {
             backend,
@@ -303,6 +386,8 @@ impl BucketBuilder {
             single_flight_across: self.single_flight_across,
             single_flight_timeout: self.single_flight_timeout,
             memory: Mutex::new(Default::default()),
+            fail_open: self.fail_open,
+            memory_ttl,
         }))
     }
 }

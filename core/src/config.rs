@@ -35,7 +35,8 @@ use crate::Bucket;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BucketConfig {
-    /// The cache directory.
+    /// The cache directory, or a network store's namespace (`path = "myapp"` with
+    /// `store = "redis://…"`).
     pub path: PathBuf,
     /// The backend's registered name (default: the distribution's, `msgpack` in `bucketcache`).
     #[serde(default)]
@@ -57,19 +58,36 @@ pub struct BucketConfig {
     /// Options per backend name, e.g. `[backend_options.json] indent = 2`.
     #[serde(default)]
     pub backend_options: BTreeMap<String, serde_json::Value>,
-    /// The store: `fs` (the default, one file per entry), `lmdb` (with the facade's feature
-    /// `lmdb`), or a URL whose scheme a store registered. See [`BucketBuilder::store`].
-    #[serde(default)]
-    pub store: Option<String>,
-    /// The store's own options, e.g. `[store_options] map_size = 1073741824` for `lmdb`.
-    #[serde(default)]
-    pub store_options: Option<serde_json::Value>,
     /// fsync every write (see [`BucketBuilder::durable`]).
     #[serde(default)]
     pub durable: bool,
     /// Log whole keys instead of their first 80 characters.
     #[serde(default)]
     pub log_full_keys: bool,
+    /// The store: `fs` (the default, one file per entry), `lmdb` (with the facade's feature
+    /// `lmdb`), or a URL whose scheme a store registered (`redis://127.0.0.1:6379/0`, with the
+    /// facade's feature `redis`; `path` is then the namespace, not a directory). See
+    /// [`BucketBuilder::store`].
+    #[serde(default)]
+    pub store: Option<String>,
+    /// The store's own options, e.g. `[store_options] map_size = 1073741824` for `lmdb`,
+    /// `connect_timeout_ms = 500` for Redis.
+    #[serde(default)]
+    pub store_options: Option<serde_json::Value>,
+    /// A store that cannot be read gives a miss instead of an error (see
+    /// [`BucketBuilder::fail_open`]).
+    #[serde(default)]
+    pub fail_open: bool,
+    /// A near cache directory in front of the store (see [`BucketBuilder::near_cache`]).
+    #[serde(default)]
+    pub near_cache: Option<PathBuf>,
+    /// How long a near copy is used: seconds or a human string (`"60s"`).
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime"
+    )]
+    pub near_ttl: Option<Duration>,
     /// Whether memoized calls compute once per cache, across processes (default true; see
     /// [`BucketBuilder::single_flight_across_processes`]).
     #[serde(default)]
@@ -124,8 +142,15 @@ impl BucketConfig {
         cfg.check_path()
             .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
         if let Some(base) = file.parent() {
-            if cfg.path.is_relative() {
+            // A network store's path is a namespace, not a file name.
+            let is_url = cfg.store.as_deref().is_some_and(|s| s.contains("://"));
+            if cfg.path.is_relative() && !is_url {
                 cfg.path = base.join(&cfg.path);
+            }
+            if let Some(near) = &mut cfg.near_cache {
+                if near.is_relative() {
+                    *near = base.join(&*near);
+                }
             }
             for p in &mut cfg.plugins {
                 if p.is_relative() {
@@ -158,7 +183,23 @@ impl BucketConfig {
         }
         let mut b = Bucket::builder(&self.path)
             .durable(self.durable)
-            .log_full_keys(self.log_full_keys);
+            .log_full_keys(self.log_full_keys)
+            .fail_open(self.fail_open);
+        if let Some(store) = &self.store {
+            b = b.store(store.clone());
+        }
+        if let Some(options) = &self.store_options {
+            b = b.store_options(options.clone());
+        }
+        if let Some(dir) = &self.near_cache {
+            b = b.near_cache(dir.clone());
+        }
+        if let Some(ttl) = self.near_ttl {
+            if self.near_cache.is_none() {
+                return Err(Error::Config("near_ttl is given without near_cache".into()));
+            }
+            b = b.near_ttl(ttl);
+        }
         if let Some(name) = &self.backend {
             b = b.backend(name.clone());
         }
@@ -189,12 +230,6 @@ impl BucketConfig {
         }
         if let Some(t) = self.single_flight_timeout {
             b = b.single_flight_timeout(t);
-        }
-        if let Some(store) = &self.store {
-            b = b.store(store.clone());
-        }
-        if let Some(options) = &self.store_options {
-            b = b.store_options(options.clone());
         }
         Ok(b)
     }

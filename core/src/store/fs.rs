@@ -117,6 +117,17 @@ impl FsStore {
         Ok(Ok((file, meta.len())))
     }
 
+    /// Sets the modification time of the regular file `name` (a near cache dates its copies).
+    pub(crate) fn set_modified(&self, name: &str, time: SystemTime) -> io::Result<()> {
+        match self.open_regular(name)? {
+            Ok((file, _)) => file.set_modified(time),
+            Err(kind) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name} is a {kind}"),
+            )),
+        }
+    }
+
     /// The kind of what is at `name`, without following a link; `None` when nothing is.
     fn kind_at(&self, name: &str) -> io::Result<Option<Kind>> {
         match fs::symlink_metadata(self.dir.join(name)) {

@@ -10,14 +10,16 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 mod fs;
 mod locks;
+pub(crate) mod near;
 mod registry;
 
 pub use fs::FsStore;
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
+pub use near::{NearStore, DEFAULT_NEAR_TTL};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
 };
@@ -127,6 +129,34 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched>;
     /// Replaces `name` with `bytes`, atomically.
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()>;
+    /// Like [`write`](Self::write), for an entry that expires at `expires` (`None`: never). A
+    /// store that can drop data by itself (Redis) drops it at that instant, never before; the
+    /// default ignores the expiration (the bucket's rules judge it on every read anyway).
+    fn write_expiring(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expires: Option<SystemTime>,
+    ) -> io::Result<()> {
+        let _ = expires;
+        self.write(name, bytes)
+    }
+    /// Like [`read`](Self::read), also saying how old the answer is: zero when it was read from
+    /// where the entry lives, the age of the copy when a store answers from a copy (a near
+    /// cache). A bucket's memory keeps such a copy no longer than the copy itself may live.
+    fn read_with_age(
+        &self,
+        name: &str,
+        limits: &ReadLimits<'_>,
+    ) -> io::Result<(Fetched, Duration)> {
+        Ok((self.read(name, limits)?, Duration::ZERO))
+    }
+    /// The largest value the store accepts, when it has a limit of its own (a Redis server's
+    /// `proto-max-bulk-len`): a bucket refuses a larger entry at `set` with
+    /// [`Error::EntryTooLarge`](crate::Error::EntryTooLarge) before sending it.
+    fn max_value_bytes(&self) -> Option<u64> {
+        None
+    }
     /// Removes the entry `name` (only a regular file: anything else is left alone); `Ok(false)`
     /// when there was none.
     fn remove(&self, name: &str) -> io::Result<bool>;

@@ -1,0 +1,366 @@
+//! A near cache: a local directory of copies in front of a shared store (Redis), so that repeated
+//! reads on one machine do not cross the network.
+//!
+//! The rule a reader can rely on: **a value answered from the near directory was what the far
+//! store held at most `ttl` ago** (the copy's file time is set to the moment just before the far
+//! read that fetched it). Reads go near, then far, and a far hit is copied near; writes go far
+//! first, then near (a failed far write removes the near copy); removals remove both. The far
+//! store stays the truth for listing, `prune` and the CLI. Expiry needs no help here: the bucket
+//! judges every answer, near or far, by the entry's own expiration.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{Fetched, FsStore, Listed, ReadLimits, Store};
+use crate::error::{Error, Result};
+
+/// How long a near copy is used when no `near_ttl` is given: 60 s.
+pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
+
+/// The helper file naming the far store a near directory serves (never an entry).
+const MARKER: &str = ".near-cache-of";
+
+/// A local [`FsStore`] in front of a far [`Store`], its copies used for at most `ttl`. Made by
+/// `Bucket::builder(..).near_cache(dir)`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use bucketcache_core::store::{Fetched, FsStore, NearStore, ReadLimits, Store};
+/// let (far_dir, near_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+/// let far: Arc<dyn Store> = Arc::new(FsStore::new(far_dir.path(), false));
+/// let near = NearStore::open(near_dir.path(), far.clone(), Duration::from_secs(60), "test").unwrap();
+/// near.write("a.json", b"{}").unwrap();
+/// far.remove("a.json").unwrap(); // another machine removes it
+/// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
+/// // Still answered near, for at most 60 s:
+/// assert!(matches!(near.read("a.json", &limits).unwrap(), Fetched::Bytes(_)));
+/// ```
+#[derive(Debug)]
+pub struct NearStore {
+    near: FsStore,
+    far: Arc<dyn Store>,
+    ttl: Duration,
+}
+
+impl NearStore {
+    /// A near cache in `dir` (created if needed) in front of `far`, its copies used for at most
+    /// `ttl`. `identity` names the far store (its URL without credentials and the namespace): a
+    /// directory serves one far store only, and records which in a helper file, so that two
+    /// buckets given the same near directory fail to open rather than read each other's copies.
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        far: Arc<dyn Store>,
+        ttl: Duration,
+        identity: &str,
+    ) -> Result<NearStore> {
+        let dir = dir.into();
+        let fail = |source| Error::Directory {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let near = FsStore::new(std::fs::canonicalize(&dir).map_err(fail)?, false);
+        let limits = ReadLimits {
+            max_bytes: 64 << 10,
+            head: &|_| true,
+        };
+        let marker = near.location().join(MARKER);
+        match near
+            .read(MARKER, &limits)
+            .map_err(|e| Error::io(&marker, e))?
+        {
+            Fetched::Bytes(found) if found == identity.as_bytes() => {}
+            Fetched::Missing => near
+                .write(MARKER, identity.as_bytes())
+                .map_err(|e| Error::io(&marker, e))?,
+            Fetched::Bytes(found) => {
+                return Err(Error::Config(format!(
+                    "the near cache directory {} serves {:?}, not {identity:?}: give each bucket \
+                     its own near directory",
+                    dir.display(),
+                    String::from_utf8_lossy(&found)
+                )))
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "{} is not usable as a near cache marker ({other:?})",
+                    marker.display()
+                )))
+            }
+        }
+        Ok(NearStore { near, far, ttl })
+    }
+
+    /// The far store, the truth.
+    pub fn far(&self) -> &Arc<dyn Store> {
+        &self.far
+    }
+
+    /// The near directory.
+    pub fn near_dir(&self) -> &Path {
+        self.near.location()
+    }
+
+    /// How long a near copy is used.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The near copy of `name` and its age, if there is one younger than the ttl. A stale copy
+    /// is removed; anything unreadable is no copy (the far store answers).
+    fn near_copy(&self, name: &str, limits: &ReadLimits<'_>) -> Option<(Vec<u8>, Duration)> {
+        let modified = std::fs::symlink_metadata(self.near.location().join(name))
+            .and_then(|m| m.modified())
+            .ok()?;
+        // A time in the future (a clock stepped back) is not trusted: stale.
+        let age = SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or(Duration::MAX);
+        if age > self.ttl {
+            self.drop_near(name);
+            return None;
+        }
+        match self.near.read(name, limits) {
+            Ok(Fetched::Bytes(bytes)) => Some((bytes, age)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(file = %name, error = %e, "cannot read a near copy: asking the far store");
+                None
+            }
+        }
+    }
+
+    /// Keeps `bytes` as the near copy of `name`, dated `fetched` (when the far store held them).
+    fn keep_near(&self, name: &str, bytes: &[u8], fetched: Option<SystemTime>) {
+        let kept = self.near.write(name, bytes).and_then(|()| match fetched {
+            Some(t) => self.near.set_modified(name, t),
+            None => Ok(()),
+        });
+        if let Err(e) = kept {
+            tracing::warn!(file = %name, error = %e, "cannot keep a near copy");
+            self.drop_near(name);
+        }
+    }
+
+    fn drop_near(&self, name: &str) {
+        if let Err(e) = self.near.remove(name) {
+            tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
+        }
+    }
+}
+
+impl Store for NearStore {
+    fn name(&self) -> &str {
+        self.far.name()
+    }
+
+    fn location(&self) -> &Path {
+        self.far.location()
+    }
+
+    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+        Ok(self.read_with_age(name, limits)?.0)
+    }
+
+    fn read_with_age(
+        &self,
+        name: &str,
+        limits: &ReadLimits<'_>,
+    ) -> io::Result<(Fetched, Duration)> {
+        if let Some((bytes, age)) = self.near_copy(name, limits) {
+            return Ok((Fetched::Bytes(bytes), age));
+        }
+        let asked = SystemTime::now();
+        let fetched = self.far.read(name, limits)?;
+        match &fetched {
+            Fetched::Bytes(bytes) => self.keep_near(name, bytes, Some(asked)),
+            _ => self.drop_near(name),
+        }
+        let age = SystemTime::now().duration_since(asked).unwrap_or_default();
+        Ok((fetched, age))
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.write_expiring(name, bytes, None)
+    }
+
+    fn write_expiring(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expires: Option<SystemTime>,
+    ) -> io::Result<()> {
+        match self.far.write_expiring(name, bytes, expires) {
+            Ok(()) => {
+                self.keep_near(name, bytes, None);
+                Ok(())
+            }
+            Err(e) => {
+                // The far store may or may not hold the new bytes: let the next read ask it.
+                self.drop_near(name);
+                Err(e)
+            }
+        }
+    }
+
+    fn remove(&self, name: &str) -> io::Result<bool> {
+        let removed = self.far.remove(name);
+        self.drop_near(name);
+        removed
+    }
+
+    fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
+        let removed = self.far.remove_if(name, condition);
+        if let Err(e) = self.near.remove_if(name, condition) {
+            tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
+        }
+        removed
+    }
+
+    fn list(&self) -> io::Result<Vec<Listed>> {
+        self.far.list()
+    }
+
+    fn stale_temporaries(&self) -> io::Result<Vec<Listed>> {
+        let mut all = self.far.stale_temporaries()?;
+        all.extend(self.near.stale_temporaries()?);
+        Ok(all)
+    }
+
+    fn remove_temporary(&self, name: &str) -> io::Result<bool> {
+        Ok(self.far.remove_temporary(name)? || self.near.remove_temporary(name)?)
+    }
+
+    fn try_lock(&self, digest: &str) -> io::Result<super::Locked> {
+        self.far.try_lock(digest) // computed once per far store, not per near directory
+    }
+
+    fn touch(&self, name: &str) -> io::Result<()> {
+        self.far.touch(name)
+    }
+
+    fn max_value_bytes(&self) -> Option<u64> {
+        self.far.max_value_bytes()
+    }
+}
+
+/// `url` without its user and password (`redis://u:p@host/0` → `redis://host/0`), for messages
+/// and the near directory's marker.
+pub(crate) fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ReadLimits<'static> {
+        ReadLimits {
+            max_bytes: 1 << 20,
+            head: &|_| true,
+        }
+    }
+
+    fn pair(ttl: Duration) -> (tempfile::TempDir, Arc<dyn Store>, NearStore) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("far")).unwrap();
+        let far: Arc<dyn Store> = Arc::new(FsStore::new(tmp.path().join("far"), false));
+        let near = NearStore::open(tmp.path().join("near"), far.clone(), ttl, "far").unwrap();
+        (tmp, far, near)
+    }
+
+    fn bytes(f: Fetched) -> Option<Vec<u8>> {
+        match f {
+            Fetched::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn credentials_are_left_out_of_urls() {
+        assert_eq!(without_credentials("redis://u:p@h:1/0"), "redis://h:1/0");
+        assert_eq!(
+            without_credentials("rediss://:p@h/0?x=@"),
+            "rediss://h/0?x=@"
+        );
+        assert_eq!(without_credentials("redis://h/0"), "redis://h/0");
+        assert_eq!(without_credentials("fs"), "fs");
+    }
+
+    #[test]
+    fn a_far_hit_is_copied_near_and_served_from_there_within_the_ttl() {
+        let (_tmp, far, near) = pair(Duration::from_secs(60));
+        far.write("a.json", b"1").unwrap();
+        assert_eq!(
+            bytes(near.read("a.json", &limits()).unwrap()).unwrap(),
+            b"1"
+        );
+        far.write("a.json", b"2").unwrap();
+        let (f, age) = near.read_with_age("a.json", &limits()).unwrap();
+        assert_eq!(bytes(f).unwrap(), b"1", "the near copy answers");
+        assert!(age < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_copy_older_than_the_ttl_is_not_used() {
+        let (_tmp, far, near) = pair(Duration::from_secs(60));
+        far.write("a.json", b"1").unwrap();
+        near.read("a.json", &limits()).unwrap();
+        far.write("a.json", b"2").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(61);
+        near.near.set_modified("a.json", old).unwrap();
+        assert_eq!(
+            bytes(near.read("a.json", &limits()).unwrap()).unwrap(),
+            b"2"
+        );
+        far.remove("a.json").unwrap();
+        near.near.set_modified("a.json", old).unwrap();
+        assert!(matches!(
+            near.read("a.json", &limits()).unwrap(),
+            Fetched::Missing
+        ));
+        assert!(
+            !near.near_dir().join("a.json").exists(),
+            "the stale copy is gone"
+        );
+    }
+
+    #[test]
+    fn writes_go_far_then_near_and_removals_remove_both() {
+        let (_tmp, far, near) = pair(Duration::from_secs(60));
+        near.write("a.json", b"1").unwrap();
+        assert_eq!(bytes(far.read("a.json", &limits()).unwrap()).unwrap(), b"1");
+        assert!(near.near_dir().join("a.json").exists());
+        assert!(near.remove("a.json").unwrap());
+        assert!(!near.near_dir().join("a.json").exists());
+        assert!(matches!(
+            far.read("a.json", &limits()).unwrap(),
+            Fetched::Missing
+        ));
+        assert!(
+            near.list().unwrap().is_empty(),
+            "the marker is a helper file"
+        );
+    }
+
+    #[test]
+    fn a_near_directory_serves_one_far_store() {
+        let (tmp, far, _near) = pair(Duration::from_secs(60));
+        let again = NearStore::open(tmp.path().join("near"), far.clone(), Duration::ZERO, "far");
+        assert!(again.is_ok());
+        let err = NearStore::open(tmp.path().join("near"), far, Duration::ZERO, "other")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("its own near directory"), "{err}");
+    }
+}
