@@ -227,7 +227,7 @@ fn cached_on_a_redis_bucket_computes_once_for_processes_missing_at_once() {
         return;
     };
     let ns = format!("flight-{}", std::process::id());
-    let children: Vec<Child> = (0..3)
+    let children: Vec<Child> = (0..4)
         .map(|_| spawn_child("slow-memo", server, &ns))
         .collect();
     let answers: Vec<String> = children
