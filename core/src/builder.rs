@@ -55,6 +55,10 @@ pub struct BucketBuilder {
     durable: bool,
     max_entry_bytes: u64,
     log_full_keys: bool,
+    memory_limit: u64,
+    memory_ttl: Option<Duration>,
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
 }
 
 impl BucketBuilder {
@@ -73,6 +77,10 @@ impl BucketBuilder {
             durable: false,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             log_full_keys: false,
+            memory_limit: crate::memory::DEFAULT_MEMORY_LIMIT,
+            memory_ttl: None,
+            max_bytes: None,
+            max_entries: None,
         }
     }
 
@@ -205,6 +213,110 @@ impl BucketBuilder {
         self
     }
 
+    /// The most bytes the in-memory layer holds (default
+    /// [`DEFAULT_MEMORY_LIMIT`](crate::memory::DEFAULT_MEMORY_LIMIT), 64 MiB); `0` turns the
+    /// layer off (every read goes to the store).
+    ///
+    /// The layer keeps the entries read and written, as the store holds them, each weighed as
+    /// its bytes plus a fixed overhead (twice its bytes for backends whose values are decoded
+    /// into a structure of their own, such as `pickle`). Over the limit it evicts by a
+    /// CLOCK-Pro / S3-FIFO-like policy (see [`crate::memory`]) — close to least recently used,
+    /// not strictly so. An entry weighing more than a tenth of the limit is never kept in
+    /// memory (it is still written and read).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .backend("json")
+    ///     .memory_limit(1 << 20)
+    ///     .open()?;
+    /// for i in 0..10_000 {
+    ///     b.set(&i, &"a value of a few dozen bytes, times ten thousand")?;
+    /// }
+    /// let stats = b.stats();
+    /// assert!(stats.memory_bytes <= 1 << 20);
+    /// assert!(stats.memory_evictions > 0);
+    /// assert_eq!(b.get::<String>(&0)?.as_deref(), Some("a value of a few dozen bytes, times ten thousand"));
+    /// # Ok(()) }
+    /// ```
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// The most time an entry stays in the in-memory layer, measured by the bucket's clock
+    /// from when it was loaded or written (default `None`: no limit). An older in-memory copy
+    /// is dropped and the entry read again from the store: for stores that other processes
+    /// write (a near cache over a network store), this bounds how stale a memory hit can be.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::{sync::Arc, time::Duration};
+    /// use bucketcache_core::{Bucket, ManualClock};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let clock = Arc::new(ManualClock::new("2030-01-01T00:00:00".parse().unwrap()));
+    /// let b = Bucket::builder(dir.path()).backend("json").clock(clock.clone())
+    ///     .memory_ttl(Some(Duration::from_secs(10)))
+    ///     .open()?;
+    /// b.set("k", &1)?;
+    /// clock.advance(Duration::from_secs(11));
+    /// assert_eq!(b.get::<i32>("k")?, Some(1)); // read again from the store
+    /// assert_eq!((b.stats().memory_hits, b.stats().store_hits), (0, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn memory_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.memory_ttl = ttl;
+        self
+    }
+
+    /// A disk budget in bytes for the whole location (every backend's entries in it, counted
+    /// by their lengths): a `set` that takes it over evicts the least recently used entries,
+    /// across processes, down to 90% (see [`crate::budget`] for the rule and its slack).
+    /// Reads in a bucket with a budget record their use (for the file store, the file's
+    /// modification time); a bucket without one writes nothing on reads.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .backend("json")
+    ///     .max_bytes(10_000)
+    ///     .open()?;
+    /// for i in 0..1000 {
+    ///     b.set(&i, &"a value of about fifty bytes once encoded")?;
+    /// }
+    /// assert!(b.inspector().usage()?.bytes <= 10_000);
+    /// assert!(b.stats().store_evictions > 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// A disk budget in entries for the whole location (see [`max_bytes`](Self::max_bytes)).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").max_entries(100).open()?;
+    /// for i in 0..1000 {
+    ///     b.set(&i, &i)?;
+    /// }
+    /// assert!(b.inspector().usage()?.entries <= 100);
+    /// assert_eq!(b.get::<i32>(&999)?, Some(999)); // the last written stays
+    /// # Ok(()) }
+    /// ```
+    pub fn max_entries(mut self, entries: u64) -> Self {
+        self.max_entries = Some(entries);
+        self
+    }
+
     /// Validates everything, creates the directory (recursively) and opens the bucket.
     pub fn open(self) -> Result<Bucket> {
         let lifetime = match (self.lifetime, self.units) {
@@ -267,7 +379,10 @@ impl BucketBuilder {
             store,
             log_full_keys: self.log_full_keys,
             max_entry_bytes: self.max_entry_bytes,
-            memory: Mutex::new(Default::default()),
+            memory: crate::memory::Memory::new(self.memory_limit),
+            memory_ttl: self.memory_ttl,
+            budget: crate::budget::Budget::new(self.max_bytes, self.max_entries),
+            counters: Default::default(),
         }))
     }
 }

@@ -146,8 +146,36 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(false)
     }
     /// Records that `name` was just used (read), for stores that keep recency for eviction.
+    /// Called only by buckets with a disk budget: a bucket without one writes nothing on reads.
     fn touch(&self, name: &str) -> io::Result<()> {
         let _ = name;
         Ok(())
+    }
+    /// Whether [`touch`](Self::touch) records uses that [`list`](Self::list) then reports in
+    /// [`Listed::used`], so that a disk budget evicts the least recently *used* entries; without
+    /// it, a budget evicts by whatever `used` says (e.g. the write time), oldest first.
+    fn supports_recency(&self) -> bool {
+        false
+    }
+    /// What [`list`](Self::list) says of `name` alone; `None` when there is nothing by that
+    /// name (or it is a helper or temporary name). The default lists the whole store: stores
+    /// that can look up one name should override it (a disk budget calls it on every `set`).
+    fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
+        Ok(self.list()?.into_iter().find(|l| l.name == name))
+    }
+    /// Runs `update` on the disk budget's record of this location — a few bytes that core
+    /// writes and reads, `None` before the first update — with exclusive access across every
+    /// process using the location, and keeps the bytes it returns. `update` may call the
+    /// store's other methods (it evicts entries), not this one.
+    ///
+    /// Returns `Ok(false)`, without calling `update`, when the store keeps no such record: a
+    /// budget then keeps its record in each process, and processes sharing the location see
+    /// each other's writes only when a budget counts the location again (by listing it).
+    fn update_budget_record(
+        &self,
+        update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
+    ) -> io::Result<bool> {
+        let _ = update;
+        Ok(false)
     }
 }

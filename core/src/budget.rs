@@ -1,0 +1,435 @@
+//! Disk budgets: a location that stays within a number of bytes and of entries, evicting the
+//! least recently used entries first.
+//!
+//! # The rule
+//!
+//! A budget counts the *entries* of a location: regular files named as entries of any
+//! registered backend (all backends in it, not only the bucket's). Foreign files, helper names
+//! (starting with `.`, such as the record [`.bucketcache-budget`](crate::store::FsStore)) and
+//! temporary files of writers are neither counted nor ever removed. Sizes are the entries'
+//! lengths, not the disk blocks they occupy.
+//!
+//! Eviction goes by [`Listed::used`]: for the file store, the file's modification time, which a
+//! `set` sets and a read *by a bucket with a budget* refreshes ([`Store::touch`]) — so a read in
+//! any process counts as a use, and a bucket without a budget writes nothing on reads. The least
+//! recently used entry goes first (ties by name); an entry written or read in the last moments
+//! therefore goes only after every older one, and a `set` never evicts the entry it has just
+//! written.
+//!
+//! # When
+//!
+//! Every bucket with a budget keeps, with the location, a small record of the location's
+//! totals (for the file store, `.bucketcache-budget`, updated under an exclusive lock, so all
+//! processes count together). A `set` adds what it wrote; when the totals pass the budget, that
+//! `set` evicts down to the low-water mark ([`LOW_WATER_PERCENT`] of the budget), so eviction
+//! runs once per tenth of the budget, not on every `set`. The victims come from a listing
+//! sorted by recency, kept by the bucket and used until it runs out (each victim is looked at
+//! again just before it goes: if it was used or rewritten since the listing, it stays); the
+//! record is counted afresh from a listing then, and at least every [`RECOUNT_AFTER`].
+//!
+//! # Slack
+//!
+//! After a `set` returns, the location is within its budget plus the entries other processes
+//! have written but not yet counted — at most one entry per process writing at that moment —
+//! and plus what writers *without* this budget (other buckets, Python) wrote since the last
+//! count. The tests hold four processes to the budget plus 10%.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::bucket::Bucket;
+use crate::store::{Kind, Listed, Store};
+
+/// A budget evicts down to this share of its limits (in percent), so that it evicts once per
+/// tenth of the budget rather than on every `set`.
+pub const LOW_WATER_PERCENT: u64 = 90;
+
+/// The record of a location's totals is counted afresh from a listing at least this often
+/// (it drifts when writers without the budget share the location).
+pub const RECOUNT_AFTER: Duration = Duration::from_secs(300);
+
+/// The most eviction candidates a bucket keeps from one listing (about 100 bytes each).
+const MAX_CANDIDATES: usize = 32_768;
+
+/// What a budget counts: entries and their bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Number of entries.
+    pub entries: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+impl Usage {
+    /// Usage of `entries` entries totalling `bytes` bytes.
+    pub fn new(entries: u64, bytes: u64) -> Self {
+        Usage { entries, bytes }
+    }
+
+    /// Whether this is over `max_bytes` or `max_entries` (`None`: no limit).
+    pub fn is_over(&self, max_bytes: Option<u64>, max_entries: Option<u64>) -> bool {
+        max_bytes.is_some_and(|m| self.bytes > m) || max_entries.is_some_and(|m| self.entries > m)
+    }
+
+    fn remove(&mut self, size: u64) {
+        self.entries = self.entries.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(size);
+    }
+}
+
+/// Orders `entries` for eviction: least recently used first (unknown use first), then by name.
+pub(crate) fn eviction_order(entries: &mut [Listed]) {
+    entries.sort_by(|a, b| {
+        let used = |l: &Listed| l.used.unwrap_or(UNIX_EPOCH);
+        used(a).cmp(&used(b)).then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// How many of `entries` (in eviction order, totalling `usage`) go, first to last, to bring
+/// the location within `max_bytes` and `max_entries`.
+pub(crate) fn victims(
+    entries: &[Listed],
+    mut usage: Usage,
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
+) -> usize {
+    let mut n = 0;
+    for e in entries {
+        if !usage.is_over(max_bytes, max_entries) {
+            break;
+        }
+        usage.remove(e.size);
+        n += 1;
+    }
+    n
+}
+
+/// Removes the entry `name` only if the store still shows it as listed (same size, same
+/// recency): an entry used or rewritten since the listing stays. Returns the size removed.
+pub(crate) fn remove_if_unused(store: &dyn Store, listed: &Listed) -> io::Result<Option<u64>> {
+    match store.stat(&listed.name)? {
+        Some(now)
+            if now.kind == Kind::File && now.size == listed.size && now.used == listed.used =>
+        {
+            Ok(store.remove(&listed.name)?.then_some(listed.size))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The record kept with the location: its totals and when they were last counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Record {
+    usage: Usage,
+    /// Seconds since the epoch of the last count from a listing.
+    counted_at: u64,
+}
+
+const MAGIC: &[u8; 8] = b"BCBUDGT1";
+
+impl Record {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.usage.bytes.to_le_bytes());
+        out.extend_from_slice(&self.usage.entries.to_le_bytes());
+        out.extend_from_slice(&self.counted_at.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Record> {
+        let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+        let word = |i: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(
+                rest.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        Some(Record {
+            usage: Usage::new(word(1)?, word(0)?),
+            counted_at: word(2)?,
+        })
+    }
+}
+
+/// What a write or a removal changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change {
+    /// A write of `new` bytes over an entry of `old` bytes (`None`: a new entry).
+    Wrote { old: Option<u64>, new: u64 },
+    /// An entry of this many bytes was removed.
+    Removed(u64),
+}
+
+/// A bucket's disk budget: its limits, its eviction candidates, and what it last saw.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
+    state: Mutex<State>,
+    /// The totals last seen (`u64::MAX`: not yet), for statistics.
+    seen_bytes: AtomicU64,
+    seen_entries: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Eviction candidates from the last listing, the least recently used last.
+    queue: Vec<Listed>,
+    /// The record, when the store keeps none shared by processes.
+    local: Option<Record>,
+    /// Count afresh at the next update (after a prune or a shrink).
+    stale: bool,
+}
+
+impl Budget {
+    /// A budget of `max_bytes` and `max_entries` (`None` when neither is given).
+    pub(crate) fn new(max_bytes: Option<u64>, max_entries: Option<u64>) -> Option<Budget> {
+        if max_bytes.is_none() && max_entries.is_none() {
+            return None;
+        }
+        Some(Budget {
+            max_bytes,
+            max_entries,
+            state: Mutex::new(State::default()),
+            seen_bytes: AtomicU64::new(u64::MAX),
+            seen_entries: AtomicU64::new(u64::MAX),
+        })
+    }
+
+    pub(crate) fn max_bytes(&self) -> Option<u64> {
+        self.max_bytes
+    }
+
+    pub(crate) fn max_entries(&self) -> Option<u64> {
+        self.max_entries
+    }
+
+    /// The totals last seen: `(bytes, entries)`.
+    pub(crate) fn seen(&self) -> (Option<u64>, Option<u64>) {
+        let get = |a: &AtomicU64| Some(a.load(Ordering::Relaxed)).filter(|&v| v != u64::MAX);
+        (get(&self.seen_bytes), get(&self.seen_entries))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts afresh at the next update (the location changed under a prune or a shrink).
+    pub(crate) fn invalidate(&self) {
+        let mut state = self.state();
+        state.stale = true;
+        state.queue.clear();
+    }
+
+    /// Accounts for `change` and, if the location is now over budget, evicts down to the
+    /// low-water mark, never `protect` (the entry just written). Failures are logged: the
+    /// write itself has succeeded.
+    pub(crate) fn update(&self, bucket: &Bucket, change: Change, protect: Option<&str>) {
+        let store = &**bucket.store();
+        let mut state = self.state();
+        let settle = |record: Option<Record>, state: &mut State| -> Record {
+            let record = self.settle(bucket, state, record, change, protect);
+            self.seen_bytes.store(record.usage.bytes, Ordering::Relaxed);
+            self.seen_entries
+                .store(record.usage.entries, Ordering::Relaxed);
+            record
+        };
+        let shared = store.update_budget_record(&mut |bytes| {
+            settle(bytes.and_then(Record::decode), &mut state).encode()
+        });
+        match shared {
+            Ok(true) => {}
+            Ok(false) => {
+                let local = state.local.take();
+                let record = settle(local, &mut state);
+                state.local = Some(record);
+            }
+            Err(e) => {
+                tracing::warn!(location = %store.location().display(), error = %e,
+                    "cannot update the disk budget's record: the budget is not enforced by this write");
+            }
+        }
+    }
+
+    /// The record after `change`, evicting when over budget.
+    fn settle(
+        &self,
+        bucket: &Bucket,
+        state: &mut State,
+        record: Option<Record>,
+        change: Change,
+        protect: Option<&str>,
+    ) -> Record {
+        let now = unix_seconds(SystemTime::now());
+        let fresh = |r: &Record| now.saturating_sub(r.counted_at) < RECOUNT_AFTER.as_secs();
+        let applied = record.map(|mut r| {
+            match change {
+                Change::Wrote { old, new } => {
+                    if let Some(old) = old {
+                        r.usage.remove(old);
+                    }
+                    r.usage.entries += 1;
+                    r.usage.bytes = r.usage.bytes.saturating_add(new);
+                }
+                Change::Removed(size) => r.usage.remove(size),
+            }
+            r
+        });
+        let mut record = match applied {
+            Some(r) if !state.stale && fresh(&r) => r,
+            // A count from a listing already includes this change.
+            _ => self
+                .count(bucket, state, now)
+                .or(applied)
+                .unwrap_or(Record {
+                    usage: Usage::default(),
+                    counted_at: 0,
+                }),
+        };
+        if record.usage.is_over(self.max_bytes, self.max_entries) {
+            self.evict(bucket, state, &mut record, protect, now);
+        }
+        record
+    }
+
+    /// Counts the location from a listing and refills the eviction candidates.
+    fn count(&self, bucket: &Bucket, state: &mut State, now: u64) -> Option<Record> {
+        let entries = match bucket.inspector().budget_entries() {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(location = %bucket.path().display(), error = %e,
+                    "cannot list the location to count its disk budget");
+                return None;
+            }
+        };
+        let usage = entries.iter().fold(Usage::default(), |mut u, e| {
+            u.entries += 1;
+            u.bytes = u.bytes.saturating_add(e.size);
+            u
+        });
+        // Keep the least recently used half (or less), the oldest last: newer entries, and
+        // every entry written after this listing, go only after all of them anyway.
+        let keep = (entries.len() / 2).clamp(1, MAX_CANDIDATES);
+        let mut queue = entries;
+        queue.truncate(keep);
+        queue.reverse();
+        state.queue = queue;
+        state.stale = false;
+        tracing::debug!(location = %bucket.path().display(), entries = usage.entries,
+            bytes = usage.bytes, "counted the location for its disk budget");
+        Some(Record {
+            usage,
+            counted_at: now,
+        })
+    }
+
+    /// Evicts the least recently used entries until `record` is at the low-water mark.
+    fn evict(
+        &self,
+        bucket: &Bucket,
+        state: &mut State,
+        record: &mut Record,
+        protect: Option<&str>,
+        now: u64,
+    ) {
+        let low = |limit: Option<u64>| {
+            limit.map(|m| m / 100 * LOW_WATER_PERCENT + m % 100 * LOW_WATER_PERCENT / 100)
+        };
+        let (low_bytes, low_entries) = (low(self.max_bytes), low(self.max_entries));
+        let store = &**bucket.store();
+        let mut recounted = false;
+        let mut evicted = 0u64;
+        while record.usage.is_over(low_bytes, low_entries) {
+            let Some(victim) = state.queue.pop() else {
+                if recounted {
+                    break; // nothing left that may go
+                }
+                recounted = true;
+                match self.count(bucket, state, now) {
+                    Some(r) => *record = r,
+                    None => break,
+                }
+                continue;
+            };
+            if protect == Some(victim.name.as_str()) {
+                continue;
+            }
+            match remove_if_unused(store, &victim) {
+                Ok(Some(size)) => {
+                    record.usage.remove(size);
+                    evicted += 1;
+                    bucket.evicted_from_store(&victim.name);
+                    tracing::debug!(file = %victim.name, size, "evicted (disk budget)");
+                }
+                Ok(None) => {} // used, rewritten or removed since the listing
+                Err(e) => {
+                    tracing::debug!(file = %victim.name, error = %e, "cannot evict");
+                }
+            }
+        }
+        if record.usage.is_over(self.max_bytes, self.max_entries) {
+            tracing::debug!(location = %bucket.path().display(), entries = record.usage.entries,
+                bytes = record.usage.bytes, "still over the disk budget: nothing more may be evicted");
+        } else if evicted > 0 {
+            tracing::debug!(location = %bucket.path().display(), evicted,
+                entries = record.usage.entries, bytes = record.usage.bytes,
+                "evicted down to the disk budget's low-water mark");
+        }
+    }
+}
+
+fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(name: &str, size: u64, secs: u64) -> Listed {
+        Listed::new(
+            name.into(),
+            size,
+            Kind::File,
+            Some(UNIX_EPOCH + Duration::from_secs(secs)),
+        )
+    }
+
+    #[test]
+    fn the_least_recently_used_go_first_then_by_name() {
+        let mut entries = vec![
+            listed("c", 1, 30),
+            listed("b", 1, 10),
+            listed("a", 1, 10),
+            Listed::new("u".into(), 1, Kind::File, None),
+        ];
+        eviction_order(&mut entries);
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["u", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn victims_bring_both_limits_within() {
+        let entries: Vec<_> = (0..10).map(|i| listed(&i.to_string(), 100, i)).collect();
+        let usage = Usage::new(10, 1000);
+        assert_eq!(victims(&entries, usage, Some(1000), None), 0);
+        assert_eq!(victims(&entries, usage, Some(750), None), 3);
+        assert_eq!(victims(&entries, usage, None, Some(4)), 6);
+        assert_eq!(victims(&entries, usage, Some(750), Some(4)), 6);
+        assert_eq!(victims(&entries, usage, Some(0), None), 10);
+    }
+
+    #[test]
+    fn records_round_trip_and_garbage_is_no_record() {
+        let r = Record {
+            usage: Usage::new(3, 4096),
+            counted_at: 1_700_000_000,
+        };
+        assert_eq!(Record::decode(&r.encode()), Some(r));
+        assert_eq!(Record::decode(b"BCBUDGT1short"), None);
+        assert_eq!(Record::decode(b"something else entirely, 32 bytes"), None);
+    }
+}
