@@ -3,7 +3,10 @@
 //! Binary units (`KiB`, `MiB`, `GiB`, `TiB`, also `K`i…) are powers of 1024, decimal ones (`KB`,
 //! `MB`, `GB`, `TB`, also `K`, `M`, `G`, `T`) powers of 1000; units are case-insensitive.
 
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::Deserializer;
 
 use crate::error::{Error, Result};
 
@@ -41,25 +44,59 @@ pub fn parse_size(text: &str) -> Result<u64> {
     Ok(size.as_u64())
 }
 
-/// A size in a configuration: an integer (bytes) or a human string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SizeValue {
-    Bytes(u64),
-    Text(String),
-}
-
 /// Deserializes an optional size: an integer number of bytes or a string for [`parse_size`].
 pub(crate) fn deserialize_size<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<u64>, D::Error> {
-    match Option::<SizeValue>::deserialize(d)? {
-        None => Ok(None),
-        Some(SizeValue::Bytes(n)) => Ok(Some(n)),
-        Some(SizeValue::Text(t)) => parse_size(&t)
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(e.to_string())),
+    struct SizeVisitor;
+
+    impl<'de> Visitor<'de> for SizeVisitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a size: a number of bytes or a string such as \"64MiB\"")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v} is not a size: it is negative")))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Err(E::custom(format!(
+                "{v} is not a size: give whole bytes, or a string such as \"1.5GB\""
+            )))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            parse_size(v).map(Some).map_err(|e| match e {
+                Error::Config(text) => E::custom(text),
+                other => E::custom(other),
+            })
+        }
+
+        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
     }
+
+    d.deserialize_option(SizeVisitor)
 }
 
 #[cfg(test)]
