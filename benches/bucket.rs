@@ -1,7 +1,10 @@
 //! Set and get of a ~100-byte struct per backend, next to the file-system floor measured in the
 //! same run: raw `write` of a temp file + `rename` for a set, `fs::read` for a cold get.
+//! `get warm` reads from the in-memory layer, cycling over 10,000 keys (and one hot key);
+//! `set over budget` sets 20,000 keys in turn into a 5,000-entry disk budget (each set evicts
+//! about one entry), next to write+rename over 5,000 names, measured before and after.
 //!
-//! `cargo bench --bench bucket`
+//! `cargo bench --bench bucket` (e.g. `-- "get warm" --warm-up-time 1 --measurement-time 3`)
 
 use std::fs;
 use std::hint::black_box;
@@ -106,13 +109,91 @@ fn benches(c: &mut Criterion) {
     for backend in ["msgpack", "json"] {
         let dir = tempfile::tempdir().unwrap();
         let b = bucket(dir.path(), backend);
+        for i in 0..WARM_KEYS {
+            b.set(&("user", i), &value()).unwrap();
+        }
+        let mut i = 0u64;
+        group.bench_function(format!("{backend}/N={WARM_KEYS}"), |bench| {
+            bench.iter(|| {
+                i = (i + 1) % WARM_KEYS;
+                black_box(b.get::<Value>(&("user", i)).unwrap().unwrap())
+            })
+        });
+        assert_eq!(b.stats().store_hits, 0, "every read came from memory");
+    }
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let b = bucket(dir.path(), "msgpack");
         b.set(&("user", 1), &value()).unwrap();
-        group.bench_function(backend, |bench| {
+        group.bench_function("msgpack/one hot key", |bench| {
             bench.iter(|| black_box(b.get::<Value>(&("user", 1)).unwrap().unwrap()))
         });
     }
     group.finish();
+
+    let mut group = c.benchmark_group("set over budget");
+    let floor = |group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+                 name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..BUDGET_ENTRIES {
+            fs::write(dir.path().join(format!("{i:064x}.bin")), &payload).unwrap();
+        }
+        let mut i = 0u64;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % BUDGET_ENTRIES;
+                let tmp = dir.path().join(format!(".{i}.tmp"));
+                fs::write(&tmp, &payload).unwrap();
+                fs::rename(&tmp, dir.path().join(format!("{i:064x}.bin"))).unwrap();
+            })
+        });
+    };
+    floor(&mut group, "floor: write temp + rename (5,000 names)");
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let b = bucket(dir.path(), "msgpack");
+        let v = value();
+        let mut i = 0u64;
+        group.bench_function("msgpack, no budget (5,000 keys)", |bench| {
+            bench.iter(|| {
+                i = (i + 1) % BUDGET_ENTRIES;
+                b.set(&("user", i), &v).unwrap();
+            })
+        });
+    }
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Bucket::builder(dir.path())
+            .backend("msgpack")
+            .max_entries(BUDGET_ENTRIES)
+            .open()
+            .unwrap();
+        let v = value();
+        // Steady state: the budget is full before the first measured set.
+        for i in 0..BUDGET_KEYS {
+            b.set(&("user", i), &v).unwrap();
+        }
+        let mut i = 0u64;
+        group.bench_function("msgpack, max_entries 5,000 (20,000 keys)", |bench| {
+            bench.iter(|| {
+                i = (i + 1) % BUDGET_KEYS;
+                b.set(&("user", i), &v).unwrap();
+            })
+        });
+        let s = b.stats();
+        assert!(s.store_evictions >= BUDGET_KEYS - BUDGET_ENTRIES, "{s:?}");
+        assert!(b.inspector().usage().unwrap().entries <= BUDGET_ENTRIES);
+    }
+    floor(&mut group, "floor again: write temp + rename (5,000 names)");
+    group.finish();
 }
+
+/// Keys read by the warm-get benchmark.
+const WARM_KEYS: u64 = 10_000;
+/// The disk budget of the set-over-budget benchmark, in entries...
+const BUDGET_ENTRIES: u64 = 5_000;
+/// ...and the keys set into it in turn.
+const BUDGET_KEYS: u64 = 20_000;
 
 /// The msgpack envelope of the bench value: the same bytes the floor writes and reads.
 fn rmp_like_payload() -> Vec<u8> {
