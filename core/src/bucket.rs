@@ -499,7 +499,7 @@ impl Bucket {
             return Ok(None);
         }
         if from_store {
-            if self.inner.budget.is_some() {
+            if self.records_uses() {
                 self.touch(digest, &entry);
             }
             self.inner
@@ -509,7 +509,7 @@ impl Bucket {
                 bump(&counters.store_hits);
             }
         } else {
-            if self.inner.budget.is_some() {
+            if self.records_uses() {
                 let now = unix_seconds();
                 if entry.touched.load(Ordering::Relaxed) < now {
                     self.touch(digest, &entry);
@@ -537,6 +537,13 @@ impl Bucket {
             }
         }
         Some(held.entry)
+    }
+
+    /// Whether reads record their use in the store: only with a disk budget (a bucket without
+    /// one writes nothing on reads), and only in stores that keep recency.
+    #[inline]
+    fn records_uses(&self) -> bool {
+        self.inner.budget.is_some() && self.inner.store.supports_recency()
     }
 
     /// Records a use of `digest`'s file for the disk budget's recency.

@@ -34,13 +34,12 @@
 //! and plus what writers *without* this budget (other buckets, Python) wrote since the last
 //! count. The tests hold four processes to the budget plus 10%.
 
-use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bucket::Bucket;
-use crate::store::{Kind, Listed, Store};
+use crate::store::Listed;
 
 /// A budget evicts down to this share of its limits (in percent), so that it evicts once per
 /// tenth of the budget rather than on every `set`.
@@ -50,7 +49,8 @@ pub const LOW_WATER_PERCENT: u64 = 90;
 /// (it drifts when writers without the budget share the location).
 pub const RECOUNT_AFTER: Duration = Duration::from_secs(300);
 
-/// The most eviction candidates a bucket keeps from one listing (about 100 bytes each).
+/// The most eviction candidates a bucket keeps from one listing (about 130 bytes each): the
+/// location is listed again when they run out.
 const MAX_CANDIDATES: usize = 32_768;
 
 /// What a budget counts: entries and their bytes.
@@ -105,19 +105,6 @@ pub(crate) fn victims(
         n += 1;
     }
     n
-}
-
-/// Removes the entry `name` only if the store still shows it as listed (same size, same
-/// recency): an entry used or rewritten since the listing stays. Returns the size removed.
-pub(crate) fn remove_if_unused(store: &dyn Store, listed: &Listed) -> io::Result<Option<u64>> {
-    match store.stat(&listed.name)? {
-        Some(now)
-            if now.kind == Kind::File && now.size == listed.size && now.used == listed.used =>
-        {
-            Ok(store.remove(&listed.name)?.then_some(listed.size))
-        }
-        _ => Ok(None),
-    }
 }
 
 /// The record kept with the location: its totals and when they were last counted.
@@ -310,11 +297,11 @@ impl Budget {
             u.bytes = u.bytes.saturating_add(e.size);
             u
         });
-        // Keep the least recently used half (or less), the oldest last: newer entries, and
-        // every entry written after this listing, go only after all of them anyway.
-        let keep = (entries.len() / 2).clamp(1, MAX_CANDIDATES);
+        // Keep the least recently used (all of them, up to a bound), the oldest last: every
+        // entry written after this listing goes only after all of them anyway, and one used
+        // since is passed over when its turn comes.
         let mut queue = entries;
-        queue.truncate(keep);
+        queue.truncate(MAX_CANDIDATES);
         queue.reverse();
         state.queue = queue;
         state.stale = false;
@@ -339,7 +326,7 @@ impl Budget {
             limit.map(|m| m / 100 * LOW_WATER_PERCENT + m % 100 * LOW_WATER_PERCENT / 100)
         };
         let (low_bytes, low_entries) = (low(self.max_bytes), low(self.max_entries));
-        let store = &**bucket.store();
+        let store = bucket.store();
         let mut recounted = false;
         let mut evicted = 0u64;
         while record.usage.is_over(low_bytes, low_entries) {
@@ -357,7 +344,7 @@ impl Budget {
             if protect == Some(victim.name.as_str()) {
                 continue;
             }
-            match remove_if_unused(store, &victim) {
+            match store.remove_if_unchanged(&victim) {
                 Ok(Some(size)) => {
                     record.usage.remove(size);
                     evicted += 1;
@@ -388,6 +375,7 @@ fn unix_seconds(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Kind;
 
     fn listed(name: &str, size: u64, secs: u64) -> Listed {
         Listed::new(

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::backend::Backend;
-use crate::budget::{eviction_order, remove_if_unused, victims, Usage};
+use crate::budget::{eviction_order, victims, Usage};
 use crate::error::{Error, Result};
 use crate::rules::{verdict, Verdict};
 use crate::store::{Fetched, Kind, Listed, ReadLimits, Store};
@@ -380,7 +380,7 @@ impl Inspector {
     /// The entries a disk budget counts — regular files named as entries of any registered
     /// backend, whatever the inspected backends — in eviction order (least recently used
     /// first). Nothing is read but the listing.
-    pub(crate) fn budget_entries(&self) -> Result<Vec<crate::store::Listed>> {
+    pub(crate) fn budget_entries(&self) -> Result<Vec<Listed>> {
         let mut entries: Vec<_> = self
             .store
             .list()
@@ -491,9 +491,8 @@ impl Inspector {
                     .remove_temporary(&r.name)
                     .map(|done| done.then_some(r.size)),
                 Reason::OverBudget => {
-                    let listed =
-                        crate::store::Listed::new(r.name.clone(), r.size, Kind::File, r.used);
-                    remove_if_unused(&*self.store, &listed)
+                    let listed = Listed::new(r.name.clone(), r.size, Kind::File, r.used);
+                    self.store.remove_if_unchanged(&listed)
                 }
                 _ => {
                     let Some(backend) = r

@@ -40,13 +40,18 @@ pub struct FsStore {
     budget: Mutex<Option<RecordFile>>,
 }
 
-/// The open budget record and the inode it was opened as.
+/// The open budget record, the inode it was opened as, and when that was last checked.
 #[derive(Debug)]
 struct RecordFile {
     file: File,
     #[cfg(unix)]
     inode: (u64, u64),
+    checked: std::time::Instant,
 }
+
+/// How often a process checks that its open budget record is still the file at the record's
+/// name (someone may have emptied the directory): a `stat`, so not on every `set`.
+const RECORD_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The name of the disk budget's record in a directory (a helper name: never an entry).
 pub const BUDGET_RECORD: &str = ".bucketcache-budget";
@@ -113,13 +118,19 @@ impl FsStore {
         Ok(RecordFile {
             file,
             inode: (meta.dev(), meta.ino()),
+            checked: std::time::Instant::now(),
         })
     }
 
-    /// Whether `record` is still the file at the record's name (not removed or replaced).
+    /// Whether `record` is still the file at the record's name (not removed or replaced),
+    /// looked at once a second at most.
     #[cfg(unix)]
-    fn is_current(&self, record: &RecordFile) -> bool {
+    fn is_current(&self, record: &mut RecordFile) -> bool {
         use std::os::unix::fs::MetadataExt;
+        if record.checked.elapsed() < RECORD_CHECK_EVERY {
+            return true;
+        }
+        record.checked = std::time::Instant::now();
         fs::symlink_metadata(self.dir.join(BUDGET_RECORD))
             .is_ok_and(|m| (m.dev(), m.ino()) == record.inode)
     }
@@ -389,6 +400,22 @@ impl Store for FsStore {
         }
     }
 
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        // One look, then the unlink (`remove` would look again).
+        match self.stat(&listed.name)? {
+            Some(now)
+                if now.kind == Kind::File && now.size == listed.size && now.used == listed.used =>
+            {
+                match fs::remove_file(self.dir.join(&listed.name)) {
+                    Ok(()) => Ok(Some(listed.size)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
     #[cfg(unix)]
     fn update_budget_record(
         &self,
@@ -399,7 +426,7 @@ impl Store for FsStore {
         let mut guard = self.budget();
         // Reopen when someone removed or replaced the record (e.g. emptied the directory):
         // processes must all lock the file that is at the name.
-        if guard.as_ref().is_some_and(|r| !self.is_current(r)) {
+        if guard.as_mut().is_some_and(|r| !self.is_current(r)) {
             *guard = None;
         }
         let record = match &mut *guard {
@@ -409,14 +436,9 @@ impl Store for FsStore {
         let file = &record.file;
         flock(file, FlockOperation::LockExclusive)?;
         let done = (|| -> io::Result<()> {
+            // The record is a few dozen bytes, written whole: one read sees all of it.
             let mut buf = [0u8; 256];
-            let mut len = 0;
-            while len < buf.len() {
-                match file.read_at(&mut buf[len..], len as u64)? {
-                    0 => break,
-                    n => len += n,
-                }
-            }
+            let len = file.read_at(&mut buf, 0)?;
             let new = update((len > 0).then_some(&buf[..len]));
             file.write_all_at(&new, 0)?;
             if new.len() < len {

@@ -163,6 +163,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
         Ok(self.list()?.into_iter().find(|l| l.name == name))
     }
+    /// Removes the entry `listed.name` only if it is still as `listed` says (a regular file of
+    /// the same size and the same [`Listed::used`]): an entry used or rewritten since it was
+    /// listed stays. Returns the size removed, `None` when nothing was. A disk budget evicts
+    /// with it; the default looks with [`stat`](Self::stat), then [`remove`](Self::remove)s.
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        match self.stat(&listed.name)? {
+            Some(now)
+                if now.kind == Kind::File && now.size == listed.size && now.used == listed.used =>
+            {
+                Ok(self.remove(&listed.name)?.then_some(listed.size))
+            }
+            _ => Ok(None),
+        }
+    }
     /// Runs `update` on the disk budget's record of this location — a few bytes that core
     /// writes and reads, `None` before the first update — with exclusive access across every
     /// process using the location, and keeps the bytes it returns. `update` may call the
