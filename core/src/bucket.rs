@@ -158,11 +158,29 @@ impl Bucket {
     }
 
     /// The most bytes the in-memory layer holds (0: it is off).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).memory_limit(0).open()?;
+    /// assert_eq!(b.memory_limit(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn memory_limit(&self) -> u64 {
         self.inner.memory.limit()
     }
 
     /// The disk budget: `(max_bytes, max_entries)`, each `None` when not limited.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).max_bytes(1 << 30).open()?;
+    /// assert_eq!(b.disk_budget(), (Some(1 << 30), None));
+    /// # Ok(()) }
+    /// ```
     pub fn disk_budget(&self) -> (Option<u64>, Option<u64>) {
         self.inner
             .budget
@@ -170,7 +188,19 @@ impl Bucket {
             .map_or((None, None), |b| (b.max_bytes(), b.max_entries()))
     }
 
-    /// A snapshot of this bucket's counters since it was opened (see [`Stats`]).
+    /// A snapshot of this bucket's counters since it was opened (see [`Stats`]): a few relaxed
+    /// atomic loads, no I/O.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).max_entries(100).open()?;
+    /// b.set("k", &1)?;
+    /// let s = b.stats();
+    /// assert_eq!((s.sets, s.store_entries), (1, Some(1)));
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.snapshot();
         stats.memory_evictions = self.inner.memory.evictions();

@@ -27,6 +27,23 @@
 //! again just before it goes: if it was used or rewritten since the listing, it stays); the
 //! record is counted afresh from a listing then, and at least every [`RECOUNT_AFTER`].
 //!
+//! ```
+//! # fn main() -> bucketcache_core::Result<()> {
+//! # bucketcache::install_default_backends()?;
+//! use bucketcache_core::{budget::Usage, Bucket};
+//! let dir = tempfile::tempdir().unwrap();
+//! let b = Bucket::builder(dir.path()).backend("json").max_entries(50).open()?;
+//! for i in 0..200 {
+//!     b.set(&i, &i)?;
+//!     assert!(b.inspector().usage()?.entries <= 50);
+//! }
+//! let usage: Usage = b.inspector().usage()?;
+//! assert!(!usage.is_over(None, Some(50)));
+//! assert!(dir.path().join(".bucketcache-budget").exists()); // the shared record
+//! assert!(b.stats().store_evictions >= 150);
+//! # Ok(()) }
+//! ```
+//!
 //! # Slack
 //!
 //! After a `set` returns, the location is within its budget plus the entries other processes
@@ -54,6 +71,14 @@ pub const RECOUNT_AFTER: Duration = Duration::from_secs(300);
 const MAX_CANDIDATES: usize = 32_768;
 
 /// What a budget counts: entries and their bytes.
+///
+/// ```
+/// use bucketcache_core::budget::Usage;
+/// let u = Usage::new(10, 4096);
+/// assert!(u.is_over(Some(4000), None));
+/// assert!(!u.is_over(Some(4096), Some(10)));
+/// assert!(u.is_over(None, Some(9)));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Usage {

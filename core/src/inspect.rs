@@ -420,6 +420,20 @@ impl Inspector {
     /// the least recently used entries (of every registered backend) until both hold — the
     /// rule of a disk budget (see [`crate::budget`]). Nothing is deleted; foreign files,
     /// helper and temporary files are never in the plan.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
+    /// for i in 0..5 {
+    ///     b.set(&i, &i)?;
+    /// }
+    /// let plan = b.inspector().shrink_plan(None, Some(2))?;
+    /// assert_eq!(plan.removals.len(), 3);
+    /// assert_eq!(b.inspector().usage()?.entries, 5); // nothing deleted
+    /// # Ok(()) }
+    /// ```
     pub fn shrink_plan(
         &self,
         max_bytes: Option<u64>,
@@ -431,6 +445,27 @@ impl Inspector {
     /// Like [`shrink_plan`](Self::shrink_plan), counting the removals of an `earlier` plan
     /// (e.g. a [`prune_plan`](Self::prune_plan)) as done: the plan returned holds only the
     /// further removals needed.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::{sync::Arc, time::Duration};
+    /// use bucketcache_core::{Bucket, ManualClock};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let past = Arc::new(ManualClock::new("2000-01-01T00:00:00".parse().unwrap()));
+    /// let old = Bucket::builder(dir.path()).backend("json").clock(past)
+    ///     .lifetime(Duration::from_secs(60)).open()?;
+    /// old.set("expired long ago", &0)?;
+    /// let b = Bucket::builder(dir.path()).backend("json").lifetime(Duration::from_secs(60)).open()?;
+    /// for i in 0..4 {
+    ///     b.set(&i, &i)?;
+    /// }
+    /// let inspector = b.inspector();
+    /// let pruned = inspector.prune_plan()?; // the expired entry
+    /// let shrink = inspector.shrink_plan_after(&pruned, None, Some(3))?;
+    /// assert_eq!((pruned.removals.len(), shrink.removals.len()), (1, 1));
+    /// # Ok(()) }
+    /// ```
     pub fn shrink_plan_after(
         &self,
         earlier: &PrunePlan,

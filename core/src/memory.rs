@@ -8,6 +8,19 @@
 //! shards, each with its share of the limit, and refuses an entry heavier than about a shard;
 //! this layer keeps no entry weighing more than [`MAX_ENTRY_FRACTION`] of the limit (such an
 //! entry is still written to and read from the store, just not kept in memory).
+//!
+//! ```
+//! # fn main() -> bucketcache_core::Result<()> {
+//! # bucketcache::install_default_backends()?;
+//! use bucketcache_core::{memory::DEFAULT_MEMORY_LIMIT, Bucket};
+//! let dir = tempfile::tempdir().unwrap();
+//! let b = Bucket::builder(dir.path()).backend("msgpack").open()?;
+//! assert_eq!(b.memory_limit(), DEFAULT_MEMORY_LIMIT);
+//! b.set("small", &"x".repeat(100))?;
+//! b.set("large", &"x".repeat((DEFAULT_MEMORY_LIMIT / 8) as usize))?; // over a tenth
+//! assert!(b.is_loaded("small") && !b.is_loaded("large"));
+//! # Ok(()) }
+//! ```
 
 use std::convert::Infallible;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -29,6 +29,13 @@ use crate::backend::HEAD_LEN;
 /// store.write("a.json", b"{}").unwrap();
 /// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
 /// assert!(matches!(store.read("a.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"{}"));
+/// let listed = store.stat("a.json").unwrap().unwrap();
+/// assert_eq!(listed.size, 2);
+/// store.write("a.json", b"[1, 2]").unwrap(); // rewritten since it was listed: it stays
+/// assert_eq!(store.remove_if_unchanged(&listed).unwrap(), None);
+/// let listed = store.stat("a.json").unwrap().unwrap();
+/// assert_eq!(store.remove_if_unchanged(&listed).unwrap(), Some(6));
+/// store.write("a.json", b"{}").unwrap();
 /// assert!(store.remove("a.json").unwrap());
 /// ```
 #[derive(Debug)]
