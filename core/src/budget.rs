@@ -10,7 +10,7 @@
 //! lengths, not the disk blocks they occupy.
 //!
 //! Eviction goes by [`Listed::used`]: for the file store, the file's modification time, which a
-//! `set` sets and a read *by a bucket with a budget* refreshes ([`Store::touch`]) — so a read in
+//! `set` sets and a read *by a bucket with a budget* refreshes ([`Store::touch`](crate::store::Store::touch)) — so a read in
 //! any process counts as a use, and a bucket without a budget writes nothing on reads. The least
 //! recently used entry goes first (ties by name); an entry written or read in the last moments
 //! therefore goes only after every older one, and a `set` never evicts the entry it has just

@@ -4,7 +4,7 @@
 //! nothing of formats or lifetimes: every rule of the cache (expiry, the "lifetime changed" rule,
 //! prune, what is an entry) is written once, in core, over this trait. The default store is
 //! [`FsStore`], one file per key in a directory — the original's layout, shareable with Python.
-//! Other stores register by name ([`crate::registry::StoreRegistration`]) and are chosen with
+//! Other stores register by name ([`StoreRegistration`]) and are chosen with
 //! `Bucket::builder(..).store("name")`.
 
 use std::fmt;
