@@ -300,6 +300,36 @@ fn a_directory_stays_within_max_bytes_after_every_set() {
 }
 
 #[test]
+fn writes_not_yet_in_the_shared_totals_are_added_when_the_bucket_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Bucket::builder(dir.path())
+            .backend("json")
+            .max_entries(10_000) // a bucket may write 1% (100 entries) before recording
+            .open()
+            .unwrap()
+    };
+    let first = open();
+    for i in 0..50 {
+        first.set(&i, &i).unwrap();
+    }
+    assert_eq!(
+        first.stats().store_entries,
+        Some(50),
+        "its own view counts them"
+    );
+    drop(first);
+    let second = open();
+    second.set("one more", &0).unwrap();
+    assert_eq!(
+        second.stats().store_entries,
+        Some(51),
+        "the shared totals have them"
+    );
+    assert_eq!(usage(&second).entries, 51);
+}
+
+#[test]
 fn a_recently_read_old_entry_survives_eviction_while_an_unread_one_goes() {
     let dir = tempfile::tempdir().unwrap();
     let open = || {

@@ -58,6 +58,15 @@ pub(crate) struct Inner {
     pub(crate) counters: Counters,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last clone goes: its writes not yet in the disk budget's record are added now.
+        if let Some(budget) = &self.budget {
+            budget.flush(&*self.store);
+        }
+    }
+}
+
 /// A persistent cache: one entry per key, named by the key's digest, in a store (by default a
 /// directory of files).
 ///
