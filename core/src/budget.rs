@@ -10,7 +10,7 @@
 //! lengths, not the disk blocks they occupy.
 //!
 //! Eviction goes by [`Listed::used`]: for the file store, the file's modification time, which a
-//! `set` sets and a read *by a bucket with a budget* refreshes ([`Store::touch`](crate::store::Store::touch)) — so a read in
+//! `set` sets and a read *by a bucket with a budget* refreshes ([`Store::touch`]) — so a read in
 //! any process counts as a use, and a bucket without a budget writes nothing on reads. The least
 //! recently used entry goes first (ties by name); an entry written or read in the last moments
 //! therefore goes only after every older one, and a `set` never evicts the entry it has just
@@ -24,10 +24,11 @@
 //! record as it last saw it, plus its own writes since) passes the budget, and at the latest
 //! when its own unrecorded writes reach [`UNRECORDED_PERCENT`] of the budget; when the totals
 //! pass the budget, that `set` evicts down to the low-water mark ([`LOW_WATER_PERCENT`] of the
-//! budget), so eviction runs once per tenth of the budget, not on every `set`. The victims come from a listing
-//! sorted by recency, kept by the bucket and used until it runs out (each victim is looked at
-//! again just before it goes: if it was used or rewritten since the listing, it stays); the
-//! record is counted afresh from a listing then, and at least every [`RECOUNT_AFTER`].
+//! budget), so eviction runs once per tenth of the budget, not on every `set`. The victims come
+//! from a listing sorted by recency, kept by the bucket and used until it runs out (each victim
+//! is looked at again just before it goes: if it was used or rewritten since the listing, it
+//! stays); the record is counted afresh from a listing then, and at least every
+//! [`RECOUNT_AFTER`].
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {

@@ -232,13 +232,14 @@ impl BucketBuilder {
     ///     .backend("json")
     ///     .memory_limit(1 << 20)
     ///     .open()?;
+    /// let value = "a value of a few dozen bytes, times ten thousand";
     /// for i in 0..10_000 {
-    ///     b.set(&i, &"a value of a few dozen bytes, times ten thousand")?;
+    ///     b.set(&i, &value)?;
     /// }
     /// let stats = b.stats();
     /// assert!(stats.memory_bytes <= 1 << 20);
     /// assert!(stats.memory_evictions > 0);
-    /// assert_eq!(b.get::<String>(&0)?.as_deref(), Some("a value of a few dozen bytes, times ten thousand"));
+    /// assert_eq!(b.get::<String>(&0)?.as_deref(), Some(value));
     /// # Ok(()) }
     /// ```
     pub fn memory_limit(mut self, bytes: u64) -> Self {
@@ -304,7 +305,10 @@ impl BucketBuilder {
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
     /// let dir = tempfile::tempdir().unwrap();
-    /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").max_entries(100).open()?;
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .backend("json")
+    ///     .max_entries(100)
+    ///     .open()?;
     /// for i in 0..1000 {
     ///     b.set(&i, &i)?;
     /// }
