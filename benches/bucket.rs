@@ -1,12 +1,19 @@
 //! Set and get of a ~100-byte struct per backend, next to the file-system floor measured in the
-//! same run: raw `write` of a temp file + `rename` for a set, `fs::read` for a cold get; a 1 MiB
-//! value next to `fs::read` of a 1 MiB file; warm gets over 10,000 keys held in memory.
+//! same run: raw `write` of a temp file + `rename` for a set, `fs::read` for a cold get.
+//! `get warm` reads from the in-memory layer, cycling over 10,000 keys (and one hot key);
+//! `set over budget` sets 20,000 keys in turn into a 5,000-entry disk budget (each set evicts
+//! about one entry), next to write+rename over 5,000 names and a set without budget over 5,000
+//! keys, the three interleaved operation by operation (the file system's speed drifts as files
+//! are created and deleted).
 //!
-//! `cargo bench --bench bucket` (filter with e.g. `-- "get cold"`)
+//! `get 1 MiB` reads a 1 MiB string next to `fs::read` of a 1 MiB file.
+//!
+//! `cargo bench --bench bucket` (e.g. `-- "get warm" --warm-up-time 1 --measurement-time 3`)
 
 use std::fs;
 use std::hint::black_box;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use bucketcache::Bucket;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -34,8 +41,6 @@ fn value() -> Value {
 }
 
 const KEYS: u64 = 1000;
-/// Keys of the warm-get benchmark (the N).
-const WARM_KEYS: u64 = 10_000;
 const BACKENDS: [&str; 3] = ["msgpack", "json", "pickle"];
 
 fn bucket(dir: &Path, backend: &str) -> Bucket {
@@ -114,15 +119,29 @@ fn benches(c: &mut Criterion) {
             b.set(&("user", i), &value()).unwrap();
         }
         let mut i = 0u64;
-        group.bench_function(format!("{backend}, {WARM_KEYS} keys"), |bench| {
+        group.bench_function(format!("{backend}/N={WARM_KEYS}"), |bench| {
             bench.iter(|| {
-                i = (i + 7919) % WARM_KEYS;
+                i = (i + 1) % WARM_KEYS;
                 black_box(b.get::<Value>(&("user", i)).unwrap().unwrap())
             })
+        });
+        assert_eq!(b.stats().store_hits, 0, "every read came from memory");
+    }
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let b = bucket(dir.path(), "msgpack");
+        b.set(&("user", 1), &value()).unwrap();
+        group.bench_function("msgpack/one hot key", |bench| {
+            bench.iter(|| black_box(b.get::<Value>(&("user", 1)).unwrap().unwrap()))
         });
     }
     group.finish();
 
+    // The three writers below run interleaved, one operation each in turn, in every benchmark
+    // of the group; each benchmark times only its own: the file system's state (which drifts
+    // as files are created and deleted) is the same for all three.
+    // One parent directory, so that the three directories sit together on the disk (ext4
+    // places subdirectories and their files near their parent).
     let mut group = c.benchmark_group("get 1 MiB");
     group.sample_size(20);
     let big = "x".repeat(1 << 20);
@@ -146,7 +165,72 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    let mut group = c.benchmark_group("set over budget");
+    let parent = tempfile::tempdir().unwrap();
+    let floor_dir = parent.path().join("floor");
+    fs::create_dir(&floor_dir).unwrap();
+    for i in 0..BUDGET_ENTRIES {
+        fs::write(floor_dir.join(format!("{i:064x}.bin")), &payload).unwrap();
+    }
+    let plain = bucket(&parent.path().join("plain"), "msgpack");
+    let budgeted = Bucket::builder(parent.path().join("budgeted"))
+        .backend("msgpack")
+        .max_entries(BUDGET_ENTRIES)
+        .open()
+        .unwrap();
+    let v = value();
+    for i in 0..BUDGET_ENTRIES {
+        plain.set(&("user", i), &v).unwrap();
+    }
+    // Steady state: the budget is full before the first measured set.
+    for i in 0..BUDGET_KEYS {
+        budgeted.set(&("user", i), &v).unwrap();
+    }
+    let mut n = 0u64;
+    let mut step = |timed: usize| -> Duration {
+        n += 1;
+        let mut took = Duration::ZERO;
+        for which in 0..3 {
+            let start = Instant::now();
+            match which {
+                0 => {
+                    let i = n % BUDGET_ENTRIES;
+                    let tmp = floor_dir.join(format!(".{i}.tmp"));
+                    fs::write(&tmp, &payload).unwrap();
+                    fs::rename(&tmp, floor_dir.join(format!("{i:064x}.bin"))).unwrap();
+                }
+                1 => plain.set(&("user", n % BUDGET_ENTRIES), &v).unwrap(),
+                _ => budgeted.set(&("user", n % BUDGET_KEYS), &v).unwrap(),
+            }
+            if which == timed {
+                took = start.elapsed();
+            }
+        }
+        took
+    };
+    let names = [
+        "floor: write temp + rename (5,000 names)",
+        "msgpack, no budget (5,000 keys)",
+        "msgpack, max_entries 5,000 (20,000 keys)",
+    ];
+    for (timed, name) in names.into_iter().enumerate() {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| step(timed)).sum())
+        });
+    }
+    group.finish();
+    let s = budgeted.stats();
+    assert!(s.store_evictions >= BUDGET_KEYS - BUDGET_ENTRIES, "{s:?}");
+    assert!(budgeted.inspector().usage().unwrap().entries <= BUDGET_ENTRIES);
 }
+
+/// Keys read by the warm-get benchmark.
+const WARM_KEYS: u64 = 10_000;
+/// The disk budget of the set-over-budget benchmark, in entries...
+const BUDGET_ENTRIES: u64 = 5_000;
+/// ...and the keys set into it in turn.
+const BUDGET_KEYS: u64 = 20_000;
 
 /// The msgpack envelope of the bench value: the same bytes the floor writes and reads.
 fn rmp_like_payload() -> Vec<u8> {

@@ -3,6 +3,7 @@
 mod common;
 
 mod bucket;
+mod budgets;
 mod formats;
 mod hardening;
 mod interop;

@@ -1,12 +1,18 @@
 //! `bucketcache prune DIR`: delete expired entries and temporary files of dead writers (what the
 //! library's `Bucket::prune` deletes), or with `--dry-run` list them without deleting anything.
 //! Both come from the library's one plan ([`Inspector::prune_plan`]).
+//!
+//! With `--max-bytes` / `--max-entries`, the directory is then shrunk to that budget by the rule
+//! of the library's disk budgets (least recently used entries first, of every backend:
+//! [`Inspector::shrink_plan_after`], what `Bucket::shrink_to` does).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bucketcache::inspect::{Inspector, PrunePlan, Removal};
+use bucketcache::budget::Usage;
+use bucketcache::inspect::{Inspector, PrunePlan, Reason, Removal};
 use bucketcache::lifetime::parse_lifetime;
+use bucketcache::size::parse_size;
 use bucketcache::time::format_expiration;
 use bucketcache::DEFAULT_BACKEND;
 use serde_json::json;
@@ -32,10 +38,28 @@ pub struct Args {
     /// now + lifetime were written under another lifetime and go too.
     #[arg(long, value_name = "DURATION")]
     lifetime: Option<String>,
+    /// Then shrink the directory to this many bytes of entries (of every backend), least
+    /// recently used first: bytes, or a size such as 500MiB or 1.5GB.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    max_bytes: Option<u64>,
+    /// Then shrink the directory to this many entries (of every backend), least recently
+    /// used first.
+    #[arg(long, value_name = "N")]
+    max_entries: Option<u64>,
     /// One JSON object per backend per line: backend, dry_run, files, bytes, skipped, removed
-    /// (a list of {file, size, expiration, reason}).
+    /// (a list of {file, size, expiration, reason}); with a budget, then one line: budget
+    /// ({max_bytes, max_entries}), dry_run, files, bytes, skipped, entries_left, bytes_left,
+    /// removed (a list of {file, backend, size, last_used, reason}).
     #[arg(long)]
     json: bool,
+}
+
+/// A size argument (`500MiB`, `1.5GB`, bytes).
+pub fn size_arg(text: &str) -> std::result::Result<u64, String> {
+    parse_size(text).map_err(|e| match e {
+        bucketcache::Error::Config(why) => why,
+        other => other.to_string(),
+    })
 }
 
 /// The part of `plan` that is `sel`'s: its removals, and its unreadable entries (by extension).
@@ -125,6 +149,28 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
         lines.push(line);
     }
+    if args.max_bytes.is_some() || args.max_entries.is_some() {
+        let budget = shrink(&inspector, &plan, &args)?;
+        skipped_any |= budget.skipped > 0;
+        if args.json {
+            outln!("{}", budget.json(&args))?;
+        } else {
+            for r in &budget.plan.removals {
+                any = true;
+                table.row(vec![
+                    (r.name.clone(), Style::Plain),
+                    (
+                        r.backend.clone().unwrap_or_else(|| "-".into()),
+                        Style::Plain,
+                    ),
+                    (r.size.to_string(), Style::Plain),
+                    ("-".into(), Style::Plain),
+                    (r.reason.words().to_owned(), Style::Warn),
+                ]);
+            }
+            lines.push(budget.line(&args));
+        }
+    }
     if !args.json {
         if any {
             table.print(ctx.out.color)?;
@@ -147,4 +193,126 @@ fn removal_json(r: &Removal) -> serde_json::Value {
         "expiration": r.expiration.as_ref().map(format_expiration),
         "reason": r.reason.words(),
     })
+}
+
+/// What shrinking to the budget did (or, in a dry run, would do).
+struct Shrunk {
+    plan: PrunePlan,
+    files: usize,
+    bytes: u64,
+    skipped: usize,
+    left: Usage,
+}
+
+/// Shrinks the directory to the budget of `args`, after the `pruned` plan (carried out already,
+/// or, in a dry run, counted as done).
+fn shrink(inspector: &Inspector, pruned: &PrunePlan, args: &Args) -> Result<Shrunk> {
+    let dir = inspector.store().location().to_owned();
+    let usage = || inspector.usage().map_err(|e| list_error(&dir, e));
+    let (max_bytes, max_entries) = (args.max_bytes, args.max_entries);
+    if !args.dry_run {
+        // The expired entries are gone now: plan on what is left.
+        let plan = inspector
+            .shrink_plan(max_bytes, max_entries)
+            .map_err(|e| list_error(&dir, e))?;
+        let done = inspector.execute(&plan);
+        return Ok(Shrunk {
+            plan,
+            files: done.files,
+            bytes: done.bytes,
+            skipped: done.skipped,
+            left: usage()?,
+        });
+    }
+    let plan = inspector
+        .shrink_plan_after(pruned, max_bytes, max_entries)
+        .map_err(|e| list_error(&dir, e))?;
+    let files = plan.removals.len();
+    let bytes: u64 = plan.removals.iter().map(|r| r.size).sum();
+    // What would be left: the entries now, less the expired ones and the over-budget ones.
+    let expired = pruned
+        .removals
+        .iter()
+        .filter(|r| r.reason != Reason::DeadWriterTemporary);
+    let (expired_files, expired_bytes) = expired.fold((0, 0), |(n, b), r| (n + 1, b + r.size));
+    let now = usage()?;
+    let left = Usage::new(
+        now.entries.saturating_sub(expired_files + files as u64),
+        now.bytes.saturating_sub(expired_bytes + bytes),
+    );
+    Ok(Shrunk {
+        plan,
+        files,
+        bytes,
+        skipped: 0,
+        left,
+    })
+}
+
+impl Shrunk {
+    fn line(&self, args: &Args) -> String {
+        let mut limits = Vec::new();
+        if let Some(b) = args.max_bytes {
+            limits.push(format!("{} bytes ({})", b, human_bytes(b)));
+        }
+        if let Some(n) = args.max_entries {
+            limits.push(format!("{n} entries"));
+        }
+        let mut line = format!(
+            "budget of {}: {} {} file(s), {} bytes ({}); {} entries, {} bytes ({}) {}",
+            limits.join(" and "),
+            if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            },
+            self.files,
+            self.bytes,
+            human_bytes(self.bytes),
+            self.left.entries,
+            self.left.bytes,
+            human_bytes(self.left.bytes),
+            if args.dry_run {
+                "would be left"
+            } else {
+                "left"
+            },
+        );
+        if self.skipped > 0 {
+            line.push_str(&format!(", {} skipped", self.skipped));
+        }
+        line
+    }
+
+    fn json(&self, args: &Args) -> serde_json::Value {
+        let removed: Vec<_> = self
+            .plan
+            .removals
+            .iter()
+            .map(|r| {
+                json!({
+                    "file": r.name,
+                    "backend": r.backend,
+                    "size": r.size,
+                    "last_used": r.used.map(|t| {
+                        chrono::DateTime::<chrono::Utc>::from(t)
+                            .naive_utc()
+                            .format("%Y-%m-%dT%H:%M:%S%.6f")
+                            .to_string()
+                    }),
+                    "reason": r.reason.words(),
+                })
+            })
+            .collect();
+        json!({
+            "budget": {"max_bytes": args.max_bytes, "max_entries": args.max_entries},
+            "dry_run": args.dry_run,
+            "files": self.files,
+            "bytes": self.bytes,
+            "skipped": self.skipped,
+            "entries_left": self.left.entries,
+            "bytes_left": self.left.bytes,
+            "removed": removed,
+        })
+    }
 }

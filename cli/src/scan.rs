@@ -279,6 +279,21 @@ impl Store for Recorder {
     fn touch(&self, name: &str) -> io::Result<()> {
         self.inner.touch(name)
     }
+    fn supports_recency(&self) -> bool {
+        self.inner.supports_recency()
+    }
+    fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
+        self.inner.stat(name)
+    }
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        self.inner.remove_if_unchanged(listed)
+    }
+    fn update_budget_record(
+        &self,
+        update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
+    ) -> io::Result<bool> {
+        self.inner.update_budget_record(update)
+    }
 }
 
 /// One name of the directory and what the tool makes of it.

@@ -1,4 +1,6 @@
-//! `bucketcache stats DIR`: a summary per backend.
+//! `bucketcache stats DIR`: a summary per backend; with `--max-bytes` / `--max-entries`, how much
+//! of that disk budget the directory uses (what a bucket's budget counts: entries of every
+//! backend, by their lengths).
 
 use std::process::ExitCode;
 
@@ -9,7 +11,11 @@ use bucketcache::Expiration;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{open_location, scan, select_backends, warn_about_unread_files, Entry, Location};
+use super::prune::size_arg;
+use super::scan::{
+    inspector, list_error, open_location, scan, select_backends, warn_about_unread_files, Entry,
+    Location,
+};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
@@ -21,9 +27,29 @@ pub struct Args {
     backend: Option<String>,
     /// One JSON object per backend per line: backend, entries, bytes, ok, expired, corrupt,
     /// unreadable, never_expire, oldest_expiration, newest_expiration; then, when there are
-    /// foreign files, one line: foreign, bytes.
+    /// foreign files, one line: foreign, bytes; then, with a budget, one line: budget
+    /// ({max_bytes, max_entries}), entries, bytes, bytes_percent, entries_percent, over.
     #[arg(long)]
     json: bool,
+    /// Show the use of a disk budget of this many bytes (bytes, or a size such as 500MiB).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    max_bytes: Option<u64>,
+    /// Show the use of a disk budget of this many entries.
+    #[arg(long, value_name = "N")]
+    max_entries: Option<u64>,
+}
+
+/// `part` of `whole`, in percent.
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        if part == 0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
 }
 
 /// The figures of one backend.
@@ -138,6 +164,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let summaries = summarise(&names, &found.entries, args.backend.is_some());
     let foreign: Vec<&Entry> = found.entries.iter().filter(|e| !e.is_entry()).collect();
     let foreign_bytes: u64 = foreign.iter().map(|e| e.size).sum();
+    let budget = if args.max_bytes.is_some() || args.max_entries.is_some() {
+        let usage = inspector(&store, &backends, None)
+            .usage()
+            .map_err(|e| list_error(store.dir(), e))?;
+        Some(usage)
+    } else {
+        None
+    };
+    let over = budget.is_some_and(|u| u.is_over(args.max_bytes, args.max_entries));
     if args.json {
         for s in &summaries {
             outln!("{}", s.json())?;
@@ -146,6 +181,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             outln!(
                 "{}",
                 json!({"foreign": foreign.len(), "bytes": foreign_bytes})
+            )?;
+        }
+        if let Some(u) = budget {
+            outln!(
+                "{}",
+                json!({
+                    "budget": {"max_bytes": args.max_bytes, "max_entries": args.max_entries},
+                    "entries": u.entries,
+                    "bytes": u.bytes,
+                    "bytes_percent": args.max_bytes.map(|m| percent(u.bytes, m)),
+                    "entries_percent": args.max_entries.map(|m| percent(u.entries, m)),
+                    "over": over,
+                })
             )?;
         }
         return Ok(code);
@@ -193,6 +241,34 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             foreign_bytes,
             human_bytes(foreign_bytes)
         )?;
+    }
+    if let Some(u) = budget {
+        let mut parts = Vec::new();
+        if let Some(m) = args.max_bytes {
+            parts.push(format!(
+                "{} of {} ({:.1}%)",
+                human_bytes(u.bytes),
+                human_bytes(m),
+                percent(u.bytes, m)
+            ));
+        }
+        if let Some(m) = args.max_entries {
+            parts.push(format!(
+                "{} of {} entries ({:.1}%)",
+                u.entries,
+                m,
+                percent(u.entries, m)
+            ));
+        }
+        let status = if over { "over budget" } else { "within budget" };
+        let text = format!(
+            "budget: {} — {status} (every backend's entries: {} entries, {} bytes)",
+            parts.join(", "),
+            u.entries,
+            u.bytes
+        );
+        let style = if over { Style::Warn } else { Style::Plain };
+        outln!("{}", super::output::paint(&text, style, ctx.out.color))?;
     }
     Ok(code)
 }

@@ -130,6 +130,145 @@ fn prune_defaults_to_the_msgpack_backend() {
         .code(2);
 }
 
+/// A json bucket of ten entries of the same size, `k0` used most recently and `k9` least, and
+/// a msgpack entry used in between; plus a foreign file.
+fn budget_dir() -> (tempfile::TempDir, std::path::PathBuf, Bucket) {
+    bucketcache::install_default_backends().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let b = Bucket::builder(&dir).backend("json").open().unwrap();
+    let base = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let age = |path: std::path::PathBuf, millis: u64| {
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(base + Duration::from_millis(millis))
+            .unwrap();
+    };
+    for i in 0..10u64 {
+        let key = format!("k{i}");
+        b.set(&key, &"x".repeat(100)).unwrap();
+        age(b.path_for_key(&key).unwrap(), (100 - i) * 1000);
+    }
+    let mp = Bucket::builder(&dir).backend("msgpack").open().unwrap();
+    mp.set("m", &1).unwrap();
+    age(mp.path_for_key("m").unwrap(), 95_500); // between k5 and k4
+    fs::write(dir.join("notes.txt"), "not an entry").unwrap();
+    (tmp, dir, b)
+}
+
+#[test]
+fn prune_to_a_budget_removes_the_least_recently_used_of_every_backend_and_the_dry_run_agrees() {
+    let (_tmp, dir, b) = budget_dir();
+    let entry = fs::metadata(b.path_for_key("k0").unwrap()).unwrap().len();
+    let args = ["prune", "--json", "--max-entries", "5"];
+    let dry = json_lines(&stdout_of(bc().args(args).arg("--dry-run").arg(&dir)));
+    let budget = dry.last().unwrap();
+    assert_eq!(budget["budget"]["max_entries"], 5);
+    assert_eq!(
+        (budget["files"].clone(), budget["entries_left"].clone()),
+        (6.into(), 5.into())
+    );
+    let removed: Vec<&str> = budget["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    let name = |k: &str| {
+        b.path_for_key(k)
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let expected: Vec<String> = ["k9", "k8", "k7", "k6", "k5"]
+        .iter()
+        .map(|k| name(k))
+        .collect();
+    assert_eq!(
+        removed[..5],
+        expected.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
+    assert!(
+        removed[5].ends_with(".msgpack"),
+        "every backend's entries count: {removed:?}"
+    );
+    assert_eq!(budget["removed"][0]["backend"], "json");
+    assert_eq!(
+        budget["bytes"],
+        5 * entry + fs::metadata(dir.join(removed[5])).unwrap().len()
+    );
+
+    let before = files_in(&dir);
+    let real = json_lines(&stdout_of(bc().args(args).arg(&dir)));
+    assert_eq!(real.last().unwrap()["files"], 6);
+    assert_eq!(real.last().unwrap()["entries_left"], 5);
+    assert_eq!(files_in(&dir).len(), before.len() - 6);
+    for k in ["k0", "k1", "k2", "k3", "k4"] {
+        assert!(b.path_for_key(k).unwrap().exists(), "{k}");
+    }
+    assert!(
+        dir.join("notes.txt").exists(),
+        "a foreign file is never removed"
+    );
+}
+
+#[test]
+fn prune_to_a_budget_in_human_bytes_and_a_malformed_size_is_refused() {
+    let (_tmp, dir, b) = budget_dir();
+    let entry = fs::metadata(b.path_for_key("k0").unwrap()).unwrap().len();
+    let out = String::from_utf8(stdout_of(
+        bc().args(["prune", "--backend", "json", "--max-bytes"])
+            .arg(format!("{}B", 3 * entry))
+            .arg(&dir),
+    ))
+    .unwrap();
+    assert!(out.contains("over budget, least recently used"), "{out}");
+    assert!(out.contains("budget of"), "{out}");
+    let left: Vec<_> = files_in(&dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(left.len(), 3, "{out}");
+    bc().args(["prune", "--max-bytes", "3 furlongs"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("\"3 furlongs\" is not a size"));
+}
+
+#[test]
+fn stats_shows_the_use_of_a_budget() {
+    let (_tmp, dir, b) = budget_dir();
+    let entry = fs::metadata(b.path_for_key("k0").unwrap()).unwrap().len();
+    let lines = json_lines(&stdout_of(
+        bc().args([
+            "stats",
+            "--json",
+            "--max-bytes",
+            "1KiB",
+            "--max-entries",
+            "20",
+        ])
+        .arg(&dir),
+    ));
+    let budget = lines.last().unwrap();
+    assert_eq!(budget["entries"], 11);
+    assert!(budget["bytes"].as_u64().unwrap() > 10 * entry);
+    assert_eq!(budget["over"], true);
+    assert_eq!(budget["entries_percent"], 55.0);
+    let text = String::from_utf8(stdout_of(
+        bc().args(["stats", "--max-entries", "20"]).arg(&dir),
+    ))
+    .unwrap();
+    assert!(text.contains("11 of 20 entries (55.0%)"), "{text}");
+    assert!(text.contains("within budget"), "{text}");
+}
+
 // ---- verify ----
 
 #[test]

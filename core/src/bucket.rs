@@ -1,49 +1,26 @@
 //! The `Bucket`: a store of cache entries that behaves like a map with an optional lifetime.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::backend::{Backend, Decoded, Sized_, StoredValue};
+use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
+use crate::memory::Memory;
 use crate::rules::Verdict;
-use crate::store::{Fetched, ReadLimits, Store};
+use crate::stats::{bump, Counters, Stats};
+use crate::store::{Fetched, Kind, ReadLimits, Store};
 use crate::time::{add_lifetime, Clock, Expiration};
 use crate::validate::shielded;
-
-/// The in-memory layer: digest → entry.
-pub(crate) type Memory = HashMap<String, Entry, BuildHasherDefault<DigestHasher>>;
-
-/// Digests are already well mixed: a multiply-rotate over 8-byte words (FxHash's scheme) is
-/// enough for the map and several times cheaper than SipHash on a 64-character key.
-#[derive(Default)]
-pub(crate) struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// A live entry: its encoded bytes (exactly what the store holds), its expiration and where
 /// its value is.
@@ -58,8 +35,13 @@ pub(crate) struct Stored {
     /// Where the value is: known from the decode of a read, from the backend's `dump` of a
     /// write, or — for backends that do not say — decoded once on the first read from memory.
     pub(crate) value: OnceLock<StoredValue>,
-    /// When these bytes were what the store held (a near cache's copy is older than its read).
-    pub(crate) loaded: Instant,
+    /// When this process last wrote, read or touched the entry's file (seconds since the
+    /// epoch; 0: unknown): a bucket with a disk budget touches the file again on a memory hit
+    /// at most once a second.
+    pub(crate) touched: AtomicU64,
+    /// How old these bytes were when read (a near cache's copy is older than its read): the
+    /// in-memory layer's maximum age counts from when the store last had them.
+    pub(crate) age: Duration,
 }
 
 pub(crate) type Entry = Arc<Stored>;
@@ -74,17 +56,33 @@ pub(crate) struct Inner {
     pub(crate) max_entry_bytes: u64,
     pub(crate) single_flight_across: bool,
     pub(crate) single_flight_timeout: Duration,
-    pub(crate) memory: Mutex<Memory>,
     /// A store that cannot be read gives a miss (logged) instead of an error.
     pub(crate) fail_open: bool,
-    /// An in-memory copy older than this is dropped and read again (a near cache's ttl).
+    pub(crate) memory: Memory,
+    /// The in-memory layer's maximum age of an entry (by `clock`), if any.
     pub(crate) memory_ttl: Option<Duration>,
+    pub(crate) budget: Option<Budget>,
+    pub(crate) counters: Counters,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last clone goes: its writes not yet in the disk budget's record are added now.
+        if let Some(budget) = &self.budget {
+            budget.flush(&*self.store);
+        }
+    }
 }
 
 /// A persistent cache: one entry per key, named by the key's digest, in a store (by default a
 /// directory of files).
 ///
 /// `Bucket` is cheap to clone (clones share the in-memory layer), `Send` and `Sync`.
+///
+/// Entries read or written are kept in a bounded in-memory layer (64 MiB by default, see
+/// [`BucketBuilder::memory_limit`]); the store can be held to a disk budget
+/// ([`BucketBuilder::max_bytes`], [`BucketBuilder::max_entries`]); [`stats`](Self::stats) says
+/// how it is doing.
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
@@ -116,6 +114,8 @@ impl std::fmt::Debug for Bucket {
             .field("backend", &self.inner.backend.name())
             .field("keymaker", &self.inner.keymaker.name())
             .field("lifetime", &self.inner.lifetime)
+            .field("memory", &self.inner.memory)
+            .field("budget", &self.inner.budget)
             .finish()
     }
 }
@@ -171,6 +171,60 @@ impl Bucket {
     /// The largest entry this bucket writes or reads, in bytes.
     pub fn max_entry_bytes(&self) -> u64 {
         self.inner.max_entry_bytes
+    }
+
+    /// The most bytes the in-memory layer holds (0: it is off).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).memory_limit(0).open()?;
+    /// assert_eq!(b.memory_limit(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn memory_limit(&self) -> u64 {
+        self.inner.memory.limit()
+    }
+
+    /// The disk budget: `(max_bytes, max_entries)`, each `None` when not limited.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).max_bytes(1 << 30).open()?;
+    /// assert_eq!(b.disk_budget(), (Some(1 << 30), None));
+    /// # Ok(()) }
+    /// ```
+    pub fn disk_budget(&self) -> (Option<u64>, Option<u64>) {
+        self.inner
+            .budget
+            .as_ref()
+            .map_or((None, None), |b| (b.max_bytes(), b.max_entries()))
+    }
+
+    /// A snapshot of this bucket's counters since it was opened (see [`Stats`]): a few relaxed
+    /// atomic loads, no I/O.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).max_entries(100).open()?;
+    /// b.set("k", &1)?;
+    /// let s = b.stats();
+    /// assert_eq!((s.sets, s.store_entries), (1, Some(1)));
+    /// # Ok(()) }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.inner.counters.snapshot();
+        stats.memory_evictions = self.inner.memory.evictions();
+        stats.memory_bytes = self.inner.memory.bytes();
+        if let Some(budget) = &self.inner.budget {
+            (stats.store_bytes, stats.store_entries) = budget.seen();
+        }
+        stats
     }
 
     /// The digest naming `key`'s entry (the original's `_hash_for_key`).
@@ -235,27 +289,35 @@ impl Bucket {
     /// removed too; something that is not a regular file is left alone.
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
         let digest = self.hash_for_key(key)?;
-        let live = self.load(&digest)?.is_some();
-        self.memory().remove(&digest);
+        let live = self.lookup(&digest, false)?.is_some();
+        self.inner.memory.remove(&digest);
         let name = self.file_name(&digest);
-        self.inner
+        let size = self.budgeted_size(&name);
+        let removed = self
+            .inner
             .store
             .remove(&name)
             .map_err(|e| self.store_error(&name, e))?;
+        if removed || live {
+            bump(&self.inner.counters.removes);
+        }
+        if let (true, Some(budget), Some(size)) = (removed, &self.inner.budget, size) {
+            budget.update(self, Change::Removed(size), None);
+        }
         Ok(live)
     }
 
     /// Drops `key`'s in-memory copy and keeps its file.
     pub fn unload<K: Serialize + ?Sized>(&self, key: &K) {
         if let Ok(digest) = self.hash_for_key(key) {
-            self.memory().remove(&digest);
+            self.inner.memory.remove(&digest);
         }
     }
 
     /// Whether `key` is held in memory (introspection, e.g. for tests of `unload`).
     pub fn is_loaded<K: Serialize + ?Sized>(&self, key: &K) -> bool {
         self.hash_for_key(key)
-            .is_ok_and(|digest| self.memory().contains_key(&digest))
+            .is_ok_and(|digest| self.inner.memory.contains(&digest))
     }
 
     /// Deletes this backend's expired entries (with the "lifetime changed" rule of a bucket that
@@ -267,15 +329,50 @@ impl Bucket {
     pub fn prune(&self) -> Result<Pruned> {
         let inspector = self.inspector();
         let plan = inspector.prune_plan()?;
-        {
-            let mut memory = self.memory();
-            for removal in &plan.removals {
-                if let Some(digest) = removal.name.strip_suffix(self.extension_suffix().as_str()) {
-                    memory.remove(digest);
-                }
-            }
+        for removal in &plan.removals {
+            self.forget_file(&removal.name);
         }
-        Ok(inspector.execute(&plan))
+        let pruned = inspector.execute(&plan);
+        if let Some(budget) = &self.inner.budget {
+            budget.invalidate();
+        }
+        Ok(pruned)
+    }
+
+    /// Shrinks the location (entries of every backend in it) to at most `max_bytes` and
+    /// `max_entries` (`None`: no limit on that), removing the least recently used entries
+    /// first — the rule of a disk budget (see [`crate::budget`]), down to the limits given
+    /// rather than a low-water mark. An entry used or rewritten since the listing stays.
+    /// Returns what was removed; the plan is [`Inspector::shrink_plan`].
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
+    /// for i in 0..10 {
+    ///     b.set(&i, &"some value")?;
+    /// }
+    /// let removed = b.shrink_to(None, Some(4))?;
+    /// assert_eq!(removed.files, 6);
+    /// assert_eq!(b.inspector().usage()?.entries, 4);
+    /// # Ok(()) }
+    /// ```
+    pub fn shrink_to(&self, max_bytes: Option<u64>, max_entries: Option<u64>) -> Result<Pruned> {
+        let inspector = self.inspector();
+        let plan = inspector.shrink_plan(max_bytes, max_entries)?;
+        for removal in &plan.removals {
+            self.forget_file(&removal.name);
+        }
+        let pruned = inspector.execute(&plan);
+        self.inner
+            .counters
+            .store_evictions
+            .fetch_add(pruned.files as u64, Ordering::Relaxed);
+        if let Some(budget) = &self.inner.budget {
+            budget.invalidate();
+        }
+        Ok(pruned)
     }
 
     /// An [`Inspector`] over this bucket's entries: its store, its backend, its lifetime.
@@ -338,24 +435,78 @@ impl Bucket {
         if let Some(v) = located {
             let _ = value.set(v);
         }
+        // The in-memory layer weighs the buffer: no slack kept from its growth.
+        if bytes.capacity() - bytes.len() > 64 {
+            bytes.shrink_to_fit();
+        }
         Ok(Arc::new(Stored {
             bytes,
             expiration,
             value,
-            loaded: Instant::now(),
+            touched: AtomicU64::new(0),
+            age: Duration::ZERO,
         }))
     }
 
     pub(crate) fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
         let name = self.file_name(digest);
+        let old = self.budgeted_size(&name);
         // A store that drops data by itself (Redis) drops the entry when it expires.
         let expires = entry.expiration.map(|e| SystemTime::from(e.and_utc()));
         self.inner
             .store
             .write_expiring(&name, &entry.bytes, expires)
             .map_err(|e| self.store_error(&name, e))?;
-        self.memory().insert(digest.to_owned(), entry);
+        bump(&self.inner.counters.sets);
+        let size = entry.bytes.len() as u64;
+        if self.inner.budget.is_some() {
+            entry.touched.store(unix_seconds(), Ordering::Relaxed);
+        }
+        self.inner.memory.insert(digest, entry, self.memory_since());
+        if let Some(budget) = &self.inner.budget {
+            budget.update(self, Change::Wrote { old, new: size }, Some(&name));
+        }
         Ok(())
+    }
+
+    /// The size of the entry file `name` when the bucket has a disk budget (which accounts for
+    /// what a write replaces or a removal frees); `None` without a budget or without a file.
+    fn budgeted_size(&self, name: &str) -> Option<u64> {
+        self.inner.budget.as_ref()?;
+        match self.inner.store.stat(name) {
+            Ok(Some(l)) if l.kind == Kind::File => Some(l.size),
+            _ => None,
+        }
+    }
+
+    /// When an entry entering memory now was loaded or written, if the layer has a maximum age.
+    fn memory_since(&self) -> Option<Expiration> {
+        self.memory_since_aged(Duration::ZERO)
+    }
+
+    /// Like [`memory_since`](Self::memory_since) for bytes that were already `age` old when
+    /// read (a near cache's copy): their age counts from when the store last had them.
+    fn memory_since_aged(&self, age: Duration) -> Option<Expiration> {
+        self.inner.memory_ttl.map(|_| {
+            let now = self.inner.clock.now();
+            chrono::Duration::from_std(age)
+                .ok()
+                .and_then(|a| now.checked_sub_signed(a))
+                .unwrap_or(now)
+        })
+    }
+
+    /// Drops from memory the entry whose file `name` is about to go (if it is this backend's).
+    fn forget_file(&self, name: &str) {
+        if let Some(digest) = name.strip_suffix(self.extension_suffix().as_str()) {
+            self.inner.memory.remove(digest);
+        }
+    }
+
+    /// A disk budget evicted the entry file `name`.
+    pub(crate) fn evicted_from_store(&self, name: &str) {
+        bump(&self.inner.counters.store_evictions);
+        self.forget_file(name);
     }
 
     pub(crate) fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Stored) -> Option<V> {
@@ -380,36 +531,95 @@ impl Bucket {
 
     /// The read algorithm of the original (`_get_obj_from_hash`), with its bugs fixed: memory,
     /// else the store; an expired entry is a miss, and its file is deleted only if the file
-    /// itself, read at the moment of deleting, says it has expired.
+    /// itself, read at the moment of deleting, says it has expired. Counted in the statistics.
     pub(crate) fn load(&self, digest: &str) -> Result<Option<Entry>> {
-        let mut in_memory = self.memory().get(digest).cloned();
-        if let (Some(ttl), Some(entry)) = (self.inner.memory_ttl, &in_memory) {
-            if entry.loaded.elapsed() > ttl {
-                in_memory = None; // read again (the store's copy replaces it below)
-                self.memory().remove(digest);
-            }
-        }
-        let (entry, from_store) = match in_memory {
+        self.lookup(digest, true)
+    }
+
+    /// [`load`](Self::load), counted in the statistics or not.
+    fn lookup(&self, digest: &str, count: bool) -> Result<Option<Entry>> {
+        let counters = &self.inner.counters;
+        let (entry, from_store) = match self.memory_hit(digest) {
             Some(entry) => (entry, false),
             None => match self.read_entry(digest)? {
                 Some(entry) => (entry, true),
-                None => return Ok(None),
+                None => {
+                    if count {
+                        bump(&counters.misses);
+                    }
+                    return Ok(None);
+                }
             },
         };
         // Entries that never expire in a bucket without lifetime need no clock (the warm path).
         if (entry.expiration.is_some() || self.inner.lifetime.is_some())
             && self.verdict(entry.expiration).is_expired()
         {
-            self.memory().remove(digest);
+            self.inner.memory.remove(digest);
             self.remove_if_expired(digest);
+            if count {
+                bump(&counters.misses);
+                bump(&counters.expired);
+            }
             return Ok(None);
         }
         if from_store {
-            self.memory()
-                .entry(digest.to_owned())
-                .or_insert_with(|| entry.clone());
+            if self.records_uses() {
+                self.touch(digest, &entry);
+            }
+            self.inner.memory.insert_if_absent(
+                digest,
+                entry.clone(),
+                self.memory_since_aged(entry.age),
+            );
+            if count {
+                bump(&counters.store_hits);
+            }
+        } else {
+            if self.records_uses() {
+                let now = unix_seconds();
+                if entry.touched.load(Ordering::Relaxed) < now {
+                    self.touch(digest, &entry);
+                }
+            }
+            if count {
+                bump(&counters.memory_hits);
+            }
         }
         Ok(Some(entry))
+    }
+
+    /// The in-memory entry of `digest`, unless it is older than the layer's maximum age.
+    #[inline]
+    fn memory_hit(&self, digest: &str) -> Option<Entry> {
+        let held = self.inner.memory.get(digest)?;
+        if let Some(ttl) = self.inner.memory_ttl {
+            let now = self.inner.clock.now();
+            let young = held
+                .since
+                .is_some_and(|since| (now - since).to_std().map_or(true, |age| age <= ttl));
+            if !young {
+                self.inner.memory.remove(digest);
+                return None;
+            }
+        }
+        Some(held.entry)
+    }
+
+    /// Whether reads record their use in the store: only with a disk budget (a bucket without
+    /// one writes nothing on reads), and only in stores that keep recency.
+    #[inline]
+    fn records_uses(&self) -> bool {
+        self.inner.budget.is_some() && self.inner.store.supports_recency()
+    }
+
+    /// Records a use of `digest`'s file for the disk budget's recency.
+    fn touch(&self, digest: &str, entry: &Stored) {
+        entry.touched.store(unix_seconds(), Ordering::Relaxed);
+        let name = self.file_name(digest);
+        if let Err(e) = self.inner.store.touch(&name) {
+            tracing::debug!(file = %name, error = %e, "cannot record a use of an entry");
+        }
     }
 
     /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
@@ -421,7 +631,12 @@ impl Bucket {
                 .is_ok_and(|d| self.verdict(d.expiration).is_expired())
         };
         match self.inner.store.remove_if(&name, &expired) {
-            Ok(Some(_)) => tracing::debug!(file = %name, "deleted an expired entry"),
+            Ok(Some(size)) => {
+                tracing::debug!(file = %name, "deleted an expired entry");
+                if let Some(budget) = &self.inner.budget {
+                    budget.update(self, Change::Removed(size), None);
+                }
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!(file = %name, error = %e, "cannot delete an expired entry"),
         }
@@ -457,12 +672,12 @@ impl Bucket {
             Ok(decoded) => {
                 let value = OnceLock::new();
                 let _ = value.set(decoded.value);
-                let now = Instant::now();
                 Ok(Some(Arc::new(Stored {
                     bytes,
                     expiration: decoded.expiration,
                     value,
-                    loaded: now.checked_sub(age).unwrap_or(now),
+                    touched: AtomicU64::new(0),
+                    age,
                 })))
             }
             Err(e) => {
@@ -495,12 +710,6 @@ impl Bucket {
         Error::io(self.path().join(name), source)
     }
 
-    pub(crate) fn memory(&self) -> MutexGuard<'_, Memory> {
-        // A panic while the lock is held cannot leave the map half-updated (every update is one
-        // insert or remove), so a poisoned lock is still usable.
-        self.inner.memory.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub(crate) fn describe_key<K: Serialize + ?Sized>(&self, key: &K) -> String {
         let text = serde_json::to_string(key).unwrap_or_else(|e| format!("<unprintable: {e}>"));
         if self.inner.log_full_keys || text.chars().count() <= 80 {
@@ -511,4 +720,11 @@ impl Bucket {
             short
         }
     }
+}
+
+/// Seconds since the epoch, by the system clock (the clock of file times).
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

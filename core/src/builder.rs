@@ -66,6 +66,10 @@ pub struct BucketBuilder {
     store_settings: serde_json::Map<String, serde_json::Value>,
     single_flight_across: bool,
     single_flight_timeout: Duration,
+    memory_limit: u64,
+    memory_ttl: Option<Duration>,
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
 }
 
 impl BucketBuilder {
@@ -90,6 +94,10 @@ impl BucketBuilder {
             near_cache: None,
             near_ttl: DEFAULT_NEAR_TTL,
             store_settings: serde_json::Map::new(),
+            memory_limit: crate::memory::DEFAULT_MEMORY_LIMIT,
+            memory_ttl: None,
+            max_bytes: None,
+            max_entries: None,
         }
     }
 
@@ -286,6 +294,114 @@ impl BucketBuilder {
         self
     }
 
+    /// The most bytes the in-memory layer holds (default
+    /// [`DEFAULT_MEMORY_LIMIT`](crate::memory::DEFAULT_MEMORY_LIMIT), 64 MiB); `0` turns the
+    /// layer off (every read goes to the store).
+    ///
+    /// The layer keeps the entries read and written, as the store holds them, each weighed as
+    /// its bytes plus a fixed overhead (twice its bytes for backends whose values are decoded
+    /// into a structure of their own, such as `pickle`). Over the limit it evicts by a
+    /// CLOCK-Pro / S3-FIFO-like policy (see [`crate::memory`]) — close to least recently used,
+    /// not strictly so. An entry weighing more than a tenth of the limit is never kept in
+    /// memory (it is still written and read).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .backend("json")
+    ///     .memory_limit(1 << 20)
+    ///     .open()?;
+    /// let value = "a value of a few dozen bytes, times ten thousand";
+    /// for i in 0..10_000 {
+    ///     b.set(&i, &value)?;
+    /// }
+    /// let stats = b.stats();
+    /// assert!(stats.memory_bytes <= 1 << 20);
+    /// assert!(stats.memory_evictions > 0);
+    /// assert_eq!(b.get::<String>(&0)?.as_deref(), Some(value));
+    /// # Ok(()) }
+    /// ```
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// The most time an entry stays in the in-memory layer, measured by the bucket's clock
+    /// from when it was loaded or written (default `None`: no limit). An older in-memory copy
+    /// is dropped and the entry read again from the store: for stores that other processes
+    /// write (a near cache over a network store), this bounds how stale a memory hit can be.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::{sync::Arc, time::Duration};
+    /// use bucketcache_core::{Bucket, ManualClock};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let clock = Arc::new(ManualClock::new("2030-01-01T00:00:00".parse().unwrap()));
+    /// let b = Bucket::builder(dir.path()).backend("json").clock(clock.clone())
+    ///     .memory_ttl(Some(Duration::from_secs(10)))
+    ///     .open()?;
+    /// b.set("k", &1)?;
+    /// clock.advance(Duration::from_secs(11));
+    /// assert_eq!(b.get::<i32>("k")?, Some(1)); // read again from the store
+    /// assert_eq!((b.stats().memory_hits, b.stats().store_hits), (0, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn memory_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.memory_ttl = ttl;
+        self
+    }
+
+    /// A disk budget in bytes for the whole location (every backend's entries in it, counted
+    /// by their lengths): a `set` that takes it over evicts the least recently used entries,
+    /// across processes, down to 90% (see [`crate::budget`] for the rule and its slack).
+    /// Reads in a bucket with a budget record their use (for the file store, the file's
+    /// modification time); a bucket without one writes nothing on reads.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .backend("json")
+    ///     .max_bytes(10_000)
+    ///     .open()?;
+    /// for i in 0..1000 {
+    ///     b.set(&i, &"a value of about fifty bytes once encoded")?;
+    /// }
+    /// assert!(b.inspector().usage()?.bytes <= 10_000);
+    /// assert!(b.stats().store_evictions > 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// A disk budget in entries for the whole location (see [`max_bytes`](Self::max_bytes)).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .backend("json")
+    ///     .max_entries(100)
+    ///     .open()?;
+    /// for i in 0..1000 {
+    ///     b.set(&i, &i)?;
+    /// }
+    /// assert!(b.inspector().usage()?.entries <= 100);
+    /// assert_eq!(b.get::<i32>(&999)?, Some(999)); // the last written stays
+    /// # Ok(()) }
+    /// ```
+    pub fn max_entries(mut self, entries: u64) -> Self {
+        self.max_entries = Some(entries);
+        self
+    }
+
     /// Validates everything, creates the directory (recursively) and opens the bucket.
     ///
     /// A lifetime that would put expirations past the end of year 9999 (by the bucket's clock)
@@ -367,7 +483,7 @@ impl BucketBuilder {
                 crate::store::near::without_credentials(&spec),
             ),
         };
-        let (store, memory_ttl): (Arc<dyn Store>, _) = match self.near_cache {
+        let (store, near_memory_ttl): (Arc<dyn Store>, _) = match self.near_cache {
             Some(dir) => {
                 let identity = format!("{source} {}", store.location().display());
                 let near = NearStore::open(dir, store, self.near_ttl, &identity)?;
@@ -385,9 +501,15 @@ impl BucketBuilder {
             max_entry_bytes: self.max_entry_bytes,
             single_flight_across: self.single_flight_across,
             single_flight_timeout: self.single_flight_timeout,
-            memory: Mutex::new(Default::default()),
             fail_open: self.fail_open,
-            memory_ttl,
+            memory: crate::memory::Memory::new(self.memory_limit),
+            // A near cache's ttl bounds the in-memory copy too (the shorter of the two).
+            memory_ttl: match (self.memory_ttl, near_memory_ttl) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            budget: crate::budget::Budget::new(self.max_bytes, self.max_entries),
+            counters: Default::default(),
         }))
     }
 }

@@ -29,6 +29,17 @@ use crate::Bucket;
 /// let cfg = BucketConfig::from_json_str(r#"{"path": "cache", "lifetime": 90}"#)?;
 /// assert_eq!(cfg.lifetime, Some(std::time::Duration::from_secs(90)));
 /// assert!(BucketConfig::from_json_str(r#"{"path": "c", "lifetmie": 90}"#).is_err());
+/// let cfg = BucketConfig::from_toml_str(r#"
+///     path = "cache"
+///     memory_limit = "64MiB"
+///     max_bytes = "1.5GB"
+///     max_entries = 100000
+/// "#)?;
+/// assert_eq!(cfg.memory_limit, Some(64 << 20));
+/// assert_eq!(cfg.max_bytes, Some(1_500_000_000));
+/// assert_eq!(cfg.max_entries, Some(100_000));
+/// let e = BucketConfig::from_toml_str("path = \"c\"\nmax_bytes = \"lots\"").unwrap_err();
+/// assert!(e.to_string().contains("\"lots\" is not a size"), "{e}");
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -100,6 +111,25 @@ pub struct BucketConfig {
         serialize_with = "serialize_lifetime"
     )]
     pub single_flight_timeout: Option<Duration>,
+    /// The in-memory layer's limit: bytes, or a human size such as `"64MiB"` (default 64 MiB;
+    /// `0` turns the layer off). See [`BucketBuilder::memory_limit`].
+    #[serde(
+        default,
+        deserialize_with = "crate::size::deserialize_size",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub memory_limit: Option<u64>,
+    /// A disk budget in bytes for the location: bytes, or a human size such as `"1GiB"`. See
+    /// [`BucketBuilder::max_bytes`].
+    #[serde(
+        default,
+        deserialize_with = "crate::size::deserialize_size",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_bytes: Option<u64>,
+    /// A disk budget in entries for the location. See [`BucketBuilder::max_entries`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<u64>,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -230,6 +260,15 @@ impl BucketConfig {
         }
         if let Some(t) = self.single_flight_timeout {
             b = b.single_flight_timeout(t);
+        }
+        if let Some(limit) = self.memory_limit {
+            b = b.memory_limit(limit);
+        }
+        if let Some(max) = self.max_bytes {
+            b = b.max_bytes(max);
+        }
+        if let Some(max) = self.max_entries {
+            b = b.max_entries(max);
         }
         Ok(b)
     }

@@ -79,7 +79,11 @@ impl DeferredWriteBucket {
     /// Whether `key` has a live entry, synced or not.
     pub fn contains<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
         let digest = self.bucket.hash_for_key(key)?;
-        Ok(self.pending_entry(&digest).is_some() || self.bucket.load(&digest)?.is_some())
+        if self.pending_entry(&digest).is_some() {
+            crate::stats::bump(&self.bucket.inner.counters.memory_hits);
+            return Ok(true);
+        }
+        Ok(self.bucket.load(&digest)?.is_some())
     }
 
     /// Removes `key`, unsynced or not. Returns whether a live entry was there.
@@ -138,6 +142,7 @@ impl DeferredWriteBucket {
         digest: &str,
     ) -> Result<Option<(V, Option<Expiration>)>> {
         if let Some(entry) = self.pending_entry(digest) {
+            crate::stats::bump(&self.bucket.inner.counters.memory_hits);
             return Ok(self
                 .bucket
                 .decode(digest, &entry)

@@ -6,11 +6,12 @@
 //! [`Bucket::prune`](crate::Bucket::prune) deletes and what a dry run shows; [`Inspector::execute`]
 //! deletes an entry only if the store, read again at that moment, still holds an expired one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::backend::Backend;
+use crate::budget::{eviction_order, victims, Usage};
 use crate::error::{Error, Result};
 use crate::rules::{verdict, Verdict};
 use crate::store::{Fetched, Kind, Listed, ReadLimits, Store};
@@ -102,6 +103,8 @@ pub enum Reason {
     LifetimeChanged,
     /// A temporary file of a writer that died.
     DeadWriterTemporary,
+    /// The location is over a budget and this entry is among the least recently used.
+    OverBudget,
 }
 
 impl Reason {
@@ -111,6 +114,7 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::LifetimeChanged => "lifetime changed",
             Reason::DeadWriterTemporary => "temporary file of a dead writer",
+            Reason::OverBudget => "over budget, least recently used",
         }
     }
 }
@@ -129,6 +133,8 @@ pub struct Removal {
     pub expiration: Option<Expiration>,
     /// Why it goes.
     pub reason: Reason,
+    /// When it was last used, as the listing said (over-budget removals).
+    pub used: Option<SystemTime>,
 }
 
 /// What a prune would remove; [`Inspector::execute`] removes it.
@@ -344,6 +350,7 @@ impl Inspector {
                 size: item.size,
                 expiration: item.expiration,
                 reason,
+                used: None,
             });
         })?;
         let temps = self
@@ -363,14 +370,149 @@ impl Inspector {
                     size: t.size,
                     expiration: None,
                     reason: Reason::DeadWriterTemporary,
+                    used: None,
                 });
             }
         }
         Ok(plan)
     }
 
+    /// The entries a disk budget counts — regular files named as entries of any registered
+    /// backend, whatever the inspected backends — in eviction order (least recently used
+    /// first). Nothing is read but the listing.
+    pub(crate) fn budget_entries(&self) -> Result<Vec<Listed>> {
+        let mut entries: Vec<_> = self
+            .store
+            .list()
+            .map_err(|e| Error::io(self.store.location(), e))?
+            .into_iter()
+            .filter(|l| l.kind == Kind::File && self.owner(&l.name).is_ok())
+            .collect();
+        eviction_order(&mut entries);
+        Ok(entries)
+    }
+
+    /// What a disk budget sees in the store: its entries (of every registered backend) and
+    /// their bytes, from a listing.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
+    /// b.set("k", &"v")?;
+    /// std::fs::write(dir.path().join("notes.txt"), "not an entry").unwrap();
+    /// let usage = b.inspector().usage()?;
+    /// assert_eq!(usage.entries, 1);
+    /// assert_eq!(usage.bytes, std::fs::metadata(b.path_for_key("k")?).unwrap().len());
+    /// # Ok(()) }
+    /// ```
+    pub fn usage(&self) -> Result<Usage> {
+        Ok(self
+            .budget_entries()?
+            .iter()
+            .fold(Usage::default(), |u, e| {
+                Usage::new(u.entries + 1, u.bytes + e.size)
+            }))
+    }
+
+    /// What shrinking the store to `max_bytes` and `max_entries` (`None`: no limit) removes:
+    /// the least recently used entries (of every registered backend) until both hold — the
+    /// rule of a disk budget (see [`crate::budget`]). Nothing is deleted; foreign files,
+    /// helper and temporary files are never in the plan.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path()).backend("json").open()?;
+    /// for i in 0..5 {
+    ///     b.set(&i, &i)?;
+    /// }
+    /// let plan = b.inspector().shrink_plan(None, Some(2))?;
+    /// assert_eq!(plan.removals.len(), 3);
+    /// assert_eq!(b.inspector().usage()?.entries, 5); // nothing deleted
+    /// # Ok(()) }
+    /// ```
+    pub fn shrink_plan(
+        &self,
+        max_bytes: Option<u64>,
+        max_entries: Option<u64>,
+    ) -> Result<PrunePlan> {
+        self.shrink_plan_after(&PrunePlan::default(), max_bytes, max_entries)
+    }
+
+    /// Like [`shrink_plan`](Self::shrink_plan), counting the removals of an `earlier` plan
+    /// (e.g. a [`prune_plan`](Self::prune_plan)) as done: the plan returned holds only the
+    /// further removals needed.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::{sync::Arc, time::Duration};
+    /// use bucketcache_core::{Bucket, ManualClock};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let past = Arc::new(ManualClock::new("2000-01-01T00:00:00".parse().unwrap()));
+    /// let old = Bucket::builder(dir.path()).backend("json").clock(past)
+    ///     .lifetime(Duration::from_secs(60)).open()?;
+    /// old.set("expired long ago", &0)?;
+    /// let b = Bucket::builder(dir.path()).backend("json").lifetime(Duration::from_secs(60)).open()?;
+    /// for i in 0..4 {
+    ///     b.set(&i, &i)?;
+    /// }
+    /// let inspector = b.inspector();
+    /// let pruned = inspector.prune_plan()?; // the expired entry
+    /// let shrink = inspector.shrink_plan_after(&pruned, None, Some(3))?;
+    /// assert_eq!((pruned.removals.len(), shrink.removals.len()), (1, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn shrink_plan_after(
+        &self,
+        earlier: &PrunePlan,
+        max_bytes: Option<u64>,
+        max_entries: Option<u64>,
+    ) -> Result<PrunePlan> {
+        let gone: HashSet<&str> = earlier.removals.iter().map(|r| r.name.as_str()).collect();
+        let mut entries = self.budget_entries()?;
+        entries.retain(|e| !gone.contains(e.name.as_str()));
+        let usage = entries.iter().fold(Usage::default(), |u, e| {
+            Usage::new(u.entries + 1, u.bytes + e.size)
+        });
+        let n = victims(&entries, usage, max_bytes, max_entries);
+        let by_extension: std::collections::HashMap<String, String> = crate::registry::backends()
+            .into_iter()
+            .map(|b| (b.extension, b.name))
+            .collect();
+        let removals = entries
+            .into_iter()
+            .take(n)
+            .map(|e| {
+                let backend = e.name.split_once('.').and_then(|(_, ext)| {
+                    self.backends
+                        .iter()
+                        .find(|b| b.file_extension() == ext)
+                        .map(|b| b.name().to_owned())
+                        .or_else(|| by_extension.get(ext).cloned())
+                });
+                Removal {
+                    name: e.name,
+                    backend,
+                    size: e.size,
+                    expiration: None,
+                    reason: Reason::OverBudget,
+                    used: e.used,
+                }
+            })
+            .collect();
+        Ok(PrunePlan {
+            removals,
+            unreadable: Vec::new(),
+        })
+    }
+
     /// Carries out `plan`: an entry is removed only if the store, read again now, still holds an
-    /// expired entry (another process may have written a fresh one since the plan was made).
+    /// expired entry (another process may have written a fresh one since the plan was made);
+    /// an over-budget entry only if it has not been used or rewritten since it was listed.
     pub fn execute(&self, plan: &PrunePlan) -> Pruned {
         let mut pruned = Pruned {
             skipped: plan.unreadable.len(),
@@ -383,6 +525,10 @@ impl Inspector {
                     .store
                     .remove_temporary(&r.name)
                     .map(|done| done.then_some(r.size)),
+                Reason::OverBudget => {
+                    let listed = Listed::new(r.name.clone(), r.size, Kind::File, r.used);
+                    self.store.remove_if_unchanged(&listed)
+                }
                 _ => {
                     let Some(backend) = r
                         .backend

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod backend_crate;
 mod bucket;
+pub mod budget;
 mod builder;
 pub mod config;
 mod deferred;
@@ -16,9 +17,12 @@ pub mod inspect;
 pub mod keymaker;
 pub mod lifetime;
 mod memoize;
+pub mod memory;
 pub mod plugins;
 pub mod registry;
 pub mod rules;
+pub mod size;
+mod stats;
 pub mod store;
 pub mod time;
 pub mod validate;
@@ -32,6 +36,7 @@ pub use error::{Error, Result};
 pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
 pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
+pub use stats::Stats;
 pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 

@@ -5,11 +5,16 @@
 //! and a crashed writer leaves no visible entry. Reads open with `O_NOFOLLOW | O_NONBLOCK` and
 //! check what they opened: a symbolic link is never followed, a FIFO never blocks, and only a
 //! regular file is read — first its head, then, if the backend accepts it, the rest.
+//!
+//! For disk budgets, an entry's recency is its file's modification time (refreshed by
+//! [`Store::touch`] when a bucket with a budget reads it), and the budget's record shared by
+//! processes is the file `.bucketcache-budget`, updated under an exclusive `flock(2)`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::{Fetched, Kind, Listed, ReadLimits, Store};
@@ -24,13 +29,39 @@ use crate::backend::HEAD_LEN;
 /// store.write("a.json", b"{}").unwrap();
 /// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
 /// assert!(matches!(store.read("a.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"{}"));
+/// let listed = store.stat("a.json").unwrap().unwrap();
+/// assert_eq!(listed.size, 2);
+/// store.write("a.json", b"[1, 2]").unwrap(); // rewritten since it was listed: it stays
+/// assert_eq!(store.remove_if_unchanged(&listed).unwrap(), None);
+/// let listed = store.stat("a.json").unwrap().unwrap();
+/// assert_eq!(store.remove_if_unchanged(&listed).unwrap(), Some(6));
+/// store.write("a.json", b"{}").unwrap();
 /// assert!(store.remove("a.json").unwrap());
 /// ```
 #[derive(Debug)]
 pub struct FsStore {
     dir: PathBuf,
     durable: bool,
+    /// The budget record, opened on first use; the mutex also orders this process's threads,
+    /// which one `flock` on a shared descriptor would not.
+    budget: Mutex<Option<RecordFile>>,
 }
+
+/// The open budget record, the inode it was opened as, and when that was last checked.
+#[derive(Debug)]
+struct RecordFile {
+    file: File,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    checked: std::time::Instant,
+}
+
+/// How often a process checks that its open budget record is still the file at the record's
+/// name (someone may have emptied the directory): a `stat`, so not on every `set`.
+const RECORD_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// The name of the disk budget's record in a directory (a helper name: never an entry).
+pub const BUDGET_RECORD: &str = ".bucketcache-budget";
 
 /// The registry name of the file store.
 pub(crate) const NAME: &str = FsStore::NAME;
@@ -68,7 +99,50 @@ impl FsStore {
         FsStore {
             dir: dir.into(),
             durable,
+            budget: Mutex::new(None),
         }
+    }
+
+    fn budget(&self) -> MutexGuard<'_, Option<RecordFile>> {
+        self.budget.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens (creating it) the budget record, never through a link.
+    #[cfg(unix)]
+    fn open_record(&self) -> io::Result<RecordFile> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(self.dir.join(BUDGET_RECORD))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{BUDGET_RECORD} is not a regular file"),
+            ));
+        }
+        Ok(RecordFile {
+            file,
+            inode: (meta.dev(), meta.ino()),
+            checked: std::time::Instant::now(),
+        })
+    }
+
+    /// Whether `record` is still the file at the record's name (not removed or replaced),
+    /// looked at once a second at most.
+    #[cfg(unix)]
+    fn is_current(&self, record: &mut RecordFile) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        if record.checked.elapsed() < RECORD_CHECK_EVERY {
+            return true;
+        }
+        record.checked = std::time::Instant::now();
+        fs::symlink_metadata(self.dir.join(BUDGET_RECORD))
+            .is_ok_and(|m| (m.dev(), m.ino()) == record.inode)
     }
 
     fn temp_name(name: &str) -> String {
@@ -302,6 +376,28 @@ impl Store for FsStore {
         super::FileLocks::new(&self.dir).try_lock(digest)
     }
 
+    #[cfg(unix)]
+    fn touch(&self, name: &str) -> io::Result<()> {
+        use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD, UTIME_NOW, UTIME_OMIT};
+        // One call, on the name itself (a link's own time at worst, never its target's).
+        let times = Timestamps {
+            last_access: Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_OMIT,
+            },
+            last_modification: Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_NOW,
+            },
+        };
+        match utimensat(CWD, self.dir.join(name), &times, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(()) => Ok(()),
+            Err(e) if e == rustix::io::Errno::NOENT => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    #[cfg(not(unix))]
     fn touch(&self, name: &str) -> io::Result<()> {
         match self.open_regular(name) {
             Ok(Ok((file, _))) => file.set_modified(SystemTime::now()),
@@ -309,6 +405,78 @@ impl Store for FsStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    fn supports_recency(&self) -> bool {
+        true
+    }
+
+    fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
+        if name.starts_with('.') || name.contains(['/', '\\']) {
+            return Ok(None);
+        }
+        match fs::symlink_metadata(self.dir.join(name)) {
+            Ok(meta) => Ok(Some(Listed::new(
+                name.to_owned(),
+                meta.len(),
+                kind_of(&meta.file_type()),
+                meta.modified().ok(),
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        // One look, then the unlink (`remove` would look again).
+        match self.stat(&listed.name)? {
+            Some(now)
+                if now.kind == Kind::File && now.size == listed.size && now.used == listed.used =>
+            {
+                match fs::remove_file(self.dir.join(&listed.name)) {
+                    Ok(()) => Ok(Some(listed.size)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    #[cfg(unix)]
+    fn update_budget_record(
+        &self,
+        update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
+    ) -> io::Result<bool> {
+        use rustix::fs::{flock, FlockOperation};
+        use std::os::unix::fs::FileExt;
+        let mut guard = self.budget();
+        // Reopen when someone removed or replaced the record (e.g. emptied the directory):
+        // processes must all lock the file that is at the name.
+        if guard.as_mut().is_some_and(|r| !self.is_current(r)) {
+            *guard = None;
+        }
+        let record = match &mut *guard {
+            Some(record) => record,
+            empty => empty.insert(self.open_record()?),
+        };
+        let file = &record.file;
+        flock(file, FlockOperation::LockExclusive)?;
+        let done = (|| -> io::Result<()> {
+            // The record is a few dozen bytes, written whole: one read sees all of it.
+            let mut buf = [0u8; 256];
+            let len = file.read_at(&mut buf, 0)?;
+            let new = update((len > 0).then_some(&buf[..len]));
+            file.write_all_at(&new, 0)?;
+            if new.len() < len {
+                file.set_len(new.len() as u64)?;
+            }
+            Ok(())
+        })();
+        let unlocked = flock(file, FlockOperation::Unlock);
+        done?;
+        unlocked?;
+        Ok(true)
     }
 }
 

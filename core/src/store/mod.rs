@@ -185,8 +185,50 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(Locked::Unsupported)
     }
     /// Records that `name` was just used (read), for stores that keep recency for eviction.
+    /// Called only by buckets with a disk budget: a bucket without one writes nothing on reads.
     fn touch(&self, name: &str) -> io::Result<()> {
         let _ = name;
         Ok(())
+    }
+    /// Whether [`touch`](Self::touch) records uses that [`list`](Self::list) then reports in
+    /// [`Listed::used`], so that a disk budget evicts the least recently *used* entries; without
+    /// it, a budget evicts by whatever `used` says (e.g. the write time), oldest first.
+    fn supports_recency(&self) -> bool {
+        false
+    }
+    /// What [`list`](Self::list) says of `name` alone; `None` when there is nothing by that
+    /// name (or it is a helper or temporary name). The default lists the whole store: stores
+    /// that can look up one name should override it (a disk budget calls it on every `set`).
+    fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
+        Ok(self.list()?.into_iter().find(|l| l.name == name))
+    }
+    /// Removes the entry `listed.name` only if it is still as `listed` says (a regular file of
+    /// the same size and the same [`Listed::used`]): an entry used or rewritten since it was
+    /// listed stays. Returns the size removed, `None` when nothing was. A disk budget evicts
+    /// with it; the default looks with [`stat`](Self::stat), then [`remove`](Self::remove)s.
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        match self.stat(&listed.name)? {
+            Some(now)
+                if now.kind == Kind::File && now.size == listed.size && now.used == listed.used =>
+            {
+                Ok(self.remove(&listed.name)?.then_some(listed.size))
+            }
+            _ => Ok(None),
+        }
+    }
+    /// Runs `update` on the disk budget's record of this location — a few bytes that core
+    /// writes and reads, `None` before the first update — with exclusive access across every
+    /// process using the location, and keeps the bytes it returns. `update` may call the
+    /// store's other methods (it evicts entries), not this one.
+    ///
+    /// Returns `Ok(false)`, without calling `update`, when the store keeps no such record: a
+    /// budget then keeps its record in each process, and processes sharing the location see
+    /// each other's writes only when a budget counts the location again (by listing it).
+    fn update_budget_record(
+        &self,
+        update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
+    ) -> io::Result<bool> {
+        let _ = update;
+        Ok(false)
     }
 }
