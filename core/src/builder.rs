@@ -478,6 +478,7 @@ impl BucketBuilder {
                     &spec,
                     StoreOptions::new(self.path.clone())
                         .durable(self.durable)
+                        .max_entry_bytes(self.max_entry_bytes)
                         .options(store_options),
                 )?,
                 crate::store::near::without_credentials(&spec),

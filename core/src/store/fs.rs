@@ -42,6 +42,8 @@ use crate::backend::HEAD_LEN;
 pub struct FsStore {
     dir: PathBuf,
     durable: bool,
+    /// See [`FsStore::max_entry_bytes`].
+    max_read: u64,
     /// The budget record, opened on first use; the mutex also orders this process's threads,
     /// which one `flock` on a shared descriptor would not.
     budget: Mutex<Option<RecordFile>>,
@@ -78,7 +80,11 @@ pub(crate) fn open(options: &super::StoreOptions) -> crate::Result<std::sync::Ar
     };
     fs::create_dir_all(dir).map_err(fail)?;
     let dir = fs::canonicalize(dir).map_err(fail)?;
-    Ok(std::sync::Arc::new(FsStore::new(dir, options.durable)))
+    let mut store = FsStore::new(dir, options.durable);
+    if let Some(max) = options.max_entry_bytes {
+        store = store.max_entry_bytes(max);
+    }
+    Ok(std::sync::Arc::new(store))
 }
 
 /// Files up to this size are read in one call; larger ones after their head was checked.
@@ -100,7 +106,16 @@ impl FsStore {
             dir: dir.into(),
             durable,
             budget: Mutex::new(None),
+            max_read: crate::inspect::DEFAULT_MAX_ENTRY_BYTES,
         }
+    }
+
+    /// Never loads a file larger than `max` to judge it in [`Store::remove_if`] (such a file is
+    /// no entry a bucket reads, so it is never judged expired and never deleted that way).
+    /// Default: the default `max_entry_bytes`, 256 MiB.
+    pub fn max_entry_bytes(mut self, max: u64) -> Self {
+        self.max_read = max;
+        self
     }
 
     fn budget(&self) -> MutexGuard<'_, Option<RecordFile>> {
@@ -292,14 +307,17 @@ impl Store for FsStore {
     }
 
     fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
-        let (mut file, _) = match self.open_regular(name) {
+        let (file, size) = match self.open_regular(name) {
             Ok(Ok(opened)) => opened,
             Ok(Err(_)) => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
+        if size > self.max_read {
+            return Ok(None); // not an entry a bucket reads: never judged, never loaded
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(self.max_read).read_to_end(&mut bytes)?;
         if !condition(&bytes) {
             return Ok(None);
         }
@@ -568,6 +586,23 @@ mod tests {
         assert!(!store.remove("l.json").unwrap());
         assert!(!store.remove("f.json").unwrap());
         assert!(outside.path().exists());
+    }
+
+    #[test]
+    fn remove_if_never_loads_a_file_over_the_entry_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path(), false).max_entry_bytes(10);
+        store.write("big.json", &[b'x'; 100]).unwrap();
+        store.write("small.json", b"{}").unwrap();
+        let judged = std::cell::Cell::new(0);
+        let yes = |_: &[u8]| {
+            judged.set(judged.get() + 1);
+            true
+        };
+        assert_eq!(store.remove_if("big.json", &yes).unwrap(), None);
+        assert_eq!(judged.get(), 0, "a file over the limit is not even judged");
+        assert!(dir.path().join("big.json").exists());
+        assert_eq!(store.remove_if("small.json", &yes).unwrap(), Some(2));
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct StoreOptions {
     pub durable: bool,
     /// The store's own options (`[store_options]` in a config), `null` for its defaults.
     pub options: serde_json::Value,
+    /// The largest entry the bucket reads: a store never loads more than this to judge an
+    /// entry (`None`: the default limit).
+    pub max_entry_bytes: Option<u64>,
 }
 
 impl StoreOptions {
@@ -39,6 +42,12 @@ impl StoreOptions {
     /// Durable or not.
     pub fn durable(mut self, durable: bool) -> Self {
         self.durable = durable;
+        self
+    }
+
+    /// With the bucket's entry size limit.
+    pub fn max_entry_bytes(mut self, max: u64) -> Self {
+        self.max_entry_bytes = Some(max);
         self
     }
 
