@@ -7,7 +7,7 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,21 +22,12 @@ const DIR_ENV: &str = "BUCKETCACHE_BUDGETS_DIR";
 
 /// Runs this test binary as a child playing `role` on `dir`.
 fn child(role: &str, dir: &Path, extra_env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args([
-        "--exact",
+    crate::common::child_command(
         "budgets::child_entry_point",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, role)
-    .env(DIR_ENV, dir)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    cmd
+        (CHILD_ENV, role),
+        (DIR_ENV, dir),
+        extra_env,
+    )
 }
 
 /// The entry point of child processes; a no-op in a normal test run.

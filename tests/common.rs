@@ -55,3 +55,44 @@ fn copy_dir(src: &Path, dst: &Path) {
         }
     }
 }
+
+/// A minimal executor: polls `f` on this thread, parking until woken.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// This test binary run again as a child process: only the test `entry` runs (a test that does
+/// nothing unless `role_var` is set), with `role_var = role`, `dir_var = dir` and `extra_env`;
+/// stdout and stderr are piped.
+pub fn child_command(
+    entry: &str,
+    (role_var, role): (&str, &str),
+    (dir_var, dir): (&str, &Path),
+    extra_env: &[(&str, String)],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["--exact", entry, "--nocapture", "--test-threads=1"])
+        .env(role_var, role)
+        .env(dir_var, dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd
+}

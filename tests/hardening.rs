@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bucketcache::backends::json::{JsonBackend, JsonConfig};
@@ -33,25 +32,6 @@ use crate::plugins::fixture;
 
 /// Every built-in backend.
 const BACKENDS: [&str; 3] = ["json", "msgpack", "pickle"];
-
-/// Runs a future to completion on this thread.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park();
-    }
-}
 
 #[deny(warnings)]
 mod one_expression_bodies {
@@ -87,7 +67,7 @@ mod one_expression_bodies {
         assert_eq!(mul(6, 7), 42);
         assert_eq!(mul_ignoring(6, 7, true, false), 42);
         assert_eq!(checked(21), Ok(42));
-        assert_eq!(super::block_on(add(40, 2)), 42);
+        assert_eq!(crate::common::block_on(add(40, 2)), 42);
     }
 }
 

@@ -9,14 +9,13 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bucketcache::store::{Fetched, FsStore, Listed, ReadLimits, Store};
 use bucketcache::{deferred_write, Bucket, CachedCallInfo, DeferredWriteBucket, Error};
 use serde::Serialize;
 
-use crate::common::{builder, clock, files_in};
+use crate::common::{block_on, builder, clock, files_in};
 
 /// The backend of these tests (memoization does not depend on the format).
 const BACKEND: &str = "json";
@@ -399,25 +398,6 @@ fn a_cache_failure_falls_back_to_an_uncached_call() {
     assert_eq!(f(&b, Unhashable), 7);
     assert_eq!(CALLS.load(Ordering::SeqCst), 2);
     assert_eq!(entries(dir.path()), 0);
-}
-
-/// A minimal executor: polls on this thread, parking until woken.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park();
-    }
 }
 
 static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -26,21 +26,12 @@ fn long_runs() -> bool {
 
 /// Runs this test binary as a child playing `role` on `dir`.
 fn child(role: &str, dir: &Path, extra_env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args([
-        "--exact",
+    crate::common::child_command(
         "reliability::child_entry_point",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, role)
-    .env(DIR_ENV, dir)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    cmd
+        (CHILD_ENV, role),
+        (DIR_ENV, dir),
+        extra_env,
+    )
 }
 
 /// The entry point of child processes; a no-op in a normal test run.
