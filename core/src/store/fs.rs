@@ -88,7 +88,7 @@ pub(crate) fn open(options: &super::StoreOptions) -> crate::Result<std::sync::Ar
 }
 
 /// Files up to this size are read in one call; larger ones after their head was checked.
-const FIRST_READ: u64 = 64 << 10;
+const ONE_READ: u64 = 64 << 10;
 
 /// A temporary file older than this is stale even when its writer's process still seems alive
 /// (pids are reused).
@@ -268,13 +268,33 @@ impl Store for FsStore {
         // by rename, so an entry's size never changes under an open descriptor; a file that a
         // foreign writer changes meanwhile reads short or cut, which its decode refuses.
         let mut bytes = Vec::with_capacity(size as usize);
-        let first = size.min(FIRST_READ);
-        (&mut file).take(first).read_to_end(&mut bytes)?;
-        if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+        if size <= ONE_READ {
+            // `Take` at the exact size: one `read`, no end-of-file probe.
+            (&mut file).take(size).read_to_end(&mut bytes)?;
+            if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+                return Ok(Fetched::Rejected);
+            }
+            return Ok(Fetched::Bytes(bytes));
+        }
+        let mut head = [0u8; HEAD_LEN];
+        let mut got = 0;
+        while got < HEAD_LEN {
+            match file.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !(limits.head)(&head[..got]) {
             return Ok(Fetched::Rejected);
         }
-        if size > first {
-            file.take(size - first).read_to_end(&mut bytes)?;
+        bytes.extend_from_slice(&head[..got]);
+        // `File::read_to_end` sizes its reads by the file: the rest in one call, into the
+        // buffer reserved above (no regrowth, which would cost a copy and fresh pages).
+        file.read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limits.max_bytes {
+            return Ok(Fetched::TooLarge(bytes.len() as u64));
         }
         Ok(Fetched::Bytes(bytes))
     }
