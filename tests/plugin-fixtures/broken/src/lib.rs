@@ -39,10 +39,25 @@ impl PluginBackend for Fixture {
     } else {
         "faulty"
     };
+    // One extension per variant: an extension belongs to one backend in a registry, and the
+    // tests load several variants into one process in any order.
     const EXTENSION: &'static str = if cfg!(feature = "bad-extension") {
         "c.bor"
     } else if cfg!(feature = "lying-lengths") {
         "liar"
+    } else if cfg!(feature = "wrong-abi") {
+        "fxabi"
+    } else if cfg!(feature = "wrong-size") {
+        "fxsize"
+    } else if cfg!(feature = "panicking-encode") {
+        "fxenc"
+    } else if cfg!(any(
+        feature = "null-encode",
+        feature = "null-decode",
+        feature = "null-free",
+        feature = "null-name"
+    )) {
+        "fxnull"
     } else {
         "fx"
     };
