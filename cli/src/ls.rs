@@ -7,9 +7,7 @@ use bucketcache::inspect::State;
 use serde_json::json;
 
 use super::output::{local_rfc3339, local_text, outln, utc_text, Style, Table};
-use super::scan::{
-    open_location, order_key, scan, select_backends, warn_about_unread_files, Entry, Location,
-};
+use super::scan::{order_key, scan_location, Entry, Location};
 use super::{Ctx, EXIT_NEGATIVE};
 use bucketcache::time::format_expiration;
 
@@ -38,25 +36,15 @@ enum SortKey {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_location(&args.location)?;
-    let backends = select_backends(args.backend.as_deref())?;
-    let found = scan(
-        &store,
-        &backends,
-        args.backend.is_some(),
-        &ctx.out,
-        "reading",
-    )?;
-    if args.backend.is_none() {
-        warn_about_unread_files(&found.entries);
-    }
-    let mut entries = found.entries;
-    sort(&mut entries, args.sort);
-    let code = if found.unreadable > 0 {
+    let (store, _, found) =
+        scan_location(&args.location, args.backend.as_deref(), &ctx.out, "reading")?;
+    let code = if found.skipped_any() {
         ExitCode::from(EXIT_NEGATIVE)
     } else {
         ExitCode::SUCCESS
     };
+    let mut entries = found.entries;
+    sort(&mut entries, args.sort);
     if args.json {
         for e in &entries {
             outln!("{}", entry_json(e))?;

@@ -356,6 +356,24 @@ impl Scan {
     }
 }
 
+/// What `ls`, `stats` and `verify` begin with: the store at `location`, the backends (`--backend`
+/// or every one), and the scan of the store — with the warning about files no selected backend
+/// reads when every backend was selected.
+pub fn scan_location(
+    location: &Location,
+    backend: Option<&str>,
+    out: &Out,
+    what: &'static str,
+) -> Result<(Arc<Recorder>, Vec<Selected>, Scan)> {
+    let store = open_location(location)?;
+    let backends = select_backends(backend)?;
+    let found = scan(&store, &backends, backend.is_some(), out, what)?;
+    if backend.is_none() {
+        warn_about_unread_files(&found.entries);
+    }
+    Ok((store, backends, found))
+}
+
 /// Every entry of `backends` in the store, its envelope and its value decoded, and the foreign
 /// files (only those with a selected backend's extension when `only_selected`). Entries that
 /// cannot be read are reported on stderr and kept with the state `unreadable`; the scan goes on.

@@ -12,10 +12,7 @@ use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
 use super::prune::size_arg;
-use super::scan::{
-    inspector, list_error, open_location, scan, select_backends, warn_about_unread_files, Entry,
-    Location,
-};
+use super::scan::{inspector, list_error, scan_location, Entry, Location};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
@@ -143,18 +140,8 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_location(&args.location)?;
-    let backends = select_backends(args.backend.as_deref())?;
-    let found = scan(
-        &store,
-        &backends,
-        args.backend.is_some(),
-        &ctx.out,
-        "reading",
-    )?;
-    if args.backend.is_none() {
-        warn_about_unread_files(&found.entries);
-    }
+    let (store, backends, found) =
+        scan_location(&args.location, args.backend.as_deref(), &ctx.out, "reading")?;
     let code = if found.skipped_any() {
         ExitCode::from(EXIT_NEGATIVE)
     } else {

@@ -8,10 +8,7 @@ use bucketcache::store::Store;
 use serde_json::json;
 
 use super::output::{outln, paint, Style};
-use super::scan::{
-    open_location, scan, select_backends, value_of, warn_about_unread_files, Entry, Location,
-    Recorder, Selected,
-};
+use super::scan::{scan_location, value_of, Entry, Location, Recorder, Selected};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
@@ -31,18 +28,12 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = open_location(&args.location)?;
-    let backends = select_backends(args.backend.as_deref())?;
-    let found = scan(
-        &store,
-        &backends,
-        args.backend.is_some(),
+    let (store, backends, found) = scan_location(
+        &args.location,
+        args.backend.as_deref(),
         &ctx.out,
         "verifying",
     )?;
-    if args.backend.is_none() {
-        warn_about_unread_files(&found.entries);
-    }
     let entries = &found.entries;
     let mut corrupt = 0usize;
     for e in entries {

@@ -96,13 +96,20 @@ impl Decoded {
 
     /// Deserializes the value into `V`; `bytes` are the envelope this was decoded from.
     pub fn value<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
+        self.value.deserialize(bytes)
+    }
+}
+
+impl StoredValue {
+    /// Deserializes the value into `V`; `bytes` are the envelope it was located in.
+    pub fn deserialize<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
         let wrong = |e: &dyn fmt::Display| BackendError::WrongType(e.to_string());
         let span = |r: &Range<usize>| {
             bytes.get(r.clone()).ok_or_else(|| {
                 BackendError::Failure("the value's span is outside the entry".into())
             })
         };
-        match &self.value {
+        match self {
             StoredValue::MessagePack(r) => rmp_serde::from_slice(span(r)?).map_err(|e| wrong(&e)),
             StoredValue::Json(r) => serde_json::from_slice(span(r)?).map_err(|e| wrong(&e)),
             StoredValue::OwnedMessagePack(b) => rmp_serde::from_slice(b).map_err(|e| wrong(&e)),

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Backend, Decoded, Sized_, StoredValue};
+use crate::backend::{Backend, Sized_, StoredValue};
 use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
@@ -498,7 +498,10 @@ impl Bucket {
 
     /// Drops from memory the entry whose file `name` is about to go (if it is this backend's).
     fn forget_file(&self, name: &str) {
-        if let Some(digest) = name.strip_suffix(self.extension_suffix().as_str()) {
+        let digest = name
+            .strip_suffix(self.inner.backend.file_extension())
+            .and_then(|rest| rest.strip_suffix('.'));
+        if let Some(digest) = digest {
             self.inner.memory.remove(digest);
         }
     }
@@ -518,7 +521,7 @@ impl Bucket {
                     entry.value.get_or_init(|| d.value)
                 }
             };
-            Decoded::new(entry.expiration, value.clone()).value::<V>(&entry.bytes)
+            value.deserialize::<V>(&entry.bytes)
         });
         match decoded {
             Ok(v) => Some(v),
@@ -691,10 +694,6 @@ impl Bucket {
     /// The one expiry rule (see [`crate::rules::verdict`]) at this bucket's clock and lifetime.
     pub(crate) fn verdict(&self, expiration: Option<Expiration>) -> Verdict {
         crate::rules::verdict(expiration, self.inner.lifetime, self.inner.clock.now())
-    }
-
-    fn extension_suffix(&self) -> String {
-        format!(".{}", self.inner.backend.file_extension())
     }
 
     pub(crate) fn file_name(&self, digest: &str) -> String {

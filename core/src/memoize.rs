@@ -138,16 +138,14 @@ pub trait MemoStore {
         loop {
             match join((self.bucket().path().to_path_buf(), digest.to_owned())) {
                 Ok(ticket) => {
-                    // Someone may have finished between our read and our joining.
-                    if let Some(found) = hit(self.get_digest(digest)?) {
-                        return Ok(found);
-                    }
-                    if !self.across_processes() {
-                        return Ok(Lookup::Miss(ticket));
-                    }
-                    // The process's turn: now the cache's. Another process may have computed
-                    // the entry while we waited for its lock.
-                    let ticket = ticket.with_lease(wait_for_lease(self.bucket(), digest));
+                    // The process's turn; then the cache's, when it has cross-process locks.
+                    let ticket = if self.across_processes() {
+                        ticket.with_lease(wait_for_lease(self.bucket(), digest))
+                    } else {
+                        ticket
+                    };
+                    // Someone may have finished since our read: a thread of this process before
+                    // we joined, or another process while we waited for its lock.
                     return Ok(hit(self.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
                 }
                 Err(flight) => flight.wait(),
@@ -446,22 +444,22 @@ where
     loop {
         let waiting = match join((store.bucket().path().to_path_buf(), digest.to_owned())) {
             Ok(ticket) => {
-                if let Some(found) = hit(store.get_digest(digest)?) {
-                    return Ok(found);
-                }
-                if !store.across_processes() {
-                    return Ok(Lookup::Miss(ticket));
-                }
-                let lease = match try_lease(store.bucket(), digest) {
-                    Attempt::Done(lease) => lease,
-                    // Busy: wait on another thread, so that this task's executor thread is free.
-                    Attempt::Busy => {
-                        let bucket = store.bucket().clone();
-                        let digest = digest.to_owned();
-                        OffThread::spawn(move || wait_for_lease(&bucket, &digest)).await
-                    }
+                let ticket = if store.across_processes() {
+                    let lease = match try_lease(store.bucket(), digest) {
+                        Attempt::Done(lease) => lease,
+                        // Busy: wait on another thread, so that this task's executor thread is
+                        // free.
+                        Attempt::Busy => {
+                            let bucket = store.bucket().clone();
+                            let digest = digest.to_owned();
+                            OffThread::spawn(move || wait_for_lease(&bucket, &digest)).await
+                        }
+                    };
+                    ticket.with_lease(lease)
+                } else {
+                    ticket
                 };
-                let ticket = ticket.with_lease(lease);
+                // Someone may have finished since our read (see `MemoStore::lookup`).
                 return Ok(hit(store.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
             }
             Err(flight) => flight,

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, BackendError, Decoded};
+use crate::backend::{Backend, BackendError};
 use crate::error::{Error, Result};
 use crate::time::{parse_expiration, Expiration};
 
@@ -163,7 +163,7 @@ fn check_round_trip(
         .map_err(|p| format!("dump {p}"))?
         .map_err(|e| format!("probe value does not encode: {e}"))?;
     if let Some(located) = located {
-        let value: Probe = guard(|| Decoded::new(expiration, located).value(&out))
+        let value: Probe = guard(|| located.deserialize(&out))
             .map_err(|p| format!("decoding the value where dump put it {p}"))?
             .map_err(|e| format!("the value is not where dump says it put it: {e}"))?;
         if value != *probe {

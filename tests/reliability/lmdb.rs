@@ -95,21 +95,7 @@ fn a_full_disk_fails_the_set_and_keeps_the_old_value() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let me = std::env::current_exe().unwrap();
-    let out = Command::new("/bin/sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 256; exec \"$0\" --exact reliability::child_entry_point --nocapture --test-threads=1")
-        .arg(&me)
-        .env(CHILD_ENV, "lmdb-file-size-limited")
-        .env(DIR_ENV, dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("lmdb-file-size-limited child passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::run_file_size_limited("lmdb-file-size-limited", 256, dir.path());
     // Another process opens the environment and reads the old value.
     let b = open(dir.path());
     assert_eq!(

@@ -332,18 +332,24 @@ fn a_short_write_at_the_file_layer_fails_the_set_and_keeps_the_old_value() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    run_file_size_limited("file-size-limited", 64, dir.path());
+}
+
+/// Runs the child `role` on `dir` under `ulimit -f blocks` (512-byte blocks) with SIGXFSZ
+/// ignored, and checks that it printed `<role> child passed`.
+fn run_file_size_limited(role: &str, blocks: u32, dir: &Path) {
     let me = std::env::current_exe().unwrap();
     let out = Command::new("/bin/sh")
         .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" --exact reliability::child_entry_point --nocapture --test-threads=1")
+        .arg(format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" --exact reliability::child_entry_point --nocapture --test-threads=1"))
         .arg(&me)
-        .env(CHILD_ENV, "file-size-limited")
-        .env(DIR_ENV, dir.path())
+        .env(CHILD_ENV, role)
+        .env(DIR_ENV, dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("file-size-limited child passed"),
+        out.status.success() && stdout.contains(&format!("{role} child passed")),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );

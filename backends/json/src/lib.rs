@@ -329,25 +329,27 @@ impl JsonBackend {
         if self.config.indent.is_some() {
             return None;
         }
-        let expiration = match iso {
-            None => "null".to_owned(),
-            Some(t) => format!("\"{t}\""),
+        // Checked piece by piece, without building the texts: this runs on every set.
+        let [e0, e1, e2]: [&[u8]; 3] = match iso {
+            None => [b"null", b"", b""],
+            Some(t) => [b"\"", t.as_bytes(), b"\""],
         };
-        let (prefix, suffix) = if self.config.sort_keys {
-            (
-                format!(r#"{{"expiration_date": {expiration}, "value": "#),
-                "}".to_owned(),
-            )
+        let sorted: [&[u8]; 5] = [br#"{"expiration_date": "#, e0, e1, e2, br#", "value": "#];
+        let unsorted: [&[u8]; 5] = [br#", "expiration_date": "#, e0, e1, e2, b"}"];
+        let (before, after): (&[&[u8]], &[&[u8]]) = if self.config.sort_keys {
+            (&sorted, &[b"}"])
         } else {
-            (
-                r#"{"value": "#.to_owned(),
-                format!(r#", "expiration_date": {expiration}}}"#),
-            )
+            (&[br#"{"value": "#], &unsorted)
         };
-        (written.len() >= prefix.len() + suffix.len()
-            && written.starts_with(prefix.as_bytes())
-            && written.ends_with(suffix.as_bytes()))
-        .then(|| prefix.len()..written.len() - suffix.len())
+        let mut value = written;
+        for piece in before {
+            value = value.strip_prefix(*piece)?;
+        }
+        for piece in after.iter().rev() {
+            value = value.strip_suffix(*piece)?;
+        }
+        let start = before.iter().map(|p| p.len()).sum::<usize>();
+        Some(start..start + value.len())
     }
 }
 

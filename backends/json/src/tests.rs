@@ -453,3 +453,24 @@ fn decode_points_at_the_value_text() {
         .unwrap();
     assert!(v.is_nan());
 }
+
+#[test]
+fn dump_says_where_it_put_the_value_in_both_compact_layouts() {
+    use bucketcache_core::StoredValue;
+    for sort_keys in [false, true] {
+        let b = JsonBackend::new(JsonConfig::default().sort_keys(sort_keys)).unwrap();
+        for e in [None, exp("2100-01-01T00:00:00.5")] {
+            let mut out = Vec::new();
+            let located = dynb(&b).dump(&json!({"a": [1, "}"]}), e, &mut out).unwrap();
+            let Some(StoredValue::Json(r)) = located else {
+                panic!("no location with sort_keys = {sort_keys}")
+            };
+            assert_eq!(&out[r], br#"{"a": [1, "}"]}"#);
+        }
+    }
+    let indented = JsonBackend::new(JsonConfig::default().indent(Some(1))).unwrap();
+    assert!(dynb(&indented)
+        .dump(&1, None, &mut Vec::new())
+        .unwrap()
+        .is_none());
+}
