@@ -7,14 +7,17 @@
 //! keys. With `--python` files are named as Python BucketCache names them.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use bucketcache::lifetime::parse_lifetime;
+use bucketcache::store::Store;
 use bucketcache::{Bucket, DEFAULT_BACKEND};
 
 use super::output::outln;
-use super::scan::{backend_named, existing_dir, Location};
+use super::readonly::ReadOnly;
+use super::scan::{backend_named, existing_dir, open_location, Location};
 use super::value::AnyValue;
 use super::{Ctx, EXIT_NEGATIVE};
 
@@ -22,10 +25,10 @@ use super::{Ctx, EXIT_NEGATIVE};
 #[derive(Debug, clap::Args)]
 pub struct BucketArgs {
     #[command(flatten)]
-    location: Location,
-    /// The backend (file format).
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_BACKEND)]
-    backend: String,
+    pub location: Location,
+    /// The backend (file format); default: the configuration's, else msgpack.
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
     /// Name files as Python BucketCache 0.12.1 does, to share the directory with Python.
     #[arg(long)]
     python: bool,
@@ -34,7 +37,7 @@ pub struct BucketArgs {
 #[derive(Debug, clap::Args)]
 pub struct GetArgs {
     #[command(flatten)]
-    bucket: BucketArgs,
+    pub bucket: BucketArgs,
     /// The key, as JSON text (e.g. '"name"', '[1, "a"]', '{"user": 7}').
     key: String,
     /// Indent the printed JSON.
@@ -45,7 +48,7 @@ pub struct GetArgs {
 #[derive(Debug, clap::Args)]
 pub struct SetArgs {
     #[command(flatten)]
-    bucket: BucketArgs,
+    pub bucket: BucketArgs,
     /// The key, as JSON text.
     key: String,
     /// The value, as JSON text.
@@ -58,7 +61,7 @@ pub struct SetArgs {
 #[derive(Debug, clap::Args)]
 pub struct RmArgs {
     #[command(flatten)]
-    bucket: BucketArgs,
+    pub bucket: BucketArgs,
     /// The key, as JSON text.
     key: String,
 }
@@ -115,35 +118,86 @@ fn integer_beyond_64_bits(text: &str) -> Option<&str> {
     None
 }
 
-fn open(args: &BucketArgs, lifetime: Option<Duration>, must_exist: bool) -> Result<Bucket> {
-    let dir = &args.location.dir;
-    let store = match args.location.store_url() {
-        Some(url) => url.to_owned(),
-        None if must_exist => {
-            existing_dir(dir)?;
-            args.location.check_existing(dir)?
-        }
-        None => {
-            if dir.exists() && !dir.is_dir() {
-                existing_dir(dir)?; // the same message as the read commands
+/// What a command does with the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Reads: the bucket's store is read-only (no expired entry deleted, nothing written).
+    Read,
+    /// Removes from an existing cache.
+    Remove,
+    /// Writes, creating the cache if needed.
+    Write,
+}
+
+/// The bucket of `args`: the configuration's keys (`--config`) under the options given.
+fn open(ctx: &Ctx, args: &BucketArgs, lifetime: Option<Duration>, what: Use) -> Result<Bucket> {
+    let location = &args.location;
+    let dir = &location.dir;
+    let backend = args
+        .backend
+        .as_deref()
+        .or(ctx.settings.backend())
+        .unwrap_or(DEFAULT_BACKEND)
+        .to_owned();
+    backend_named(&backend)?; // an unknown name lists the known ones
+    let mut builder = match ctx.settings.file() {
+        Some(cfg) => {
+            let mut cfg = cfg.clone();
+            cfg.path = dir.clone();
+            cfg.backend = Some(backend.clone());
+            cfg.backend_options.retain(|name, _| *name == backend);
+            // A command works on the store itself, not on a near copy of it.
+            cfg.near_cache = None;
+            cfg.near_ttl = None;
+            if what == Use::Read {
+                // A read records no use for a disk budget.
+                cfg.max_bytes = None;
+                cfg.max_entries = None;
             }
-            args.location.name_for(dir)
+            cfg.builder()?
         }
+        None => Bucket::builder(dir).backend(&backend),
     };
-    backend_named(&args.backend)?; // an unknown name lists the known ones
-    let mut builder = Bucket::builder(dir).store(store).backend(&args.backend);
+    builder = builder.max_entry_bytes(location.max_entry_bytes);
     if args.python {
         builder = builder.python_compatible();
     }
-    if let Some(l) = lifetime {
+    if let Some(l) = lifetime.or(ctx.settings.lifetime()) {
         builder = builder.lifetime(l);
     }
+    // The store: found as the read commands find it (a foreign data.mdb is not an LMDB store),
+    // except for a `set` that creates the cache or names its store.
+    let found = |location: &Location| -> Result<Arc<dyn Store>> { Ok(open_location(location)?) };
+    builder = match what {
+        Use::Read => builder.store_instance(Arc::new(ReadOnly(found(location)?))),
+        Use::Remove => builder.store_instance(found(location)?),
+        Use::Write => {
+            let existing_lmdb = location.store.as_deref().is_none_or(str::is_empty)
+                && bucketcache::lmdb::is_lmdb_dir(dir);
+            if existing_lmdb {
+                builder.store_instance(found(location)?)
+            } else {
+                if dir.exists() && !dir.is_dir() && location.store_url().is_none() {
+                    existing_dir(dir)?; // the same message as the read commands
+                }
+                let store = match location.store_url() {
+                    Some(url) => url.to_owned(),
+                    None => location.name_for(dir),
+                };
+                let mut b = builder.store(store);
+                if !location.store_options.is_null() {
+                    b = b.store_options(location.store_options.clone());
+                }
+                b
+            }
+        }
+    };
     Ok(builder.open()?)
 }
 
 pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     let key = parse_json("KEY", &args.key)?;
-    let bucket = open(&args.bucket, None, true)?;
+    let bucket = open(ctx, &args.bucket, None, Use::Read)?;
     match bucket.get::<AnyValue>(&key)? {
         Some(AnyValue(value)) => {
             let text = if args.pretty {
@@ -163,11 +217,11 @@ pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     }
 }
 
-pub fn set(_ctx: &Ctx, args: SetArgs) -> Result<ExitCode> {
+pub fn set(ctx: &Ctx, args: SetArgs) -> Result<ExitCode> {
     let key = parse_json("KEY", &args.key)?;
     let value = parse_json("VALUE", &args.value)?;
     let lifetime = args.lifetime.as_deref().map(parse_lifetime).transpose()?;
-    let bucket = open(&args.bucket, lifetime, false)?;
+    let bucket = open(ctx, &args.bucket, lifetime, Use::Write)?;
     bucket.set(&key, &value)?;
     tracing::info!(file = %bucket.path_for_key(&key)?.display(), "stored");
     Ok(ExitCode::SUCCESS)
@@ -175,7 +229,7 @@ pub fn set(_ctx: &Ctx, args: SetArgs) -> Result<ExitCode> {
 
 pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<ExitCode> {
     let key = parse_json("KEY", &args.key)?;
-    let bucket = open(&args.bucket, None, true)?;
+    let bucket = open(ctx, &args.bucket, None, Use::Remove)?;
     if bucket.remove(&key)? {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -14,7 +14,7 @@ use bucketcache::time::format_expiration;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    location: Location,
+    pub location: Location,
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 pub fn state_style(state: &State) -> Style {
     match state {
         State::Ok => Style::Good,
-        State::Expired | State::LifetimeChanged => Style::Warn,
+        State::Expired | State::LifetimeChanged | State::TooLarge(_) => Style::Warn,
         State::Corrupt(_) | State::Unreadable(_) => Style::Bad,
         _ => Style::Plain,
     }

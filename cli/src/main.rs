@@ -11,8 +11,11 @@ mod kv;
 mod ls;
 mod output;
 mod prune;
+mod readonly;
 mod scan;
+mod settings;
 mod stats;
+mod supervise;
 mod value;
 mod verify;
 
@@ -63,6 +66,16 @@ pub struct Cli {
     /// When to use colours.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true, help_heading = GLOBAL)]
     color: ColorChoice,
+    /// A bucket configuration file (TOML or JSON, the library's BucketConfig): its store,
+    /// store_options, backend, keymaker, lifetime, max_entry_bytes, max_bytes, max_entries and
+    /// plugins apply unless an option says otherwise (DIR still says where).
+    #[arg(long, value_name = "FILE", global = true, help_heading = GLOBAL)]
+    config: Option<PathBuf>,
+    /// The largest entry read (and written): larger entries are "too large", not read, never
+    /// judged corrupt or deleted. Bytes or a size such as 1GiB (default: the configuration's
+    /// max_entry_bytes, else 256MiB).
+    #[arg(long, value_name = "SIZE", value_parser = prune::size_arg, global = true, help_heading = GLOBAL)]
+    max_entry_bytes: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,12 +103,50 @@ enum Command {
     Backends(backends::Args),
 }
 
+impl Command {
+    /// The location the command works on.
+    fn location(&self) -> Option<&scan::Location> {
+        match self {
+            Command::Ls(a) => Some(&a.location),
+            Command::Stats(a) => Some(&a.location),
+            Command::Get(a) => Some(&a.bucket.location),
+            Command::Set(a) => Some(&a.bucket.location),
+            Command::Rm(a) => Some(&a.bucket.location),
+            Command::Prune(a) => Some(&a.location),
+            Command::Verify(a) => Some(&a.location),
+            Command::Backends(_) => None,
+        }
+    }
+
+    /// The location the command works on, and whether the command only reads it.
+    fn location_mut(&mut self) -> Option<(&mut scan::Location, bool)> {
+        match self {
+            Command::Ls(a) => Some((&mut a.location, true)),
+            Command::Stats(a) => Some((&mut a.location, true)),
+            Command::Get(a) => Some((&mut a.bucket.location, true)),
+            Command::Set(a) => Some((&mut a.bucket.location, false)),
+            Command::Rm(a) => Some((&mut a.bucket.location, false)),
+            Command::Prune(a) => {
+                let read_only = a.dry_run;
+                Some((&mut a.location, read_only))
+            }
+            Command::Verify(a) => {
+                let read_only = !a.delete_corrupt;
+                Some((&mut a.location, read_only))
+            }
+            Command::Backends(_) => None,
+        }
+    }
+}
+
 /// What every command gets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Ctx {
     pub out: Out,
     /// "Now", in naive UTC, as a bucket sees it.
     pub now: Expiration,
+    /// `--config` and `--max-entry-bytes`.
+    pub settings: settings::Settings,
 }
 
 /// Runs the tool and returns its exit status.
@@ -119,6 +170,13 @@ fn main() -> ExitCode {
         }
     };
     let stderr_color = cli.color.enabled(std::io::stderr().is_terminal());
+    if supervise::is_worker() {
+        supervise::no_core_dumps();
+    } else if let Some(file) = supervise::walked_file(&cli) {
+        // An LMDB environment is walked by a child process: a damaged one that LMDB cannot
+        // walk kills the child, and this process reports it.
+        return supervise::run_in_child(&args, &file, stderr_color);
+    }
     init_logging(cli.verbose, cli.quiet, stderr_color);
     match run(cli) {
         Ok(code) => code,
@@ -138,11 +196,17 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     bucketcache::install_default_backends().context("cannot register the built-in backends")?;
     load_plugins(&cli.plugins)?;
+    let settings = settings::Settings::load(cli.config.as_deref(), cli.max_entry_bytes)?;
+    let mut command = cli.command;
+    if let Some((location, read_only)) = command.location_mut() {
+        location.apply(&settings, read_only);
+    }
     let ctx = Ctx {
         out: Out::new(cli.color, cli.quiet),
         now: SystemClock.now(),
+        settings,
     };
-    match cli.command {
+    match command {
         Command::Ls(a) => ls::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),
         Command::Get(a) => kv::get(&ctx, a),

@@ -18,22 +18,24 @@ use bucketcache::DEFAULT_BACKEND;
 use serde_json::json;
 
 use super::output::{human_bytes, outln, utc_text, Style, Table};
-use super::scan::{inspector, list_error, open_location, select_backends, Location, Selected};
+use super::scan::{
+    inspector, list_error, open_location, select_backends, Location, Recorder, Selected,
+};
 use super::{Ctx, EXIT_NEGATIVE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    location: Location,
-    /// The backend whose files to prune.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_BACKEND, conflicts_with = "all_backends")]
-    backend: String,
+    pub location: Location,
+    /// The backend whose files to prune (default: the configuration's, else msgpack).
+    #[arg(long, value_name = "NAME", conflicts_with = "all_backends")]
+    backend: Option<String>,
     /// Prune the files of every known backend.
     #[arg(long)]
     all_backends: bool,
     /// List what would be deleted; delete nothing.
     #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
     /// Prune as a bucket with this lifetime does: entries that never expire or that outlive
     /// now + lifetime were written under another lifetime and go too.
     #[arg(long, value_name = "DURATION")]
@@ -72,24 +74,30 @@ fn share(plan: &PrunePlan, sel: &Selected) -> PrunePlan {
     part
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut args: Args) -> Result<ExitCode> {
     let store = open_location(&args.location)?;
-    let lifetime = args
-        .lifetime
-        .as_deref()
-        .map(parse_lifetime)
-        .transpose()?
-        .filter(|l| !l.is_zero());
+    if args.max_bytes.is_none() && args.max_entries.is_none() {
+        // The configuration's budget, if any.
+        (args.max_bytes, args.max_entries) = ctx.settings.budget();
+    }
+    let lifetime = match args.lifetime.as_deref() {
+        Some(text) => Some(parse_lifetime(text)?),
+        None => ctx.settings.lifetime(),
+    }
+    .filter(|l| !l.is_zero());
     let backends = if args.all_backends {
         select_backends(None)?
     } else {
-        select_backends(Some(&args.backend))?
+        let name = args
+            .backend
+            .as_deref()
+            .or(ctx.settings.backend())
+            .unwrap_or(DEFAULT_BACKEND);
+        select_backends(Some(name))?
     };
     let inspector: Inspector = inspector(&store, &backends, lifetime);
     // Entries that cannot be read are reported (a warning each) by the library, then skipped.
-    let plan = inspector
-        .prune_plan()
-        .map_err(|e| list_error(store.dir(), e))?;
+    let plan = inspector.prune_plan().map_err(|e| list_error(&store, e))?;
     let mut any = false;
     let mut skipped_any = false;
     let mut table = Table::new(
@@ -150,7 +158,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         lines.push(line);
     }
     if args.max_bytes.is_some() || args.max_entries.is_some() {
-        let budget = shrink(&inspector, &plan, &args)?;
+        let budget = shrink(&store, &inspector, &plan, &args)?;
         skipped_any |= budget.skipped > 0;
         if args.json {
             outln!("{}", budget.json(&args))?;
@@ -206,15 +214,19 @@ struct Shrunk {
 
 /// Shrinks the directory to the budget of `args`, after the `pruned` plan (carried out already,
 /// or, in a dry run, counted as done).
-fn shrink(inspector: &Inspector, pruned: &PrunePlan, args: &Args) -> Result<Shrunk> {
-    let dir = inspector.store().location().to_owned();
-    let usage = || inspector.usage().map_err(|e| list_error(&dir, e));
+fn shrink(
+    store: &Recorder,
+    inspector: &Inspector,
+    pruned: &PrunePlan,
+    args: &Args,
+) -> Result<Shrunk> {
+    let usage = || inspector.usage().map_err(|e| list_error(store, e));
     let (max_bytes, max_entries) = (args.max_bytes, args.max_entries);
     if !args.dry_run {
         // The expired entries are gone now: plan on what is left.
         let plan = inspector
             .shrink_plan(max_bytes, max_entries)
-            .map_err(|e| list_error(&dir, e))?;
+            .map_err(|e| list_error(store, e))?;
         let done = inspector.execute(&plan);
         return Ok(Shrunk {
             plan,
@@ -226,7 +238,7 @@ fn shrink(inspector: &Inspector, pruned: &PrunePlan, args: &Args) -> Result<Shru
     }
     let plan = inspector
         .shrink_plan_after(pruned, max_bytes, max_entries)
-        .map_err(|e| list_error(&dir, e))?;
+        .map_err(|e| list_error(store, e))?;
     let files = plan.removals.len();
     let bytes: u64 = plan.removals.iter().map(|r| r.size).sum();
     // What would be left: the entries now, less the expired ones and the over-budget ones.

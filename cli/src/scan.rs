@@ -13,13 +13,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use bucketcache::inspect::{Inspector, Item, State};
+use bucketcache::inspect::{Inspector, Item, State, DEFAULT_MAX_ENTRY_BYTES};
 use bucketcache::registry::{self, BackendInfo};
 use bucketcache::store::{open_store, Fetched, FsStore, Listed, ReadLimits, Store, StoreOptions};
 use bucketcache::validate::shielded;
 use bucketcache::{Backend, Expiration};
 
 use super::output::Out;
+use super::settings::Settings;
 use super::value::AnyValue;
 
 /// Checks that `dir` is an existing directory, without creating anything.
@@ -93,19 +94,44 @@ pub struct Location {
     pub dir: PathBuf,
     /// The store holding the cache: fs (a file per entry), lmdb, or a URL such as
     /// redis://127.0.0.1:6379/0 (user and password in the URL; rediss:// for TLS), DIR being
-    /// then the namespace. Default: lmdb when DIR holds LMDB's data.mdb, else fs.
+    /// then the namespace. Default: the configuration's `store`, else lmdb when DIR holds an
+    /// LMDB store (data.mdb), else fs. When DIR holds both, the command says which it works on.
     #[arg(long, value_name = "NAME|URL")]
     pub store: Option<String>,
+    /// The store's options (the configuration's `store_options`).
+    #[arg(skip)]
+    pub store_options: serde_json::Value,
+    /// The largest entry read (`--max-entry-bytes`, the configuration's `max_entry_bytes`).
+    #[arg(skip = DEFAULT_MAX_ENTRY_BYTES)]
+    pub max_entry_bytes: u64,
+    /// Whether the command only reads: then nothing is created or changed in the directory.
+    #[arg(skip)]
+    pub read_only: bool,
 }
 
 impl Location {
-    /// The directory `dir`, its store found by itself.
+    /// The directory `dir`, its store found by itself, read-only.
     #[cfg(test)]
     pub fn new(dir: &Path) -> Self {
         Location {
             dir: dir.to_owned(),
             store: None,
+            store_options: serde_json::Value::Null,
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            read_only: true,
         }
+    }
+
+    /// Takes the global settings: the configuration's store (when `--store` is not given) and
+    /// store options, the entry size limit; `read_only` for a command that only reads.
+    pub fn apply(&mut self, settings: &Settings, read_only: bool) {
+        if self.store.as_deref().is_none_or(str::is_empty) {
+            self.store = settings.store().map(str::to_owned);
+        }
+        self.store_options = settings.store_options();
+        self.max_entry_bytes = settings.max_entry_bytes();
+        self.read_only = read_only;
+        settings.check_dir(&self.dir, self.store_url().is_some());
     }
 
     /// The store URL, when the store is given by one (a network store).
@@ -113,47 +139,138 @@ impl Location {
         self.store.as_deref().filter(|s| s.contains("://"))
     }
 
-    /// The store of the cache in `dir`: the one named, else `lmdb` for a directory holding an
-    /// LMDB cache, else `fs`.
+    /// The store named (by `--store` or the configuration), if any.
+    fn named(&self) -> Option<&str> {
+        self.store.as_deref().filter(|s| !s.is_empty())
+    }
+
+    /// The store of the cache in `dir` for a command that may create it (`set`): the one named,
+    /// else `lmdb` for a directory holding an LMDB store, else `fs`.
     pub fn name_for(&self, dir: &Path) -> String {
-        match self.store.as_deref().filter(|s| !s.is_empty()) {
+        match self.named() {
             Some(name) => name.to_owned(),
             None if bucketcache::lmdb::is_lmdb_dir(dir) => bucketcache::lmdb::NAME.into(),
             None => FsStore::NAME.into(),
         }
     }
 
-    /// Checks that the existing cache `dir` can be read with this store (an LMDB cache needs its
-    /// data file: opening would create an empty one).
-    pub fn check_existing(&self, dir: &Path) -> Result<String> {
-        let name = self.name_for(dir);
-        let lmdb = bucketcache::lmdb::is_lmdb_dir(dir);
-        if name == bucketcache::lmdb::NAME && !lmdb {
-            bail!(
-                "{} holds no LMDB cache (no {})",
-                dir.display(),
-                bucketcache::lmdb::DATA_FILE
-            );
-        }
-        if name == FsStore::NAME && lmdb {
-            tracing::warn!(
-                "{} holds an LMDB cache: --store fs sees only the files beside it",
-                dir.display()
-            );
-        }
-        Ok(name)
+    /// The options of a store of `dir`.
+    fn options(&self, dir: &Path) -> StoreOptions {
+        StoreOptions::new(dir)
+            .options(self.store_options.clone())
+            .max_entry_bytes(self.max_entry_bytes)
+    }
+}
+
+/// The data file of an LMDB store in `dir`, for messages.
+pub fn lmdb_file(dir: &Path) -> PathBuf {
+    dir.join(bucketcache::lmdb::DATA_FILE)
+}
+
+/// Whether `name` is named like an entry: `<hex digest>.<registered extension>`.
+fn entry_like(name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    registry::digest_lengths().contains(&stem.len())
+        && stem.bytes().all(|b| b.is_ascii_hexdigit())
+        && registry::backends().iter().any(|b| b.extension == ext)
+}
+
+/// How many regular files of `dir` are named like entries (a file cache beside an LMDB store).
+fn file_entries_in(dir: &Path) -> usize {
+    let Ok(read) = fs::read_dir(dir) else {
+        return 0;
+    };
+    read.filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.file_name().to_str().is_some_and(entry_like))
+        .count()
+}
+
+/// Opens the LMDB store of `dir`: read-only (nothing created, nothing changed) for a command
+/// that only reads.
+fn open_lmdb(dir: &Path, location: &Location) -> bucketcache::Result<Arc<dyn Store>> {
+    use bucketcache::lmdb::LmdbStore;
+    let options = location.options(dir);
+    if location.read_only {
+        let store = LmdbStore::open_read_only(&options).map_err(|e| bucketcache::Error::Store {
+            store: bucketcache::lmdb::NAME.into(),
+            location: lmdb_file(dir).display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Arc::new(store))
+    } else {
+        Ok(Arc::new(LmdbStore::open(&options)?))
     }
 }
 
 /// The store of the existing cache directory `dir` (never created: read commands must not make
 /// a directory or a store's files appear), recording what it reads (see [`Recorder`]).
+///
+/// Without a store named: an LMDB store when `dir` holds one (a `data.mdb` that is not an LMDB
+/// environment is a foreign file, and the command works on the files beside it); the files
+/// otherwise. When `dir` holds both an LMDB store and cache files, a note says which one the
+/// command works on.
 pub fn open_dir(dir: &Path, location: &Location) -> Result<Arc<Recorder>> {
     let dir = existing_dir(dir)?;
-    let inner: Arc<dyn Store> = match location.check_existing(&dir)?.as_str() {
-        FsStore::NAME => Arc::new(FsStore::new(dir, false)),
-        other => open_store(other, StoreOptions::new(dir))?,
+    let lmdb = bucketcache::lmdb::is_lmdb_dir(&dir);
+    let fs_store = || -> Arc<dyn Store> {
+        Arc::new(FsStore::new(dir.clone(), false).max_entry_bytes(location.max_entry_bytes))
     };
-    Ok(Arc::new(Recorder::new(inner)))
+    let inner: Arc<dyn Store> = match location.named() {
+        Some(FsStore::NAME) => {
+            if lmdb {
+                tracing::warn!(
+                    "{} holds an LMDB cache ({}): --store fs works on the files beside it",
+                    dir.display(),
+                    bucketcache::lmdb::DATA_FILE
+                );
+            }
+            fs_store()
+        }
+        Some(name) if name == bucketcache::lmdb::NAME => {
+            if !lmdb {
+                bail!(
+                    "{} holds no LMDB cache (no {})",
+                    dir.display(),
+                    bucketcache::lmdb::DATA_FILE
+                );
+            }
+            open_lmdb(&dir, location)?
+        }
+        Some(other) => open_store(other, location.options(&dir))?,
+        None if lmdb => match open_lmdb(&dir, location) {
+            Ok(store) => {
+                let files = file_entries_in(&dir);
+                if files > 0 {
+                    tracing::warn!(
+                        "{} holds both an LMDB store and {files} cache file(s): working on the LMDB store (--store fs for the files)",
+                        dir.display()
+                    );
+                }
+                store
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{} is not an LMDB store bucketcache can read ({}): listed as a foreign file; working on the files beside it",
+                    lmdb_file(&dir).display(),
+                    store_reason(&e)
+                );
+                fs_store()
+            }
+        },
+        None => fs_store(),
+    };
+    Ok(Arc::new(Recorder::new(inner, location.max_entry_bytes)))
+}
+
+/// The reason of a store error, without the location it repeats.
+fn store_reason(e: &bucketcache::Error) -> String {
+    match e {
+        bucketcache::Error::Store { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The store of `location`: the existing directory, or the namespace of the store `--store`
@@ -162,8 +279,8 @@ pub fn open_location(location: &Location) -> Result<Arc<Recorder>> {
     match location.store_url() {
         None => open_dir(&location.dir, location),
         Some(url) => {
-            let store = open_store(url, StoreOptions::new(&location.dir))?;
-            Ok(Arc::new(Recorder::new(store)))
+            let store = open_store(url, location.options(&location.dir))?;
+            Ok(Arc::new(Recorder::new(store, location.max_entry_bytes)))
         }
     }
 }
@@ -174,17 +291,47 @@ pub fn inspector(
     backends: &[Selected],
     lifetime: Option<Duration>,
 ) -> Inspector {
+    let limit = store.max_entry_bytes;
     let store: Arc<dyn Store> = store.clone();
-    Inspector::new(store, backends.iter().map(|s| s.backend.clone()).collect()).lifetime(lifetime)
+    Inspector::new(store, backends.iter().map(|s| s.backend.clone()).collect())
+        .lifetime(lifetime)
+        .max_entry_bytes(limit)
 }
 
-/// Turns the library's error for a directory that cannot be listed into one line naming it.
-pub fn list_error(dir: &Path, e: bucketcache::Error) -> anyhow::Error {
+/// Turns the library's error for a store that cannot be listed into one line naming it (an
+/// LMDB store by its data file).
+pub fn list_error(store: &Recorder, e: bucketcache::Error) -> anyhow::Error {
+    let dir = store.dir();
+    let what = if store.name() == bucketcache::lmdb::NAME {
+        lmdb_file(dir)
+    } else {
+        dir.to_owned()
+    };
     match e {
         bucketcache::Error::Io { source, .. } => {
-            anyhow!("cannot list {}: {source}", dir.display())
+            anyhow!("cannot list {}: {}", what.display(), io_reason(&source))
         }
         other => other.into(),
+    }
+}
+
+/// An I/O error's text, with the text of the store error inside it (LMDB's own words).
+fn io_reason(e: &io::Error) -> String {
+    match e.get_ref() {
+        Some(inner) => {
+            let mut text = inner.to_string();
+            let mut source = inner.source();
+            while let Some(s) = source {
+                let more = s.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                source = s.source();
+            }
+            text
+        }
+        None => e.to_string(),
     }
 }
 
@@ -195,6 +342,8 @@ pub fn list_error(dir: &Path, e: bucketcache::Error) -> anyhow::Error {
 pub struct Recorder {
     inner: Arc<dyn Store>,
     kept: Mutex<Kept>,
+    /// The largest entry read and judged; larger ones are "too large", never "corrupt".
+    pub max_entry_bytes: u64,
 }
 
 /// What a [`Recorder`] keeps.
@@ -207,11 +356,12 @@ struct Kept {
 }
 
 impl Recorder {
-    /// Wraps `inner`, not recording.
-    pub fn new(inner: Arc<dyn Store>) -> Self {
+    /// Wraps `inner`, not recording; entries over `max_entry_bytes` are not read.
+    pub fn new(inner: Arc<dyn Store>, max_entry_bytes: u64) -> Self {
         Recorder {
             inner,
             kept: Mutex::default(),
+            max_entry_bytes,
         }
     }
 
@@ -260,6 +410,20 @@ impl Store for Recorder {
     }
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         self.inner.write(name, bytes)
+    }
+    fn write_expiring(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expires: Option<std::time::SystemTime>,
+    ) -> io::Result<()> {
+        self.inner.write_expiring(name, bytes, expires)
+    }
+    fn max_value_bytes(&self) -> Option<u64> {
+        self.inner.max_value_bytes()
+    }
+    fn try_lock(&self, digest: &str) -> io::Result<bucketcache::store::Locked> {
+        self.inner.try_lock(digest)
     }
     fn remove(&self, name: &str) -> io::Result<bool> {
         self.inner.remove(name)
@@ -415,7 +579,7 @@ pub fn scan(
     });
     store.record(false);
     bar.finish_and_clear();
-    result.map_err(|e| list_error(&dir, e))?;
+    result.map_err(|e| list_error(store, e))?;
     found
         .entries
         .sort_by(|a, b| order_key(a).cmp(&order_key(b)));
@@ -562,10 +726,13 @@ mod tests {
             .to_str()
             .unwrap()
             .to_owned();
-        let store = Arc::new(Recorder::new(Arc::new(Failing {
-            inner: FsStore::new(dir.path(), false),
-            fail: fail.clone(),
-        })));
+        let store = Arc::new(Recorder::new(
+            Arc::new(Failing {
+                inner: FsStore::new(dir.path(), false),
+                fail: fail.clone(),
+            }),
+            DEFAULT_MAX_ENTRY_BYTES,
+        ));
         let quiet = Out {
             color: false,
             progress: false,

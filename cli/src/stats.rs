@@ -18,12 +18,12 @@ use super::{Ctx, EXIT_NEGATIVE};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    location: Location,
+    pub location: Location,
     /// Only this backend (shown even when it has no entries).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
     /// One JSON object per backend per line: backend, entries, bytes, ok, expired, corrupt,
-    /// unreadable, never_expire, oldest_expiration, newest_expiration; then, when there are
+    /// unreadable, too_large, never_expire, oldest_expiration, newest_expiration; then, when there are
     /// foreign files, one line: foreign, bytes; then, with a budget, one line: budget
     /// ({max_bytes, max_entries}), entries, bytes, bytes_percent, entries_percent, over.
     #[arg(long)]
@@ -59,6 +59,7 @@ pub struct Summary {
     pub expired: u64,
     pub corrupt: u64,
     pub unreadable: u64,
+    pub too_large: u64,
     pub never_expire: u64,
     pub oldest: Option<Expiration>,
     pub newest: Option<Expiration>,
@@ -72,6 +73,7 @@ impl Summary {
             State::Ok => self.ok += 1,
             State::Expired | State::LifetimeChanged => self.expired += 1,
             State::Unreadable(_) => self.unreadable += 1,
+            State::TooLarge(_) => self.too_large += 1,
             _ => self.corrupt += 1,
         }
         if e.envelope_ok {
@@ -92,6 +94,7 @@ impl Summary {
         self.expired += o.expired;
         self.corrupt += o.corrupt;
         self.unreadable += o.unreadable;
+        self.too_large += o.too_large;
         self.never_expire += o.never_expire;
         self.oldest = match (self.oldest, o.oldest) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -112,6 +115,7 @@ impl Summary {
             "expired": self.expired,
             "corrupt": self.corrupt,
             "unreadable": self.unreadable,
+            "too_large": self.too_large,
             "never_expire": self.never_expire,
             "oldest_expiration": self.oldest.as_ref().map(format_expiration),
             "newest_expiration": self.newest.as_ref().map(format_expiration),
@@ -139,7 +143,11 @@ pub fn summarise(backends: &[String], entries: &[Entry], keep_empty: bool) -> Ve
         .collect()
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut args: Args) -> Result<ExitCode> {
+    if args.max_bytes.is_none() && args.max_entries.is_none() {
+        // The configuration's budget, if any.
+        (args.max_bytes, args.max_entries) = ctx.settings.budget();
+    }
     let (store, backends, found) =
         scan_location(&args.location, args.backend.as_deref(), &ctx.out, "reading")?;
     let code = if found.skipped_any() {
@@ -154,7 +162,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let budget = if args.max_bytes.is_some() || args.max_entries.is_some() {
         let usage = inspector(&store, &backends, None)
             .usage()
-            .map_err(|e| list_error(store.dir(), e))?;
+            .map_err(|e| list_error(&store, e))?;
         Some(usage)
     } else {
         None
@@ -200,12 +208,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 "EXPIRED",
                 "CORRUPT",
                 "UNREADABLE",
+                "TOO LARGE",
                 "NEVER",
                 "OLDEST EXPIRY",
                 "NEWEST EXPIRY",
             ],
             &[
-                false, true, true, true, true, true, true, true, true, false, false,
+                false, true, true, true, true, true, true, true, true, true, false, false,
             ],
         );
         let mut total = Summary {
@@ -275,6 +284,7 @@ fn row(s: &Summary) -> Vec<(String, Style)> {
         count(s.expired, Style::Warn),
         count(s.corrupt, Style::Bad),
         count(s.unreadable, Style::Bad),
+        count(s.too_large, Style::Warn),
         (s.never_expire.to_string(), Style::Plain),
         (date(s.oldest), Style::Plain),
         (date(s.newest), Style::Plain),

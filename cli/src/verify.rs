@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use bucketcache::inspect::{State, DEFAULT_MAX_ENTRY_BYTES};
+use bucketcache::inspect::State;
 use bucketcache::store::Store;
 use serde_json::json;
 
@@ -14,14 +14,15 @@ use super::{Ctx, EXIT_NEGATIVE};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    location: Location,
+    pub location: Location,
     /// Only this backend's files (default: every known backend).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
     /// Delete the corrupt entries (the exit status still says corrupt entries were found).
-    /// Foreign files (not named like an entry, links, FIFOs, …) are never deleted.
+    /// Foreign files (not named like an entry, links, FIFOs, …) and entries too large to read
+    /// (see --max-entry-bytes) are never deleted.
     #[arg(long)]
-    delete_corrupt: bool,
+    pub delete_corrupt: bool,
     /// One JSON object per corrupt entry per line: file, backend, size, error, deleted.
     #[arg(long)]
     json: bool,
@@ -36,6 +37,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     )?;
     let entries = &found.entries;
     let mut corrupt = 0usize;
+    // Not read, so not judged: reported, never deleted, and the check is not complete.
+    let too_large = entries
+        .iter()
+        .filter(|e| matches!(e.state, State::TooLarge(_)))
+        .count();
     for e in entries {
         let State::Corrupt(error) = &e.state else {
             continue;
@@ -83,12 +89,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         if found.unreadable > 0 {
             line.push_str(&format!(", {} unreadable (skipped)", found.unreadable));
         }
+        if too_large > 0 {
+            line.push_str(&format!(
+                ", {too_large} too large to read (over {} bytes: not checked, not deleted; \
+                 --max-entry-bytes raises the limit)",
+                store.max_entry_bytes
+            ));
+        }
         if foreign > 0 {
             line.push_str(&format!("; {foreign} foreign file(s) left alone"));
         }
         eprintln!("{line}");
     }
-    Ok(if corrupt > 0 || found.skipped_any() {
+    Ok(if corrupt > 0 || too_large > 0 || found.skipped_any() {
         ExitCode::from(EXIT_NEGATIVE)
     } else {
         ExitCode::SUCCESS
@@ -96,21 +109,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 }
 
 /// Deletes a corrupt entry, only if the file is still a corrupt entry at this moment (another
-/// process may have replaced it with a good one since it was read). Only regular files are
-/// removed: the store never follows a link nor removes anything else.
+/// process may have replaced it with a good one since it was read), judged on the bytes read
+/// then: an entry over the size limit is not read, so not judged, so never deleted. Only regular
+/// files are removed: the store never follows a link nor removes anything else.
 fn delete_corrupt(store: &Recorder, backends: &[Selected], e: &Entry) -> std::io::Result<bool> {
-    if e.size > DEFAULT_MAX_ENTRY_BYTES {
-        // Corrupt for its size alone: not read into memory again.
-        return store.remove(&e.file);
-    }
     let Some(sel) = backends
         .iter()
         .find(|s| Some(s.backend.name()) == e.backend.as_deref())
     else {
         return Ok(false);
     };
-    let still_corrupt = |bytes: &[u8]| {
-        bytes.len() as u64 > DEFAULT_MAX_ENTRY_BYTES || value_of(&*sel.backend, bytes).is_err()
-    };
+    let limit = store.max_entry_bytes;
+    let still_corrupt =
+        |bytes: &[u8]| bytes.len() as u64 <= limit && value_of(&*sel.backend, bytes).is_err();
     Ok(store.remove_if(&e.file, &still_corrupt)?.is_some())
 }

@@ -38,6 +38,8 @@ use crate::Bucket;
 /// assert_eq!(cfg.memory_limit, Some(64 << 20));
 /// assert_eq!(cfg.max_bytes, Some(1_500_000_000));
 /// assert_eq!(cfg.max_entries, Some(100_000));
+/// let cfg = BucketConfig::from_toml_str("path = \"c\"\nmax_entry_bytes = \"1GiB\"")?;
+/// assert_eq!(cfg.max_entry_bytes, Some(1 << 30));
 /// let e = BucketConfig::from_toml_str("path = \"c\"\nmax_bytes = \"lots\"").unwrap_err();
 /// assert!(e.to_string().contains("\"lots\" is not a size"), "{e}");
 /// # Ok(()) }
@@ -130,6 +132,14 @@ pub struct BucketConfig {
     /// A disk budget in entries for the location. See [`BucketBuilder::max_entries`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_entries: Option<u64>,
+    /// The largest entry written or read: bytes, or a human size such as `"1GiB"` (default
+    /// 256 MiB). See [`BucketBuilder::max_entry_bytes`].
+    #[serde(
+        default,
+        deserialize_with = "crate::size::deserialize_size",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_entry_bytes: Option<u64>,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -269,6 +279,9 @@ impl BucketConfig {
         }
         if let Some(max) = self.max_entries {
             b = b.max_entries(max);
+        }
+        if let Some(max) = self.max_entry_bytes {
+            b = b.max_entry_bytes(max);
         }
         Ok(b)
     }

@@ -43,8 +43,12 @@ pub enum State {
     Expired,
     /// An entry written under another lifetime (see [`Verdict::LifetimeChanged`]).
     LifetimeChanged,
-    /// An entry's name whose content does not decode (corrupt, truncated, too large): the reason.
+    /// An entry's name whose content does not decode (corrupt, truncated, or its first bytes
+    /// cannot begin an entry): the reason.
     Corrupt(String),
+    /// An entry larger than the inspector's `max_entry_bytes`: not read, so not judged — never
+    /// "corrupt", never deleted as such. The reason gives its size and the limit.
+    TooLarge(String),
     /// An entry's name that could not be read (permissions, I/O): the reason.
     Unreadable(String),
     /// Not an entry: a name that is not `<digest>.<extension>` of a registered keymaker and
@@ -54,7 +58,7 @@ pub enum State {
 
 impl State {
     /// A short word for the state: `ok`, `expired`, `lifetime-changed`, `corrupt`,
-    /// `unreadable`, `foreign`.
+    /// `unreadable`, `too-large`, `foreign`.
     pub fn word(&self) -> &'static str {
         match self {
             State::Ok => "ok",
@@ -62,14 +66,17 @@ impl State {
             State::LifetimeChanged => "lifetime-changed",
             State::Corrupt(_) => "corrupt",
             State::Unreadable(_) => "unreadable",
+            State::TooLarge(_) => "too-large",
             State::Foreign(_) => "foreign",
         }
     }
 
-    /// Why the entry is corrupt, unreadable or foreign.
+    /// Why the entry is corrupt, unreadable, too large or foreign.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            State::Corrupt(r) | State::Unreadable(r) | State::Foreign(r) => Some(r),
+            State::Corrupt(r) | State::Unreadable(r) | State::TooLarge(r) | State::Foreign(r) => {
+                Some(r)
+            }
             _ => None,
         }
     }
@@ -207,7 +214,8 @@ impl Inspector {
         self
     }
 
-    /// Entries larger than this are corrupt without being read.
+    /// Entries larger than this are [`State::TooLarge`], not read (default
+    /// [`DEFAULT_MAX_ENTRY_BYTES`]).
     pub fn max_entry_bytes(mut self, max: u64) -> Self {
         self.max_entry_bytes = max;
         self
@@ -317,10 +325,13 @@ impl Inspector {
                 item.kind = kind;
                 State::Foreign(format!("a {kind}, not a regular file"))
             }
-            Ok(Fetched::TooLarge(size)) => State::Corrupt(format!(
-                "{size} bytes, over the limit of {} bytes per entry",
-                self.max_entry_bytes
-            )),
+            Ok(Fetched::TooLarge(size)) => {
+                item.size = size;
+                State::TooLarge(format!(
+                    "{size} bytes, over the limit of {} bytes per entry (max_entry_bytes): not read",
+                    self.max_entry_bytes
+                ))
+            }
             Ok(Fetched::Rejected) => {
                 State::Corrupt(format!("does not begin like a {} entry", backend.name()))
             }

@@ -126,7 +126,7 @@ fn a_sparse_gigabyte_file_named_like_an_entry_is_a_miss_without_being_read() {
         assert_eq!(b.prune().unwrap(), Pruned::default(), "{backend}");
         let listed = states(&b);
         assert!(
-            matches!(&listed[&name_of(&path)], State::Corrupt(why) if why.contains("over the limit")),
+            matches!(&listed[&name_of(&path)], State::TooLarge(why) if why.contains("over the limit")),
             "{backend}: {listed:?}"
         );
         // Six reads, a prune and a listing of a 1 GiB file: only its size was looked at.

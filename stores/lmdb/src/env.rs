@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     /// The map never grows past this.
     pub(crate) max_map_size: u64,
     pub(crate) path: PathBuf,
+    /// Opened read-only (`MDB_RDONLY`): nothing in the directory is created or written.
+    pub(crate) read_only: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -70,12 +72,13 @@ impl std::fmt::Debug for Shared {
             .field("path", &self.path)
             .field("writemap", &self.writemap)
             .field("max_map_size", &self.max_map_size)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
 
 /// How an environment is opened.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sizes {
     pub(crate) map_size: u64,
     pub(crate) max_map_size: u64,
@@ -86,11 +89,28 @@ fn open_envs() -> &'static Mutex<HashMap<PathBuf, Weak<Shared>>> {
     OPEN.get_or_init(Default::default)
 }
 
+/// How an environment is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Read and write: the directory, `data.mdb`, `lock.mdb` and the resize lock are created
+    /// as needed.
+    ReadWrite(Sizes),
+    /// Only read (`MDB_RDONLY`): nothing is created, no byte of `data.mdb` is written.
+    ReadOnly,
+}
+
 /// The shared environment of the canonical directory `dir`, opened if no store of this process
-/// has it open.
-pub(crate) fn shared(dir: &Path, sizes: Sizes) -> Result<Arc<Shared>, LmdbError> {
+/// has it open. A read-only request shares an environment this process has open for writing;
+/// a read-write request finding a read-only one is refused (LMDB allows one environment per
+/// file per process).
+pub(crate) fn shared(dir: &Path, access: Access) -> Result<Arc<Shared>, LmdbError> {
     let mut open = open_envs().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(shared) = open.get(dir).and_then(Weak::upgrade) {
+        if shared.read_only && access != Access::ReadOnly {
+            return Err(LmdbError::OpenReadOnly {
+                path: dir.to_owned(),
+            });
+        }
         return Ok(shared);
     }
     if open.remove(dir).is_some() {
@@ -101,12 +121,80 @@ pub(crate) fn shared(dir: &Path, sizes: Sizes) -> Result<Arc<Shared>, LmdbError>
         }
     }
     open.retain(|_, weak| weak.strong_count() > 0);
-    let shared = Arc::new(Shared::open(dir, sizes)?);
+    let shared = Arc::new(match access {
+        Access::ReadWrite(sizes) => Shared::open(dir, sizes)?,
+        Access::ReadOnly => Shared::open_read_only(dir)?,
+    });
     open.insert(dir.to_owned(), Arc::downgrade(&shared));
     Ok(shared)
 }
 
 impl Shared {
+    /// Opens `dir`'s environment read-only: `MDB_RDONLY`, and `MDB_NOLOCK` when there is no
+    /// `lock.mdb` (so none is created). No resize lock, no block reservation, no database
+    /// creation: the directory is left exactly as it was, but for the reader slot LMDB takes in
+    /// an existing `lock.mdb` (how a reader keeps writers from reusing the pages it reads).
+    fn open_read_only(dir: &Path) -> Result<Shared, LmdbError> {
+        let lmdb = |source| LmdbError::Lmdb {
+            path: dir.to_owned(),
+            source,
+        };
+        let data = dir.join(DATA_FILE);
+        let meta = std::fs::symlink_metadata(&data).map_err(|e| lmdb(heed::Error::Io(e)))?;
+        if !meta.is_file() || meta.len() == 0 {
+            return Err(LmdbError::NotLmdb {
+                file: data,
+                reason: if meta.is_file() {
+                    "the file is empty".into()
+                } else {
+                    "not a regular file".into()
+                },
+            });
+        }
+        let locked =
+            std::fs::symlink_metadata(dir.join(crate::LOCK_FILE)).is_ok_and(|m| m.is_file());
+        let map_size = round_up(meta.len());
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options
+            .map_size(map_size.min(usize::MAX as u64) as usize)
+            .max_readers(1024)
+            .max_dbs(4);
+        set_flags(&mut options, Mode::Read { locked });
+        let env = match open_env(&options, dir) {
+            Ok(env) => env,
+            Err(heed::Error::EnvAlreadyOpened) => {
+                return Err(LmdbError::AlreadyOpened {
+                    path: dir.to_owned(),
+                })
+            }
+            Err(heed::Error::Mdb(e @ (MdbError::Invalid | MdbError::VersionMismatch))) => {
+                return Err(LmdbError::NotLmdb {
+                    file: data,
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => return Err(lmdb(e)),
+        };
+        let db = existing_db(&env)
+            .map_err(lmdb)?
+            .ok_or_else(|| LmdbError::NotLmdb {
+                file: data.clone(),
+                reason: "no main database".into(),
+            })?;
+        let map_size = env.info().map_size as u64;
+        tracing::debug!(path = %dir.display(), map_size, locked, "opened an LMDB environment read-only");
+        Ok(Shared {
+            env,
+            db,
+            gate: RwLock::new(()),
+            broken: AtomicBool::new(false),
+            writemap: false,
+            max_map_size: map_size,
+            path: dir.to_owned(),
+            read_only: true,
+        })
+    }
+
     fn open(dir: &Path, sizes: Sizes) -> Result<Shared, LmdbError> {
         let lmdb = |source| LmdbError::Lmdb {
             path: dir.to_owned(),
@@ -136,7 +224,7 @@ impl Shared {
                 .map_size(map_size.min(usize::MAX as u64) as usize)
                 .max_readers(1024)
                 .max_dbs(4);
-            set_flags(&mut options, writemap);
+            set_flags(&mut options, Mode::Write { writemap });
             match open_env(&options, dir) {
                 Ok(env) => (env, map_size, writemap),
                 Err(heed::Error::EnvAlreadyOpened) => {
@@ -191,6 +279,7 @@ impl Shared {
             writemap,
             max_map_size,
             path: dir.to_owned(),
+            read_only: false,
         })
     }
 
@@ -342,15 +431,7 @@ impl Map<'_> {
 /// The entries database: opened in a read transaction when it exists (no write, so no wait for
 /// the writers of other processes), created otherwise.
 fn entries_db(env: &LmdbEnv) -> heed::Result<Db> {
-    let rtxn = env.read_txn()?;
-    let existing: Option<Db> = env
-        .open_databases_and_commit(rtxn, |opener, rtxn| {
-            opener
-                .open_database::<Bytes, Bytes>(rtxn, None)
-                .map(CommitOrAbort::<_, ()>::Commit)
-        })?
-        .unwrap_commit();
-    if let Some(db) = existing {
+    if let Some(db) = existing_db(env)? {
         return Ok(db);
     }
     let wtxn = env.write_txn()?;
@@ -358,6 +439,18 @@ fn entries_db(env: &LmdbEnv) -> heed::Result<Db> {
         .create_databases_and_commit(wtxn, |opener, wtxn| {
             opener
                 .create_database::<Bytes, Bytes>(wtxn, None)
+                .map(CommitOrAbort::<_, ()>::Commit)
+        })?
+        .unwrap_commit())
+}
+
+/// The entries database, if it exists, opened in a read transaction.
+fn existing_db(env: &LmdbEnv) -> heed::Result<Option<Db>> {
+    let rtxn = env.read_txn()?;
+    Ok(env
+        .open_databases_and_commit(rtxn, |opener, rtxn| {
+            opener
+                .open_database::<Bytes, Bytes>(rtxn, None)
                 .map(CommitOrAbort::<_, ()>::Commit)
         })?
         .unwrap_commit())
@@ -457,12 +550,26 @@ mod space {
     }
 }
 
-/// `MDB_NOSYNC | MDB_NOMETASYNC`, and `MDB_WRITEMAP` when the file's blocks are reserved.
-fn set_flags(options: &mut EnvOpenOptions<WithoutTls>, writemap: bool) {
-    let mut flags = EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC;
-    if writemap {
-        flags |= EnvFlags::WRITE_MAP;
-    }
+/// What [`set_flags`] sets up.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Read and write; `writemap` when the file's blocks are reserved.
+    Write { writemap: bool },
+    /// Only read; `locked` when `lock.mdb` exists (then LMDB's reader table is used).
+    Read { locked: bool },
+}
+
+/// Writing: `MDB_NOSYNC | MDB_NOMETASYNC`, and `MDB_WRITEMAP` when the file's blocks are
+/// reserved. Reading: `MDB_RDONLY`, and `MDB_NOLOCK` when there is no `lock.mdb`.
+fn set_flags(options: &mut EnvOpenOptions<WithoutTls>, mode: Mode) {
+    let flags = match mode {
+        Mode::Write { writemap: true } => {
+            EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC | EnvFlags::WRITE_MAP
+        }
+        Mode::Write { writemap: false } => EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC,
+        Mode::Read { locked: true } => EnvFlags::READ_ONLY,
+        Mode::Read { locked: false } => EnvFlags::READ_ONLY | EnvFlags::NO_LOCK,
+    };
     // SAFETY: `flags` is unsafe because these flags trade safety nets, not memory safety of
     // this process: (1) NO_SYNC / NO_META_SYNC do not flush a commit: a process crash loses
     // nothing (the pages are in the OS's cache), a system crash may lose the last commits or,
@@ -473,6 +580,14 @@ fn set_flags(options: &mut EnvOpenOptions<WithoutTls>, writemap: bool) {
     // SIGBUS, which `space::reserve` / `space::extend` rule out by reserving every block of the
     // map before LMDB maps it, and WRITE_MAP is only set when that reservation works. Every
     // process of a directory sets the same flags (the file system decides WRITE_MAP).
+    // (3) READ_ONLY maps the file read-only and opens it O_RDONLY: nothing can be written.
+    // NO_LOCK is set only with READ_ONLY and only when no `lock.mdb` exists, i.e. no process
+    // has the environment open (LMDB creates the lock file at open and never removes it): its
+    // risk is a writer starting during the read, which, not seeing this reader, may reuse pages
+    // it walks. A reader then sees garbage pages: decoded entries are checked whole (a garbage
+    // value is a corrupt entry, never written back: the environment is read-only), and a walk
+    // that LMDB cannot survive is why the CLI walks in a child process. This process's own
+    // memory outside the read-only map is never written by LMDB on a read.
     unsafe {
         options.flags(flags);
     }

@@ -53,7 +53,7 @@ use serde::Deserialize;
 
 mod env;
 
-use env::{Db, Shared, Sizes};
+use env::{Access, Db, Shared, Sizes};
 
 /// The store's registry name.
 pub const NAME: &str = "lmdb";
@@ -119,6 +119,22 @@ pub enum LmdbError {
     /// the environment again (other processes are not affected; reopen in a new process).
     #[error("the LMDB environment in {path} could not be resized and is closed for this process")]
     Broken {
+        /// The cache directory.
+        path: PathBuf,
+    },
+    /// The data file is not an LMDB environment (another program's file, or damaged beyond
+    /// its header): reported as such, never written.
+    #[error("{file} is not an LMDB environment: {reason}")]
+    NotLmdb {
+        /// The data file.
+        file: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// The directory's environment is open read-only in this process
+    /// ([`LmdbStore::open_read_only`]): it cannot also be opened for writing here.
+    #[error("the LMDB environment in {path} is open read-only in this process")]
+    OpenReadOnly {
         /// The cache directory.
         path: PathBuf,
     },
@@ -224,11 +240,60 @@ impl LmdbStore {
         };
         std::fs::create_dir_all(dir).map_err(dir_error)?;
         let canonical = std::fs::canonicalize(dir).map_err(dir_error)?;
-        let shared = env::shared(&canonical, sizes).map_err(|e| fail(e.to_string()))?;
+        let shared =
+            env::shared(&canonical, Access::ReadWrite(sizes)).map_err(|e| fail(e.to_string()))?;
         Ok(LmdbStore {
             shared,
             durable: options.durable,
         })
+    }
+
+    /// Opens the existing store at `options.location` only to read it, for tools: nothing is
+    /// created or written — no directory, no `data.mdb`, no resize lock, and no `lock.mdb` when
+    /// there is none (`MDB_RDONLY`, plus `MDB_NOLOCK` then). `data.mdb`'s bytes and times are
+    /// left as they were; an existing `lock.mdb` gets this reader's slot in its table (the way
+    /// LMDB readers keep writers from reusing the pages they read). Writes fail.
+    ///
+    /// A `data.mdb` that is not an LMDB environment is [`LmdbError::NotLmdb`].
+    ///
+    /// The trade-off without `lock.mdb`: no process had the environment open, so none writes;
+    /// one that starts writing during the read does not know of this reader and may reuse pages
+    /// it reads, which then reads garbage. Read-only callers must treat what they read as
+    /// evidence to check (bucketcache decodes every entry whole), and should walk a store that
+    /// may be damaged in a process they can lose (the CLI does).
+    ///
+    /// ```
+    /// use bucketcache_core::store::{Store, StoreOptions};
+    /// use bucketcache_lmdb::{LmdbError, LmdbStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// LmdbStore::open(&StoreOptions::new(dir.path())).unwrap().write("0a.json", b"{}").unwrap();
+    /// std::fs::remove_file(dir.path().join("lock.mdb")).unwrap();
+    /// let store = LmdbStore::open_read_only(&StoreOptions::new(dir.path())).unwrap();
+    /// assert_eq!(store.list().unwrap().len(), 1);
+    /// assert!(store.write("0b.json", b"{}").is_err());
+    /// assert!(!dir.path().join("lock.mdb").exists(), "nothing created");
+    ///
+    /// let other = tempfile::tempdir().unwrap();
+    /// std::fs::write(other.path().join("data.mdb"), b"not LMDB").unwrap();
+    /// let err = LmdbStore::open_read_only(&StoreOptions::new(other.path())).unwrap_err();
+    /// assert!(matches!(err, LmdbError::NotLmdb { .. }), "{err}");
+    /// ```
+    pub fn open_read_only(options: &StoreOptions) -> Result<LmdbStore, LmdbError> {
+        let dir = &options.location;
+        let canonical = std::fs::canonicalize(dir).map_err(|e| LmdbError::Lmdb {
+            path: dir.clone(),
+            source: heed::Error::Io(e),
+        })?;
+        let shared = env::shared(&canonical, Access::ReadOnly)?;
+        Ok(LmdbStore {
+            shared,
+            durable: false,
+        })
+    }
+
+    /// Whether this store was opened with [`open_read_only`](Self::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only
     }
 
     /// The size of the memory map now (it grows when full).
