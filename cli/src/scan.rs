@@ -189,20 +189,22 @@ fn file_entries_in(dir: &Path) -> usize {
 }
 
 /// Opens the LMDB store of `dir`: read-only (nothing created, nothing changed) for a command
-/// that only reads.
+/// that only reads. For a command that writes, the environment is first opened read-only too:
+/// a data file that is not an LMDB environment is then found without creating LMDB's lock files
+/// beside it.
 fn open_lmdb(dir: &Path, location: &Location) -> bucketcache::Result<Arc<dyn Store>> {
     use bucketcache::lmdb::LmdbStore;
     let options = location.options(dir);
+    let store = LmdbStore::open_read_only(&options).map_err(|e| bucketcache::Error::Store {
+        store: bucketcache::lmdb::NAME.into(),
+        location: lmdb_file(dir).display().to_string(),
+        reason: e.to_string(),
+    })?;
     if location.read_only {
-        let store = LmdbStore::open_read_only(&options).map_err(|e| bucketcache::Error::Store {
-            store: bucketcache::lmdb::NAME.into(),
-            location: lmdb_file(dir).display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(Arc::new(store))
-    } else {
-        Ok(Arc::new(LmdbStore::open(&options)?))
+        return Ok(Arc::new(store));
     }
+    drop(store);
+    Ok(Arc::new(LmdbStore::open(&options)?))
 }
 
 /// The store of the existing cache directory `dir` (never created: read commands must not make
@@ -316,7 +318,7 @@ pub fn list_error(store: &Recorder, e: bucketcache::Error) -> anyhow::Error {
 }
 
 /// An I/O error's text, with the text of the store error inside it (LMDB's own words).
-fn io_reason(e: &io::Error) -> String {
+pub fn io_reason(e: &io::Error) -> String {
     match e.get_ref() {
         Some(inner) => {
             let mut text = inner.to_string();

@@ -3,11 +3,14 @@
 
 mod common;
 
+mod damaged_lmdb;
 mod keys_and_values;
+mod limits;
 mod listing;
 mod logging;
 mod plugins;
 mod prune_verify;
+mod read_only;
 mod redis;
 mod robustness;
 mod stores;
