@@ -25,6 +25,10 @@
 //!   per page), with every block of `data.mdb` reserved before LMDB maps it, so that a full disk
 //!   is an error from `set`, never `SIGBUS`; the file is then as large as the map. Elsewhere,
 //!   and on file systems that cannot reserve blocks, commits write with `pwrite`.
+//! - **Read-only** for tools ([`LmdbStore::open_read_only`], what the CLI's read commands use):
+//!   nothing is created or written, and a `data.mdb` that is not LMDB is
+//!   [`LmdbError::NotLmdb`]. LMDB trusts its file: a damaged one may crash the reading process,
+//!   so a tool should walk an untrusted store in a process it can lose.
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {

@@ -239,3 +239,92 @@ fn reopening_with_a_smaller_map_keeps_the_file_and_every_entry() {
         );
     }
 }
+
+// ---- read-only (tools): nothing created, nothing changed ----
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_read_only_store_creates_no_file_and_changes_no_byte_or_time_of_the_data_file() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
+        store.write("0a.json", b"{\"value\": 1}").unwrap();
+        store.write("0b.json", b"{\"value\": 2}").unwrap();
+    }
+    // A copied cache: only the data file.
+    std::fs::remove_file(dir.path().join("lock.mdb")).unwrap();
+    let _ = std::fs::remove_file(dir.path().join(bucketcache_lmdb::RESIZE_LOCK_FILE));
+    let data = dir.path().join("data.mdb");
+    let before = (
+        std::fs::read(&data).unwrap(),
+        std::fs::metadata(&data).unwrap().modified().unwrap(),
+    );
+    let store = LmdbStore::open_read_only(&StoreOptions::new(dir.path())).unwrap();
+    assert!(store.is_read_only());
+    let listed: Vec<_> = store.list().unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(listed, ["0a.json", "0b.json"]);
+    let limits = bucketcache_core::store::ReadLimits {
+        max_bytes: 1 << 20,
+        head: &|_| true,
+    };
+    assert!(matches!(
+        store.read("0b.json", &limits).unwrap(),
+        bucketcache_core::store::Fetched::Bytes(b) if b == b"{\"value\": 2}"
+    ));
+    assert!(store.write("0c.json", b"{}").is_err(), "a write fails");
+    assert!(store.remove("0a.json").is_err(), "a removal fails");
+    drop(store);
+    assert_eq!(names(dir.path()), ["data.mdb"], "no lock file created");
+    let after = (
+        std::fs::read(&data).unwrap(),
+        std::fs::metadata(&data).unwrap().modified().unwrap(),
+    );
+    assert!(after == before, "data.mdb: same bytes, same time");
+}
+
+#[test]
+fn a_read_only_store_shares_a_writer_of_this_process_but_a_writer_cannot_share_it() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let writer = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
+    writer.write("0a.json", b"{}").unwrap();
+    let reader = LmdbStore::open_read_only(&StoreOptions::new(dir.path())).unwrap();
+    assert!(!reader.is_read_only(), "the writer's environment, shared");
+    writer.write("0b.json", b"{}").unwrap();
+    assert_eq!(reader.list().unwrap().len(), 2);
+    drop((writer, reader));
+
+    let reader = LmdbStore::open_read_only(&StoreOptions::new(dir.path())).unwrap();
+    assert!(reader.is_read_only());
+    let err = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap_err();
+    assert!(err.to_string().contains("open read-only"), "{err}");
+    drop(reader);
+    LmdbStore::open(&StoreOptions::new(dir.path()))
+        .unwrap()
+        .write("0c.json", b"{}")
+        .unwrap();
+}
+
+#[test]
+fn a_data_file_that_is_not_lmdb_is_not_lmdb_to_a_reader_and_stays_as_it_was() {
+    setup();
+    for content in [&b"my own notes, not a database"[..], b"", &[0xab; 20000]] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data.mdb");
+        std::fs::write(&data, content).unwrap();
+        let err = LmdbStore::open_read_only(&StoreOptions::new(dir.path())).unwrap_err();
+        assert!(matches!(err, LmdbError::NotLmdb { .. }), "{err}");
+        assert!(err.to_string().contains("data.mdb"), "{err}");
+        assert_eq!(std::fs::read(&data).unwrap(), content);
+        assert_eq!(names(dir.path()), ["data.mdb"]);
+    }
+}
