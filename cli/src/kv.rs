@@ -17,7 +17,7 @@ use bucketcache::{Bucket, DEFAULT_BACKEND};
 
 use super::output::outln;
 use super::readonly::ReadOnly;
-use super::scan::{backend_named, existing_dir, io_reason, lmdb_file, open_location, Location};
+use super::scan::{backend_named, existing_dir, open_location, Location};
 use super::value::AnyValue;
 use super::{Ctx, EXIT_NEGATIVE};
 
@@ -195,39 +195,10 @@ fn open(ctx: &Ctx, args: &BucketArgs, lifetime: Option<Duration>, what: Use) -> 
     Ok(builder.open()?)
 }
 
-/// A store's I/O error said in the store's terms: an LMDB store by its data file, a Redis entry
-/// by its key (not by a file path that does not exist).
-fn said_plainly(bucket: &Bucket, e: bucketcache::Error) -> anyhow::Error {
-    let bucketcache::Error::Io { path, source } = &e else {
-        return e.into();
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let store = bucket.store();
-    match store.name() {
-        bucketcache::lmdb::NAME => anyhow!(
-            "cannot use the LMDB store {} (entry {name}): {}",
-            lmdb_file(store.location()).display(),
-            io_reason(source)
-        ),
-        bucketcache::redis::NAME => anyhow!(
-            "Redis key {}:{name}: {}",
-            store.location().display(),
-            io_reason(source)
-        ),
-        _ => e.into(),
-    }
-}
-
 pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     let key = parse_json("KEY", &args.key)?;
     let bucket = open(ctx, &args.bucket, None, Use::Read)?;
-    match bucket
-        .get::<AnyValue>(&key)
-        .map_err(|e| said_plainly(&bucket, e))?
-    {
+    match bucket.get::<AnyValue>(&key)? {
         Some(AnyValue(value)) => {
             let text = if args.pretty {
                 serde_json::to_string_pretty(&value)?
@@ -251,9 +222,7 @@ pub fn set(ctx: &Ctx, args: SetArgs) -> Result<ExitCode> {
     let value = parse_json("VALUE", &args.value)?;
     let lifetime = args.lifetime.as_deref().map(parse_lifetime).transpose()?;
     let bucket = open(ctx, &args.bucket, lifetime, Use::Write)?;
-    bucket
-        .set(&key, &value)
-        .map_err(|e| said_plainly(&bucket, e))?;
+    bucket.set(&key, &value)?;
     tracing::info!(file = %bucket.path_for_key(&key)?.display(), "stored");
     Ok(ExitCode::SUCCESS)
 }
@@ -261,7 +230,7 @@ pub fn set(ctx: &Ctx, args: SetArgs) -> Result<ExitCode> {
 pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<ExitCode> {
     let key = parse_json("KEY", &args.key)?;
     let bucket = open(ctx, &args.bucket, None, Use::Remove)?;
-    if bucket.remove(&key).map_err(|e| said_plainly(&bucket, e))? {
+    if bucket.remove(&key)? {
         Ok(ExitCode::SUCCESS)
     } else {
         if !ctx.out.quiet {

@@ -26,6 +26,9 @@ impl Store for ReadOnly {
     fn location(&self) -> &Path {
         self.0.location()
     }
+    fn entry_path(&self, name: &str) -> std::path::PathBuf {
+        self.0.entry_path(name)
+    }
     fn is_plain_directory(&self) -> bool {
         self.0.is_plain_directory()
     }

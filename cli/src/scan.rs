@@ -397,6 +397,9 @@ impl Store for Recorder {
     fn location(&self) -> &Path {
         self.inner.location()
     }
+    fn entry_path(&self, name: &str) -> PathBuf {
+        self.inner.entry_path(name)
+    }
     fn is_plain_directory(&self) -> bool {
         self.inner.is_plain_directory()
     }

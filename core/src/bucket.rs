@@ -706,7 +706,7 @@ impl Bucket {
     }
 
     pub(crate) fn store_error(&self, name: &str, source: std::io::Error) -> Error {
-        Error::io(self.path().join(name), source)
+        Error::io(self.inner.store.entry_path(name), source)
     }
 
     pub(crate) fn describe_key<K: Serialize + ?Sized>(&self, key: &K) -> String {

@@ -154,6 +154,14 @@ pub struct PrunePlan {
     pub unreadable: Vec<(String, String)>,
 }
 
+/// Why a name of this kind is not an entry.
+fn not_an_entry(kind: Kind) -> String {
+    match kind {
+        Kind::Record(_) => format!("a {kind}, not an entry"),
+        _ => format!("a {kind}, not a regular file"),
+    }
+}
+
 /// Looks at a store entry by entry, for one or several backends.
 ///
 /// ```
@@ -290,7 +298,7 @@ impl Inspector {
             Ok(Some(b)) => b.clone(),
         };
         if l.kind != Kind::File {
-            return Some(foreign(format!("a {}, not a regular file", l.kind), l));
+            return Some(foreign(not_an_entry(l.kind), l));
         }
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
         let limits = ReadLimits {
@@ -323,7 +331,7 @@ impl Inspector {
             Ok(Fetched::Missing) => return None, // removed while listing
             Ok(Fetched::NotAFile(kind)) => {
                 item.kind = kind;
-                State::Foreign(format!("a {kind}, not a regular file"))
+                State::Foreign(not_an_entry(kind))
             }
             Ok(Fetched::TooLarge(size)) => {
                 item.size = size;

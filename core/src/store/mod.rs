@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 mod fs;
@@ -36,6 +36,9 @@ pub enum Kind {
     Directory,
     /// A FIFO, socket or device: never opened.
     Special,
+    /// A record of another type in a store that is not a directory, named by its type (a Redis
+    /// list is `Record("Redis list")`): never an entry, never removed.
+    Record(&'static str),
 }
 
 impl fmt::Display for Kind {
@@ -45,6 +48,7 @@ impl fmt::Display for Kind {
             Kind::Symlink => "symbolic link",
             Kind::Directory => "directory",
             Kind::Special => "special file",
+            Kind::Record(kind) => kind,
         })
     }
 }
@@ -120,6 +124,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
     /// Where it is: the directory, or the namespace of a network store (messages, `Bucket::path`).
     fn location(&self) -> &Path;
+    /// How an error names the entry `name`: by default its file in [`location`](Self::location);
+    /// a store whose entries are not files names them its own way (the data file of an LMDB
+    /// store, the key and server of a Redis entry), never by a file path that does not exist.
+    fn entry_path(&self, name: &str) -> PathBuf {
+        self.location().join(name)
+    }
     /// Whether this is a directory of plain files named as Python BucketCache names them (only
     /// then can a cache be shared with the original).
     fn is_plain_directory(&self) -> bool {

@@ -161,6 +161,10 @@ impl Store for NearStore {
         self.far.location()
     }
 
+    fn entry_path(&self, name: &str) -> std::path::PathBuf {
+        self.far.entry_path(name)
+    }
+
     fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
         Ok(self.read_with_age(name, limits)?.0)
     }

@@ -439,6 +439,14 @@ impl Store for LmdbStore {
         &self.shared.path
     }
 
+    /// `<dir>/data.mdb (entry <name>)`: an entry is a record of the data file, not a file.
+    fn entry_path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!(
+            "{} (entry {name})",
+            self.shared.path.join(DATA_FILE).display()
+        ))
+    }
+
     fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
         if self.check_name(name).is_err() {
             return Ok(Fetched::Missing);

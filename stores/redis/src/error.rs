@@ -16,11 +16,13 @@ pub enum RedisStoreError {
     #[error("invalid Redis store configuration: {0}")]
     Config(String),
     /// The server could not be reached: connection refused or dropped, host unreachable, TLS or
-    /// authentication failure.
-    #[error("Redis at {url} is unavailable: {source}")]
+    /// authentication failure. Nothing was done.
+    #[error("Redis at {url} is unavailable{}: {source}", on(.key))]
     Unavailable {
         /// The server's URL, without credentials.
         url: String,
+        /// The Redis key the call was about, if one.
+        key: Option<String>,
         /// What the client said.
         #[source]
         source: redis::RedisError,
@@ -38,51 +40,87 @@ pub enum RedisStoreError {
         /// When the next attempt will be made.
         retry_in_ms: u64,
     },
-    /// No answer within the timeout.
-    #[error("Redis at {url} did not answer within {timeout:?}")]
+    /// No answer within the timeout to a command that only reads (or to connecting).
+    #[error("Redis at {url} did not answer within {timeout:?}{}", on(.key))]
     Timeout {
         /// The server's URL, without credentials.
         url: String,
+        /// The Redis key the call was about, if one.
+        key: Option<String>,
         /// The timeout that passed.
         timeout: Duration,
         /// What the client said.
         #[source]
         source: redis::RedisError,
     },
+    /// A command that changes data (`SET`, `DEL`, …) was sent but not answered: it timed out or
+    /// the connection broke after sending. The server may or may not have applied it. After a
+    /// `set`, the key holds the new value or what it held before (never a mix); read it again
+    /// to know.
+    #[error("Redis at {url} did not confirm {command}{}: outcome unknown (it may or may not have been applied): {source}", on(.key))]
+    OutcomeUnknown {
+        /// The server's URL, without credentials.
+        url: String,
+        /// The command.
+        command: &'static str,
+        /// The Redis key it changes, if one.
+        key: Option<String>,
+        /// Whether the command timed out (else the connection broke).
+        timed_out: bool,
+        /// What the client said.
+        #[source]
+        source: redis::RedisError,
+    },
     /// The server refused a command (out of memory, no permission, a read-only replica, …).
-    #[error("Redis at {url} refused {command}: {source}")]
+    #[error("Redis at {url} refused {command}{}: {source}", on(.key))]
     Refused {
         /// The server's URL, without credentials.
         url: String,
         /// The command.
         command: &'static str,
+        /// The Redis key the command was about, if one.
+        key: Option<String>,
         /// What the server said.
         #[source]
         source: redis::RedisError,
     },
     /// A value larger than the server accepts (its `proto-max-bulk-len`, 512 MB by default).
-    #[error(
-        "a value of {size} bytes is over the {limit} bytes Redis accepts (proto-max-bulk-len)"
-    )]
+    /// Nothing was written.
+    #[error("a value of {size} bytes for key {key} is too large for this server (limit {limit} bytes, its proto-max-bulk-len, at {url})")]
     TooLarge {
         /// The value's size.
         size: u64,
         /// The server's limit.
         limit: u64,
+        /// The server's URL, without credentials.
+        url: String,
+        /// The Redis key.
+        key: String,
     },
+}
+
+/// ` on key K`, or nothing.
+fn on(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|k| format!(" on key {k}"))
+        .unwrap_or_default()
 }
 
 impl RedisStoreError {
     /// The kind of the [`io::Error`] this error travels in: `InvalidInput` for a configuration
-    /// or a value too large, `TimedOut`, `ConnectionRefused` when the server refused the
-    /// connection, `NotConnected` when it is otherwise unreachable, `Other` for a refused
-    /// command.
+    /// or a value too large, `TimedOut` (also an unknown outcome that timed out),
+    /// `ConnectionRefused` when the server refused the connection, `NotConnected` when it is
+    /// otherwise unreachable (or broke after a change was sent), `Other` for a refused command.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             RedisStoreError::Config(_) | RedisStoreError::TooLarge { .. } => {
                 io::ErrorKind::InvalidInput
             }
-            RedisStoreError::Timeout { .. } => io::ErrorKind::TimedOut,
+            RedisStoreError::Timeout { .. }
+            | RedisStoreError::OutcomeUnknown {
+                timed_out: true, ..
+            } => io::ErrorKind::TimedOut,
+            RedisStoreError::OutcomeUnknown { .. } => io::ErrorKind::NotConnected,
             RedisStoreError::Unavailable { source, .. } if source.is_connection_refusal() => {
                 io::ErrorKind::ConnectionRefused
             }
@@ -101,7 +139,14 @@ impl RedisStoreError {
             RedisStoreError::Unavailable { .. }
                 | RedisStoreError::Backoff { .. }
                 | RedisStoreError::Timeout { .. }
+                | RedisStoreError::OutcomeUnknown { .. }
         )
+    }
+
+    /// Whether a change was sent and may or may not have been applied
+    /// ([`OutcomeUnknown`](Self::OutcomeUnknown)).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, RedisStoreError::OutcomeUnknown { .. })
     }
 
     /// This error, if it is anywhere in `error`'s chain of sources (e.g. in a
@@ -109,7 +154,14 @@ impl RedisStoreError {
     ///
     /// ```
     /// use bucketcache_redis::RedisStoreError;
-    /// let io: std::io::Error = RedisStoreError::TooLarge { size: 2, limit: 1 }.into();
+    /// let too_large = RedisStoreError::TooLarge {
+    ///     size: 2,
+    ///     limit: 1,
+    ///     url: "redis://127.0.0.1:6379/0".into(),
+    ///     key: "ns:k.json".into(),
+    /// };
+    /// assert!(too_large.to_string().contains("too large for this server (limit 1 bytes"));
+    /// let io: std::io::Error = too_large.into();
     /// let e = bucketcache_core::Error::Io { path: "ns/k.json".into(), source: io };
     /// assert!(matches!(RedisStoreError::find(&e), Some(RedisStoreError::TooLarge { .. })));
     /// ```

@@ -66,7 +66,7 @@ use bucketcache_core::store::{
 use serde::{Deserialize, Serialize};
 
 pub use error::RedisStoreError;
-use pool::{Pool, Timeouts};
+use pool::{Call, Pool, Timeouts};
 /// The `redis` crate this store is built on (for raw commands next to a bucket).
 pub use redis;
 
@@ -198,7 +198,8 @@ end
 return 0
 ";
 
-/// The size of each key: its length for a string, -1 for another type, -2 when gone.
+/// The size of each key: its length for a string, -2 when gone, the type's name for another
+/// type.
 const SIZES: &str = r"
 local out = {}
 for i, k in ipairs(KEYS) do
@@ -208,11 +209,24 @@ for i, k in ipairs(KEYS) do
   elseif t == 'none' then
     out[i] = -2
   else
-    out[i] = -1
+    out[i] = t
   end
 end
 return out
 ";
+
+/// The [`Kind`] of a key of the Redis type `type_name` that is not a string.
+fn kind_of_type(type_name: &str) -> Kind {
+    Kind::Record(match type_name {
+        "list" => "Redis list",
+        "set" => "Redis set",
+        "zset" => "Redis sorted set",
+        "hash" => "Redis hash",
+        "stream" => "Redis stream",
+        "vectorset" => "Redis vector set",
+        _ => "Redis value of a module's type",
+    })
+}
 
 impl RedisStore {
     /// A store for `namespace` on the server at `url`. Nothing is sent yet: the first call
@@ -270,17 +284,19 @@ impl RedisStore {
     /// Connects (if no connection is open) and checks that the server answers.
     pub fn ping(&self) -> Result<(), RedisStoreError> {
         self.pool
-            .run("PING", |c| redis::cmd("PING").query::<String>(c))
+            .run(Call::read("PING", None), |c| {
+                redis::cmd("PING").query::<String>(c)
+            })
             .map(drop)
     }
 
-    /// Reads the server's `proto-max-bulk-len` once (a server that refuses `CONFIG GET` keeps
-    /// the default limit).
-    fn learn_limit(&self) {
-        if self.limit_known.load(Ordering::Relaxed) {
+    /// Reads the server's `proto-max-bulk-len` once, or again when `again` (a server that
+    /// refuses `CONFIG GET` keeps the default limit).
+    fn learn_limit(&self, again: bool) {
+        if self.limit_known.load(Ordering::Relaxed) && !again {
             return;
         }
-        let got = self.pool.run("CONFIG GET", |c| {
+        let got = self.pool.run(Call::read("CONFIG GET", None), |c| {
             redis::cmd("CONFIG")
                 .arg("GET")
                 .arg("proto-max-bulk-len")
@@ -301,15 +317,29 @@ impl RedisStore {
         }
     }
 
-    /// The raw value of `name`, `Err(())` for a key of another type.
-    fn get(&self, name: &str) -> io::Result<Result<Option<Vec<u8>>, ()>> {
+    /// The raw value of `name`, `Err(kind)` for a key of another type.
+    fn get(&self, name: &str) -> io::Result<Result<Option<Vec<u8>>, Kind>> {
         let key = self.key_of(name);
-        Ok(self.pool.run("GET", |c| {
+        Ok(self.pool.run(Call::read("GET", Some(&key)), |c| {
             match redis::cmd("GET").arg(&key).query::<Option<Vec<u8>>>(c) {
-                Err(e) if e.code() == Some("WRONGTYPE") => Ok(Err(())),
+                Err(e) if e.code() == Some("WRONGTYPE") => {
+                    let type_name: String = redis::cmd("TYPE").arg(&key).query(c)?;
+                    Ok(Err(kind_of_type(&type_name)))
+                }
                 other => other.map(Ok),
             }
         })?)
+    }
+
+    /// The error of a value of `size` bytes over the server's `limit` for `key`.
+    fn too_large(&self, size: u64, limit: u64, key: String) -> io::Error {
+        RedisStoreError::TooLarge {
+            size,
+            limit,
+            url: self.pool.url().to_owned(),
+            key,
+        }
+        .into()
     }
 }
 
@@ -322,11 +352,16 @@ impl Store for RedisStore {
         &self.namespace
     }
 
+    /// `<url> key <namespace>:<name>`: the server and the Redis key, not a file.
+    fn entry_path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("{} key {}", self.pool.url(), self.key_of(name)))
+    }
+
     fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
         let bytes = match self.get(name)? {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Ok(Fetched::Missing),
-            Err(()) => return Ok(Fetched::NotAFile(Kind::Special)),
+            Err(kind) => return Ok(Fetched::NotAFile(kind)),
         };
         if bytes.len() as u64 > limits.max_bytes {
             return Ok(Fetched::TooLarge(bytes.len() as u64));
@@ -347,28 +382,41 @@ impl Store for RedisStore {
         bytes: &[u8],
         expires: Option<SystemTime>,
     ) -> io::Result<()> {
-        self.learn_limit();
+        self.learn_limit(false);
+        let size = bytes.len() as u64;
+        let key = self.key_of(name);
         let limit = self.max_value_bytes.load(Ordering::Relaxed);
-        if bytes.len() as u64 > limit {
-            return Err(RedisStoreError::TooLarge {
-                size: bytes.len() as u64,
-                limit,
-            }
-            .into());
+        if size > limit {
+            return Err(self.too_large(size, limit, key));
         }
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key_of(name)).arg(bytes);
+        cmd.arg(&key).arg(bytes);
         if let Some(at) = expires {
             cmd.arg("PXAT").arg(unix_millis_rounded_up(at));
         }
-        Ok(self.pool.run("SET", |c| cmd.exec(c))?)
+        match self.pool.run(Call::write("SET", &key), |c| cmd.exec(c)) {
+            Ok(()) => Ok(()),
+            // A server answers a value over its `proto-max-bulk-len` (which may have been
+            // lowered since it was read) with a protocol error and closes the connection: read
+            // the limit again before calling it a fault.
+            Err(e) => {
+                self.learn_limit(true);
+                let limit = self.max_value_bytes.load(Ordering::Relaxed);
+                if size > limit {
+                    return Err(self.too_large(size, limit, key));
+                }
+                Err(e.into())
+            }
+        }
     }
 
     fn remove(&self, name: &str) -> io::Result<bool> {
         let key = self.key_of(name);
         let removed: i64 = self
             .pool
-            .run("DEL", |c| self.remove_script.key(&key).invoke(c))?;
+            .run(Call::write("DEL", &key), |c| {
+                self.remove_script.key(&key).invoke(c)
+            })?;
         Ok(removed > 0)
     }
 
@@ -382,14 +430,14 @@ impl Store for RedisStore {
         // Deleted only if the server still holds what was judged (a fresh value written by
         // another machine since is kept).
         let key = self.key_of(name);
-        let removed: i64 = self.pool.run("DEL", |c| {
+        let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
             self.remove_if_script.key(&key).arg(&seen[..]).invoke(c)
         })?;
         Ok((removed > 0).then_some(seen.len() as u64))
     }
 
     fn list(&self) -> io::Result<Vec<Listed>> {
-        let listed = self.pool.run("SCAN", |c| {
+        let listed = self.pool.run(Call::read("SCAN", Some(&self.pattern)), |c| {
             // Restarted from the beginning if the connection is replaced midway.
             let mut names: BTreeMap<String, (u64, Kind)> = BTreeMap::new();
             let mut cursor: u64 = 0;
@@ -420,15 +468,17 @@ impl Store for RedisStore {
                     for (_, key) in &batch {
                         invocation.key(&key[..]);
                     }
-                    let sizes: Vec<i64> = invocation.invoke(c)?;
+                    let sizes: Vec<redis::Value> = invocation.invoke(c)?;
                     for ((name, _), size) in batch.into_iter().zip(sizes) {
                         match size {
-                            -2 => {} // gone since the scan
-                            -1 => {
-                                names.insert(name, (0, Kind::Special));
-                            }
-                            n => {
+                            redis::Value::Int(-2) => {} // gone since the scan
+                            redis::Value::Int(n) => {
                                 names.insert(name, (n.max(0) as u64, Kind::File));
+                            }
+                            other => {
+                                let type_name: String =
+                                    redis::from_redis_value(other).unwrap_or_default();
+                                names.insert(name, (0, kind_of_type(&type_name)));
                             }
                         }
                     }

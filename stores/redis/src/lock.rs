@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bucketcache_core::store::{Lease, Locked};
 
 use crate::error::RedisStoreError;
-use crate::pool::Pool;
+use crate::pool::{Call, Pool};
 
 /// Extends the key's expiry only if it still holds the token.
 const RENEW: &str = r"
@@ -54,7 +54,7 @@ pub(crate) fn try_lock(
 ) -> Result<Locked, RedisStoreError> {
     let token = token();
     let ttl_ms = ttl.as_millis().max(1) as u64;
-    let set: Option<String> = pool.run("SET NX", |c| {
+    let set: Option<String> = pool.run(Call::write("SET NX", &key), |c| {
         redis::cmd("SET")
             .arg(&key)
             .arg(&token)
@@ -78,7 +78,7 @@ pub(crate) fn try_lock(
                         Err(RecvTimeoutError::Timeout) => {}
                         _ => return,
                     }
-                    let renewed = pool.run("PEXPIRE", |c| {
+                    let renewed = pool.run(Call::write("PEXPIRE", &key), |c| {
                         renew
                             .key(&key)
                             .arg(&token)
@@ -134,7 +134,7 @@ impl Drop for RedisLease {
             let _ = keeper.join();
         }
         let release = redis::Script::new(RELEASE);
-        let released = self.pool.run("DEL", |c| {
+        let released = self.pool.run(Call::write("DEL", &self.key), |c| {
             release.key(&self.key).arg(&self.token).invoke::<i64>(c)
         });
         if let Err(e) = released {

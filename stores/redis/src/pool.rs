@@ -26,6 +26,35 @@ pub(crate) struct Timeouts {
     pub(crate) reconnect_backoff: Duration,
 }
 
+/// What a call is, for its errors: the command, the key it is about, whether it changes data.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub(crate) command: &'static str,
+    pub(crate) key: Option<&'a str>,
+    /// A change (`SET`, `DEL`, …): a failure after it was sent leaves its outcome unknown.
+    pub(crate) writes: bool,
+}
+
+impl<'a> Call<'a> {
+    /// A command that only reads.
+    pub(crate) fn read(command: &'static str, key: Option<&'a str>) -> Self {
+        Call {
+            command,
+            key,
+            writes: false,
+        }
+    }
+
+    /// A command that changes `key`.
+    pub(crate) fn write(command: &'static str, key: &'a str) -> Self {
+        Call {
+            command,
+            key: Some(key),
+            writes: true,
+        }
+    }
+}
+
 /// The last failed connection attempt.
 #[derive(Debug)]
 struct Down {
@@ -105,7 +134,7 @@ impl Pool {
                 Ok(con)
             }
             Err(e) => {
-                let error = self.fault(e, self.timeouts.connect);
+                let error = self.fault(e, self.timeouts.connect, None);
                 tracing::debug!(url = %self.url, error = %error, "cannot connect to Redis");
                 *lock(&self.down) = Some(Down {
                     at: Instant::now(),
@@ -116,12 +145,14 @@ impl Pool {
         }
     }
 
-    /// Runs `op` on a connection; `command` names it in errors.
+    /// Runs `op` on a connection; `call` names it in errors. A change that was sent but not
+    /// answered is [`RedisStoreError::OutcomeUnknown`].
     pub(crate) fn run<T>(
         &self,
-        command: &'static str,
+        call: Call<'_>,
         mut op: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, RedisStoreError> {
+        let key = || call.key.map(str::to_owned);
         let reused = lock(&self.idle).pop();
         let (mut con, mut fresh) = match reused {
             Some(con) => (con, false),
@@ -144,13 +175,23 @@ impl Pool {
                         fresh = true;
                         continue;
                     }
-                    return Err(self.fault(e, self.timeouts.command));
+                    if call.writes {
+                        return Err(RedisStoreError::OutcomeUnknown {
+                            url: self.url.clone(),
+                            command: call.command,
+                            key: key(),
+                            timed_out: e.is_timeout(),
+                            source: e,
+                        });
+                    }
+                    return Err(self.fault(e, self.timeouts.command, key()));
                 }
                 Err(e) => {
                     self.give_back(con);
                     return Err(RedisStoreError::Refused {
                         url: self.url.clone(),
-                        command,
+                        command: call.command,
+                        key: key(),
                         source: e,
                     });
                 }
@@ -165,16 +206,18 @@ impl Pool {
         }
     }
 
-    fn fault(&self, e: RedisError, timeout: Duration) -> RedisStoreError {
+    fn fault(&self, e: RedisError, timeout: Duration, key: Option<String>) -> RedisStoreError {
         if e.is_timeout() {
             RedisStoreError::Timeout {
                 url: self.url.clone(),
+                key,
                 timeout,
                 source: e,
             }
         } else {
             RedisStoreError::Unavailable {
                 url: self.url.clone(),
+                key,
                 source: e,
             }
         }

@@ -285,11 +285,11 @@ fn keys_of_other_types_are_foreign_and_never_removed() {
     let store = b.store();
     assert!(matches!(
         store.read(&name, &limits()).unwrap(),
-        Fetched::NotAFile(Kind::Special)
+        Fetched::NotAFile(Kind::Record("Redis list"))
     ));
     let listed = store.list().unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].kind, Kind::Special);
+    assert_eq!(listed[0].kind, Kind::Record("Redis list"));
     let exists: i64 = redis::cmd("EXISTS")
         .arg(&key)
         .query(&mut server.connection())
