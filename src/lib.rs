@@ -26,14 +26,17 @@
 #![warn(missing_docs)]
 
 pub use bucketcache_core::{
-    backend, config, deferred_write, inspect, keymaker, lifetime, plugins, registry, rules, store,
-    time, validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo,
-    Clock, Decoded, DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker,
-    ManualClock, MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree,
-    ValueVisitor, PYTHON_KEYMAKER,
+    backend, config, deferred_write, inspect, keymaker, lifetime, registry, rules, store, time,
+    validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo, Clock,
+    Decoded, DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker, ManualClock,
+    MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree, ValueVisitor,
+    PYTHON_KEYMAKER,
 };
 pub use bucketcache_core::{budget, memory, size, Stats};
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
+/// The plugin host: backends loaded at run time from shared libraries (crate
+/// `bucketcache-plugin-host`, where every `unsafe` of plugin loading lives).
+pub use bucketcache_plugin_host as plugins;
 
 /// Memoizes a function or method in a [`Bucket`] (the original's `@bucket` decorator).
 ///

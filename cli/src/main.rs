@@ -1,5 +1,5 @@
 //! `bucketcache`: look into, check and clean bucketcache cache directories from the shell.
-//! One module per command; see `bucketcache --help` and the README's "Command-line tool".
+//! One module per command; see `bucketcache --help` and cli/README.md.
 //!
 //! Exit status: 0 success; 1 a negative answer (`get`/`rm`: no live entry, `verify`: corrupt
 //! entries found) or something skipped (`ls`/`stats`/`verify`/`prune`: an entry that could not

@@ -219,7 +219,7 @@ impl BucketConfig {
     pub fn builder(&self) -> Result<BucketBuilder> {
         self.check_path()?;
         for plugin in &self.plugins {
-            crate::plugins::load(plugin)?;
+            crate::registry::load_plugin(plugin.as_ref())?;
         }
         let mut b = Bucket::builder(&self.path)
             .durable(self.durable)

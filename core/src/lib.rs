@@ -18,7 +18,6 @@ pub mod keymaker;
 pub mod lifetime;
 mod memoize;
 pub mod memory;
-pub mod plugins;
 pub mod registry;
 pub mod rules;
 pub mod size;

@@ -101,6 +101,38 @@ pub struct Distribution {
 
 inventory::collect!(Distribution);
 
+/// The plugin host linked into the program: what `plugins = [...]` in a
+/// [`BucketConfig`](crate::BucketConfig) calls. Core holds no `unsafe` and no `libloading`: the
+/// crate `bucketcache-plugin-host` submits this (the `bucketcache` facade links it).
+///
+/// ```
+/// let e = bucketcache_core::registry::load_plugin("/no/such/plugin.so".as_ref()).unwrap_err();
+/// assert!(e.to_string().contains("/no/such/plugin.so"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct PluginHost {
+    /// Loads the plugin library at a path and registers its backend.
+    pub load: fn(&std::path::Path) -> Result<()>,
+}
+
+inventory::collect!(PluginHost);
+
+/// Loads a plugin library through the linked [`PluginHost`].
+///
+/// # Errors
+/// [`Error::Plugin`] naming the file when no host is linked, or whatever the host refuses.
+pub fn load_plugin(path: &std::path::Path) -> Result<()> {
+    match inventory::iter::<PluginHost>.into_iter().next() {
+        Some(host) => (host.load)(path),
+        None => Err(Error::Plugin {
+            path: path.to_owned(),
+            reason: "no plugin host is linked into this program (link the crate \
+                     bucketcache-plugin-host; the bucketcache facade does)"
+                .into(),
+        }),
+    }
+}
+
 /// Where a backend comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -140,6 +172,29 @@ pub struct BackendInfo {
     pub python_class_name: Option<String>,
     /// Where it comes from.
     pub origin: Origin,
+}
+
+impl BackendInfo {
+    /// What the registry says about `backend` from `origin` (name, extension, Python class).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// use bucketcache_core::registry::{BackendInfo, Origin};
+    /// # bucketcache::install_default_backends()?;
+    /// let json = bucketcache_core::registry::backend("json", &Default::default())?;
+    /// let info = BackendInfo::describe(&*json, Origin::Program);
+    /// assert_eq!(info.extension, "json");
+    /// # Ok(()) }
+    /// ```
+    pub fn describe(backend: &dyn Backend, origin: Origin) -> BackendInfo {
+        BackendInfo {
+            name: backend.name().to_owned(),
+            extension: backend.file_extension().to_owned(),
+            binary: backend.is_binary(),
+            python_class_name: backend.python_class_name().map(str::to_owned),
+            origin,
+        }
+    }
 }
 
 #[derive(Clone)]

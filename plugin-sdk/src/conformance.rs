@@ -74,7 +74,7 @@ pub fn check<B: PluginBackend>(backend: B) -> Result<(), Failures> {
     // SAFETY: the table was just built by `build_table`, whose functions and strings obey the
     // ABI and live forever (both the table and the backend are leaked above).
     let hosted =
-        match unsafe { bucketcache_core::plugins::backend_from_table(table, Path::new(&origin)) } {
+        match unsafe { bucketcache_plugin_host::backend_from_table(table, Path::new(&origin)) } {
             Ok(b) => b,
             Err(e) => return Err(Failures(vec![e.to_string()])),
         };

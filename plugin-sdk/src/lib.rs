@@ -43,8 +43,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
-pub use bucketcache_core::plugins::abi;
 pub use bucketcache_core::time::{format_expiration, parse_expiration, Expiration};
+pub use bucketcache_plugin_host::abi;
 /// The `rmpv` crate, for working with [`Value`] (reading and writing it as MessagePack).
 pub use rmpv;
 /// A self-describing value: what the program stored, as a tree (nil, booleans, integers up to
@@ -213,6 +213,12 @@ unsafe fn input<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], String> {
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// The table's `encode` for backend `B` (see [`abi::EncodeFn`]).
+///
+/// # Safety
+/// `context` must be the `&'static B` that `build_table::<B>` stored in the table; `value` must
+/// point to `value_len` readable bytes (or `value_len` be 0); `expiration` must be null or point
+/// to a valid [`ExpirationC`]; `out` must point to a writable [`Buffer`]. All for the call only.
 unsafe extern "C" fn encode_entry<B: PluginBackend>(
     context: *const c_void,
     value: *const u8,
@@ -240,6 +246,13 @@ unsafe extern "C" fn encode_entry<B: PluginBackend>(
     finish(result, out)
 }
 
+/// The table's `decode` for backend `B` (see [`abi::DecodeFn`]).
+///
+/// # Safety
+/// `context` must be the `&'static B` that `build_table::<B>` stored in the table; `bytes` must
+/// point to `len` readable bytes (or `len` be 0); `value_out` must point to a writable
+/// [`Buffer`] and `expiration_out` be null or point to a writable [`ExpirationC`]. All for the
+/// call only.
 unsafe extern "C" fn decode_entry<B: PluginBackend>(
     context: *const c_void,
     bytes: *const u8,
@@ -265,6 +278,11 @@ unsafe extern "C" fn decode_entry<B: PluginBackend>(
     finish(result, value_out)
 }
 
+/// The table's `free` (see [`abi::FreeFn`]).
+///
+/// # Safety
+/// `buffer` must be null or a buffer this plugin returned through an out-parameter and not yet
+/// freed: each buffer is freed once, by this function.
 unsafe extern "C" fn free_entry(_context: *const c_void, buffer: Buffer) {
     if buffer.ptr.is_null() {
         return;

@@ -21,13 +21,13 @@
 
 use std::ffi::{c_char, c_void};
 
-use crate::time::Expiration;
+use bucketcache_core::time::Expiration;
 
 /// The ABI version this host speaks and the SDK writes.
 pub const ABI_VERSION: u32 = 1;
 
 /// The longest buffer a plugin may answer (an encoded file, a decoded value or a message): 1 GiB.
-/// A longer answer is a [`BackendError::Failure`](crate::BackendError::Failure): the host neither
+/// A longer answer is a [`BackendError::Failure`](bucketcache_core::BackendError::Failure): the host neither
 /// reads it nor allocates room for it (the buffer is still handed back to `free`).
 pub const MAX_BUFFER_LEN: usize = 1 << 30;
 

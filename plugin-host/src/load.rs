@@ -6,11 +6,11 @@ use std::ffi::{c_char, CStr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::abi::{self, PluginTable};
-use super::hosted::HostedPlugin;
-use crate::backend::Backend;
-use crate::error::{Error, Result};
-use crate::registry::{register_backend_instance, BackendInfo, Origin};
+use crate::abi::{self, PluginTable};
+use crate::hosted::HostedPlugin;
+use bucketcache_core::backend::Backend;
+use bucketcache_core::registry::{register_backend_instance, BackendInfo, Origin};
+use bucketcache_core::{Error, Result};
 
 /// The environment variable listing plugin files and directories, separated like `PATH`
 /// (`:` on Unix, `;` on Windows).
@@ -82,13 +82,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<BackendInfo> {
     let backend = unsafe { backend_from_table(table, given) }?;
     let origin = Origin::Plugin(canonical.clone());
     register_backend_instance(backend.clone(), origin.clone())?;
-    let info = BackendInfo {
-        name: backend.name().to_owned(),
-        extension: backend.file_extension().to_owned(),
-        binary: backend.is_binary(),
-        python_class_name: backend.python_class_name().map(str::to_owned),
-        origin,
-    };
+    let info = BackendInfo::describe(&*backend, origin);
     tracing::info!(plugin = %canonical.display(), backend = %info.name, "plugin loaded");
     done.insert(canonical, info.clone());
     Ok(info)

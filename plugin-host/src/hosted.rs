@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::abi::{self, Buffer, DecodeFn, EncodeFn, ExpirationC, FreeFn, MAX_BUFFER_LEN};
-use crate::backend::{Backend, BackendError, Decoded, StoredValue};
-use crate::time::Expiration;
+use crate::abi::{self, Buffer, DecodeFn, EncodeFn, ExpirationC, FreeFn, MAX_BUFFER_LEN};
+use bucketcache_core::backend::{Backend, BackendError, Decoded, StoredValue};
+use bucketcache_core::time::Expiration;
 
 /// A backend living in a plugin library, called through its table.
 pub(super) struct HostedPlugin {

@@ -1,9 +1,9 @@
 use std::path::Path;
 
-use super::abi::{self, ExpirationC, PluginTable};
 use super::*;
-use crate::backend::{Backend, BackendError};
-use crate::error::Error;
+use crate::abi::{self, ExpirationC, PluginTable};
+use bucketcache_core::backend::{Backend, BackendError};
+use bucketcache_core::Error;
 
 #[test]
 fn missing_file_is_refused_naming_it() {
@@ -98,7 +98,7 @@ fn wrong_table_size_is_refused() {
 mod garbage_plugin {
     use std::ffi::c_void;
 
-    use super::abi::{self, Buffer, ExpirationC, PluginTable};
+    use crate::abi::{self, Buffer, ExpirationC, PluginTable};
 
     fn into_buffer(v: Vec<u8>) -> Buffer {
         let mut v = std::mem::ManuallyDrop::new(v);
@@ -213,12 +213,12 @@ fn a_plugin_answering_garbage_gives_errors_not_values() {
     // The one decode checks the value too: garbage never reaches a deserializer.
     assert!(matches!(err, BackendError::Failure(_)), "{err:?}");
     // And the validation refuses it (the probe does not round-trip).
-    assert!(crate::validate::validate_backend(&*b, "garbage.so").is_err());
+    assert!(bucketcache_core::validate::validate_backend(&*b, "garbage.so").is_err());
 }
 
 #[test]
 fn expiration_crosses_the_abi_to_the_microsecond() {
-    let e = crate::time::parse_expiration("2100-01-01T00:00:00.123456");
+    let e = bucketcache_core::time::parse_expiration("2100-01-01T00:00:00.123456");
     let c = ExpirationC::from_expiration(e);
     assert_eq!(c.present, 1);
     assert_eq!(c.to_expiration().unwrap(), e);

@@ -9,18 +9,18 @@
 //!
 //! Loading is always explicit: [`load`](fn@load) a file, [`load_dir`] a directory, or
 //! [`load_from_env`] the files and directories named by `BUCKETCACHE_PLUGIN_PATH`;
-//! `plugins = [...]` in a [`BucketConfig`](crate::BucketConfig) calls [`load`](fn@load). Nothing
+//! `plugins = [...]` in a [`BucketConfig`](bucketcache_core::BucketConfig) calls [`load`](fn@load). Nothing
 //! is searched for: a relative path is relative to the working directory because the caller gave
 //! it, never because the host looked there. A loaded library is never unloaded, and loading the
 //! same file twice is a no-op.
 //!
 //! Every check the host makes is a typed error naming the file and the reason: the symbol is
 //! missing, the ABI version or table size differ, a field is malformed, the name is taken
-//! ([`Error::DuplicateName`](crate::Error::DuplicateName)) or the backend fails the runtime
-//! validation ([`Error::BackendRefused`](crate::Error::BackendRefused), see [`crate::validate`]).
+//! ([`Error::DuplicateName`](bucketcache_core::Error::DuplicateName)) or the backend fails the runtime
+//! validation ([`Error::BackendRefused`](bucketcache_core::Error::BackendRefused), see [`bucketcache_core::validate`]).
 //!
 //! ```
-//! let err = bucketcache_core::plugins::load("/no/such/plugin.so").unwrap_err();
+//! let err = bucketcache_plugin_host::load("/no/such/plugin.so").unwrap_err();
 //! assert!(err.to_string().contains("/no/such/plugin.so"));
 //! ```
 
@@ -35,3 +35,13 @@ pub use load::{
 
 #[cfg(test)]
 mod tests;
+
+/// What `plugins = [...]` in a `BucketConfig` calls: core knows the host only through this
+/// registration, so that core holds no `unsafe` and no `libloading`.
+fn load_for_config(path: &std::path::Path) -> bucketcache_core::Result<()> {
+    load(path).map(|_| ())
+}
+
+bucketcache_core::inventory::submit! {
+    bucketcache_core::registry::PluginHost { load: load_for_config }
+}
