@@ -102,3 +102,44 @@ fn a_server_that_is_down_is_a_one_line_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("is unavailable"), "{stderr}");
 }
+
+#[test]
+fn redis_is_said_plainly_keys_of_other_types_by_their_type_errors_by_key_and_server() {
+    let Some(server) = RedisServer::start_or_skip(
+        "redis_is_said_plainly_keys_of_other_types_by_their_type_errors_by_key_and_server",
+    ) else {
+        return;
+    };
+    let url = server.url();
+    let on = |cmd: &str| {
+        let mut c = bc();
+        c.args([cmd, "--store", &url, "plain"]);
+        c
+    };
+    let mut con = server.connection();
+    let list = format!("{}.json", "ab".repeat(32));
+    redis::cmd("RPUSH")
+        .arg(format!("plain:{list}"))
+        .arg("x")
+        .exec(&mut con)
+        .unwrap();
+    let rows = json_lines(&stdout_of(on("ls").arg("--json")));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["state"], "foreign");
+    assert_eq!(rows[0]["error"], "a Redis list, not an entry");
+    // A refused write names the Redis key and the server, not a file.
+    for (name, value) in [("maxmemory-policy", "noeviction"), ("maxmemory", "1")] {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .exec(&mut con)
+            .unwrap();
+    }
+    let out = on("set").args(["\"k\"", "1"]).assert().code(2);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&url) && stderr.contains("key plain:") && !stderr.contains("plain/"),
+        "{stderr}"
+    );
+}

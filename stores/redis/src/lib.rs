@@ -398,8 +398,12 @@ impl Store for RedisStore {
             Ok(()) => Ok(()),
             // A server answers a value over its `proto-max-bulk-len` (which may have been
             // lowered since it was read) with a protocol error and closes the connection: read
-            // the limit again before calling it a fault.
-            Err(e) => {
+            // the limit again before calling it a fault (not after a timeout: a server that
+            // does not answer would only make the call wait twice).
+            Err(e)
+                if e.kind() != io::ErrorKind::TimedOut
+                    && !matches!(e, RedisStoreError::Backoff { .. }) =>
+            {
                 self.learn_limit(true);
                 let limit = self.max_value_bytes.load(Ordering::Relaxed);
                 if size > limit {
@@ -407,16 +411,15 @@ impl Store for RedisStore {
                 }
                 Err(e.into())
             }
+            Err(e) => Err(e.into()),
         }
     }
 
     fn remove(&self, name: &str) -> io::Result<bool> {
         let key = self.key_of(name);
-        let removed: i64 = self
-            .pool
-            .run(Call::write("DEL", &key), |c| {
-                self.remove_script.key(&key).invoke(c)
-            })?;
+        let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
+            self.remove_script.key(&key).invoke(c)
+        })?;
         Ok(removed > 0)
     }
 
@@ -437,58 +440,60 @@ impl Store for RedisStore {
     }
 
     fn list(&self) -> io::Result<Vec<Listed>> {
-        let listed = self.pool.run(Call::read("SCAN", Some(&self.pattern)), |c| {
-            // Restarted from the beginning if the connection is replaced midway.
-            let mut names: BTreeMap<String, (u64, Kind)> = BTreeMap::new();
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&self.pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT)
-                    .query(c)?;
-                let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(keys.len());
-                for key in keys {
-                    let Some(name) = key
-                        .strip_prefix(self.prefix.as_bytes())
-                        .and_then(|n| std::str::from_utf8(n).ok())
-                    else {
-                        continue; // not UTF-8: not a name this store can give
-                    };
-                    // Helper keys, and keys of a namespace nested in this one (`ns:sub:…`).
-                    if name.is_empty() || name.starts_with('.') || name.contains(':') {
-                        continue;
+        let listed = self
+            .pool
+            .run(Call::read("SCAN", Some(&self.pattern)), |c| {
+                // Restarted from the beginning if the connection is replaced midway.
+                let mut names: BTreeMap<String, (u64, Kind)> = BTreeMap::new();
+                let mut cursor: u64 = 0;
+                loop {
+                    let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&self.pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT)
+                        .query(c)?;
+                    let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(keys.len());
+                    for key in keys {
+                        let Some(name) = key
+                            .strip_prefix(self.prefix.as_bytes())
+                            .and_then(|n| std::str::from_utf8(n).ok())
+                        else {
+                            continue; // not UTF-8: not a name this store can give
+                        };
+                        // Helper keys, and keys of a namespace nested in this one (`ns:sub:…`).
+                        if name.is_empty() || name.starts_with('.') || name.contains(':') {
+                            continue;
+                        }
+                        batch.push((name.to_owned(), key.clone()));
                     }
-                    batch.push((name.to_owned(), key.clone()));
-                }
-                if !batch.is_empty() {
-                    let mut invocation = self.sizes_script.prepare_invoke();
-                    for (_, key) in &batch {
-                        invocation.key(&key[..]);
-                    }
-                    let sizes: Vec<redis::Value> = invocation.invoke(c)?;
-                    for ((name, _), size) in batch.into_iter().zip(sizes) {
-                        match size {
-                            redis::Value::Int(-2) => {} // gone since the scan
-                            redis::Value::Int(n) => {
-                                names.insert(name, (n.max(0) as u64, Kind::File));
-                            }
-                            other => {
-                                let type_name: String =
-                                    redis::from_redis_value(other).unwrap_or_default();
-                                names.insert(name, (0, kind_of_type(&type_name)));
+                    if !batch.is_empty() {
+                        let mut invocation = self.sizes_script.prepare_invoke();
+                        for (_, key) in &batch {
+                            invocation.key(&key[..]);
+                        }
+                        let sizes: Vec<redis::Value> = invocation.invoke(c)?;
+                        for ((name, _), size) in batch.into_iter().zip(sizes) {
+                            match size {
+                                redis::Value::Int(-2) => {} // gone since the scan
+                                redis::Value::Int(n) => {
+                                    names.insert(name, (n.max(0) as u64, Kind::File));
+                                }
+                                other => {
+                                    let type_name: String =
+                                        redis::from_redis_value(other).unwrap_or_default();
+                                    names.insert(name, (0, kind_of_type(&type_name)));
+                                }
                             }
                         }
                     }
+                    if next == 0 {
+                        return Ok(names);
+                    }
+                    cursor = next;
                 }
-                if next == 0 {
-                    return Ok(names);
-                }
-                cursor = next;
-            }
-        })?;
+            })?;
         Ok(listed
             .into_iter()
             .map(|(name, (size, kind))| Listed::new(name, size, kind, None))

@@ -610,3 +610,171 @@ fn a_lock_has_one_holder_until_it_is_released_or_its_holder_stops_renewing() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// ---- said plainly (issue #20, 12) ----
+
+#[test]
+fn errors_name_the_redis_key_and_server_not_a_file_path() {
+    let Some(server) =
+        RedisServer::start_or_skip("errors_name_the_redis_key_and_server_not_a_file_path")
+    else {
+        return;
+    };
+    let b = builder(&server, "plain").open().unwrap();
+    b.set("k", &1).unwrap();
+    let config = |name: &str, value: &str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .exec(&mut server.connection())
+            .unwrap()
+    };
+    config("maxmemory-policy", "noeviction");
+    config("maxmemory", "1");
+    let err = b.set("k", &2).unwrap_err();
+    config("maxmemory", "0");
+    let name = file_name(&b, "k");
+    let key = format!("plain:{name}");
+    let text = err.to_string();
+    assert!(text.contains(&key), "names the key: {text}");
+    assert!(text.contains(&server.url()), "names the server: {text}");
+    assert!(
+        !text.contains(&format!("plain/{name}")),
+        "no made-up file path: {text}"
+    );
+    assert!(
+        matches!(redis_error(&err), RedisStoreError::Refused { key: Some(k), .. } if *k == key),
+        "{err:?}"
+    );
+    b.set("k", &3).unwrap();
+}
+
+#[test]
+fn a_key_of_another_type_is_foreign_with_its_type() {
+    let Some(server) = RedisServer::shared("a_key_of_another_type_is_foreign_with_its_type") else {
+        return;
+    };
+    let ns = ns("typed");
+    let b = builder(server, &ns).open().unwrap();
+    let (list, hash) = (file_name(&b, "a list"), file_name(&b, "a hash"));
+    let mut con = server.connection();
+    redis::cmd("RPUSH")
+        .arg(format!("{ns}:{list}"))
+        .arg("x")
+        .exec(&mut con)
+        .unwrap();
+    redis::cmd("HSET")
+        .arg(format!("{ns}:{hash}"))
+        .arg("f")
+        .arg("v")
+        .exec(&mut con)
+        .unwrap();
+    let items = b.inspector().items().unwrap();
+    let reason = |name: &str| {
+        items
+            .iter()
+            .find(|i| i.name == name)
+            .and_then(|i| i.state.reason().map(str::to_owned))
+    };
+    assert_eq!(reason(&list).as_deref(), Some("a Redis list, not an entry"));
+    assert_eq!(reason(&hash).as_deref(), Some("a Redis hash, not an entry"));
+    assert!(
+        items
+            .iter()
+            .all(|i| i.state.word() == "foreign" && i.kind != Kind::Special),
+        "{items:?}"
+    );
+    assert_eq!(b.prune().unwrap().files, 0, "never removed");
+}
+
+#[test]
+fn a_value_over_proto_max_bulk_len_is_too_large_for_this_server_with_its_limit() {
+    let Some(server) = RedisServer::start_or_skip(
+        "a_value_over_proto_max_bulk_len_is_too_large_for_this_server_with_its_limit",
+    ) else {
+        return;
+    };
+    let b = builder(&server, "big").open().unwrap();
+    b.set("small", &1).unwrap(); // the store knows the limit: 512 MB
+    let limit: u64 = 1 << 20;
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("proto-max-bulk-len")
+        .arg(limit.to_string())
+        .exec(&mut server.connection())
+        .unwrap();
+    let big = "x".repeat(2 << 20);
+    let too_large = |err: &Error| match err {
+        Error::EntryTooLarge { limit: l, .. } => *l == limit,
+        other => matches!(
+            RedisStoreError::find(other),
+            Some(RedisStoreError::TooLarge { limit: l, .. }) if *l == limit
+        ),
+    };
+    // The limit was lowered under the bucket: the server's refusal is said as what it is.
+    let err = b.set("big", &big).unwrap_err();
+    assert!(
+        matches!(RedisStoreError::find(&err), Some(RedisStoreError::TooLarge { limit: l, key, .. })
+            if *l == limit && key.starts_with("big:")),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("too large for this server (limit {limit} bytes")),
+        "{err}"
+    );
+    // Then it is known: refused before sending, typed with the limit.
+    let err = b.set("big", &big).unwrap_err();
+    assert!(too_large(&err), "{err:?}");
+    // A new bucket learns it on its first set.
+    let fresh = builder(&server, "big").open().unwrap();
+    let err = fresh.set("big", &big).unwrap_err();
+    assert!(too_large(&err), "{err:?}");
+    b.set("small", &2).unwrap();
+    assert_eq!(fresh.get::<i32>("small").unwrap(), Some(2), "nothing broke");
+    assert_eq!(fresh.get::<String>("big").unwrap(), None, "nothing written");
+}
+
+#[test]
+fn a_set_that_is_not_answered_has_an_unknown_outcome_of_its_own() {
+    let Some(server) =
+        RedisServer::start_or_skip("a_set_that_is_not_answered_has_an_unknown_outcome_of_its_own")
+    else {
+        return;
+    };
+    let b = quick(&server, "unknown").open().unwrap();
+    b.set("k", &1).unwrap();
+    let pid = server.pid().unwrap().to_string();
+    let signal = |sig: &str| {
+        assert!(Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    let result = b.set("k", &2);
+    signal("-CONT");
+    let err = result.unwrap_err();
+    let redis = redis_error(&err);
+    assert!(
+        matches!(redis, RedisStoreError::OutcomeUnknown { timed_out: true, command: "SET", key: Some(k), .. }
+            if k.starts_with("unknown:")),
+        "{err:?}"
+    );
+    assert!(redis.is_outcome_unknown() && redis.is_unavailable());
+    assert_eq!(redis.kind(), std::io::ErrorKind::TimedOut);
+    assert!(err.to_string().contains("outcome unknown"), "{err}");
+    // What the caller may assume: the key holds the old value or the new one, never a mix.
+    b.unload("k");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let now = loop {
+        match b.get::<i32>("k") {
+            Ok(v) => break v,
+            Err(e) => assert!(Instant::now() < deadline, "still failing: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(matches!(now, Some(1) | Some(2)), "{now:?}");
+}
