@@ -73,6 +73,11 @@ fn every_command(dir: &Path) -> Vec<Vec<String>> {
             vec![d.clone(), key.clone()],
         ]
         .concat(),
+        [
+            s(&["set", "--backend", "json"]),
+            vec![d.clone(), key.clone(), "1".into()],
+        ]
+        .concat(),
         [s(&["verify", "--delete-corrupt"]), vec![d.clone()]].concat(),
     ]
 }
@@ -91,6 +96,10 @@ fn check_every_command_reports_the_damage(dir: &Path) {
             None,
             "{args:?} died by a signal: {stderr}"
         );
+        if args[0] == "set" {
+            // A write may not meet the damaged pages: only never a signal.
+            continue;
+        }
         if args[0] == "get" || args[0] == "rm" {
             // One key: LMDB may find no such key in a damaged page (a miss, status 1).
             assert!(
