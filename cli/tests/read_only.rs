@@ -116,7 +116,7 @@ fn read_commands_create_and_change_nothing_in_an_lmdb_cache() {
 }
 
 #[test]
-fn read_commands_on_an_lmdb_cache_in_use_create_nothing_and_leave_data_mdb_as_it_was() {
+fn read_commands_on_an_lmdb_cache_with_its_lock_file_create_nothing_and_leave_data_mdb_as_it_was() {
     let (_tmp, dir) = lmdb_dir();
     let _ = fs::remove_file(dir.join(".bucketcache-lmdb.lock"));
     let data = || {

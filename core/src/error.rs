@@ -103,8 +103,9 @@ pub enum Error {
         /// The backend name.
         backend: String,
     },
-    /// An encoded entry is larger than the bucket's `max_entry_bytes`; nothing was written.
-    #[error("the encoded entry is {size} bytes, over this bucket's limit of {limit} bytes per entry (max_entry_bytes)")]
+    /// An encoded entry is larger than the bucket's `max_entry_bytes`, or than its store accepts
+    /// (a Redis server's `proto-max-bulk-len`); nothing was written.
+    #[error("the encoded entry is {size} bytes, over this bucket's limit of {limit} bytes per entry (its max_entry_bytes, or the most its store accepts)")]
     EntryTooLarge {
         /// The encoded size.
         size: u64,
