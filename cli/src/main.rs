@@ -8,6 +8,7 @@
 
 mod backends;
 mod kv;
+mod location;
 mod ls;
 mod output;
 mod prune;
