@@ -5,13 +5,15 @@
 //! caught. So the command that walks an LMDB environment runs in a child with the same
 //! arguments, its standard streams the terminal's, and core dumps off; if the child is killed by
 //! a signal, this process reports the damage naming the file and exits with status 2. The user
-//! sees an error, never a crash.
+//! sees an error, never a crash. (Unix only: elsewhere the command runs in this process.)
 
 use std::ffi::OsString;
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(unix)]
 use rustix::process::Signal;
 
 use super::output::{paint, Style};
@@ -26,6 +28,11 @@ pub fn is_worker() -> bool {
 }
 
 /// A crash of the child must not leave a core file behind (the soft limit can always be lowered).
+#[cfg(not(unix))]
+pub fn no_core_dumps() {}
+
+/// A crash of the child must not leave a core file behind (the soft limit can always be lowered).
+#[cfg(unix)]
 pub fn no_core_dumps() {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let limit = getrlimit(Resource::Core);
@@ -41,6 +48,9 @@ pub fn no_core_dumps() {
 /// The LMDB data file the command would walk, if any: a local directory holding `data.mdb`
 /// whose store is not named otherwise (by `--store` or the configuration's `store`).
 pub fn walked_file(cli: &Cli) -> Option<PathBuf> {
+    if cfg!(not(unix)) {
+        return None;
+    }
     let location = cli.command.location()?;
     let store = match location.store.as_deref().filter(|s| !s.is_empty()) {
         Some(store) => Some(store.to_owned()),
@@ -58,6 +68,7 @@ pub fn walked_file(cli: &Cli) -> Option<PathBuf> {
 }
 
 /// The signals by which a reader of a damaged file dies.
+#[cfg(unix)]
 fn is_damage(signal: i32) -> bool {
     [
         Signal::SEGV,
@@ -73,6 +84,7 @@ fn is_damage(signal: i32) -> bool {
 }
 
 /// A signal's usual name.
+#[cfg(unix)]
 fn signal_name(signal: i32) -> String {
     let named = [
         (Signal::SEGV, "SIGSEGV"),
@@ -92,8 +104,20 @@ fn signal_name(signal: i32) -> String {
         .map_or_else(|| format!("signal {signal}"), |(_, n)| (*n).to_owned())
 }
 
+/// Never called where there are no signals ([`walked_file`] is `None`).
+#[cfg(not(unix))]
+pub fn run_in_child(_args: &[OsString], file: &std::path::Path, color: bool) -> ExitCode {
+    eprintln!(
+        "{} cannot read {} in a child process here",
+        paint("error:", Style::Bad, color),
+        file.display()
+    );
+    ExitCode::from(EXIT_ERROR)
+}
+
 /// Runs this binary again with `args` as the worker, and turns its death by a signal into an
 /// error naming `file`.
+#[cfg(unix)]
 pub fn run_in_child(args: &[OsString], file: &std::path::Path, color: bool) -> ExitCode {
     let fail = |text: String| {
         eprintln!("{} {text}", paint("error:", Style::Bad, color));
@@ -135,7 +159,7 @@ pub fn run_in_child(args: &[OsString], file: &std::path::Path, color: bool) -> E
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
