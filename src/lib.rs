@@ -32,7 +32,7 @@ pub use bucketcache_core::{
     ManualClock, MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree,
     ValueVisitor, PYTHON_KEYMAKER,
 };
-pub use bucketcache_core::{budget, memory, size, Stats};
+pub use bucketcache_core::{budget, memory, size, Degradation, Guarantee, Stats};
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 
 /// Memoizes a function or method in a [`Bucket`] (the original's `@bucket` decorator).

@@ -130,6 +130,20 @@ pub struct BucketConfig {
     /// A disk budget in entries for the location. See [`BucketBuilder::max_entries`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_entries: Option<u64>,
+    /// The longest wait for a lock of the cache shared by processes: seconds or `"500ms"`
+    /// (default 2 s). See [`BucketBuilder::lock_timeout`].
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lock_timeout: Option<Duration>,
+    /// Open without a configured guarantee the location cannot keep, and report it in
+    /// `stats().degraded` (default false: such an open fails). See
+    /// [`BucketBuilder::allow_degraded`].
+    #[serde(default)]
+    pub allow_degraded: bool,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -270,6 +284,9 @@ impl BucketConfig {
         if let Some(max) = self.max_entries {
             b = b.max_entries(max);
         }
-        Ok(b)
+        if let Some(t) = self.lock_timeout {
+            b = b.lock_timeout(t);
+        }
+        Ok(b.allow_degraded(self.allow_degraded))
     }
 }
