@@ -30,8 +30,9 @@
 //! and used until it runs out (each victim is looked at again just before it goes: if it was
 //! used or rewritten since the listing, it stays and counts again).
 //!
-//! The location is listed *outside* the lock; under it, the record is read and written and the
-//! victims (at most a tenth of the budget, chosen from the last listing) are removed.
+//! Under the lock, the record is read and written, the victims (about a tenth of the budget,
+//! from the last listing) are removed, and — when a count is due — the location is listed
+//! (counting outside the lock would lose the updates other processes make meanwhile).
 //!
 //! # Locks have deadlines
 //!
@@ -131,10 +132,6 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most eviction candidates a bucket keeps from one listing (about 130 bytes each): the
 /// location is listed again when they run out.
 const MAX_CANDIDATES: usize = 32_768;
-
-/// The most rounds (list outside the lock, then update under it) one update makes: another
-/// when the record had to be counted, or when the eviction candidates ran out.
-const MAX_ROUNDS: usize = 4;
 
 /// What a budget counts: entries and their bytes.
 ///
@@ -269,17 +266,6 @@ struct Recorder {
     since_count: Usage,
 }
 
-/// What one locked update of the record did.
-#[derive(Debug, Default)]
-struct Outcome {
-    /// The record cannot be trusted (or ran out of candidates): list the location and count.
-    count: bool,
-    /// The totals the record now holds.
-    seen: Option<Usage>,
-    /// It evicted: the next round, if any, goes on down to the low-water mark.
-    evicting: bool,
-}
-
 impl Budget {
     /// A budget of `max_bytes` and `max_entries` (`None` when neither is given), waiting at
     /// most `lock_timeout` for the record's lock; `shared`: use the store's record shared by
@@ -404,9 +390,9 @@ impl Budget {
         }
     }
 
-    /// Adds this bucket's pending changes to the record and, when it is over budget, evicts:
-    /// the record is read and updated, and the victims chosen and removed, under its lock
-    /// (waited for at most the lock timeout); the location is listed outside it.
+    /// Adds this bucket's pending changes to the record and, when it is over budget, evicts,
+    /// under the record's lock (waited for at most the lock timeout). A count (a listing of
+    /// the location) happens under it too, so that no process's update is lost from it.
     fn record(&self, bucket: &Bucket, protect: Option<&str>) {
         let mut recorder = match self.recorder.try_lock() {
             Ok(r) => r,
@@ -414,105 +400,82 @@ impl Budget {
             // Another thread is updating: it, or the next update, takes these changes.
             Err(TryLockError::WouldBlock) => return,
         };
-        let recorder = &mut *recorder;
+        let Recorder {
+            queue,
+            local,
+            since_count,
+        } = &mut *recorder;
         let store = &**bucket.store();
-        let mut count = self.stale.swap(false, Ordering::Relaxed)
-            || recorder
-                .since_count
-                .is_over(self.max_bytes, self.max_entries)
-                && recorder.since_count != Usage::default();
-        let mut evicting = false;
-        for _ in 0..MAX_ROUNDS {
+        let must_count = self.stale.swap(false, Ordering::Relaxed)
+            || since_count.is_over(self.max_bytes, self.max_entries)
+                && *since_count != Usage::default();
+        let pending = self.take_pending();
+        let mut seen = None;
+        let mut apply = |bytes: Option<&[u8]>| -> Vec<u8> {
             let now = unix_seconds(SystemTime::now());
-            let mut before_count = None;
-            let counted = if count {
-                // What other processes record while the location is listed is added to the
-                // count: the record as it was before the listing, to compare.
-                let mut peek = |bytes: Option<&[u8]>| {
-                    before_count = bytes.and_then(Record::decode);
-                    bytes.map(<[u8]>::to_vec).unwrap_or_default()
-                };
-                if let Err(e) = self.with_record(store, &mut recorder.local, &mut peek) {
-                    if e.kind() == std::io::ErrorKind::TimedOut {
-                        self.defer(bucket, &e);
-                        return;
+            let trusted = bytes
+                .and_then(Record::decode)
+                .filter(|r| !must_count && r.is_possible(now) && r.is_fresh(now, RECOUNT_AFTER));
+            let mut recounted = false;
+            let mut record = match trusted {
+                Some(mut r) => {
+                    r.usage = pending.applied_to(r.usage);
+                    let growth = pending.growth();
+                    since_count.entries += growth.entries;
+                    since_count.bytes = since_count.bytes.saturating_add(growth.bytes);
+                    r
+                }
+                // Cannot be right, or due: count (the listing has this bucket's changes).
+                None => {
+                    recounted = true;
+                    self.count(bucket, queue, since_count, now)
+                        .unwrap_or(Record {
+                            usage: Usage::default(),
+                            counted_at: 0,
+                        })
+                }
+            };
+            if record.usage.is_over(self.max_bytes, self.max_entries) {
+                loop {
+                    let exhausted = self.evict(bucket, queue, &mut record.usage, protect);
+                    if !exhausted || recounted {
+                        break;
+                    }
+                    recounted = true;
+                    match self.count(bucket, queue, since_count, now) {
+                        Some(r) => record = r,
+                        None => break,
                     }
                 }
-                // What this bucket wrote so far is in the listing.
-                let before = self.take_pending();
-                let counted = self.count(bucket, recorder, now);
-                if counted.is_none() {
-                    self.restore_pending(before);
-                }
-                counted
-            } else {
-                None
-            };
-            let pending = self.take_pending();
-            let mut outcome = Outcome::default();
-            let mut apply = |bytes: Option<&[u8]>| -> Vec<u8> {
-                let mut record = match counted {
-                    Some(counted) => since_listing(counted, before_count, bytes, now),
-                    None => match bytes.and_then(Record::decode) {
-                        Some(r) if r.is_possible(now) && r.is_fresh(now, RECOUNT_AFTER) => r,
-                        // Cannot be right, or too old to trust: count, then update.
-                        _ => {
-                            outcome.count = true;
-                            return bytes.map(<[u8]>::to_vec).unwrap_or_default();
-                        }
-                    },
-                };
-                record.usage = pending.applied_to(record.usage);
-                let (low_bytes, low_entries) = self.low_water();
-                if record.usage.is_over(self.max_bytes, self.max_entries)
-                    || evicting && record.usage.is_over(low_bytes, low_entries)
-                {
-                    outcome.evicting = true;
-                    let exhausted =
-                        self.evict(bucket, &mut recorder.queue, &mut record.usage, protect);
-                    outcome.count = exhausted && counted.is_none();
-                }
-                outcome.seen = Some(record.usage);
-                record.encode()
-            };
-            match self.with_record(store, &mut recorder.local, &mut apply) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    self.restore_pending(pending);
-                    self.defer(bucket, &e);
-                    return;
-                }
-                Err(e) => {
-                    // The shared record became unusable: this process keeps its own.
-                    self.restore_pending(pending);
-                    self.lose_shared(bucket, e);
-                    continue;
-                }
             }
-            if self.deferred.swap(false, Ordering::Relaxed) {
-                tracing::info!(location = %bucket.path().display(),
-                    "the disk budget's lock is free again: catching up");
-            }
-            let Some(seen) = outcome.seen else {
-                // Nothing was applied: the changes wait for the count.
+            seen = Some(record.usage);
+            record.encode()
+        };
+        match self.with_record(store, local, &mut apply) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 self.restore_pending(pending);
-                count = true;
-                continue;
-            };
-            let growth = pending.growth();
-            recorder.since_count.entries += growth.entries;
-            recorder.since_count.bytes = recorder.since_count.bytes.saturating_add(growth.bytes);
+                self.defer(bucket, &e);
+                return;
+            }
+            Err(e) => {
+                // The shared record became unusable: this process keeps its own.
+                self.restore_pending(pending);
+                self.lose_shared(bucket, e);
+                return;
+            }
+        }
+        if self.deferred.swap(false, Ordering::Relaxed) {
+            tracing::info!(location = %bucket.path().display(),
+                "the disk budget's lock is free again: caught up");
+        }
+        if let Some(seen) = seen {
             let now_usage = {
                 let mut view = self.view();
                 view.seen = Some(seen);
                 view.pending.applied_to(seen)
             };
             self.publish(now_usage);
-            count = outcome.count;
-            evicting = outcome.evicting;
-            if !count {
-                return;
-            }
         }
     }
 
@@ -598,7 +561,13 @@ impl Budget {
     }
 
     /// Counts the location from a listing and refills the eviction candidates.
-    fn count(&self, bucket: &Bucket, recorder: &mut Recorder, now: u64) -> Option<Record> {
+    fn count(
+        &self,
+        bucket: &Bucket,
+        queue_out: &mut Vec<Listed>,
+        since_count: &mut Usage,
+        now: u64,
+    ) -> Option<Record> {
         let entries = match bucket.inspector().budget_entries() {
             Ok(entries) => entries,
             Err(e) => {
@@ -618,8 +587,8 @@ impl Budget {
         let mut queue = entries;
         queue.truncate(MAX_CANDIDATES);
         queue.reverse();
-        recorder.queue = queue;
-        recorder.since_count = Usage::default();
+        *queue_out = queue;
+        *since_count = Usage::default();
         tracing::debug!(location = %bucket.path().display(), entries = usage.entries,
             bytes = usage.bytes, "counted the location for its disk budget");
         Some(Record {
@@ -673,34 +642,6 @@ impl Budget {
                 "evicted towards the disk budget's low-water mark");
         }
         exhausted
-    }
-}
-
-/// A count from a listing, with what other processes recorded while the location was listed:
-/// the growth from `before` (the record before the listing) to the record now in `bytes` — or
-/// the record now, when another process counted meanwhile.
-fn since_listing(
-    counted: Record,
-    before: Option<Record>,
-    bytes: Option<&[u8]>,
-    now: u64,
-) -> Record {
-    let current = bytes
-        .and_then(Record::decode)
-        .filter(|r| r.is_possible(now) && r.is_fresh(now, RECOUNT_AFTER));
-    match (before, current) {
-        (Some(b), Some(c)) if c.counted_at == b.counted_at => Record {
-            usage: Usage::new(
-                counted.usage.entries + c.usage.entries.saturating_sub(b.usage.entries),
-                counted
-                    .usage
-                    .bytes
-                    .saturating_add(c.usage.bytes.saturating_sub(b.usage.bytes)),
-            ),
-            ..counted
-        },
-        (Some(b), Some(c)) if c.counted_at > b.counted_at => c,
-        _ => counted,
     }
 }
 
