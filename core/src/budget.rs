@@ -30,9 +30,13 @@
 //! and used until it runs out (each victim is looked at again just before it goes: if it was
 //! used or rewritten since the listing, it stays and counts again).
 //!
-//! Under the lock, the record is read and written, the victims (about a tenth of the budget,
-//! from the last listing) are removed, and — when a count is due — the location is listed
-//! (counting outside the lock would lose the updates other processes make meanwhile).
+//! The location is listed for new eviction candidates *outside* the lock (before an update
+//! that will evict with too few left, and when a bucket's writes since its last count make a
+//! whole budget: that listing may raise the record, never lower it). Under the lock, the record
+//! is read and written and the victims (about a tenth of the budget) are removed; a count
+//! that may lower the record (one that cannot be right, or is [`RECOUNT_AFTER`] old, after a
+//! prune, or when the candidates ran out anyway) lists under the lock, since a count outside it
+//! would lose the updates others make meanwhile.
 //!
 //! # Locks have deadlines
 //!
@@ -54,14 +58,16 @@
 //!   format a record cannot have (an unreadable record is one);
 //! - when it was counted [`RECOUNT_AFTER`] (5 minutes) ago or more, by the first bucket that
 //!   updates it;
-//! - by each bucket, once the writes it added to the record since its own last count make up a
-//!   whole budget (`max_bytes` bytes, or `max_entries` entries);
 //! - after a [`prune`](crate::Bucket::prune) or a [`shrink_to`](crate::Bucket::shrink_to), and
-//!   when the candidates of the last listing run out.
+//!   when the candidates of the last listing run out while evicting.
 //!
-//! So from any starting record — forged, stale, or left by a process killed mid-eviction —
-//! the location is back within the budget's slack after at most one budget's worth of writes
-//! of a bucket, or five minutes.
+//! And each bucket, once the writes it added to the record since its own last listing make up
+//! a whole budget (`max_bytes` bytes, or `max_entries` entries), lists the location and raises
+//! the record to at least what it listed (a record that undercounts cannot hide more than that).
+//!
+//! So from any starting record — forged, stale, or left by a process killed mid-update — the
+//! location is back within the budget's slack after at most one budget's worth of writes of a
+//! bucket, or five minutes.
 //!
 //! # Entries that cannot fit
 //!
@@ -391,8 +397,10 @@ impl Budget {
     }
 
     /// Adds this bucket's pending changes to the record and, when it is over budget, evicts,
-    /// under the record's lock (waited for at most the lock timeout). A count (a listing of
-    /// the location) happens under it too, so that no process's update is lost from it.
+    /// under the record's lock (waited for at most the lock timeout). The candidates for
+    /// eviction are listed before, outside the lock; a count that may lower the record (a
+    /// record that cannot be right or is [`RECOUNT_AFTER`] old, after a prune) is listed under
+    /// it, so that no process's update is lost from it.
     fn record(&self, bucket: &Bucket, protect: Option<&str>) {
         let mut recorder = match self.recorder.try_lock() {
             Ok(r) => r,
@@ -406,9 +414,25 @@ impl Budget {
             since_count,
         } = &mut *recorder;
         let store = &**bucket.store();
-        let must_count = self.stale.swap(false, Ordering::Relaxed)
-            || since_count.is_over(self.max_bytes, self.max_entries)
-                && *since_count != Usage::default();
+        let must_count = self.stale.swap(false, Ordering::Relaxed);
+        // Listed outside the lock (then counted as a floor for the record, which may not be
+        // lowered from a listing others' updates may have passed): when this bucket has added
+        // a whole budget since its last count, and when it will evict and has too few
+        // candidates left.
+        let volume_due = since_count.is_over(self.max_bytes, self.max_entries)
+            && *since_count != Usage::default();
+        let view = {
+            let v = self.view();
+            v.seen.map(|seen| v.pending.applied_to(seen))
+        };
+        let short = view
+            .is_some_and(|v| v.is_over(self.max_bytes, self.max_entries) && self.too_few(queue, v));
+        let floor = match !must_count && (volume_due || short) {
+            true => self
+                .count(bucket, queue, since_count, unix_seconds(SystemTime::now()))
+                .map(|r| r.usage),
+            false => None,
+        };
         let pending = self.take_pending();
         let mut seen = None;
         let mut apply = |bytes: Option<&[u8]>| -> Vec<u8> {
@@ -420,6 +444,17 @@ impl Budget {
             let mut record = match trusted {
                 Some(mut r) => {
                     r.usage = pending.applied_to(r.usage);
+                    if let Some(floor) = floor {
+                        if floor.is_over(Some(r.usage.bytes), Some(r.usage.entries)) {
+                            tracing::debug!(location = %bucket.path().display(),
+                                record = ?r.usage, listed = ?floor,
+                                "the disk budget's record undercounted the location");
+                        }
+                        r.usage = Usage::new(
+                            r.usage.entries.max(floor.entries),
+                            r.usage.bytes.max(floor.bytes),
+                        );
+                    }
                     let growth = pending.growth();
                     since_count.entries += growth.entries;
                     since_count.bytes = since_count.bytes.saturating_add(growth.bytes);
@@ -601,6 +636,16 @@ impl Budget {
     fn low_water(&self) -> (Option<u64>, Option<u64>) {
         let low = |limit: Option<u64>| limit.map(|m| share(m, LOW_WATER_PERCENT));
         (low(self.max_bytes), low(self.max_entries))
+    }
+
+    /// Whether `queue` holds fewer candidates than it takes to bring `usage` to the
+    /// low-water mark.
+    fn too_few(&self, queue: &[Listed], usage: Usage) -> bool {
+        let (low_bytes, low_entries) = self.low_water();
+        let bytes: u64 = queue.iter().map(|l| l.size).sum();
+        low_bytes.is_some_and(|low| bytes < usage.bytes.saturating_sub(low))
+            || low_entries
+                .is_some_and(|low| (queue.len() as u64) < usage.entries.saturating_sub(low))
     }
 
     /// Evicts from `queue` (each victim only if unchanged since its listing: one used or
