@@ -501,3 +501,30 @@ fn a_budget_of_ten_entries_takes_the_lock_at_most_every_other_new_entry() {
     assert!(s.budget_locks <= 510, "{s:?}");
     assert!(s.budget_locks >= 400, "{s:?}");
 }
+
+#[cfg(feature = "lmdb")]
+#[test]
+fn an_lmdb_bucket_refuses_an_unusable_single_flight_lock_file_unless_degrading() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(LOCK_FILE)).unwrap();
+    let open = |allow: bool| {
+        Bucket::builder(dir.path())
+            .backend("json")
+            .store("lmdb")
+            .allow_degraded(allow)
+            .open()
+    };
+    let err = open(false).unwrap_err();
+    assert!(
+        matches!(err, Error::Degraded { guarantee: Guarantee::SingleFlightAcrossProcesses, ref path, .. }
+            if path.ends_with(LOCK_FILE)),
+        "{err}"
+    );
+    let b = open(true).unwrap();
+    assert_eq!(
+        b.stats().degraded[0].guarantee,
+        Guarantee::SingleFlightAcrossProcesses
+    );
+    b.set("k", &1).unwrap();
+    assert_eq!(b.get::<i32>("k").unwrap(), Some(1));
+}

@@ -33,10 +33,13 @@
 //! The location is listed for new eviction candidates *outside* the lock (before an update
 //! that will evict with too few left, and when a bucket's writes since its last count make a
 //! whole budget: that listing may raise the record, never lower it). Under the lock, the record
-//! is read and written and the victims (about a tenth of the budget) are removed; a count
-//! that may lower the record (one that cannot be right, or is [`RECOUNT_AFTER`] old, after a
-//! prune, or when the candidates ran out anyway) lists under the lock, since a count outside it
-//! would lose the updates others make meanwhile.
+//! is read and written and the victims (about a tenth of the budget) are removed — so that a
+//! `set` returns with its eviction done, which is what holds every process to the slack below;
+//! once a quarter of the lock timeout has passed, the eviction stops as soon as the location is
+//! within its limits, the rest left to the next one. A count that may lower the record (one
+//! that cannot be right, or is [`RECOUNT_AFTER`] old, after a prune, or when the candidates ran
+//! out anyway) lists under the lock, since a count outside it would lose the updates others
+//! make meanwhile.
 //!
 //! # Locks have deadlines
 //!
@@ -649,8 +652,9 @@ impl Budget {
     }
 
     /// Evicts from `queue` (each victim only if unchanged since its listing: one used or
-    /// rewritten since stays) until `usage` is at the low-water mark, never `protect`. Returns
-    /// whether the queue ran out first.
+    /// rewritten since stays) until `usage` is at the low-water mark — or only within the
+    /// limits, once a quarter of the lock timeout has passed — never `protect`. Returns whether
+    /// the queue ran out first.
     fn evict(
         &self,
         bucket: &Bucket,
@@ -662,7 +666,14 @@ impl Budget {
         let store = bucket.store();
         let mut evicted = 0u64;
         let mut exhausted = false;
+        // The lock is held: past a share of the others' deadline, stop once within the limits
+        // (the next eviction goes on down).
+        let slice = std::time::Instant::now() + self.lock_timeout / 4;
         while usage.is_over(low_bytes, low_entries) {
+            if !usage.is_over(self.max_bytes, self.max_entries) && std::time::Instant::now() > slice
+            {
+                break;
+            }
             let Some(victim) = queue.pop() else {
                 exhausted = true;
                 break;
