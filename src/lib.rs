@@ -32,7 +32,7 @@ pub use bucketcache_core::{
     MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree, ValueVisitor,
     PYTHON_KEYMAKER,
 };
-pub use bucketcache_core::{budget, memory, size, Stats};
+pub use bucketcache_core::{budget, memory, size, Degradation, Guarantee, Stats};
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 /// The plugin host: backends loaded at run time from shared libraries (crate
 /// `bucketcache-plugin-host`, where every `unsafe` of plugin loading lives).

@@ -405,7 +405,10 @@ fn eviction_never_touches_helper_temporary_or_foreign_files_and_spans_backends()
     for i in 0..100 {
         json.set(&("j", i), &i).unwrap();
         msgpack.set(&("m", i), &i).unwrap();
-        assert!(usage(&json).entries <= 20);
+        // Two buckets are two writers: each may hold one entry not yet in the shared record
+        // (the budget's slack: 10% plus one entry), rather than taking the lock on every set.
+        let entries = usage(&json).entries;
+        assert!(entries <= 20 + 20 / 10 + 1, "{entries} entries");
     }
     assert!(temp.exists(), "a live writer's temporary file stays");
     assert!(dir.path().join("notes.txt").exists());

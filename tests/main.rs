@@ -3,6 +3,7 @@
 mod common;
 
 mod bucket;
+mod budget_rules;
 mod budgets;
 mod formats;
 mod hardening;

@@ -65,6 +65,7 @@ impl Store for ReadOnly {
     }
     fn update_budget_record(
         &self,
+        _wait: std::time::Duration,
         _update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
     ) -> io::Result<bool> {
         Ok(false)

@@ -242,9 +242,13 @@ impl Store for Recorder {
     }
     fn update_budget_record(
         &self,
+        wait: Duration,
         update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
     ) -> io::Result<bool> {
-        self.inner.update_budget_record(update)
+        self.inner.update_budget_record(wait, update)
+    }
+    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<bucketcache::Degradation> {
+        self.inner.check_guarantees(budget, single_flight)
     }
 }
 

@@ -62,6 +62,8 @@ pub(crate) struct Inner {
     /// The in-memory layer's maximum age of an entry (by `clock`), if any.
     pub(crate) memory_ttl: Option<Duration>,
     pub(crate) budget: Option<Budget>,
+    /// The guarantees found off at open (with `allow_degraded`).
+    pub(crate) degraded: Vec<crate::stats::Degradation>,
     pub(crate) counters: Counters,
 }
 
@@ -221,8 +223,12 @@ impl Bucket {
         let mut stats = self.inner.counters.snapshot();
         stats.memory_evictions = self.inner.memory.evictions();
         stats.memory_bytes = self.inner.memory.bytes();
+        stats.degraded.clone_from(&self.inner.degraded);
         if let Some(budget) = &self.inner.budget {
             (stats.store_bytes, stats.store_entries) = budget.seen();
+            stats.budget_deferred = budget.deferrals();
+            stats.budget_locks = budget.locks();
+            stats.degraded.extend(budget.degradation());
         }
         stats
     }
@@ -449,6 +455,9 @@ impl Bucket {
     }
 
     pub(crate) fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
+        if let Some(budget) = &self.inner.budget {
+            budget.admit(entry.bytes.len() as u64)?;
+        }
         let name = self.file_name(digest);
         let old = self.budgeted_size(&name);
         // A store that drops data by itself (Redis) drops the entry when it expires.

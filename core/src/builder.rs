@@ -70,6 +70,8 @@ pub struct BucketBuilder {
     memory_ttl: Option<Duration>,
     max_bytes: Option<u64>,
     max_entries: Option<u64>,
+    lock_timeout: Duration,
+    allow_degraded: bool,
 }
 
 impl BucketBuilder {
@@ -98,6 +100,8 @@ impl BucketBuilder {
             memory_ttl: None,
             max_bytes: None,
             max_entries: None,
+            lock_timeout: crate::budget::DEFAULT_LOCK_TIMEOUT,
+            allow_degraded: false,
         }
     }
 
@@ -402,6 +406,60 @@ impl BucketBuilder {
         self
     }
 
+    /// The longest a bucket waits for a lock of the cache shared by processes — the disk
+    /// budget's record — before it goes on without it (default
+    /// [`DEFAULT_LOCK_TIMEOUT`](crate::budget::DEFAULT_LOCK_TIMEOUT), 2 s; zero: one try). The
+    /// `set` that waited is not lost: its entry is written and its accounting put off until the
+    /// lock is free (see [`crate::budget`]); `stats().budget_deferred` counts those times.
+    /// (Memoized calls' waits for another process's computation are bounded by
+    /// [`single_flight_timeout`](Self::single_flight_timeout).)
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .max_entries(100)
+    ///     .lock_timeout(Duration::from_millis(500))
+    ///     .open()?;
+    /// b.set("k", &1)?;
+    /// assert_eq!(b.stats().budget_deferred, 0); // nobody else held the lock
+    /// # Ok(()) }
+    /// ```
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Whether the bucket may open without a guarantee it was configured with when its
+    /// location cannot keep it (default `false`): the disk budget shared by processes (its
+    /// record, `.bucketcache-budget`, must be a regular file this process can open and lock)
+    /// and single flight across processes (its lock file, `.bucketcache-locks`, likewise).
+    ///
+    /// Without it, [`open`](Self::open) fails with [`Error::Degraded`] naming the guarantee, the
+    /// file and the reason. With it, the bucket opens without that guarantee — a budget kept by
+    /// each process from its own listings, memoized calls computed once per process — and
+    /// [`Stats::degraded`](crate::Stats::degraded) lists each guarantee that is off and why.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use bucketcache_core::{Bucket, Error, Guarantee};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir(dir.path().join(".bucketcache-locks")).unwrap(); // not a lock file
+    /// assert!(matches!(Bucket::builder(dir.path()).open(), Err(Error::Degraded { .. })));
+    /// let b = Bucket::builder(dir.path()).allow_degraded(true).open()?;
+    /// let off = &b.stats().degraded;
+    /// assert_eq!(off[0].guarantee, Guarantee::SingleFlightAcrossProcesses);
+    /// assert!(off[0].path.ends_with(".bucketcache-locks"));
+    /// # Ok(()) }
+    /// ```
+    pub fn allow_degraded(mut self, allow: bool) -> Self {
+        self.allow_degraded = allow;
+        self
+    }
+
     /// Validates everything, creates the directory (recursively) and opens the bucket.
     ///
     /// A lifetime that would put expirations past the end of year 9999 (by the bucket's clock)
@@ -492,6 +550,22 @@ impl BucketBuilder {
             }
             None => (store, None),
         };
+        let budgeted = self.max_bytes.is_some() || self.max_entries.is_some();
+        let degraded = store.check_guarantees(budgeted, self.single_flight_across);
+        if let (false, Some(first)) = (self.allow_degraded, degraded.first()) {
+            return Err(Error::Degraded {
+                guarantee: first.guarantee,
+                path: first.path.clone(),
+                reason: first.reason.clone(),
+            });
+        }
+        for d in &degraded {
+            tracing::warn!(guarantee = %d.guarantee, path = %d.path.display(), reason = %d.reason,
+                "opening without a configured guarantee (allow_degraded)");
+        }
+        let shared_record = !degraded
+            .iter()
+            .any(|d| d.guarantee == crate::stats::Guarantee::DiskBudget);
         Ok(Bucket::from_inner(Inner {
             backend,
             keymaker,
@@ -509,7 +583,13 @@ impl BucketBuilder {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
-            budget: crate::budget::Budget::new(self.max_bytes, self.max_entries),
+            budget: crate::budget::Budget::new(
+                self.max_bytes,
+                self.max_entries,
+                self.lock_timeout,
+                shared_record,
+            ),
+            degraded,
             counters: Default::default(),
         }))
     }

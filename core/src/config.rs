@@ -140,6 +140,20 @@ pub struct BucketConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_entry_bytes: Option<u64>,
+    /// The longest wait for a lock of the cache shared by processes: seconds or `"500ms"`
+    /// (default 2 s). See [`BucketBuilder::lock_timeout`].
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lock_timeout: Option<Duration>,
+    /// Open without a configured guarantee the location cannot keep, and report it in
+    /// `stats().degraded` (default false: such an open fails). See
+    /// [`BucketBuilder::allow_degraded`].
+    #[serde(default)]
+    pub allow_degraded: bool,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -283,6 +297,9 @@ impl BucketConfig {
         if let Some(max) = self.max_entry_bytes {
             b = b.max_entry_bytes(max);
         }
-        Ok(b)
+        if let Some(t) = self.lock_timeout {
+            b = b.lock_timeout(t);
+        }
+        Ok(b.allow_degraded(self.allow_degraded))
     }
 }

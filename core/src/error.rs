@@ -112,6 +112,57 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// An entry that can never fit the bucket's disk budget: larger than `max_bytes`, or a
+    /// budget of no entries. Nothing was written.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use bucketcache_core::{Bucket, Error};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = Bucket::builder(dir.path()).backend("json").max_bytes(10).open()?;
+    /// let err = b.set("k", &"a value longer than ten bytes").unwrap_err();
+    /// assert!(matches!(err, Error::OverBudget { max_bytes: Some(10), .. }));
+    /// assert_eq!(b.get::<String>("k")?, None); // nothing was written
+    /// # Ok(()) }
+    /// ```
+    #[error("the encoded entry is {size} bytes and can never fit this bucket's disk budget (max_bytes {}, max_entries {}); nothing was written",
+        opt(.max_bytes), opt(.max_entries))]
+    #[non_exhaustive]
+    OverBudget {
+        /// The encoded size.
+        size: u64,
+        /// The budget's `max_bytes`, if any.
+        max_bytes: Option<u64>,
+        /// The budget's `max_entries`, if any.
+        max_entries: Option<u64>,
+    },
+    /// A guarantee the bucket was configured with cannot be kept in this location (a helper
+    /// file it needs cannot be used), and the builder did not opt in to degrading
+    /// ([`BucketBuilder::allow_degraded`](crate::BucketBuilder::allow_degraded)).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use bucketcache_core::{Bucket, Error, Guarantee};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir(dir.path().join(".bucketcache-budget")).unwrap(); // not a file
+    /// let err = Bucket::builder(dir.path()).max_entries(10).open().unwrap_err();
+    /// assert!(matches!(err, Error::Degraded { guarantee: Guarantee::DiskBudget, .. }));
+    /// let b = Bucket::builder(dir.path()).max_entries(10).allow_degraded(true).open()?;
+    /// assert_eq!(b.stats().degraded[0].guarantee, Guarantee::DiskBudget);
+    /// # Ok(()) }
+    /// ```
+    #[error("cannot keep the {guarantee} with {path}: {reason} (BucketBuilder::allow_degraded(true) opens the bucket without it)")]
+    #[non_exhaustive]
+    Degraded {
+        /// The guarantee that cannot be kept.
+        guarantee: crate::Guarantee,
+        /// The helper file it needs.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// No store is registered under this name.
     #[error("unknown store {name:?}; known stores: {known}")]
     UnknownStore {
@@ -138,6 +189,10 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+}
+
+fn opt(v: &Option<u64>) -> String {
+    v.map_or_else(|| "none".into(), |v| v.to_string())
 }
 
 impl Error {

@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
 pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
-pub use stats::Stats;
+pub use stats::{Degradation, Guarantee, Stats};
 pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 

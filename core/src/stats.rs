@@ -1,5 +1,7 @@
 //! Counters of what a [`Bucket`](crate::Bucket) did since it was opened: [`Stats`].
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of a bucket's counters since it was opened (shared by its clones and its
@@ -22,9 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// let s = b.stats();
 /// assert_eq!((s.sets, s.memory_hits, s.store_hits, s.misses), (1, 1, 1, 1));
 /// assert_eq!(s.store_bytes, None);     // no disk budget
+/// assert!(s.degraded.is_empty());      // every configured guarantee holds
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Lookups the in-memory layer answered.
@@ -51,6 +54,91 @@ pub struct Stats {
     pub store_bytes: Option<u64>,
     /// Entries in the location, as the disk budget last counted them (`None` likewise).
     pub store_entries: Option<u64>,
+    /// Times the disk budget's accounting (and eviction) was put off because its lock was not
+    /// free within [`BucketBuilder::lock_timeout`](crate::BucketBuilder::lock_timeout): the
+    /// entry was written; a later `set` catches the budget up (see [`crate::budget`]).
+    pub budget_deferred: u64,
+    /// Times this bucket took the disk budget's lock to update the record shared by processes
+    /// (once per [`UNRECORDED_PERCENT`](crate::budget::UNRECORDED_PERCENT) of the budget
+    /// written, and when its view is over the budget).
+    pub budget_locks: u64,
+    /// The guarantees this bucket was configured with and does not keep, and why: only ever
+    /// non-empty when it was opened with
+    /// [`BucketBuilder::allow_degraded(true)`](crate::BucketBuilder::allow_degraded) (without
+    /// it, [`open`](crate::BucketBuilder::open) fails with [`Error::Degraded`](crate::Error::Degraded)),
+    /// or when a helper file became unusable after the bucket was opened.
+    pub degraded: Vec<Degradation>,
+}
+
+/// A guarantee a bucket may be configured with and that needs something of its location
+/// (see [`Degradation`]).
+///
+/// ```
+/// use bucketcache_core::Guarantee;
+/// assert_eq!(Guarantee::DiskBudget.to_string(), "disk budget shared by processes");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Guarantee {
+    /// The disk budget (`max_bytes`, `max_entries`) kept across every process using the
+    /// location: it needs the budget's record (for the file store, `.bucketcache-budget`), a
+    /// regular file this process can open, read, write and lock.
+    DiskBudget,
+    /// A memoized computation runs once per cache rather than once per process: it needs the
+    /// store's cross-process locks (for directory stores, `.bucketcache-locks`).
+    SingleFlightAcrossProcesses,
+}
+
+impl fmt::Display for Guarantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Guarantee::DiskBudget => "disk budget shared by processes",
+            Guarantee::SingleFlightAcrossProcesses => "single flight across processes",
+        })
+    }
+}
+
+/// A guarantee that is off, the helper file it needs, and why (from [`Stats::degraded`], or in
+/// [`Error::Degraded`](crate::Error::Degraded)).
+///
+/// ```
+/// use bucketcache_core::{Degradation, Guarantee};
+/// let d = Degradation::new(Guarantee::DiskBudget, "/c/.bucketcache-budget", "it is a directory");
+/// assert_eq!(d.guarantee, Guarantee::DiskBudget);
+/// assert!(d.to_string().contains("/c/.bucketcache-budget"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Degradation {
+    /// What is off.
+    pub guarantee: Guarantee,
+    /// The file it needs.
+    pub path: PathBuf,
+    /// Why it cannot be used, and what the bucket does instead.
+    pub reason: String,
+}
+
+impl Degradation {
+    /// `guarantee` is off because of `path`, for `reason`.
+    pub fn new(guarantee: Guarantee, path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Degradation {
+            guarantee,
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Degradation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is off: {}: {}",
+            self.guarantee,
+            self.path.display(),
+            self.reason
+        )
+    }
 }
 
 impl Stats {

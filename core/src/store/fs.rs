@@ -8,13 +8,13 @@
 //!
 //! For disk budgets, an entry's recency is its file's modification time (refreshed by
 //! [`Store::touch`] when a bucket with a budget reads it), and the budget's record shared by
-//! processes is the file `.bucketcache-budget`, updated under an exclusive `flock(2)`.
+//! processes is the file `.bucketcache-budget`, updated under an exclusive `flock(2)` waited for
+//! at most the bucket's `lock_timeout`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::{Fetched, Kind, Listed, ReadLimits, Store};
@@ -44,26 +44,7 @@ pub struct FsStore {
     durable: bool,
     /// See [`FsStore::max_entry_bytes`].
     max_read: u64,
-    /// The budget record, opened on first use; the mutex also orders this process's threads,
-    /// which one `flock` on a shared descriptor would not.
-    budget: Mutex<Option<RecordFile>>,
 }
-
-/// The open budget record, the inode it was opened as, and when that was last checked.
-#[derive(Debug)]
-struct RecordFile {
-    file: File,
-    #[cfg(unix)]
-    inode: (u64, u64),
-    checked: std::time::Instant,
-}
-
-/// How often a process checks that its open budget record is still the file at the record's
-/// name (someone may have emptied the directory): a `stat`, so not on every `set`.
-const RECORD_CHECK_EVERY: Duration = Duration::from_secs(1);
-
-/// The name of the disk budget's record in a directory (a helper name: never an entry).
-pub const BUDGET_RECORD: &str = ".bucketcache-budget";
 
 /// The registry name of the file store.
 pub(crate) const NAME: &str = FsStore::NAME;
@@ -105,7 +86,6 @@ impl FsStore {
         FsStore {
             dir: dir.into(),
             durable,
-            budget: Mutex::new(None),
             max_read: crate::inspect::DEFAULT_MAX_ENTRY_BYTES,
         }
     }
@@ -116,48 +96,6 @@ impl FsStore {
     pub fn max_entry_bytes(mut self, max: u64) -> Self {
         self.max_read = max;
         self
-    }
-
-    fn budget(&self) -> MutexGuard<'_, Option<RecordFile>> {
-        self.budget.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Opens (creating it) the budget record, never through a link.
-    #[cfg(unix)]
-    fn open_record(&self) -> io::Result<RecordFile> {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(self.dir.join(BUDGET_RECORD))?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{BUDGET_RECORD} is not a regular file"),
-            ));
-        }
-        Ok(RecordFile {
-            file,
-            inode: (meta.dev(), meta.ino()),
-            checked: std::time::Instant::now(),
-        })
-    }
-
-    /// Whether `record` is still the file at the record's name (not removed or replaced),
-    /// looked at once a second at most.
-    #[cfg(unix)]
-    fn is_current(&self, record: &mut RecordFile) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        if record.checked.elapsed() < RECORD_CHECK_EVERY {
-            return true;
-        }
-        record.checked = std::time::Instant::now();
-        fs::symlink_metadata(self.dir.join(BUDGET_RECORD))
-            .is_ok_and(|m| (m.dev(), m.ino()) == record.inode)
     }
 
     fn temp_name(name: &str) -> String {
@@ -484,37 +422,22 @@ impl Store for FsStore {
     #[cfg(unix)]
     fn update_budget_record(
         &self,
+        wait: Duration,
         update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
     ) -> io::Result<bool> {
-        use rustix::fs::{flock, FlockOperation};
-        use std::os::unix::fs::FileExt;
-        let mut guard = self.budget();
-        // Reopen when someone removed or replaced the record (e.g. emptied the directory):
-        // processes must all lock the file that is at the name.
-        if guard.as_mut().is_some_and(|r| !self.is_current(r)) {
-            *guard = None;
-        }
-        let record = match &mut *guard {
-            Some(record) => record,
-            empty => empty.insert(self.open_record()?),
-        };
-        let file = &record.file;
-        flock(file, FlockOperation::LockExclusive)?;
-        let done = (|| -> io::Result<()> {
-            // The record is a few dozen bytes, written whole: one read sees all of it.
-            let mut buf = [0u8; 256];
-            let len = file.read_at(&mut buf, 0)?;
-            let new = update((len > 0).then_some(&buf[..len]));
-            file.write_all_at(&new, 0)?;
-            if new.len() < len {
-                file.set_len(new.len() as u64)?;
-            }
-            Ok(())
-        })();
-        let unlocked = flock(file, FlockOperation::Unlock);
-        done?;
-        unlocked?;
+        super::record::update(&self.dir, wait, update)?;
         Ok(true)
+    }
+
+    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<super::Degradation> {
+        let mut off = Vec::new();
+        if budget {
+            off.extend(super::record::check_record(&self.dir));
+        }
+        if single_flight {
+            off.extend(super::record::check_file_locks(&self.dir));
+        }
+        off
     }
 }
 

@@ -12,14 +12,18 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::stats::Degradation;
+
 mod fs;
 mod locks;
 pub(crate) mod near;
+mod record;
 mod registry;
 
 pub use fs::FsStore;
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
+pub use record::{check_file_locks, BUDGET_RECORD};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
 };
@@ -228,17 +232,30 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
     /// Runs `update` on the disk budget's record of this location — a few bytes that core
     /// writes and reads, `None` before the first update — with exclusive access across every
-    /// process using the location, and keeps the bytes it returns. `update` may call the
-    /// store's other methods (it evicts entries), not this one.
+    /// process using the location, and keeps the bytes it returns. `update` must be quick: it
+    /// is called with the lock held (a budget lists and evicts outside it).
+    ///
+    /// The lock is waited for at most `wait` (zero: one try): when it is not free by then, this
+    /// returns an error of kind [`io::ErrorKind::TimedOut`] without calling `update`. No
+    /// in-process lock may be held while waiting for it.
     ///
     /// Returns `Ok(false)`, without calling `update`, when the store keeps no such record: a
     /// budget then keeps its record in each process, and processes sharing the location see
     /// each other's writes only when a budget counts the location again (by listing it).
     fn update_budget_record(
         &self,
+        wait: std::time::Duration,
         update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
     ) -> io::Result<bool> {
-        let _ = update;
+        let _ = (wait, update);
         Ok(false)
+    }
+    /// Checks, when a bucket opens, that the helper files these guarantees need can be used:
+    /// the disk budget's shared record (when `budget`) and the cross-process locks of single
+    /// flight (when `single_flight`). Returns each guarantee that cannot be kept, with the file
+    /// and the reason. The default (a store without such files) has nothing to check.
+    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<Degradation> {
+        let _ = (budget, single_flight);
+        Vec::new()
     }
 }

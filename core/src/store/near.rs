@@ -242,6 +242,12 @@ impl Store for NearStore {
         self.far.try_lock(digest) // computed once per far store, not per near directory
     }
 
+    fn check_guarantees(&self, _budget: bool, single_flight: bool) -> Vec<super::Degradation> {
+        // A near cache keeps no shared budget record (see `update_budget_record`); its locks
+        // are the far store's.
+        self.far.check_guarantees(false, single_flight)
+    }
+
     fn touch(&self, name: &str) -> io::Result<()> {
         self.far.touch(name)
     }

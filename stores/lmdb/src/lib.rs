@@ -521,6 +521,20 @@ impl Store for LmdbStore {
         // in the same lock file, so an fs and an lmdb bucket on one directory agree too.
         FileLocks::new(&self.shared.path).try_lock(digest)
     }
+
+    fn check_guarantees(
+        &self,
+        _budget: bool,
+        single_flight: bool,
+    ) -> Vec<bucketcache_core::Degradation> {
+        // The budget's record is kept in each process (no shared record to check).
+        match single_flight {
+            true => bucketcache_core::store::check_file_locks(&self.shared.path)
+                .into_iter()
+                .collect(),
+            false => Vec::new(),
+        }
+    }
 }
 
 /// The registry's factory: [`LmdbStore::open`].
