@@ -4,6 +4,7 @@ mod common;
 
 mod bucket;
 mod budgets;
+mod correctness;
 mod formats;
 mod hardening;
 mod interop;

@@ -22,7 +22,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::convert::Infallible;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,6 +31,7 @@ use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
 use crate::backend::StoredValue;
 use crate::bucket::Entry;
+use crate::generation::Stamp;
 use crate::time::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.
@@ -70,12 +70,14 @@ impl Hasher for DigestHasher {
 }
 
 /// An entry as the memory layer holds it: the shared entry, when it was loaded or written (by
-/// the bucket's clock, only when the layer has a maximum age) and its weight, fixed when it
-/// was inserted.
+/// the bucket's clock, only when the layer has a maximum age), the generation of its key when
+/// its bytes were the store's (used only while still current: see [`crate::generation`]) and
+/// its weight, fixed when it was inserted.
 #[derive(Clone)]
 pub(crate) struct Held {
     pub(crate) entry: Entry,
     pub(crate) since: Option<Expiration>,
+    pub(crate) stamp: Stamp,
     weight: u64,
 }
 
@@ -186,8 +188,14 @@ impl Memory {
         self.map.as_ref().is_some_and(|m| m.contains_key(digest))
     }
 
-    /// Keeps `entry` (written now), replacing what was held.
-    pub(crate) fn insert(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
+    /// Keeps `entry`, whose bytes were the store's at `stamp`, replacing what was held.
+    pub(crate) fn insert(
+        &self,
+        digest: &str,
+        entry: Entry,
+        since: Option<Expiration>,
+        stamp: Stamp,
+    ) {
         let Some(map) = &self.map else { return };
         let weight = weight(&entry);
         if weight > self.max_weight {
@@ -199,26 +207,10 @@ impl Memory {
             Held {
                 entry,
                 since,
+                stamp,
                 weight,
             },
         );
-    }
-
-    /// Keeps `entry` (just read from the store) unless something is held already (a write that
-    /// raced with the read is newer).
-    pub(crate) fn insert_if_absent(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
-        let Some(map) = &self.map else { return };
-        let weight = weight(&entry);
-        if weight > self.max_weight {
-            return;
-        }
-        let _ = map.get_or_insert_with(digest, || {
-            Ok::<_, Infallible>(Held {
-                entry,
-                since,
-                weight,
-            })
-        });
     }
 
     /// Drops `digest`'s entry.
@@ -256,6 +248,11 @@ mod tests {
 
     use super::*;
     use crate::bucket::Stored;
+    use crate::generation::Generations;
+
+    fn stamp() -> Stamp {
+        Generations::new(1).before_read("").unwrap()
+    }
 
     fn entry(len: usize) -> Entry {
         let value = OnceLock::new();
@@ -273,7 +270,7 @@ mod tests {
     fn a_layer_stays_within_its_limit_and_counts_evictions() {
         let memory = Memory::new(1 << 20);
         for i in 0..10_000 {
-            memory.insert(&format!("{i:064x}"), entry(1000), None);
+            memory.insert(&format!("{i:064x}"), entry(1000), None, stamp());
         }
         assert!(memory.bytes() <= 1 << 20, "{}", memory.bytes());
         assert!(memory.evictions() > 9_000);
@@ -282,31 +279,19 @@ mod tests {
     #[test]
     fn an_entry_over_a_tenth_of_the_limit_is_not_kept() {
         let memory = Memory::new(1 << 20);
-        memory.insert("a", entry(10), None);
+        memory.insert("a", entry(10), None, stamp());
         assert!(memory.contains("a"));
-        memory.insert("a", entry(200 << 10), None);
+        memory.insert("a", entry(200 << 10), None, stamp());
         assert!(
             !memory.contains("a"),
             "a replaced entry too large to keep is dropped"
         );
-        memory.insert_if_absent("b", entry(200 << 10), None);
-        assert!(!memory.contains("b"));
-    }
-
-    #[test]
-    fn a_read_does_not_replace_a_newer_write() {
-        let memory = Memory::new(1 << 20);
-        let written = entry(10);
-        memory.insert("a", written.clone(), None);
-        memory.insert_if_absent("a", entry(20), None);
-        let held = memory.get("a").map(|h| h.entry);
-        assert!(held.is_some_and(|h| Arc::ptr_eq(&h, &written)));
     }
 
     #[test]
     fn a_zero_limit_keeps_nothing() {
         let memory = Memory::new(0);
-        memory.insert("a", entry(10), None);
+        memory.insert("a", entry(10), None, stamp());
         assert!(!memory.contains("a"));
         assert_eq!(memory.bytes(), 0);
     }

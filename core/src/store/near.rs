@@ -7,14 +7,23 @@
 //! first, then near (a failed far write removes the near copy); removals remove both. The far
 //! store stays the truth for listing, `prune` and the CLI. Expiry needs no help here: the bucket
 //! judges every answer, near or far, by the entry's own expiration.
+//!
+//! Within a process the near cache never brings back what a write or removal replaced (the rule
+//! of [`crate::generation`]): a copy fetched from the far store is kept only if no write or
+//! removal of its name began since just before the fetch, a check made under the name's stripe
+//! lock, which writers and removals also hold while they change the near copy.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::{Fetched, FsStore, Listed, ReadLimits, Store};
 use crate::error::{Error, Result};
+use crate::generation::Generations;
+
+/// How many stripes the generations and locks of a near cache's names have.
+const STRIPES: usize = 1 << 10;
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
 pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
@@ -43,6 +52,10 @@ pub struct NearStore {
     near: FsStore,
     far: Arc<dyn Store>,
     ttl: Duration,
+    /// The writes and removals of names, begun and in flight.
+    generations: Generations,
+    /// Per stripe: held while a fetched copy is checked and kept, or a write changes the copy.
+    locks: Box<[Mutex<()>]>,
 }
 
 impl NearStore {
@@ -91,7 +104,13 @@ impl NearStore {
                 )))
             }
         }
-        Ok(NearStore { near, far, ttl })
+        Ok(NearStore {
+            near,
+            far,
+            ttl,
+            generations: Generations::new(STRIPES),
+            locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        })
     }
 
     /// The far store, the truth.
@@ -145,6 +164,12 @@ impl NearStore {
         }
     }
 
+    fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.locks[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn drop_near(&self, name: &str) {
         if let Err(e) = self.near.remove(name) {
             tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
@@ -173,10 +198,19 @@ impl Store for NearStore {
         if let Some((bytes, age)) = self.near_copy(name, limits) {
             return Ok((Fetched::Bytes(bytes), age));
         }
+        let stamp = self.generations.before_read(name);
         let asked = SystemTime::now();
         let fetched = self.far.read(name, limits)?;
-        match &fetched {
-            Fetched::Bytes(bytes) => self.keep_near(name, bytes, Some(asked)),
+        match (&fetched, stamp) {
+            (Fetched::Bytes(bytes), Some(stamp)) => {
+                let _locked = self.lock(stamp.stripe());
+                // A write or removal that began since the fetch changes (or changed) the copy
+                // itself: what was fetched may be older than what it wrote.
+                if self.generations.is_current(stamp) {
+                    self.keep_near(name, bytes, Some(asked));
+                }
+            }
+            (Fetched::Bytes(_), None) => {} // a write or removal was in flight: no copy kept
             _ => self.drop_near(name),
         }
         let age = SystemTime::now().duration_since(asked).unwrap_or_default();
@@ -193,12 +227,20 @@ impl Store for NearStore {
         bytes: &[u8],
         expires: Option<SystemTime>,
     ) -> io::Result<()> {
-        match self.far.write_expiring(name, bytes, expires) {
-            Ok(()) => {
+        let mutation = self.generations.begin(name);
+        let written = self.far.write_expiring(name, bytes, expires);
+        let _locked = self.lock(mutation.stripe());
+        match (written, mutation.stamp()) {
+            (Ok(()), Some(_)) => {
                 self.keep_near(name, bytes, None);
                 Ok(())
             }
-            Err(e) => {
+            // Another write of the name overlapped: the far store may end with either.
+            (Ok(()), None) => {
+                self.drop_near(name);
+                Ok(())
+            }
+            (Err(e), _) => {
                 // The far store may or may not hold the new bytes: let the next read ask it.
                 self.drop_near(name);
                 Err(e)
@@ -207,13 +249,17 @@ impl Store for NearStore {
     }
 
     fn remove(&self, name: &str) -> io::Result<bool> {
+        let mutation = self.generations.begin(name);
         let removed = self.far.remove(name);
+        let _locked = self.lock(mutation.stripe());
         self.drop_near(name);
         removed
     }
 
     fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
+        let mutation = self.generations.begin(name);
         let removed = self.far.remove_if(name, condition);
+        let _locked = self.lock(mutation.stripe());
         if let Err(e) = self.near.remove_if(name, condition) {
             tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
         }
