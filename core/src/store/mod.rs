@@ -13,11 +13,13 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 mod fs;
+mod helper_file;
 mod locks;
 pub(crate) mod near;
 mod registry;
 
 pub use fs::FsStore;
+pub use helper_file::{open_helper_file, HelperFileError};
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
 pub use registry::{

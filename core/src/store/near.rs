@@ -97,6 +97,16 @@ impl NearStore {
                     String::from_utf8_lossy(&found)
                 )))
             }
+            Fetched::NotAFile(kind) => {
+                return Err(Error::HelperFile(super::HelperFileError::NotRegular {
+                    path: marker,
+                    found: match kind {
+                        super::Kind::Symlink => "a symbolic link",
+                        super::Kind::Directory => "a directory",
+                        _ => "a FIFO, socket or device",
+                    },
+                }))
+            }
             other => {
                 return Err(Error::Config(format!(
                     "{} is not usable as a near cache marker ({other:?})",
