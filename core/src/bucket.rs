@@ -60,9 +60,9 @@ pub(crate) struct Inner {
     /// A store that cannot be read gives a miss (logged) instead of an error.
     pub(crate) fail_open: bool,
     pub(crate) memory: Memory,
-    /// The generations of this location's keys (shared by the buckets of the location in this
-    /// process): a copy in memory is used only while its key has not changed since.
-    pub(crate) generations: Arc<Generations>,
+    /// The generations of the keys: what keeps a copy read before a mutation out of memory
+    /// after it (see [`crate::generation`]).
+    pub(crate) generations: Generations,
     /// The in-memory layer's maximum age of an entry (by `clock`), if any.
     pub(crate) memory_ttl: Option<Duration>,
     pub(crate) budget: Option<Budget>,
@@ -297,7 +297,10 @@ impl Bucket {
         let name = self.file_name(&digest);
         let size = self.budgeted_size(&name);
         let mutation = self.inner.generations.begin(&digest);
-        self.inner.memory.remove(&digest);
+        {
+            let _locked = mutation.lock();
+            self.inner.memory.remove(&digest);
+        }
         let removed = self
             .inner
             .store
@@ -475,13 +478,14 @@ impl Bucket {
         if self.inner.budget.is_some() {
             entry.touched.store(unix_seconds(), Ordering::Relaxed);
         }
-        match mutation.stamp() {
-            Some(stamp) => self
-                .inner
-                .memory
-                .insert(digest, entry, self.memory_since(), stamp),
-            // Another write of the key overlapped: the store may hold either.
-            None => self.inner.memory.remove(digest),
+        {
+            let _locked = mutation.lock();
+            if mutation.may_keep() {
+                self.inner.memory.insert(digest, entry, self.memory_since());
+            } else {
+                // Another mutation of the key overlapped: the store may hold either.
+                self.inner.memory.remove(digest);
+            }
         }
         drop(mutation);
         if let Some(budget) = &self.inner.budget {
@@ -520,7 +524,7 @@ impl Bucket {
     /// The entry file `name` is about to go: its removal begins (it ends when the returned
     /// mutation is dropped, after the file went), and its copy leaves memory (if it is this
     /// backend's).
-    fn forget_file(&self, name: &str) -> Mutation<'_> {
+    pub(crate) fn forget_file(&self, name: &str) -> Mutation<'_> {
         // Digests have no dot: a name's key is what comes before its first one.
         let key = name.split_once('.').map_or(name, |(key, _)| key);
         let mutation = self.inner.generations.begin(key);
@@ -528,6 +532,7 @@ impl Bucket {
             .strip_suffix(self.inner.backend.file_extension())
             .and_then(|rest| rest.strip_suffix('.'));
         if let Some(digest) = digest {
+            let _locked = mutation.lock();
             self.inner.memory.remove(digest);
         }
         mutation
@@ -601,14 +606,16 @@ impl Bucket {
                 self.touch(digest, &entry);
             }
             // Kept only if no mutation of the key was in flight when the read began, nor has
-            // begun since (and then used only while none has).
-            if let Some(stamp) = stamp.filter(|&s| self.inner.generations.is_current(s)) {
-                self.inner.memory.insert(
-                    digest,
-                    entry.clone(),
-                    self.memory_since_aged(entry.age),
-                    stamp,
-                );
+            // begun since.
+            if let Some(stamp) = stamp {
+                let _locked = self.inner.generations.lock(stamp.stripe());
+                if self.inner.generations.is_current(stamp) {
+                    self.inner.memory.insert(
+                        digest,
+                        entry.clone(),
+                        self.memory_since_aged(entry.age),
+                    );
+                }
             }
             if count {
                 bump(&counters.store_hits);
@@ -631,9 +638,6 @@ impl Bucket {
     #[inline]
     fn memory_hit(&self, digest: &str) -> Option<Entry> {
         let held = self.inner.memory.get(digest)?;
-        if !self.inner.generations.is_current(held.stamp) {
-            return None; // the key changed since these bytes were read or written
-        }
         if let Some(ttl) = self.inner.memory_ttl {
             let now = self.inner.clock.now();
             let young = held
@@ -666,7 +670,10 @@ impl Bucket {
     /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
     fn remove_if_expired(&self, digest: &str) {
         let mutation = self.inner.generations.begin(digest);
-        self.inner.memory.remove(digest);
+        {
+            let _locked = mutation.lock();
+            self.inner.memory.remove(digest);
+        }
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let expired = |bytes: &[u8]| {

@@ -511,8 +511,6 @@ impl BucketBuilder {
             }
             None => (store, None),
         };
-        let generations =
-            crate::generation::Generations::of_location(store.name(), store.location());
         Ok(Bucket::from_inner(Inner {
             backend,
             keymaker,
@@ -525,7 +523,7 @@ impl BucketBuilder {
             single_flight_timeout: self.single_flight_timeout,
             fail_open: self.fail_open,
             memory: crate::memory::Memory::new(self.memory_limit),
-            generations,
+            generations: Default::default(),
             // A near cache's ttl bounds the in-memory copy too (the shorter of the two).
             memory_ttl: match (self.memory_ttl, near_memory_ttl) {
                 (Some(a), Some(b)) => Some(a.min(b)),

@@ -9,51 +9,55 @@
 //!
 //! So every mutation of an entry — `set`, `remove`, prune, a disk budget's eviction, the deletion
 //! of an expired entry — is bracketed by [`Generations::begin`] and the drop of its
-//! [`Mutation`], and every copy kept in a layer carries a [`Stamp`]: the generation of its key
-//! when the copy's bytes were current. A copy is used only while its stamp is still the key's
-//! generation ([`Generations::is_current`], one atomic load). A reader takes its stamp *before*
-//! it reads the store, and gets none while a mutation of the key is in flight (what it reads may
-//! be overtaken before the mutation ends); a writer's stamp is the generation it began, and only
-//! if no other mutation was in flight when it began (two overlapping writes may reach the store
-//! in either order: neither copy is kept).
+//! [`Mutation`]. A reader takes a [`Stamp`] *before* it reads the store (none while a mutation
+//! of the key is in flight: what it reads may be overtaken before the mutation ends), and keeps
+//! its copy in a layer only if the stamp is still current — no mutation of the key began since
+//! ([`Generations::is_current`]). A writer keeps its copy only if no other mutation of the key
+//! was in flight when it began nor began since (two overlapping writes may reach the store in
+//! either order: neither copy is kept).
 //!
-//! Generations are counted per stripe (a key's stripe is its hash modulo the number of stripes),
-//! shared by every bucket of one location in the process: a write through one `Bucket` value
-//! makes every other value's copy of that key (and of the few keys sharing its stripe) stale;
-//! the cost of a shared stripe is only a read from the store instead of memory.
+//! The check and the keeping happen under the key's stripe lock ([`Generations::lock`]), and a
+//! mutation changes or drops the copy under the same lock, after it began: a copy checked
+//! before a mutation began is dropped by that mutation; one checked after is not kept. A hit
+//! takes no lock and checks nothing: what a layer holds is never older than the last completed
+//! mutation.
+//!
+//! Generations are counted per stripe (a key's stripe is its hash modulo [`STRIPES`]): a
+//! mutation of a key sharing the stripe only makes a reader keep no copy (it reads the store
+//! next time), never keep a wrong one.
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {
 //! # bucketcache::install_default_backends()?;
 //! let dir = tempfile::tempdir().unwrap();
-//! let a = bucketcache_core::Bucket::open(dir.path())?;
-//! let b = bucketcache_core::Bucket::open(dir.path())?; // its own memory layer
-//! a.set("k", &1)?;
-//! assert_eq!(b.get::<i32>("k")?, Some(1)); // now in b's memory too
-//! a.remove("k")?;
-//! assert_eq!(b.get::<i32>("k")?, None); // b's copy is stale: not used
+//! let b = bucketcache_core::Bucket::open(dir.path())?;
+//! b.set("k", &1)?;
+//! std::thread::scope(|s| {
+//!     s.spawn(|| b.get::<i32>("k")); // 1 or nothing: it overlaps the removal
+//!     b.remove("k").unwrap();
+//! });
+//! assert_eq!(b.get::<i32>("k")?, None); // after `remove` returned: never 1
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::hash::Hasher;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::memory::DigestHasher;
 
-/// How many stripes a location's generations have (8 bytes each).
-pub(crate) const STRIPES: usize = 1 << 14;
+/// How many stripes a bucket's generations have (16 bytes each).
+pub(crate) const STRIPES: usize = 1 << 10;
 
 /// A stripe's word: the mutations begun (high bits) and those in flight (low bits).
 const IN_FLIGHT_BITS: u32 = 24;
 const ONE_BEGUN: u64 = 1 << IN_FLIGHT_BITS;
 const IN_FLIGHT: u64 = ONE_BEGUN - 1;
 
-/// The generations of the keys of one location (see the [module](self)).
+/// The generations of the keys of one bucket or near cache (see the [module](self)).
 pub(crate) struct Generations {
     words: Box<[AtomicU64]>,
+    locks: Box<[Mutex<()>]>,
 }
 
 impl std::fmt::Debug for Generations {
@@ -88,15 +92,15 @@ pub(crate) struct Mutation<'a> {
 }
 
 impl Mutation<'_> {
-    /// The stamp of what this mutation writes, if a copy of it may be kept: `None` when another
-    /// mutation of the stripe was in flight when it began (the store may end with either).
-    pub(crate) fn stamp(&self) -> Option<Stamp> {
-        self.alone.then_some(self.stamp)
+    /// Whether the copy this mutation writes may be kept (checked under [`Self::lock`]): no
+    /// other mutation of the stripe was in flight when it began, nor has begun since.
+    pub(crate) fn may_keep(&self) -> bool {
+        self.alone && self.generations.is_current(self.stamp)
     }
 
-    /// The stripe of the key.
-    pub(crate) fn stripe(&self) -> usize {
-        self.stamp.stripe()
+    /// The lock of the key's stripe, under which the mutation changes or drops a kept copy.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
+        self.generations.lock(self.stamp.stripe())
     }
 }
 
@@ -106,44 +110,41 @@ impl Drop for Mutation<'_> {
     }
 }
 
+impl Default for Generations {
+    fn default() -> Self {
+        Generations::new(STRIPES)
+    }
+}
+
 impl Generations {
     /// Generations of `stripes` stripes (a power of two).
     pub(crate) fn new(stripes: usize) -> Generations {
         debug_assert!(stripes.is_power_of_two() && stripes <= u32::MAX as usize);
         Generations {
             words: (0..stripes).map(|_| AtomicU64::new(0)).collect(),
+            locks: (0..stripes).map(|_| Mutex::new(())).collect(),
         }
-    }
-
-    /// The generations of the location `location` of the store `store`, shared by every bucket
-    /// of this process that uses it.
-    pub(crate) fn of_location(store: &str, location: &Path) -> Arc<Generations> {
-        type Open = Mutex<HashMap<(String, PathBuf), Weak<Generations>>>;
-        static OPEN: OnceLock<Open> = OnceLock::new();
-        let mut open = OPEN
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let key = (store.to_owned(), location.to_owned());
-        if let Some(shared) = open.get(&key).and_then(Weak::upgrade) {
-            return shared;
-        }
-        open.retain(|_, weak| weak.strong_count() > 0);
-        let shared = Arc::new(Generations::new(STRIPES));
-        open.insert(key, Arc::downgrade(&shared));
-        shared
     }
 
     /// The stripe of `key`.
     #[inline]
-    pub(crate) fn stripe(&self, key: &str) -> usize {
+    fn stripe(&self, key: &str) -> usize {
         let mut h = DigestHasher::default();
         h.write(key.as_bytes());
         (h.finish() as usize) & (self.words.len() - 1)
     }
 
+    /// The lock of a stripe: held to check a stamp and keep a copy, or to change or drop a
+    /// copy in a mutation.
+    pub(crate) fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.locks[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A mutation of `key` begins (before the store changes); it ends when the returned
-    /// [`Mutation`] is dropped (after the store changed, or failed to).
+    /// [`Mutation`] is dropped (after the store changed, or failed to, and the kept copy was
+    /// changed or dropped).
     pub(crate) fn begin(&self, key: &str) -> Mutation<'_> {
         let stripe = self.stripe(key);
         let before = self.words[stripe].fetch_add(ONE_BEGUN + 1, Ordering::SeqCst);
@@ -189,11 +190,10 @@ mod tests {
         let m = g.begin("k");
         assert!(!g.is_current(read));
         assert!(g.before_read("k").is_none(), "in flight: no stamp");
-        let written = m.stamp().unwrap();
-        assert!(g.is_current(written));
+        assert!(m.may_keep());
         drop(m);
-        assert!(g.is_current(written));
-        assert_eq!(g.before_read("k"), Some(written));
+        let after = g.before_read("k").unwrap();
+        assert!(g.is_current(after) && after != read);
     }
 
     #[test]
@@ -201,17 +201,9 @@ mod tests {
         let g = Generations::new(16);
         let first = g.begin("k");
         let second = g.begin("k");
-        assert!(first.stamp().is_some_and(|s| !g.is_current(s)));
-        assert!(second.stamp().is_none());
+        assert!(!first.may_keep(), "another began since");
+        assert!(!second.may_keep(), "another was in flight");
         drop((first, second));
         assert!(g.before_read("k").is_some());
-    }
-
-    #[test]
-    fn a_location_shares_its_generations() {
-        let a = Generations::of_location("fs", Path::new("/x"));
-        let b = Generations::of_location("fs", Path::new("/x"));
-        let c = Generations::of_location("fs", Path::new("/y"));
-        assert!(Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&a, &c));
     }
 }

@@ -31,7 +31,6 @@ use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
 use crate::backend::StoredValue;
 use crate::bucket::Entry;
-use crate::generation::Stamp;
 use crate::time::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.
@@ -70,14 +69,12 @@ impl Hasher for DigestHasher {
 }
 
 /// An entry as the memory layer holds it: the shared entry, when it was loaded or written (by
-/// the bucket's clock, only when the layer has a maximum age), the generation of its key when
-/// its bytes were the store's (used only while still current: see [`crate::generation`]) and
-/// its weight, fixed when it was inserted.
+/// the bucket's clock, only when the layer has a maximum age) and its weight, fixed when it
+/// was inserted.
 #[derive(Clone)]
 pub(crate) struct Held {
     pub(crate) entry: Entry,
     pub(crate) since: Option<Expiration>,
-    pub(crate) stamp: Stamp,
     weight: u64,
 }
 
@@ -188,14 +185,9 @@ impl Memory {
         self.map.as_ref().is_some_and(|m| m.contains_key(digest))
     }
 
-    /// Keeps `entry`, whose bytes were the store's at `stamp`, replacing what was held.
-    pub(crate) fn insert(
-        &self,
-        digest: &str,
-        entry: Entry,
-        since: Option<Expiration>,
-        stamp: Stamp,
-    ) {
+    /// Keeps `entry`, replacing what was held (the bucket decides, under its key's stripe lock,
+    /// whether a copy may be kept: see [`crate::generation`]).
+    pub(crate) fn insert(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
         let Some(map) = &self.map else { return };
         let weight = weight(&entry);
         if weight > self.max_weight {
@@ -207,7 +199,6 @@ impl Memory {
             Held {
                 entry,
                 since,
-                stamp,
                 weight,
             },
         );
@@ -248,11 +239,6 @@ mod tests {
 
     use super::*;
     use crate::bucket::Stored;
-    use crate::generation::Generations;
-
-    fn stamp() -> Stamp {
-        Generations::new(1).before_read("").unwrap()
-    }
 
     fn entry(len: usize) -> Entry {
         let value = OnceLock::new();
@@ -270,7 +256,7 @@ mod tests {
     fn a_layer_stays_within_its_limit_and_counts_evictions() {
         let memory = Memory::new(1 << 20);
         for i in 0..10_000 {
-            memory.insert(&format!("{i:064x}"), entry(1000), None, stamp());
+            memory.insert(&format!("{i:064x}"), entry(1000), None);
         }
         assert!(memory.bytes() <= 1 << 20, "{}", memory.bytes());
         assert!(memory.evictions() > 9_000);
@@ -279,9 +265,9 @@ mod tests {
     #[test]
     fn an_entry_over_a_tenth_of_the_limit_is_not_kept() {
         let memory = Memory::new(1 << 20);
-        memory.insert("a", entry(10), None, stamp());
+        memory.insert("a", entry(10), None);
         assert!(memory.contains("a"));
-        memory.insert("a", entry(200 << 10), None, stamp());
+        memory.insert("a", entry(200 << 10), None);
         assert!(
             !memory.contains("a"),
             "a replaced entry too large to keep is dropped"
@@ -291,7 +277,7 @@ mod tests {
     #[test]
     fn a_zero_limit_keeps_nothing() {
         let memory = Memory::new(0);
-        memory.insert("a", entry(10), None, stamp());
+        memory.insert("a", entry(10), None);
         assert!(!memory.contains("a"));
         assert_eq!(memory.bytes(), 0);
     }

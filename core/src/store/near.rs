@@ -15,15 +15,12 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{Fetched, FsStore, Listed, ReadLimits, Store};
 use crate::error::{Error, Result};
 use crate::generation::Generations;
-
-/// How many stripes the generations and locks of a near cache's names have.
-const STRIPES: usize = 1 << 10;
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
 pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
@@ -52,10 +49,9 @@ pub struct NearStore {
     near: FsStore,
     far: Arc<dyn Store>,
     ttl: Duration,
-    /// The writes and removals of names, begun and in flight.
+    /// The writes and removals of names, begun and in flight; their stripe locks are held
+    /// while a fetched copy is checked and kept, or a write changes the copy.
     generations: Generations,
-    /// Per stripe: held while a fetched copy is checked and kept, or a write changes the copy.
-    locks: Box<[Mutex<()>]>,
 }
 
 impl NearStore {
@@ -118,8 +114,7 @@ impl NearStore {
             near,
             far,
             ttl,
-            generations: Generations::new(STRIPES),
-            locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            generations: Generations::default(),
         })
     }
 
@@ -174,12 +169,6 @@ impl NearStore {
         }
     }
 
-    fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
-        self.locks[stripe]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn drop_near(&self, name: &str) {
         if let Err(e) = self.near.remove(name) {
             tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
@@ -213,7 +202,7 @@ impl Store for NearStore {
         let fetched = self.far.read(name, limits)?;
         match (&fetched, stamp) {
             (Fetched::Bytes(bytes), Some(stamp)) => {
-                let _locked = self.lock(stamp.stripe());
+                let _locked = self.generations.lock(stamp.stripe());
                 // A write or removal that began since the fetch changes (or changed) the copy
                 // itself: what was fetched may be older than what it wrote.
                 if self.generations.is_current(stamp) {
@@ -239,14 +228,14 @@ impl Store for NearStore {
     ) -> io::Result<()> {
         let mutation = self.generations.begin(name);
         let written = self.far.write_expiring(name, bytes, expires);
-        let _locked = self.lock(mutation.stripe());
-        match (written, mutation.stamp()) {
-            (Ok(()), Some(_)) => {
+        let _locked = mutation.lock();
+        match (written, mutation.may_keep()) {
+            (Ok(()), true) => {
                 self.keep_near(name, bytes, None);
                 Ok(())
             }
             // Another write of the name overlapped: the far store may end with either.
-            (Ok(()), None) => {
+            (Ok(()), false) => {
                 self.drop_near(name);
                 Ok(())
             }
@@ -261,7 +250,7 @@ impl Store for NearStore {
     fn remove(&self, name: &str) -> io::Result<bool> {
         let mutation = self.generations.begin(name);
         let removed = self.far.remove(name);
-        let _locked = self.lock(mutation.stripe());
+        let _locked = mutation.lock();
         self.drop_near(name);
         removed
     }
@@ -269,7 +258,7 @@ impl Store for NearStore {
     fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
         let mutation = self.generations.begin(name);
         let removed = self.far.remove_if(name, condition);
-        let _locked = self.lock(mutation.stripe());
+        let _locked = mutation.lock();
         if let Err(e) = self.near.remove_if(name, condition) {
             tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
         }
