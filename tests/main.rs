@@ -5,6 +5,7 @@ mod common;
 mod bucket;
 mod budget_rules;
 mod budgets;
+mod correctness;
 mod formats;
 mod hardening;
 mod interop;

@@ -13,6 +13,7 @@ use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
+use crate::generation::{Generations, Mutation};
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
 use crate::memory::Memory;
@@ -59,6 +60,9 @@ pub(crate) struct Inner {
     /// A store that cannot be read gives a miss (logged) instead of an error.
     pub(crate) fail_open: bool,
     pub(crate) memory: Memory,
+    /// The generations of the keys: what keeps a copy read before a mutation out of memory
+    /// after it (see [`crate::generation`]).
+    pub(crate) generations: Generations,
     /// The in-memory layer's maximum age of an entry (by `clock`), if any.
     pub(crate) memory_ttl: Option<Duration>,
     pub(crate) budget: Option<Budget>,
@@ -296,14 +300,19 @@ impl Bucket {
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
         let digest = self.hash_for_key(key)?;
         let live = self.lookup(&digest, false)?.is_some();
-        self.inner.memory.remove(&digest);
         let name = self.file_name(&digest);
         let size = self.budgeted_size(&name);
+        let mutation = self.inner.generations.begin(&digest);
+        {
+            let _locked = mutation.lock();
+            self.inner.memory.remove(&digest);
+        }
         let removed = self
             .inner
             .store
             .remove(&name)
             .map_err(|e| self.store_error(&name, e))?;
+        drop(mutation);
         if removed || live {
             bump(&self.inner.counters.removes);
         }
@@ -335,10 +344,13 @@ impl Bucket {
     pub fn prune(&self) -> Result<Pruned> {
         let inspector = self.inspector();
         let plan = inspector.prune_plan()?;
-        for removal in &plan.removals {
-            self.forget_file(&removal.name);
-        }
+        let mutations: Vec<_> = plan
+            .removals
+            .iter()
+            .map(|r| self.forget_file(&r.name))
+            .collect();
         let pruned = inspector.execute(&plan);
+        drop(mutations);
         if let Some(budget) = &self.inner.budget {
             budget.invalidate();
         }
@@ -367,10 +379,13 @@ impl Bucket {
     pub fn shrink_to(&self, max_bytes: Option<u64>, max_entries: Option<u64>) -> Result<Pruned> {
         let inspector = self.inspector();
         let plan = inspector.shrink_plan(max_bytes, max_entries)?;
-        for removal in &plan.removals {
-            self.forget_file(&removal.name);
-        }
+        let mutations: Vec<_> = plan
+            .removals
+            .iter()
+            .map(|r| self.forget_file(&r.name))
+            .collect();
         let pruned = inspector.execute(&plan);
+        drop(mutations);
         self.inner
             .counters
             .store_evictions
@@ -462,6 +477,7 @@ impl Bucket {
         let old = self.budgeted_size(&name);
         // A store that drops data by itself (Redis) drops the entry when it expires.
         let expires = entry.expiration.map(|e| SystemTime::from(e.and_utc()));
+        let mutation = self.inner.generations.begin(digest);
         self.inner
             .store
             .write_expiring(&name, &entry.bytes, expires)
@@ -471,7 +487,16 @@ impl Bucket {
         if self.inner.budget.is_some() {
             entry.touched.store(unix_seconds(), Ordering::Relaxed);
         }
-        self.inner.memory.insert(digest, entry, self.memory_since());
+        {
+            let _locked = mutation.lock();
+            if mutation.may_keep() {
+                self.inner.memory.insert(digest, entry, self.memory_since());
+            } else {
+                // Another mutation of the key overlapped: the store may hold either.
+                self.inner.memory.remove(digest);
+            }
+        }
+        drop(mutation);
         if let Some(budget) = &self.inner.budget {
             budget.update(self, Change::Wrote { old, new: size }, Some(&name));
         }
@@ -505,20 +530,27 @@ impl Bucket {
         })
     }
 
-    /// Drops from memory the entry whose file `name` is about to go (if it is this backend's).
-    fn forget_file(&self, name: &str) {
+    /// The entry file `name` is about to go: its removal begins (it ends when the returned
+    /// mutation is dropped, after the file went), and its copy leaves memory (if it is this
+    /// backend's).
+    pub(crate) fn forget_file(&self, name: &str) -> Mutation<'_> {
+        // Digests have no dot: a name's key is what comes before its first one.
+        let key = name.split_once('.').map_or(name, |(key, _)| key);
+        let mutation = self.inner.generations.begin(key);
         let digest = name
             .strip_suffix(self.inner.backend.file_extension())
             .and_then(|rest| rest.strip_suffix('.'));
         if let Some(digest) = digest {
+            let _locked = mutation.lock();
             self.inner.memory.remove(digest);
         }
+        mutation
     }
 
-    /// A disk budget evicted the entry file `name`.
+    /// A disk budget evicted the entry file `name`: a copy read before it went is stale.
     pub(crate) fn evicted_from_store(&self, name: &str) {
         bump(&self.inner.counters.store_evictions);
-        self.forget_file(name);
+        drop(self.forget_file(name));
     }
 
     pub(crate) fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Stored) -> Option<V> {
@@ -551,23 +583,26 @@ impl Bucket {
     /// [`load`](Self::load), counted in the statistics or not.
     fn lookup(&self, digest: &str, count: bool) -> Result<Option<Entry>> {
         let counters = &self.inner.counters;
-        let (entry, from_store) = match self.memory_hit(digest) {
-            Some(entry) => (entry, false),
-            None => match self.read_entry(digest)? {
-                Some(entry) => (entry, true),
-                None => {
-                    if count {
-                        bump(&counters.misses);
+        let (entry, read_at) = match self.memory_hit(digest) {
+            Some(entry) => (entry, None),
+            None => {
+                // Taken before the read: a mutation that begins after it makes the copy stale.
+                let stamp = self.inner.generations.before_read(digest);
+                match self.read_entry(digest)? {
+                    Some(entry) => (entry, Some(stamp)),
+                    None => {
+                        if count {
+                            bump(&counters.misses);
+                        }
+                        return Ok(None);
                     }
-                    return Ok(None);
                 }
-            },
+            }
         };
         // Entries that never expire in a bucket without lifetime need no clock (the warm path).
         if (entry.expiration.is_some() || self.inner.lifetime.is_some())
             && self.verdict(entry.expiration).is_expired()
         {
-            self.inner.memory.remove(digest);
             self.remove_if_expired(digest);
             if count {
                 bump(&counters.misses);
@@ -575,15 +610,22 @@ impl Bucket {
             }
             return Ok(None);
         }
-        if from_store {
+        if let Some(stamp) = read_at {
             if self.records_uses() {
                 self.touch(digest, &entry);
             }
-            self.inner.memory.insert_if_absent(
-                digest,
-                entry.clone(),
-                self.memory_since_aged(entry.age),
-            );
+            // Kept only if no mutation of the key was in flight when the read began, nor has
+            // begun since.
+            if let Some(stamp) = stamp {
+                let _locked = self.inner.generations.lock(stamp.stripe());
+                if self.inner.generations.is_current(stamp) {
+                    self.inner.memory.insert(
+                        digest,
+                        entry.clone(),
+                        self.memory_since_aged(entry.age),
+                    );
+                }
+            }
             if count {
                 bump(&counters.store_hits);
             }
@@ -636,13 +678,20 @@ impl Bucket {
 
     /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
     fn remove_if_expired(&self, digest: &str) {
+        let mutation = self.inner.generations.begin(digest);
+        {
+            let _locked = mutation.lock();
+            self.inner.memory.remove(digest);
+        }
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let expired = |bytes: &[u8]| {
             shielded(|| backend.decode(bytes))
                 .is_ok_and(|d| self.verdict(d.expiration).is_expired())
         };
-        match self.inner.store.remove_if(&name, &expired) {
+        let removed = self.inner.store.remove_if(&name, &expired);
+        drop(mutation);
+        match removed {
             Ok(Some(size)) => {
                 tracing::debug!(file = %name, "deleted an expired entry");
                 if let Some(budget) = &self.inner.budget {

@@ -284,9 +284,28 @@ impl BucketBuilder {
         self
     }
 
-    /// How long a memoized call waits for another process's computation of the same entry
-    /// before computing itself (default 5 minutes). A holder that dies or fails releases its
-    /// lock at once; the timeout is for a holder that is alive but slow.
+    /// How long a memoized call waits for another caller's computation of the same entry —
+    /// a thread or task of this process, or another process — before computing it itself
+    /// (default 5 minutes). Every wait of single flight is bounded by it: a computation that
+    /// began longer ago than this (hung, or just slow) holds no one back; the waiter then
+    /// computes the value too and stores it (the entry may be computed more than once). A holder
+    /// that dies or fails releases its lock at once; the timeout is for a holder that is alive
+    /// but slow. A computation that calls the same memoized key again, on its own thread, never
+    /// waits for itself: the inner call computes at once.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::builder(dir.path())
+    ///     .single_flight_timeout(Duration::from_secs(30))
+    ///     .open()?;
+    /// // A re-entrant computation: the inner call computes, without waiting for the outer one.
+    /// let v: u32 = b.get_or_insert_with("k", || b.get_or_insert_with("k", || 1).unwrap() + 1)?;
+    /// assert_eq!(v, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn single_flight_timeout(mut self, timeout: Duration) -> Self {
         self.single_flight_timeout = timeout;
         self
@@ -578,6 +597,7 @@ impl BucketBuilder {
             single_flight_timeout: self.single_flight_timeout,
             fail_open: self.fail_open,
             memory: crate::memory::Memory::new(self.memory_limit),
+            generations: Default::default(),
             // A near cache's ttl bounds the in-memory copy too (the shorter of the two).
             memory_ttl: match (self.memory_ttl, near_memory_ttl) {
                 (Some(a), Some(b)) => Some(a.min(b)),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::backend::BackendError;
 use crate::keymaker::KeyError;
+use crate::store::HelperFileError;
 
 /// Result alias used across bucketcache.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -181,6 +182,11 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A helper file of the cache (a lock file, a record, a store's own file) is not a regular
+    /// file — a symbolic link, a directory, a FIFO… — or cannot be opened: it is never followed
+    /// nor used. The error names the path.
+    #[error(transparent)]
+    HelperFile(#[from] HelperFileError),
     /// A plugin library was refused or failed to load.
     #[error("plugin {path}: {reason}")]
     Plugin {

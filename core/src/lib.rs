@@ -13,6 +13,7 @@ mod builder;
 pub mod config;
 mod deferred;
 mod error;
+mod generation;
 pub mod inspect;
 pub mod keymaker;
 pub mod lifetime;

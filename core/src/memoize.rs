@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -112,6 +113,12 @@ pub trait MemoStore {
     /// then read the stored value (or, if the computation failed, one of them gets the next
     /// ticket). With `refresh` there is no read and no waiting: the caller always computes.
     ///
+    /// No wait outlasts the bucket's
+    /// [`single_flight_timeout`](crate::BucketBuilder::single_flight_timeout): a computation
+    /// older than it holds no one back (the waiter gets a ticket of its own and computes too).
+    /// A lookup made by the thread that holds the entry's ticket (a computation that needs its
+    /// own key again) never waits for itself: it gets a ticket of its own at once.
+    ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
@@ -135,12 +142,18 @@ pub trait MemoStore {
         if let Some(found) = hit(self.get_digest(digest)?) {
             return Ok(found);
         }
+        let deadline = deadline_of(self.bucket());
+        let me = std::thread::current().id();
         loop {
-            match join((self.bucket().path().to_path_buf(), digest.to_owned())) {
+            match join(
+                (self.bucket().path().to_path_buf(), digest.to_owned()),
+                Some(me),
+                deadline,
+            ) {
                 Ok(ticket) => {
                     // The process's turn; then the cache's, when it has cross-process locks.
                     let ticket = if self.across_processes() {
-                        ticket.with_lease(wait_for_lease(self.bucket(), digest))
+                        ticket.with_lease(wait_for_lease(self.bucket(), digest, deadline))
                     } else {
                         ticket
                     };
@@ -148,7 +161,15 @@ pub trait MemoStore {
                     // we joined, or another process while we waited for its lock.
                     return Ok(hit(self.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
                 }
-                Err(flight) => flight.wait(),
+                Err(flight) if flight.leader == Some(me) => {
+                    tracing::debug!(digest, "memoized call: a computation needs its own key: computing it again, without waiting for itself");
+                    return Ok(Lookup::Miss(Ticket::solo(digest)));
+                }
+                Err(flight) => {
+                    if !flight.wait() {
+                        return timed_out(self, digest);
+                    }
+                }
             }
             if let Some(found) = hit(self.get_digest(digest)?) {
                 return Ok(found);
@@ -267,13 +288,20 @@ pub enum Lookup<V> {
 struct FlightState {
     done: bool,
     wakers: Vec<Waker>,
+    /// Whether a thread wakes the tasks waiting at the deadline.
+    timer: bool,
 }
 
-/// One computation in progress: waiters block on `cv` (threads) or register a waker (tasks).
+/// One computation in progress: waiters block on `cv` (threads) or register a waker (tasks),
+/// until it lands or its deadline passes.
 #[derive(Debug, Default)]
 struct Flight {
     state: Mutex<FlightState>,
     cv: Condvar,
+    /// The thread that computes (`None` for a task, which may move between threads).
+    leader: Option<ThreadId>,
+    /// When the computation stops holding others back (`None`: never).
+    deadline: Option<Instant>,
 }
 
 impl Flight {
@@ -281,29 +309,94 @@ impl Flight {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wait(&self) {
+    /// Waits until the flight lands (`true`) or its deadline passes (`false`).
+    fn wait(&self) -> bool {
         let mut state = self.state();
         while !state.done {
-            state = self.cv.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = match self.deadline {
+                None => self.cv.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        return false;
+                    };
+                    self.cv
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
         }
+        true
+    }
+
+    /// Wakes the waiting tasks at the deadline (or when the flight lands, whichever is first):
+    /// one thread per flight that tasks wait for, started by the first of them.
+    fn start_timer(self: &Arc<Self>, state: &mut FlightState) {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if state.timer {
+            return;
+        }
+        state.timer = true;
+        let flight = self.clone();
+        std::thread::spawn(move || {
+            let mut state = flight.state();
+            while !state.done {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                state = flight
+                    .cv
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let wakers = std::mem::take(&mut state.wakers);
+            drop(state);
+            wakers.into_iter().for_each(Waker::wake);
+        });
     }
 }
 
-/// Waits, without blocking a thread, until a [`Flight`] lands.
+/// Waits, without blocking a thread, until a [`Flight`] lands (`true`) or its deadline passes
+/// (`false`).
 struct FlightWait(Arc<Flight>);
 
 impl Future for FlightWait {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    type Output = bool;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let mut state = self.0.state();
         if state.done {
-            return Poll::Ready(());
+            return Poll::Ready(true);
+        }
+        if self.0.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Poll::Ready(false);
         }
         if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
             state.wakers.push(cx.waker().clone());
         }
+        self.0.start_timer(&mut state);
         Poll::Pending
     }
+}
+
+/// When a wait for `bucket`'s single flight that begins now gives up (`None`: never).
+fn deadline_of(bucket: &Bucket) -> Option<Instant> {
+    Instant::now().checked_add(bucket.inner.single_flight_timeout)
+}
+
+/// A wait for another caller's computation passed its deadline: the value, if it has landed
+/// meanwhile, else a ticket of our own (outside the flight and the cross-process lock, which
+/// the slow computation still holds).
+fn timed_out<S, V>(store: &S, digest: &str) -> Result<Lookup<V>>
+where
+    S: MemoStore + ?Sized,
+    V: DeserializeOwned,
+{
+    tracing::warn!(digest, timeout = ?store.bucket().inner.single_flight_timeout,
+        "another caller has computed this entry for longer than the single-flight timeout: computing it too");
+    Ok(hit(store.get_digest(digest)?).unwrap_or_else(|| Lookup::Miss(Ticket::solo(digest))))
 }
 
 /// Flights are keyed by directory and digest, so that two `Bucket` values opened on the same
@@ -318,13 +411,22 @@ fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Either we lead the flight for `key` (and hold its ticket) or someone else does.
-fn join(key: FlightKey) -> std::result::Result<Ticket, Arc<Flight>> {
+/// Either we lead the flight for `key` (and hold its ticket: `leader` computes, others wait at
+/// most until `deadline`) or someone else does.
+fn join(
+    key: FlightKey,
+    leader: Option<ThreadId>,
+    deadline: Option<Instant>,
+) -> std::result::Result<Ticket, Arc<Flight>> {
     let mut map = flights();
     match map.entry(key) {
         Entry::Occupied(e) => Err(e.get().clone()),
         Entry::Vacant(v) => {
-            let flight = Arc::new(Flight::default());
+            let flight = Arc::new(Flight {
+                leader,
+                deadline,
+                ..Flight::default()
+            });
             let key = v.key().clone();
             v.insert(flight.clone());
             Ok(Ticket {
@@ -441,8 +543,10 @@ where
     if let Some(found) = hit(store.get_digest(digest)?) {
         return Ok(found);
     }
+    let deadline = deadline_of(store.bucket());
     loop {
-        let waiting = match join((store.bucket().path().to_path_buf(), digest.to_owned())) {
+        let key = (store.bucket().path().to_path_buf(), digest.to_owned());
+        let waiting = match join(key, None, deadline) {
             Ok(ticket) => {
                 let ticket = if store.across_processes() {
                     let lease = match try_lease(store.bucket(), digest) {
@@ -452,7 +556,8 @@ where
                         Attempt::Busy => {
                             let bucket = store.bucket().clone();
                             let digest = digest.to_owned();
-                            OffThread::spawn(move || wait_for_lease(&bucket, &digest)).await
+                            OffThread::spawn(move || wait_for_lease(&bucket, &digest, deadline))
+                                .await
                         }
                     };
                     ticket.with_lease(lease)
@@ -464,7 +569,9 @@ where
             }
             Err(flight) => flight,
         };
-        FlightWait(waiting).await;
+        if !FlightWait(waiting).await {
+            return timed_out(store, digest);
+        }
         if let Some(found) = hit(store.get_digest(digest)?) {
             return Ok(found);
         }
@@ -517,14 +624,18 @@ fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
 }
 
 /// Takes the entry's cross-process lock, waiting while another process holds it (it computes
-/// the entry), at most the bucket's `single_flight_timeout`; then gives up and computes anyway.
-fn wait_for_lease(bucket: &Bucket, digest: &str) -> Option<Box<dyn Lease>> {
-    let deadline = Instant::now() + bucket.inner.single_flight_timeout;
+/// the entry), until `deadline` (the bucket's `single_flight_timeout` after the lookup began);
+/// then gives up and computes anyway.
+fn wait_for_lease(
+    bucket: &Bucket,
+    digest: &str,
+    deadline: Option<Instant>,
+) -> Option<Box<dyn Lease>> {
     let mut pause = Duration::from_millis(1);
     loop {
         match try_lease(bucket, digest) {
             Attempt::Done(lease) => return lease,
-            Attempt::Busy if Instant::now() >= deadline => {
+            Attempt::Busy if deadline.is_some_and(|d| Instant::now() >= d) => {
                 tracing::warn!(digest, timeout = ?bucket.inner.single_flight_timeout,
                     "another process has computed this entry for longer than the single-flight timeout: computing it too");
                 return None;

@@ -22,7 +22,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::convert::Infallible;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -186,7 +185,8 @@ impl Memory {
         self.map.as_ref().is_some_and(|m| m.contains_key(digest))
     }
 
-    /// Keeps `entry` (written now), replacing what was held.
+    /// Keeps `entry`, replacing what was held (the bucket decides, under its key's stripe lock,
+    /// whether a copy may be kept: see [`crate::generation`]).
     pub(crate) fn insert(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
         let Some(map) = &self.map else { return };
         let weight = weight(&entry);
@@ -202,23 +202,6 @@ impl Memory {
                 weight,
             },
         );
-    }
-
-    /// Keeps `entry` (just read from the store) unless something is held already (a write that
-    /// raced with the read is newer).
-    pub(crate) fn insert_if_absent(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
-        let Some(map) = &self.map else { return };
-        let weight = weight(&entry);
-        if weight > self.max_weight {
-            return;
-        }
-        let _ = map.get_or_insert_with(digest, || {
-            Ok::<_, Infallible>(Held {
-                entry,
-                since,
-                weight,
-            })
-        });
     }
 
     /// Drops `digest`'s entry.
@@ -289,18 +272,6 @@ mod tests {
             !memory.contains("a"),
             "a replaced entry too large to keep is dropped"
         );
-        memory.insert_if_absent("b", entry(200 << 10), None);
-        assert!(!memory.contains("b"));
-    }
-
-    #[test]
-    fn a_read_does_not_replace_a_newer_write() {
-        let memory = Memory::new(1 << 20);
-        let written = entry(10);
-        memory.insert("a", written.clone(), None);
-        memory.insert_if_absent("a", entry(20), None);
-        let held = memory.get("a").map(|h| h.entry);
-        assert!(held.is_some_and(|h| Arc::ptr_eq(&h, &written)));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! closes — on release, on a panic, or when the process is killed.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -92,13 +92,10 @@ impl fmt::Debug for SlotLease {
 
 impl Lease for SlotLease {}
 
+/// Opens (creating it) the lock file, never through a link and only if it is a regular file:
+/// anything else is an error naming the path (a [`super::HelperFileError`] inside).
 fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    Ok(super::open_helper_file(path, true)?)
 }
 
 #[cfg(target_os = "linux")]

@@ -15,12 +15,14 @@ use std::time::{Duration, SystemTime};
 use crate::stats::Degradation;
 
 mod fs;
+mod helper_file;
 mod locks;
 pub(crate) mod near;
 mod record;
 mod registry;
 
 pub use fs::FsStore;
+pub use helper_file::{open_helper_file, HelperFileError};
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
 pub use record::{check_file_locks, BUDGET_RECORD};

@@ -7,6 +7,11 @@
 //! first, then near (a failed far write removes the near copy); removals remove both. The far
 //! store stays the truth for listing, `prune` and the CLI. Expiry needs no help here: the bucket
 //! judges every answer, near or far, by the entry's own expiration.
+//!
+//! Within a process the near cache never brings back what a write or removal replaced (the rule
+//! of `core/src/generation.rs`): a copy fetched from the far store is kept only if no write or
+//! removal of its name began since just before the fetch, a check made under the name's stripe
+//! lock, which writers and removals also hold while they change the near copy.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Fetched, FsStore, Listed, ReadLimits, Store};
 use crate::error::{Error, Result};
+use crate::generation::Generations;
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
 pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
@@ -43,6 +49,9 @@ pub struct NearStore {
     near: FsStore,
     far: Arc<dyn Store>,
     ttl: Duration,
+    /// The writes and removals of names, begun and in flight; their stripe locks are held
+    /// while a fetched copy is checked and kept, or a write changes the copy.
+    generations: Generations,
 }
 
 impl NearStore {
@@ -84,6 +93,16 @@ impl NearStore {
                     String::from_utf8_lossy(&found)
                 )))
             }
+            Fetched::NotAFile(kind) => {
+                return Err(Error::HelperFile(super::HelperFileError::NotRegular {
+                    path: marker,
+                    found: match kind {
+                        super::Kind::Symlink => "a symbolic link",
+                        super::Kind::Directory => "a directory",
+                        _ => "a FIFO, socket or device",
+                    },
+                }))
+            }
             other => {
                 return Err(Error::Config(format!(
                     "{} is not usable as a near cache marker ({other:?})",
@@ -91,7 +110,12 @@ impl NearStore {
                 )))
             }
         }
-        Ok(NearStore { near, far, ttl })
+        Ok(NearStore {
+            near,
+            far,
+            ttl,
+            generations: Generations::default(),
+        })
     }
 
     /// The far store, the truth.
@@ -177,10 +201,19 @@ impl Store for NearStore {
         if let Some((bytes, age)) = self.near_copy(name, limits) {
             return Ok((Fetched::Bytes(bytes), age));
         }
+        let stamp = self.generations.before_read(name);
         let asked = SystemTime::now();
         let fetched = self.far.read(name, limits)?;
-        match &fetched {
-            Fetched::Bytes(bytes) => self.keep_near(name, bytes, Some(asked)),
+        match (&fetched, stamp) {
+            (Fetched::Bytes(bytes), Some(stamp)) => {
+                let _locked = self.generations.lock(stamp.stripe());
+                // A write or removal that began since the fetch changes (or changed) the copy
+                // itself: what was fetched may be older than what it wrote.
+                if self.generations.is_current(stamp) {
+                    self.keep_near(name, bytes, Some(asked));
+                }
+            }
+            (Fetched::Bytes(_), None) => {} // a write or removal was in flight: no copy kept
             _ => self.drop_near(name),
         }
         let age = SystemTime::now().duration_since(asked).unwrap_or_default();
@@ -197,12 +230,20 @@ impl Store for NearStore {
         bytes: &[u8],
         expires: Option<SystemTime>,
     ) -> io::Result<()> {
-        match self.far.write_expiring(name, bytes, expires) {
-            Ok(()) => {
+        let mutation = self.generations.begin(name);
+        let written = self.far.write_expiring(name, bytes, expires);
+        let _locked = mutation.lock();
+        match (written, mutation.may_keep()) {
+            (Ok(()), true) => {
                 self.keep_near(name, bytes, None);
                 Ok(())
             }
-            Err(e) => {
+            // Another write of the name overlapped: the far store may end with either.
+            (Ok(()), false) => {
+                self.drop_near(name);
+                Ok(())
+            }
+            (Err(e), _) => {
                 // The far store may or may not hold the new bytes: let the next read ask it.
                 self.drop_near(name);
                 Err(e)
@@ -211,13 +252,17 @@ impl Store for NearStore {
     }
 
     fn remove(&self, name: &str) -> io::Result<bool> {
+        let mutation = self.generations.begin(name);
         let removed = self.far.remove(name);
+        let _locked = mutation.lock();
         self.drop_near(name);
         removed
     }
 
     fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
+        let mutation = self.generations.begin(name);
         let removed = self.far.remove_if(name, condition);
+        let _locked = mutation.lock();
         if let Err(e) = self.near.remove_if(name, condition) {
             tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
         }

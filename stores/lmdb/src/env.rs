@@ -32,7 +32,9 @@ use std::sync::{
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, WithoutTls};
 
-use crate::{LmdbError, DATA_FILE, RESIZE_LOCK_FILE};
+use bucketcache_core::store::open_helper_file;
+
+use crate::{LmdbError, DATA_FILE, LOCK_FILE, RESIZE_LOCK_FILE};
 
 /// The database of an environment: entry name → the backend's encoded bytes. LMDB's main
 /// (unnamed) database: a named one would cost one more page written per commit.
@@ -201,6 +203,13 @@ impl Shared {
             source,
         };
         let io = |e: io::Error| lmdb(heed::Error::Io(e));
+        // LMDB opens (creating) its files through whatever is at their names: never let a link
+        // planted there make it create or lock a file elsewhere.
+        for name in [RESIZE_LOCK_FILE, LOCK_FILE, DATA_FILE] {
+            if name != RESIZE_LOCK_FILE || cfg!(target_os = "linux") {
+                open_helper_file(&dir.join(name), true)?;
+            }
+        }
         let (env, map_size, writemap) = {
             // LMDB truncates a writable map's file to the map's size when it opens it: no
             // other process may extend the file meanwhile.
@@ -464,22 +473,19 @@ pub(crate) fn round_up(n: u64) -> u64 {
 /// Reserving and extending `data.mdb` for a writable map, under a file lock (Linux).
 #[cfg(target_os = "linux")]
 mod space {
-    use std::fs::{File, OpenOptions};
+    use std::fs::File;
     use std::io;
     use std::path::Path;
 
+    use bucketcache_core::store::open_helper_file;
     use rustix::fs::{fallocate, flock, FallocateFlags, FlockOperation};
 
     use super::{DATA_FILE, RESIZE_LOCK_FILE};
 
-    /// The resize lock of `dir`, held until dropped (closing the file releases it).
+    /// The resize lock of `dir`, held until dropped (closing the file releases it). Never
+    /// opened through a link, and only a regular file.
     pub(super) fn lock(dir: &Path) -> io::Result<File> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(RESIZE_LOCK_FILE))?;
+        let file = open_helper_file(&dir.join(RESIZE_LOCK_FILE), true)?;
         flock(&file, FlockOperation::LockExclusive)?;
         Ok(file)
     }
@@ -493,12 +499,7 @@ mod space {
     }
 
     fn data_file(dir: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(DATA_FILE))
+        Ok(open_helper_file(&dir.join(DATA_FILE), true)?)
     }
 
     /// Reserves the blocks of the first `size` bytes of `data.mdb` (creating it empty, which

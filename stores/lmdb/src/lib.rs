@@ -145,6 +145,10 @@ pub enum LmdbError {
     /// An invalid `store_options` value.
     #[error("invalid lmdb store options: {0}")]
     Options(String),
+    /// A file of the environment (`data.mdb`, `lock.mdb`, [`RESIZE_LOCK_FILE`]) is not a
+    /// regular file — a symbolic link is never followed — or cannot be opened.
+    #[error(transparent)]
+    HelperFile(#[from] bucketcache_core::store::HelperFileError),
     /// An error of LMDB itself.
     #[error("LMDB error in {path}: {source}")]
     Lmdb {
@@ -244,8 +248,10 @@ impl LmdbStore {
         };
         std::fs::create_dir_all(dir).map_err(dir_error)?;
         let canonical = std::fs::canonicalize(dir).map_err(dir_error)?;
-        let shared =
-            env::shared(&canonical, Access::ReadWrite(sizes)).map_err(|e| fail(e.to_string()))?;
+        let shared = env::shared(&canonical, Access::ReadWrite(sizes)).map_err(|e| match e {
+            LmdbError::HelperFile(e) => bucketcache_core::Error::HelperFile(e),
+            e => fail(e.to_string()),
+        })?;
         Ok(LmdbStore {
             shared,
             durable: options.durable,
