@@ -690,7 +690,12 @@ impl Budget {
             if protect == Some(victim.name.as_str()) {
                 continue;
             }
-            match store.remove_if_unchanged(&victim) {
+            // The key's change begins before the file goes, so that no reader that read it
+            // before can keep it in memory after (per-key linearizability).
+            let change = bucket.forget_file(&victim.name);
+            let removed = store.remove_if_unchanged(&victim);
+            drop(change);
+            match removed {
                 Ok(Some(size)) => {
                     usage.remove(size);
                     evicted += 1;
