@@ -115,6 +115,7 @@ impl NativeStore {
 impl NativeStore {
     /// Opens the store `store` (`"fs"`, `"lmdb"` or a `redis://` URL) at `path`.
     #[new]
+    #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python constructor
     #[pyo3(signature = (path, store="fs", store_options=None, max_entry_bytes=None, durable=false, max_bytes=None, max_entries=None))]
     fn new(
         py: Python<'_>,
@@ -262,7 +263,8 @@ impl NativeStore {
     /// Returns a `Lease` (release it, or use it as a context manager), or `None` when the store
     /// has no locks or the wait timed out.
     fn lock(&self, py: Python<'_>, digest: &str, timeout: f64) -> PyResult<Option<Lease>> {
-        let deadline = Instant::now() + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
+        let deadline =
+            Instant::now() + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         py.allow_threads(|| {
             let mut pause = Duration::from_millis(1);
             loop {

@@ -182,12 +182,12 @@ def test_stats_count_memory_hits_store_hits_misses_and_sets(tmp_path):
     b = Bucket(tmp_path)
     b['k'] = 1
     assert b['k'] == 1          # memory
-    b.unload_key('k')           # a store hit itself (the original's `key in self`)
+    b.unload_key('k')           # a memory hit itself (the original's `key in self`)
     assert b['k'] == 1          # store
     with pytest.raises(KeyError):
         b['missing']
     s = b.stats()
-    assert (s.sets, s.memory_hits, s.store_hits, s.misses) == (1, 1, 2, 1)
+    assert (s.sets, s.memory_hits, s.store_hits, s.misses) == (1, 2, 1, 1)
     assert s.hits == 3
     assert s.store_bytes is None  # no disk budget
 
