@@ -46,6 +46,11 @@ class NamedBytesIO(io.BytesIO):
         self.name = name
 
 
+# Backend classes found concrete, and (class, config) pairs found valid: checked once each.
+_CONCRETE = set()
+_VALIDATED = {}
+
+
 def _reads_bytes(f):
     f._bc_reads_bytes = True
     return f
@@ -73,7 +78,9 @@ class Backend(metaclass=ABCMeta):
     abstract_attributes = {'binary_format', 'default_config', 'file_extension'}
 
     def __init__(self, value, expiration_date=None, config=None):
-        self.__class__.check_concrete(skip_methods=True)
+        if self.__class__ not in _CONCRETE:
+            self.__class__.check_concrete(skip_methods=True)
+            _CONCRETE.add(self.__class__)
 
         self.value = value
         self.expiration_date = expiration_date
@@ -100,12 +107,16 @@ class Backend(metaclass=ABCMeta):
     @classmethod
     def valid_config(cls, config):
         """Verify passed config, or return `default_config`."""
+        if config is not None and _VALIDATED.get((cls, id(config))) is config:
+            return config
         default_config = cls.default_config()
         if config is not None:
             valid_config = set(default_config.asdict())
             passed_config = set(config.asdict())
             raise_invalid_keys(valid_config, passed_config,
                                'Invalid config parameter{s}: {keys}')
+            if len(_VALIDATED) < 1024:
+                _VALIDATED[(cls, id(config))] = config
             return config
         else:
             return default_config
@@ -153,9 +164,10 @@ class PickleBackend(Backend):
 
     @classmethod
     def _from_bytes(cls, data, config=None, name=None):
-        config = cls.valid_config(config)
-        if type(config) is PickleConfig and config.encoding == 'ASCII' \
-                and config.errors == 'strict' and config.fix_imports is True:
+        if config is not None:
+            config = cls.valid_config(config)
+        if config is None or (type(config) is PickleConfig and config.encoding == 'ASCII'
+                              and config.errors == 'strict' and config.fix_imports is True):
             kwargs = None
         else:
             dconfig = config.asdict()
@@ -193,13 +205,15 @@ class JSONBackend(Backend):
 
     @classmethod
     def _from_bytes(cls, data, config=None, name=None):
-        config = cls.valid_config(config)
-        dconfig = config.asdict()
-        kwargs = {k: dconfig[k] for k in ('object_hook', 'parse_float', 'parse_int',
-                                          'parse_constant', 'object_pairs_hook')
-                  if dconfig[k] is not None}
-        if dconfig['load_cls'] is not None:
-            kwargs['cls'] = dconfig['load_cls']
+        if config is None:
+            kwargs = {}
+        else:
+            dconfig = cls.valid_config(config).asdict()
+            kwargs = {k: dconfig[k] for k in ('object_hook', 'parse_float', 'parse_int',
+                                              'parse_constant', 'object_pairs_hook')
+                      if dconfig[k] is not None}
+            if dconfig['load_cls'] is not None:
+                kwargs['cls'] = dconfig['load_cls']
         try:
             data = json.loads(data.decode('utf-8'), **kwargs)
         except ValueError:
@@ -272,13 +286,15 @@ class MessagePackBackend(Backend):
 
     @classmethod
     def _from_bytes(cls, data, config=None, name=None):
-        config = cls.valid_config(config)
         if not msgpack_available:
             raise TypeError("Please install 'msgpack-python' from PyPI.")
-        dconfig = config.asdict()
-        kwargs = {k: dconfig[k] for k in ('object_hook', 'list_hook', 'object_pairs_hook')
-                  if dconfig[k] is not None}
-        kwargs['use_list'] = dconfig['use_list']
+        if config is None:
+            kwargs = {'use_list': 1}
+        else:
+            dconfig = cls.valid_config(config).asdict()
+            kwargs = {k: dconfig[k] for k in ('object_hook', 'list_hook', 'object_pairs_hook')
+                      if dconfig[k] is not None}
+            kwargs['use_list'] = dconfig['use_list']
         try:
             data = msgpack.unpackb(data, raw=False, strict_map_key=False, **kwargs)
         except (msgpack.exceptions.ExtraData, msgpack.exceptions.UnpackException):

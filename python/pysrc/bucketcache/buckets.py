@@ -20,7 +20,7 @@ from . import _native
 from .backends import Backend, NamedBytesIO, PickleBackend
 from .exceptions import (
     BackendLoadError, KeyExpirationError, KeyFileNotFoundError, KeyInvalidError)
-from .keymakers import DefaultKeyMaker, _ENCODER
+from .keymakers import DefaultKeyMaker, default_key_text
 from .log import log_handled_exception, logger, logger_config
 from .utilities import DecoratorFactory, PrunedFilesInfo, raise_invalid_keys
 
@@ -156,6 +156,7 @@ class Bucket(Container):
         self._store = _open_store(self._path, store, store_options, max_entry_bytes, durable,
                                   max_bytes, max_entries)
         self._plain = self._store.is_plain_directory
+        self._dir = str(self._path)
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -495,7 +496,7 @@ class Bucket(Container):
     def _hash_for_key(self, key):
         km = self.keymaker
         if type(km) is DefaultKeyMaker and km.sort_keys is True:
-            data = _ENCODER.encode(key).encode('utf-8')
+            data = default_key_text(key).encode('utf-8')
         else:
             data = b''.join(km.make_key(key))
         if not logger.disabled:
@@ -538,8 +539,8 @@ class Bucket(Container):
     def _load(self, data, name):
         backend = self.backend
         if getattr(backend.from_file, '_bc_reads_bytes', False) is True:
-            return backend._from_bytes(data, self.config, str(self._path / name))
-        fp = NamedBytesIO(data, name=str(self._path / name))
+            return backend._from_bytes(data, self.config, self._dir + os.sep + name)
+        fp = NamedBytesIO(data, name=self._dir + os.sep + name)
         if not backend.binary_format:
             fp = io.TextIOWrapper(fp, encoding=locale.getpreferredencoding(False))
         return backend.from_file(fp, config=self.config)

@@ -125,3 +125,41 @@ def normalise_slots(obj):
 
 # One encoder for the default keymaker's fast path (json.dumps builds one per call otherwise).
 _ENCODER = _AnyObjectJSONEncoder(sort_keys=True)
+
+try:
+    from json.encoder import c_make_encoder as _c_make_encoder
+    from json.encoder import encode_basestring_ascii as _encode_basestring_ascii
+except ImportError:  # pragma: no cover - CPython always has them
+    _c_make_encoder = None
+
+import threading as _threading
+
+_local = _threading.local()
+
+
+def _make_c_encoder():
+    markers = {}
+    enc = _c_make_encoder(markers, _ENCODER.default, _encode_basestring_ascii, None, ': ', ', ',
+                          True, False, True)
+    return markers, enc
+
+
+def default_key_text(obj):
+    """``json.dumps(obj, sort_keys=True, cls=_AnyObjectJSONEncoder)``, with the C encoder
+    built once per thread rather than once per call."""
+    if type(obj) is str:
+        return _encode_basestring_ascii(obj)
+    try:
+        markers, enc = _local.encoder
+    except AttributeError:
+        if _c_make_encoder is None:
+            return _ENCODER.encode(obj)
+        try:
+            _local.encoder = markers, enc = _make_c_encoder()
+        except TypeError:  # another C signature: the plain route
+            return _ENCODER.encode(obj)
+    try:
+        return ''.join(enc(obj, 0))
+    except BaseException:
+        markers.clear()  # a failed encoding may leave its containers marked
+        raise

@@ -51,7 +51,7 @@ class DecoratorFactory(object):
         self.ignore = ignore
 
     def decorate(self, f):
-        from .keymakers import DefaultKeyMaker, _ENCODER
+        from .keymakers import DefaultKeyMaker, _ENCODER, default_key_text
 
         if isinstance(f, property):
             f = f.fget
@@ -102,11 +102,11 @@ class DecoratorFactory(object):
             if type(km) is DefaultKeyMaker and km.sort_keys is True:
                 if not fsig_json:
                     fsig_json.append(_ENCODER.encode(fsig))
-                rest = _ENCODER.encode([sig_varargs, sig_normargs])
+                rest = default_key_text([sig_varargs, sig_normargs])
                 if sig_instance is _MISSING:
                     text = '[' + fsig_json[0] + ', ' + rest[1:]
                 else:
-                    text = ('[' + _ENCODER.encode(sig_instance) + ', ' + fsig_json[0] + ', '
+                    text = ('[' + default_key_text(sig_instance) + ', ' + fsig_json[0] + ', '
                             + rest[1:])
                 return text.encode('utf-8')
             if sig_instance is _MISSING:
