@@ -49,6 +49,7 @@ class NamedBytesIO(io.BytesIO):
 # Backend classes found concrete, and (class, config) pairs found valid: checked once each.
 _CONCRETE = set()
 _VALIDATED = {}
+_DEFAULT_CONFIGS = {}
 
 
 def _reads_bytes(f):
@@ -107,7 +108,13 @@ class Backend(metaclass=ABCMeta):
     @classmethod
     def valid_config(cls, config):
         """Verify passed config, or return `default_config`."""
-        if config is not None and _VALIDATED.get((cls, id(config))) is config:
+        if config is None:
+            # One default instance per config class, shared by the objects that use it.
+            default_config = _DEFAULT_CONFIGS.get(cls.default_config)
+            if default_config is None:
+                default_config = _DEFAULT_CONFIGS[cls.default_config] = cls.default_config()
+            return default_config
+        if _VALIDATED.get((cls, id(config))) is config:
             return config
         default_config = cls.default_config()
         if config is not None:
