@@ -26,8 +26,23 @@ fn os_error(e: std::io::Error) -> PyErr {
     PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string()))
 }
 
+/// A core error as Python sees it: a file-system failure is an `OSError` (of the subclass its
+/// errno selects, e.g. `FileExistsError`), anything else (an unknown store, bad options) a
+/// `ValueError`.
 fn core_error(e: bucketcache::Error) -> PyErr {
-    PyValueError::new_err(e.to_string())
+    let mut cause = std::error::Error::source(&e);
+    let mut errno = None;
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            errno = io.raw_os_error();
+            break;
+        }
+        cause = c.source();
+    }
+    match errno {
+        Some(errno) => PyOSError::new_err((errno, e.to_string())),
+        None => PyValueError::new_err(e.to_string()),
+    }
 }
 
 /// `md5(prefix + key).hexdigest()`: the original's file stem for a key whose keymaker bytes are

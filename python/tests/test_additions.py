@@ -451,3 +451,10 @@ def test_concurrent_readers_never_see_a_partial_write(tmp_path):
         stop.set()
         t.join()
     assert seen <= {'a', 'b'}
+
+
+def test_a_file_in_place_of_the_directory_is_an_os_error(tmp_path):
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(OSError):
+        b = Bucket(tmp_path / 'file')
+        b['k'] = 1
