@@ -5,8 +5,9 @@ settings); a backend written in Python subclasses :py:class:`Backend` as before.
 import io
 import json
 import pickle
+import sys
 from abc import ABCMeta, abstractmethod
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .config import BackendConfig, JSONConfig, MessagePackConfig, PickleConfig
 from .exceptions import BackendLoadError
@@ -25,7 +26,12 @@ __all__ = (
     'MessagePackBackend',
 )
 
-_utcnow = datetime.utcnow
+if sys.version_info >= (3, 12):
+    def _utcnow(_now=datetime.now, _utc=timezone.utc):
+        """Naive UTC now, as the original's ``datetime.utcnow()`` (deprecated in 3.12)."""
+        return _now(_utc).replace(tzinfo=None)
+else:
+    _utcnow = datetime.utcnow
 
 
 def _parse_date(text):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import _native
-from .backends import Backend, NamedBytesIO, PickleBackend
+from .backends import Backend, NamedBytesIO, PickleBackend, _utcnow
 from .exceptions import (
     BackendLoadError, KeyExpirationError, KeyFileNotFoundError, KeyInvalidError)
 from .keymakers import DefaultKeyMaker, default_key_text
@@ -32,7 +32,6 @@ DEFAULT_MEMORY_LIMIT = 64 << 20
 DEFAULT_SINGLE_FLIGHT_TIMEOUT = 300.0
 _ENTRY_OVERHEAD = 96
 _EPOCH = datetime(1970, 1, 1)
-_utcnow = datetime.utcnow
 _digest = _native.digest
 
 
