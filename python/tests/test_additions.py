@@ -195,7 +195,7 @@ def test_stats_count_memory_hits_store_hits_misses_and_sets(tmp_path):
 def test_stats_count_expired_entries(tmp_path, monkeypatch):
     b = Bucket(tmp_path, seconds=10)
     b['k'] = 1
-    later = datetime.utcnow() + timedelta(seconds=11)
+    later = bucketcache.backends._utcnow() + timedelta(seconds=11)
     monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
     monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
     assert 'k' not in b
@@ -298,7 +298,7 @@ def test_lmdb_store_prunes_expired_entries(tmp_path, monkeypatch):
     b = Bucket(tmp_path, store='lmdb', seconds=5)
     for i in range(4):
         b[i] = i
-    later = datetime.utcnow() + timedelta(seconds=6)
+    later = bucketcache.backends._utcnow() + timedelta(seconds=6)
     monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
     monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
     assert Bucket(tmp_path, store='lmdb', seconds=5).prune_directory().num == 4
