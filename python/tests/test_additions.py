@@ -458,3 +458,75 @@ def test_a_file_in_place_of_the_directory_is_an_os_error(tmp_path):
     with pytest.raises(OSError):
         b = Bucket(tmp_path / 'file')
         b['k'] = 1
+
+
+# -- live cross-check with the original BucketCache 0.12.1 ------------------------------------
+# The original runs in the virtualenv that the Rust interop tests create (target/interop-venv,
+# `bucketcache==0.12.1 msgpack`, made by `cargo test`, which .ci/run runs first), through the
+# project's shim (tests/python/bc_compat.py, with P5: pre-3.11 key bytes).
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGINAL_PYTHON = Path(os.environ.get('BUCKETCACHE_INTEROP_VENV', str(REPO / 'target' / 'interop-venv'))) / 'bin' / 'python'
+
+LIVE_ITEMS = '''[
+    ("my key", "this"),
+    (42, [1, 2.5, "three", None]),
+    ((1, "a"), {"x": 1, "y": [True, False], "z": None}),
+    ({"b": 1, "a": [1, 2]}, -1.5e-10),
+    ("unicode ключ ☃", "värde ☃"),
+    (datetime(2020, 1, 2, 3, 4, 5), 1099511627776),
+    ([[1, 2], ["x", [None, True]], 3.5], {"nested": [[1, [2, [3]]]], "empty": {}}),
+]'''
+
+
+def original(script):
+    if not ORIGINAL_PYTHON.exists():
+        if os.environ.get('CI'):
+            pytest.fail('no {} (cargo test creates it)'.format(ORIGINAL_PYTHON))
+        pytest.skip('no {} (cargo test creates it)'.format(ORIGINAL_PYTHON))
+    env = dict(os.environ, PYTHONPATH=str(REPO / 'tests' / 'python'), BC_COMPAT_P5='1')
+    done = subprocess.run([str(ORIGINAL_PYTHON), '-c', 'import bc_compat; bc_compat.apply_p5()\n'
+                           + script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_live_the_original_and_the_package_write_the_same_bytes(tmp_path):
+    for name in ('PickleBackend', 'JSONBackend', 'MessagePackBackend'):
+        theirs, ours = tmp_path / ('original-' + name), tmp_path / ('ours-' + name)
+        original('''
+from datetime import datetime
+import bucketcache
+b = bucketcache.Bucket({!r}, backend=bucketcache.{})
+for k, v in {}:
+    b[k] = v
+'''.format(str(theirs), name, LIVE_ITEMS))
+        b = Bucket(ours, backend=BACKENDS[name])
+        for k, v in eval(LIVE_ITEMS):
+            b[k] = v
+        names = sorted(os.listdir(str(theirs)))
+        assert names == sorted(n for n in os.listdir(str(ours)) if not n.startswith('.'))
+        for n in names:
+            assert (theirs / n).read_bytes() == (ours / n).read_bytes(), (name, n)
+
+
+def test_live_each_reads_what_the_other_wrote_with_a_lifetime(tmp_path):
+    for name in ('PickleBackend', 'JSONBackend', 'MessagePackBackend'):
+        d = tmp_path / name
+        b = Bucket(d, backend=BACKENDS[name], hours=1)
+        for k, v in eval(LIVE_ITEMS):
+            b[('ours', repr(k))] = v
+        out = original('''
+from datetime import datetime
+import bucketcache
+b = bucketcache.Bucket({d!r}, backend=bucketcache.{name}, hours=1)
+for k, v in {items}:
+    assert b[("ours", repr(k))] == v, (k, b[("ours", repr(k))], v)
+    b[('theirs', repr(k))] = v
+print('ok')
+'''.format(d=str(d), name=name, items=LIVE_ITEMS))
+        assert out.strip() == 'ok'
+        fresh = Bucket(d, backend=BACKENDS[name], hours=1)
+        for k, v in eval(LIVE_ITEMS):
+            assert fresh[('theirs', repr(k))] == v
