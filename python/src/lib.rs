@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bucketcache::budget::Usage;
+use bucketcache::rules::verdict;
 use bucketcache::serde_json;
 use bucketcache::store::{open_store, Fetched, Kind, Lease as CoreLease, Locked, StoreOptions};
+use bucketcache::time::parse_expiration;
 use bucketcache::{Inspector, Store};
 use md5::{Digest, Md5};
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -255,6 +257,46 @@ impl NativeStore {
                 }
             }
             Ok(removed)
+        })
+    }
+
+    /// Removes entry `name` as expired, only on the evidence of what the store holds now (the
+    /// Rust core's rule: another process may have written a fresh entry since it was read). The
+    /// entry is decoded with the built-in `backend` (`pickle`, `json`, `msgpack`) and judged
+    /// with `rules::verdict` at `now` (naive UTC ISO text, the Python side's clock) and
+    /// `lifetime` (seconds). When that backend cannot decode it (a value only Python's pickle
+    /// represents, a backend written in Python), it goes if its bytes are still `loaded` (what
+    /// the caller read), or, without `loaded`, as the original removed it. Returns whether it
+    /// was removed.
+    #[pyo3(signature = (name, backend, now, lifetime=None, loaded=None))]
+    fn remove_expired(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        backend: Option<&str>,
+        now: &str,
+        lifetime: Option<f64>,
+        loaded: Option<&[u8]>,
+    ) -> PyResult<bool> {
+        let now = parse_expiration(now)
+            .ok_or_else(|| PyValueError::new_err(format!("not a naive ISO time: {now:?}")))?;
+        let lifetime = lifetime.and_then(|s| Duration::try_from_secs_f64(s).ok());
+        let backend = backend.and_then(|b| {
+            bucketcache::registry::backend(b, &bucketcache::registry::BackendOptions::Null).ok()
+        });
+        py.allow_threads(|| {
+            let expired = |bytes: &[u8]| match backend.as_ref().and_then(|b| b.decode(bytes).ok()) {
+                Some(decoded) => verdict(decoded.expiration, lifetime, now).is_expired(),
+                None => loaded.is_none_or(|l| l == bytes),
+            };
+            let removed = self.store.remove_if(name, &expired).map_err(os_error)?;
+            if let (Some(size), Some(budget)) = (removed, &self.budget) {
+                let mut usage = budget.usage.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(u) = usage.as_mut() {
+                    *u = Usage::new(u.entries.saturating_sub(1), u.bytes.saturating_sub(size));
+                }
+            }
+            Ok(removed.is_some())
         })
     }
 

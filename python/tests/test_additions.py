@@ -530,3 +530,45 @@ print('ok')
         fresh = Bucket(d, backend=BACKENDS[name], hours=1)
         for k, v in eval(LIVE_ITEMS):
             assert fresh[('theirs', repr(k))] == v
+
+
+@pytest.mark.parametrize('backend', [PickleBackend, JSONBackend, MessagePackBackend])
+def test_an_expired_copy_in_memory_never_deletes_a_fresh_entry_written_since(
+        backend, tmp_path, monkeypatch):
+    a = Bucket(tmp_path, backend=backend, seconds=10)
+    a['k'] = 'old'                      # a holds it in memory, expiring in 10 s
+    later = bucketcache.backends._utcnow() + timedelta(seconds=11)
+    monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
+    monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
+    Bucket(tmp_path, backend=backend, seconds=10)['k'] = 'new'  # another writer, 11 s later
+    with pytest.raises(KeyError):
+        a['k']                          # a's own copy has expired ...
+    assert Bucket(tmp_path, backend=backend, seconds=10)['k'] == 'new'  # ... the file stays
+
+
+def test_an_expired_entry_of_a_python_written_backend_is_removed(tmp_path, monkeypatch):
+    class Lines(bucketcache.backends.Backend):
+        binary_format = False
+        default_config = bucketcache.config.PickleConfig
+        file_extension = 'lines'
+
+        @classmethod
+        def from_file(cls, fp, config=None):
+            value, exp = fp.read().split('\n')
+            return cls(value, datetime.fromisoformat(exp) if exp else None, config)
+
+        def dump(self, fp):
+            fp.write('{}\n{}'.format(self.value, self.expiration_date.isoformat()
+                                     if self.expiration_date else ''))
+
+    b = Bucket(tmp_path, backend=Lines, seconds=10)
+    b['k'] = 'v'
+    b.unload_key('k')
+    assert b['k'] == 'v'
+    assert b._path_for_key('k').read_text().startswith('v\n')
+    later = bucketcache.backends._utcnow() + timedelta(seconds=11)
+    monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
+    monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
+    fresh = Bucket(tmp_path, backend=Lines, seconds=10)
+    assert 'k' not in fresh
+    assert not fresh._path_for_key('k').exists()

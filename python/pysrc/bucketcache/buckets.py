@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import _native
-from .backends import Backend, NamedBytesIO, PickleBackend, _utcnow
+from .backends import (
+    Backend, JSONBackend, MessagePackBackend, NamedBytesIO, PickleBackend, _utcnow)
 from .exceptions import (
     BackendLoadError, KeyExpirationError, KeyFileNotFoundError, KeyInvalidError)
 from .keymakers import DefaultKeyMaker, default_key_text
@@ -33,6 +34,7 @@ DEFAULT_SINGLE_FLIGHT_TIMEOUT = 300.0
 _ENTRY_OVERHEAD = 96
 _EPOCH = datetime(1970, 1, 1)
 _digest = _native.digest
+_FORMATS = ((PickleBackend, 'pickle'), (JSONBackend, 'json'), (MessagePackBackend, 'msgpack'))
 
 
 class Stats(namedtuple('Stats', [
@@ -322,7 +324,7 @@ class Bucket(Container):
             lifetime_changed = False
 
         if lifetime_changed or obj.has_expired():
-            self._store.remove(key_hash + self._suffix)
+            self._remove_expired(key_hash, None if from_memory else data)
             self._forget(key_hash)
             if load_file:
                 counters.misses += 1
@@ -335,6 +337,23 @@ class Bucket(Container):
             else:
                 counters.store_hits += 1
         return obj
+
+    def _remove_expired(self, key_hash, loaded):
+        """Deletes the expired entry `key_hash` on the evidence of what the store holds now:
+        the Rust core decodes it again (built-in formats) and applies its expiry rule, with
+        this bucket's clock and lifetime, so a fresh entry another process wrote meanwhile
+        stays."""
+        backend = self.backend
+        fmt = None
+        if getattr(backend.from_file, '_bc_reads_bytes', False) is True:
+            for cls, name in _FORMATS:
+                if issubclass(backend, cls) and backend.file_extension == cls.file_extension:
+                    fmt = name
+                    break
+        lifetime = self._lifetime
+        self._store.remove_expired(
+            key_hash + self._suffix, fmt, _utcnow().isoformat(),
+            None if lifetime is None else lifetime.total_seconds(), loaded)
 
     def __delitem__(self, key):
         key_hash = self._hash_for_key(key)
