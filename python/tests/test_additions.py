@@ -572,3 +572,36 @@ def test_an_expired_entry_of_a_python_written_backend_is_removed(tmp_path, monke
     fresh = Bucket(tmp_path, backend=Lines, seconds=10)
     assert 'k' not in fresh
     assert not fresh._path_for_key('k').exists()
+
+
+def test_threads_sharing_a_bucket_only_ever_read_values_of_their_key(tmp_path):
+    b = Bucket(tmp_path, backend=JSONBackend, memory_limit=2000)
+    errors = []
+
+    def work(seed):
+        import random
+        rng = random.Random(seed)
+        try:
+            for _ in range(400):
+                k = rng.randrange(20)
+                op = rng.random()
+                if op < 0.4:
+                    b[k] = [k, rng.random()]
+                elif op < 0.5:
+                    b.unload_key(k)
+                else:
+                    try:
+                        v = b[k]
+                    except KeyError:
+                        continue
+                    if v[0] != k:
+                        errors.append((k, v))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
