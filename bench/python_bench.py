@@ -1,20 +1,24 @@
 """The Python side of bucketcache's comparison harness.
 
-Measures the original BucketCache 0.12.1 (through the project's shim, tests/python/bc_compat.py)
-and diskcache with the same workload as bench/src/ours.rs, and prints
-{system: {workload: median µs/op}} as JSON. Run by `cargo run --release --manifest-path
-bench/Cargo.toml`; PYTHONPATH must contain tests/python.
+Measures the original BucketCache 0.12.1 (through the project's shim, tests/python/bc_compat.py),
+diskcache and this project's Python package (python/, also imported as `bucketcache`, so it runs
+in its own interpreter: `--ours-python`, default target/python-venv/bin/python when it exists)
+with the same workload as bench/src/ours.rs, and prints {system: {workload: median µs/op}} as
+JSON, and the ratios of the package against the others on stderr. Run by `cargo run --release
+--manifest-path bench/Cargo.toml`; PYTHONPATH must contain tests/python. By hand:
+
+    target/bench-venv/bin/python bench/python_bench.py --n 2000 --dir /tmp/pb \
+        --ours-python target/python-venv/bin/python
 """
 import argparse
 import json
 import os
+import subprocess
 import statistics
 import sys
 import time
 
-import bc_compat  # noqa: F401  (must come before bucketcache)
-import bucketcache
-import diskcache
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BATCH = 16
 
@@ -47,7 +51,7 @@ def value(i):
 LARGE = "x" * (1 << 20)
 
 
-def original(backend, n, d):
+def original(bucketcache, backend, n, d):
     r = {}
     b = bucketcache.Bucket(d, backend=backend, hours=1)
     values = [value(i) for i in range(n)]
@@ -89,6 +93,7 @@ def original(backend, n, d):
 
 
 def disk(n, d):
+    import diskcache
     r = {}
     c = diskcache.Cache(d)
     values = [value(i) for i in range(n)]
@@ -125,19 +130,71 @@ def disk(n, d):
     return r
 
 
+def ours_main(n, directory):
+    import bucketcache
+    assert hasattr(bucketcache.Bucket, "stats"), "not this project's package"
+    out = {}
+    for name, backend in [("pickle", bucketcache.PickleBackend), ("json", bucketcache.JSONBackend),
+                          ("msgpack", bucketcache.MessagePackBackend)]:
+        print("bucketcache (Python package)", name, file=sys.stderr)
+        out["bucketcache Python " + name] = original(
+            bucketcache, backend, n, os.path.join(directory, "ours-" + name))
+    return out
+
+
+RATIOS = [
+    # (workload, baseline system, what the issue asks)
+    ("set", "diskcache", 3), ("get cold", "diskcache", 3), ("get warm", "diskcache", 3),
+    ("memo hit cold", "original BucketCache {}", 3), ("memo hit warm", "original BucketCache {}", 3),
+]
+
+
+def print_ratios(out):
+    for fmt in ("pickle", "json", "msgpack"):
+        ours = out.get("bucketcache Python " + fmt)
+        if not ours:
+            continue
+        for workload, base, target in RATIOS:
+            other = out.get(base.format(fmt), {}).get(workload)
+            if other:
+                print("ratio {:<8} {:<14} {:>8.2f} µs vs {:<28} {:>8.2f} µs: {:5.2f}x faster "
+                      "(target {}x)".format(fmt, workload, ours[workload], base.format(fmt),
+                                            other, other / ours[workload], target),
+                      file=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--dir", required=True)
+    p.add_argument("--only", choices=["ours"], help="measure only this project's package")
+    p.add_argument("--ours-python", help="the interpreter where this project's package is "
+                   "installed (default: target/python-venv/bin/python when it exists)")
     a = p.parse_args()
+    if a.only == "ours":
+        json.dump(ours_main(a.n, a.dir), sys.stdout)
+        return
+    import bc_compat  # noqa: F401  (must come before bucketcache)
+    import bucketcache
     out = {}
     for name, backend in [("pickle", bucketcache.PickleBackend), ("json", bucketcache.JSONBackend),
                           ("msgpack", bucketcache.MessagePackBackend)]:
         d = os.path.join(a.dir, "original-" + name)
         print("original", name, file=sys.stderr)
-        out["original BucketCache " + name] = original(backend, a.n, d)
+        out["original BucketCache " + name] = original(bucketcache, backend, a.n, d)
     print("diskcache", file=sys.stderr)
     out["diskcache"] = disk(a.n, os.path.join(a.dir, "diskcache"))
+    ours_python = a.ours_python or os.path.join(REPO, "target", "python-venv", "bin", "python")
+    if os.path.exists(ours_python):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        done = subprocess.run([ours_python, os.path.abspath(__file__), "--only", "ours",
+                               "--n", str(a.n), "--dir", a.dir], env=env, check=True,
+                              stdout=subprocess.PIPE)
+        out.update(json.loads(done.stdout))
+        print_ratios(out)
+    else:
+        print("no {}: this project's Python package not measured".format(ours_python),
+              file=sys.stderr)
     json.dump(out, sys.stdout)
 
 
