@@ -478,10 +478,19 @@ impl Bucket {
         // A store that drops data by itself (Redis) drops the entry when it expires.
         let expires = entry.expiration.map(|e| SystemTime::from(e.and_utc()));
         let mutation = self.inner.generations.begin(digest);
-        self.inner
+        if let Err(e) = self
+            .inner
             .store
             .write_expiring(&name, &entry.bytes, expires)
-            .map_err(|e| self.store_error(&name, e))?;
+        {
+            if outcome_unknown(&e) {
+                // The store may hold the new value or the old: memory must not keep vouching
+                // for the old one, so the next read asks the store.
+                let _locked = mutation.lock();
+                self.inner.memory.remove(digest);
+            }
+            return Err(self.store_error(&name, e));
+        }
         bump(&self.inner.counters.sets);
         let size = entry.bytes.len() as u64;
         if self.inner.budget.is_some() {
@@ -784,4 +793,14 @@ fn unix_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Whether a failed store write may have happened all the same (a request sent but not
+/// answered: Redis's `OutcomeUnknown` travels as `NotConnected`, a command timeout as
+/// `TimedOut`). Other failures (a full disk, a refused connection) changed nothing.
+fn outcome_unknown(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotConnected | std::io::ErrorKind::TimedOut
+    )
 }

@@ -766,8 +766,12 @@ fn a_set_that_is_not_answered_has_an_unknown_outcome_of_its_own() {
     assert!(redis.is_outcome_unknown() && redis.is_unavailable());
     assert_eq!(redis.kind(), std::io::ErrorKind::TimedOut);
     assert!(err.to_string().contains("outcome unknown"), "{err}");
-    // What the caller may assume: the key holds the old value or the new one, never a mix.
-    b.unload("k");
+    // What the caller may assume: the key holds the old value or the new one, never a mix, and
+    // the bucket's memory no longer vouches for the old one (the next read asks Redis).
+    assert!(
+        !b.is_loaded("k"),
+        "memory kept the old value after an unknown outcome"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     let now = loop {
         match b.get::<i32>("k") {
