@@ -289,9 +289,14 @@ impl Bucket {
     /// removed too; something that is not a regular file is left alone.
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
         let digest = self.hash_for_key(key)?;
-        let live = self.lookup(&digest, false)?.is_some();
-        self.inner.memory.remove(&digest);
-        let name = self.file_name(&digest);
+        self.remove_by_digest(&digest)
+    }
+
+    /// [`remove`](Self::remove) of the entry named `digest`.
+    pub(crate) fn remove_by_digest(&self, digest: &str) -> Result<bool> {
+        let live = self.lookup(digest, false)?.is_some();
+        self.inner.memory.remove(digest);
+        let name = self.file_name(digest);
         let size = self.budgeted_size(&name);
         let removed = self
             .inner
@@ -590,6 +595,25 @@ impl Bucket {
             }
         }
         Ok(Some(entry))
+    }
+
+    /// A hit of the in-memory layer that needs nothing of the store (the entry is live and no
+    /// use is due to be recorded), counted; `None` when the store must be asked — a miss, an
+    /// expired copy (whose file may have to go), a use to record. The async API answers such a
+    /// hit inline and takes everything else to its blocking pool ([`load`](Self::load)).
+    #[cfg(feature = "async")]
+    pub(crate) fn memory_only(&self, digest: &str) -> Option<Entry> {
+        let entry = self.memory_hit(digest)?;
+        if (entry.expiration.is_some() || self.inner.lifetime.is_some())
+            && self.verdict(entry.expiration).is_expired()
+        {
+            return None;
+        }
+        if self.records_uses() && entry.touched.load(Ordering::Relaxed) < unix_seconds() {
+            return None;
+        }
+        bump(&self.inner.counters.memory_hits);
+        Some(entry)
     }
 
     /// The in-memory entry of `digest`, unless it is older than the layer's maximum age.

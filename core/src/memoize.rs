@@ -271,7 +271,7 @@ struct FlightState {
 
 /// One computation in progress: waiters block on `cv` (threads) or register a waker (tasks).
 #[derive(Debug, Default)]
-struct Flight {
+pub(crate) struct Flight {
     state: Mutex<FlightState>,
     cv: Condvar,
 }
@@ -290,7 +290,7 @@ impl Flight {
 }
 
 /// Waits, without blocking a thread, until a [`Flight`] lands.
-struct FlightWait(Arc<Flight>);
+pub(crate) struct FlightWait(pub(crate) Arc<Flight>);
 
 impl Future for FlightWait {
     type Output = ();
@@ -308,7 +308,7 @@ impl Future for FlightWait {
 
 /// Flights are keyed by directory and digest, so that two `Bucket` values opened on the same
 /// directory also compute an entry once.
-type FlightKey = (PathBuf, String);
+pub(crate) type FlightKey = (PathBuf, String);
 
 fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
     static FLIGHTS: OnceLock<Mutex<HashMap<FlightKey, Arc<Flight>>>> = OnceLock::new();
@@ -319,7 +319,7 @@ fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
 }
 
 /// Either we lead the flight for `key` (and hold its ticket) or someone else does.
-fn join(key: FlightKey) -> std::result::Result<Ticket, Arc<Flight>> {
+pub(crate) fn join(key: FlightKey) -> std::result::Result<Ticket, Arc<Flight>> {
     let mut map = flights();
     match map.entry(key) {
         Entry::Occupied(e) => Err(e.get().clone()),
@@ -474,7 +474,7 @@ where
 
 impl Ticket {
     /// A ticket outside any flight (a `refresh` computes whatever others do).
-    fn solo(digest: &str) -> Ticket {
+    pub(crate) fn solo(digest: &str) -> Ticket {
         Ticket {
             digest: digest.to_owned(),
             flight: None,
@@ -497,14 +497,14 @@ pub fn log_uncached(function: &str, error: &Error) {
 
 // ---- single flight across processes: the store's lock of an entry ----
 
-enum Attempt {
+pub(crate) enum Attempt {
     /// Acquired, or no lock to be had (the store has none, or failed to lock: logged).
     Done(Option<Box<dyn Lease>>),
     /// Another process computes the entry.
     Busy,
 }
 
-fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
+pub(crate) fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
     match bucket.store().try_lock(digest) {
         Ok(Locked::Acquired(lease)) => Attempt::Done(Some(lease)),
         Ok(Locked::Busy) => Attempt::Busy,
