@@ -7,6 +7,9 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::store::Lease;
@@ -30,12 +33,62 @@ where
     }
 }
 
-/// Parks the task for `pause` (outside a tokio runtime: the thread).
+/// Parks the task for `pause`. Outside a tokio runtime there is no timer to ask: a short-lived
+/// thread sleeps and wakes the task (these pauses are the ≤ 50 ms steps of a wait for another
+/// process), so the caller's thread stays free there too.
 pub(crate) async fn sleep(pause: Duration) {
     if tokio::runtime::Handle::try_current().is_ok() {
         tokio::time::sleep(pause).await;
     } else {
-        std::thread::sleep(pause);
+        ThreadTimer::new(pause).await;
+    }
+}
+
+/// A timer without a runtime: a thread that sleeps, then wakes the task.
+struct ThreadTimer {
+    pause: Duration,
+    state: Option<Arc<Mutex<(bool, Option<Waker>)>>>,
+}
+
+impl ThreadTimer {
+    fn new(pause: Duration) -> Self {
+        ThreadTimer { pause, state: None }
+    }
+}
+
+impl Future for ThreadTimer {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let pause = self.pause;
+        let state = self.state.get_or_insert_with(|| {
+            let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
+            let theirs = state.clone();
+            let spawned = std::thread::Builder::new()
+                .name("bucketcache-timer".into())
+                .spawn(move || {
+                    std::thread::sleep(pause);
+                    let waker = {
+                        let mut s = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                        s.0 = true;
+                        s.1.take()
+                    };
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                });
+            if spawned.is_err() {
+                // No thread to be had: the pause is over at once (the caller tries again).
+                state.lock().unwrap_or_else(PoisonError::into_inner).0 = true;
+            }
+            state
+        });
+        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.0 {
+            Poll::Ready(())
+        } else {
+            s.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
     }
 }
 
