@@ -346,3 +346,64 @@ fn cached_async_fn_on_a_bucket_argument_computes_once_for_concurrent_tasks() {
     });
     assert_eq!(CALLS.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn redis_gets_and_sets_are_native_async_and_need_no_blocking_thread() {
+    let test = "redis_gets_and_sets_are_native_async_and_need_no_blocking_thread";
+    let Some(server) = bucketcache_redis::testing::RedisServer::shared(test) else {
+        return;
+    };
+    bucketcache::install_default_backends().unwrap();
+    bucketcache_redis::register().unwrap();
+    let ns = format!("async-native-{}", std::process::id());
+    let clock = clock(); // the same expirations: the same bytes
+    let open = || {
+        Bucket::builder(&ns)
+            .clock(clock.clone())
+            .store(server.url())
+            .backend("json")
+            .lifetime(Duration::from_secs(600))
+            .open()
+            .unwrap()
+    };
+    let sync = open();
+    sync.set("from-sync", &1u32).unwrap();
+    let cache = AsyncBucket::new(open());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (release, wait) = mpsc::channel::<()>();
+        let busy = tokio::task::spawn_blocking(move || wait.recv().unwrap());
+        tokio::task::yield_now().await;
+        // With the only blocking thread taken, Redis reads and writes still complete.
+        let limit = Duration::from_secs(10); // a hop would wait for the pool forever
+        let got = tokio::time::timeout(limit, cache.get::<u32>("from-sync")).await;
+        assert_eq!(got.expect("no blocking thread needed").unwrap(), Some(1));
+        let set = tokio::time::timeout(limit, cache.set("from-async", &2u32)).await;
+        set.expect("no blocking thread needed").unwrap();
+        cache.bucket().unload("from-async");
+        assert_eq!(cache.get::<u32>("from-async").await.unwrap(), Some(2));
+        assert!(cache.contains("from-async").await.unwrap());
+        assert_eq!(cache.get::<u32>("missing").await.unwrap(), None);
+        release.send(()).unwrap();
+        busy.await.unwrap();
+        assert!(cache.remove("from-async").await.unwrap());
+    });
+    assert_eq!(sync.get::<u32>("from-async").unwrap(), None);
+    // The same bytes as the blocking API's.
+    rt.block_on(cache.set("same", &("a", 1))).unwrap();
+    let mut con = server.connection();
+    let via_async: Vec<u8> = bucketcache_redis::redis::cmd("GET")
+        .arg(format!("{ns}:{}.json", sync.hash_for_key("same").unwrap()))
+        .query(&mut con)
+        .unwrap();
+    sync.set("same", &("a", 1)).unwrap();
+    let via_sync: Vec<u8> = bucketcache_redis::redis::cmd("GET")
+        .arg(format!("{ns}:{}.json", sync.hash_for_key("same").unwrap()))
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(via_async, via_sync);
+}

@@ -462,6 +462,14 @@ impl Bucket {
             .store
             .write_expiring(&name, &entry.bytes, expires)
             .map_err(|e| self.store_error(&name, e))?;
+        self.wrote(digest, &name, entry, old);
+        Ok(())
+    }
+
+    /// What follows the store's write of `entry` as `name` (`old`: the size it replaced, for a
+    /// disk budget): counters, memory, budget. The async API's native writes call it after
+    /// their own write.
+    pub(crate) fn wrote(&self, digest: &str, name: &str, entry: Entry, old: Option<u64>) {
         bump(&self.inner.counters.sets);
         let size = entry.bytes.len() as u64;
         if self.inner.budget.is_some() {
@@ -469,9 +477,8 @@ impl Bucket {
         }
         self.inner.memory.insert(digest, entry, self.memory_since());
         if let Some(budget) = &self.inner.budget {
-            budget.update(self, Change::Wrote { old, new: size }, Some(&name));
+            budget.update(self, Change::Wrote { old, new: size }, Some(name));
         }
-        Ok(())
     }
 
     /// The size of the entry file `name` when the bucket has a disk budget (which accounts for
@@ -546,16 +553,30 @@ impl Bucket {
 
     /// [`load`](Self::load), counted in the statistics or not.
     fn lookup(&self, digest: &str, count: bool) -> Result<Option<Entry>> {
+        Ok(self.lookup_from(digest, count, None)?.0)
+    }
+
+    /// [`lookup`](Self::lookup); with `prefetched`, the store's answer that the caller read
+    /// itself (the async API's native reads) stands for the store read, and the deletion of an
+    /// expired entry (a store operation) is left to the caller: `true` says it is due
+    /// ([`remove_if_expired`](Self::remove_if_expired)).
+    pub(crate) fn lookup_from(
+        &self,
+        digest: &str,
+        count: bool,
+        prefetched: Option<std::io::Result<(Fetched, Duration)>>,
+    ) -> Result<(Option<Entry>, bool)> {
+        let defer_removal = prefetched.is_some();
         let counters = &self.inner.counters;
         let (entry, from_store) = match self.memory_hit(digest) {
             Some(entry) => (entry, false),
-            None => match self.read_entry(digest)? {
+            None => match self.read_entry(digest, prefetched)? {
                 Some(entry) => (entry, true),
                 None => {
                     if count {
                         bump(&counters.misses);
                     }
-                    return Ok(None);
+                    return Ok((None, false));
                 }
             },
         };
@@ -564,12 +585,14 @@ impl Bucket {
             && self.verdict(entry.expiration).is_expired()
         {
             self.inner.memory.remove(digest);
-            self.remove_if_expired(digest);
+            if !defer_removal {
+                self.remove_if_expired(digest);
+            }
             if count {
                 bump(&counters.misses);
                 bump(&counters.expired);
             }
-            return Ok(None);
+            return Ok((None, defer_removal));
         }
         if from_store {
             if self.records_uses() {
@@ -594,7 +617,7 @@ impl Bucket {
                 bump(&counters.memory_hits);
             }
         }
-        Ok(Some(entry))
+        Ok((Some(entry), false))
     }
 
     /// A hit of the in-memory layer that needs nothing of the store (the entry is live and no
@@ -650,7 +673,7 @@ impl Bucket {
     }
 
     /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
-    fn remove_if_expired(&self, digest: &str) {
+    pub(crate) fn remove_if_expired(&self, digest: &str) {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let expired = |bytes: &[u8]| {
@@ -671,7 +694,12 @@ impl Bucket {
 
     /// Reads and decodes the entry of `digest`: `None` when it is missing, not a regular file,
     /// too large, or cannot be decoded (all logged).
-    fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
+    /// With `prefetched`, what the caller read (without the head check, made here).
+    fn read_entry(
+        &self,
+        digest: &str,
+        prefetched: Option<std::io::Result<(Fetched, Duration)>>,
+    ) -> Result<Option<Entry>> {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
@@ -679,7 +707,16 @@ impl Bucket {
             max_bytes: self.inner.max_entry_bytes,
             head: &head,
         };
-        let (bytes, age) = match self.inner.store.read_with_age(&name, &limits) {
+        let fetched = match prefetched {
+            Some(Ok((Fetched::Bytes(bytes), _)))
+                if !head(&bytes[..bytes.len().min(crate::backend::HEAD_LEN)]) =>
+            {
+                Ok((Fetched::Rejected, Duration::ZERO))
+            }
+            Some(fetched) => fetched,
+            None => self.inner.store.read_with_age(&name, &limits),
+        };
+        let (bytes, age) = match fetched {
             Ok((Fetched::Bytes(bytes), age)) => (bytes, age),
             Ok((Fetched::Missing, _)) => return Ok(None),
             Ok((other, _)) => {

@@ -19,6 +19,7 @@
 //! The details, and how other runtimes are served, are in docs/async.md.
 
 mod memo;
+mod native;
 mod rt;
 
 use std::future::Future;
@@ -133,6 +134,9 @@ impl AsyncBucket {
         let digest = self.bucket.hash_for_key(key)?;
         if self.bucket.memory_only(&digest).is_some() {
             return Ok(true);
+        }
+        if let Some(loaded) = native::load(&self.bucket, &digest).await {
+            return loaded.map(|entry| entry.is_some());
         }
         let bucket = self.bucket.clone();
         hop(&self.bucket, move || {
@@ -353,6 +357,19 @@ where
         })
         .await;
     }
+    if let Some(loaded) = native::load(bucket, digest).await {
+        let Some(entry) = loaded? else {
+            return Ok(None);
+        };
+        if entry.bytes.len() <= INLINE_DECODE_MAX {
+            return Ok(bucket.decode(digest, &entry).map(|v| (v, entry.expiration)));
+        }
+        let (b, d) = (bucket.clone(), digest.to_owned());
+        return hop(bucket, move || {
+            Ok(b.decode(&d, &entry).map(|v| (v, entry.expiration)))
+        })
+        .await;
+    }
     let (b, d) = (bucket.clone(), digest.to_owned());
     hop(bucket, move || b.get_by_digest::<V>(&d)).await
 }
@@ -377,6 +394,11 @@ where
     async move {
         match prepared {
             Ok(Some(Prepared(entry))) => {
+                if native::usable(&bucket) {
+                    let written = native::write(&bucket, &digest, entry).await;
+                    drop(lease); // released on the pool: the value is stored
+                    return written;
+                }
                 let b = bucket.clone();
                 hop(&bucket, move || {
                     let written = b.write_entry(&digest, entry);

@@ -14,11 +14,13 @@ use std::time::{Duration, SystemTime};
 
 mod fs;
 mod locks;
+mod native_async;
 pub(crate) mod near;
 mod registry;
 
 pub use fs::FsStore;
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
+pub use native_async::{AsyncStoreOps, BoxFuture};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
@@ -230,5 +232,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> io::Result<bool> {
         let _ = update;
         Ok(false)
+    }
+    /// Native async reads and writes of entries, for stores whose client is async (see
+    /// [`AsyncStoreOps`]); the default has none: the async API makes one hop to a blocking pool
+    /// per operation instead.
+    fn async_ops(&self) -> Option<&dyn AsyncStoreOps> {
+        None
     }
 }
