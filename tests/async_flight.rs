@@ -322,7 +322,7 @@ fn a_cancelled_computation_lets_the_next_caller_compute(place: &Place) {
             tokio::spawn(async move {
                 tokio::time::timeout(
                     Duration::from_millis(300),
-                    cache.get_or_insert_with(&KEY, || std::future::pending::<u64>()),
+                    cache.get_or_insert_with(&KEY, std::future::pending::<u64>),
                 )
                 .await
             })
@@ -348,7 +348,7 @@ fn a_cancelled_computation_lets_the_next_caller_compute(place: &Place) {
         cache.remove(&KEY).await.unwrap();
         let cancelled = tokio::time::timeout(
             Duration::from_millis(200),
-            cache.get_or_insert_with(&KEY, || std::future::pending::<u64>()),
+            cache.get_or_insert_with(&KEY, std::future::pending::<u64>),
         )
         .await;
         assert!(cancelled.is_err());
@@ -364,7 +364,7 @@ fn a_cancelled_computation_lets_the_next_caller_compute(place: &Place) {
         cache.remove(&KEY).await.unwrap();
         let cancelled = tokio::time::timeout(
             Duration::from_millis(200),
-            cache.get_or_insert_with(&KEY, || std::future::pending::<u64>()),
+            cache.get_or_insert_with(&KEY, std::future::pending::<u64>),
         )
         .await;
         assert!(cancelled.is_err());

@@ -44,10 +44,13 @@ pub(crate) async fn sleep(pause: Duration) {
     }
 }
 
+/// Whether a [`ThreadTimer`] has rung, and the task to wake when it does.
+type TimerState = Arc<Mutex<(bool, Option<Waker>)>>;
+
 /// A timer without a runtime: a thread that sleeps, then wakes the task.
 struct ThreadTimer {
     pause: Duration,
-    state: Option<Arc<Mutex<(bool, Option<Waker>)>>>,
+    state: Option<TimerState>,
 }
 
 impl ThreadTimer {
@@ -61,7 +64,7 @@ impl Future for ThreadTimer {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let pause = self.pause;
         let state = self.state.get_or_insert_with(|| {
-            let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
+            let state: TimerState = Arc::default();
             let theirs = state.clone();
             let spawned = std::thread::Builder::new()
                 .name("bucketcache-timer".into())
