@@ -92,8 +92,13 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 /// # `async fn`
 ///
 /// An `async fn` works the same; a caller waiting for another task's computation of the same key
-/// awaits it without blocking its thread. The cache lookup and store are ordinary (short,
-/// blocking) file operations, like `Bucket::get`, done inside the future.
+/// awaits it without blocking its thread. With the facade's feature `async`, nothing blocks the
+/// executor: a memory hit answers inline, each store read or write is one hop to tokio's blocking
+/// pool (native async on Redis), waits for other processes park the task, and a dropped future
+/// releases its flight and its lock (see `bucketcache::AsyncBucket` and docs/async.md); `bucket`
+/// may then also be an `AsyncBucket`, and the cached type must be `Send + 'static`. Without the
+/// feature, the cache lookup and store are ordinary (short, blocking) file operations, like
+/// `Bucket::get`, done inside the future.
 ///
 /// # Compile-time checks
 ///
