@@ -25,6 +25,9 @@
 //! ```
 #![warn(missing_docs)]
 
+/// The async API (feature `async`): [`AsyncBucket`] and the async memoization it is built on.
+#[cfg(feature = "async")]
+pub use bucketcache_core::{async_bucket, AsyncBucket};
 pub use bucketcache_core::{
     backend, config, deferred_write, inspect, keymaker, lifetime, registry, rules, store, time,
     validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo, Clock,
@@ -74,6 +77,26 @@ pub mod __private {
     pub use bucketcache_core::serde_json;
 
     use bucketcache_core::{MemoStore, Result};
+
+    // The async path of `#[cached]` on an `async fn`: without blocking I/O on the executor with
+    // the feature `async`; without it, the lookup of `lookup_async` (ordinary file operations
+    // inside the future), as before the feature existed.
+    #[cfg(feature = "async")]
+    pub use bucketcache_core::async_bucket::{
+        finish as finish_async, lookup as lookup_async, AsyncLookup,
+    };
+    #[cfg(not(feature = "async"))]
+    pub use bucketcache_core::{lookup_async, Lookup as AsyncLookup};
+
+    /// Stores a computed value (without the feature `async`: at once, inside the future).
+    #[cfg(not(feature = "async"))]
+    pub fn finish_async<S: MemoStore + ?Sized, V: Serialize + ?Sized>(
+        ticket: bucketcache_core::Ticket,
+        store: &S,
+        value: &V,
+    ) -> std::future::Ready<bool> {
+        std::future::ready(ticket.finish(store, value))
+    }
     use serde::ser::{SerializeMap, SerializeTuple, Serializer};
     use serde::Serialize;
 

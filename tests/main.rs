@@ -2,6 +2,10 @@
 
 mod common;
 
+#[cfg(feature = "async")]
+mod async_bucket;
+#[cfg(feature = "async")]
+mod async_flight;
 mod bucket;
 mod budget_rules;
 mod budgets;

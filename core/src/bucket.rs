@@ -13,7 +13,7 @@ use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
-use crate::generation::{Generations, Mutation};
+use crate::generation::{Generations, Mutation, Stamp};
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
 use crate::memory::Memory;
@@ -299,13 +299,18 @@ impl Bucket {
     /// removed too; something that is not a regular file is left alone.
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
         let digest = self.hash_for_key(key)?;
-        let live = self.lookup(&digest, false)?.is_some();
-        let name = self.file_name(&digest);
+        self.remove_by_digest(&digest)
+    }
+
+    /// [`remove`](Self::remove) of the entry named `digest`.
+    pub(crate) fn remove_by_digest(&self, digest: &str) -> Result<bool> {
+        let live = self.lookup(digest, false)?.is_some();
+        let name = self.file_name(digest);
         let size = self.budgeted_size(&name);
-        let mutation = self.inner.generations.begin(&digest);
+        let mutation = self.inner.generations.begin(digest);
         {
             let _locked = mutation.lock();
-            self.inner.memory.remove(&digest);
+            self.inner.memory.remove(digest);
         }
         let removed = self
             .inner
@@ -483,14 +488,40 @@ impl Bucket {
             .store
             .write_expiring(&name, &entry.bytes, expires)
         {
-            if outcome_unknown(&e) {
-                // The store may hold the new value or the old: memory must not keep vouching
-                // for the old one, so the next read asks the store.
-                let _locked = mutation.lock();
-                self.inner.memory.remove(digest);
-            }
-            return Err(self.store_error(&name, e));
+            return Err(self.write_failed(digest, &mutation, &name, e));
         }
+        self.wrote(digest, &name, entry, old, mutation);
+        Ok(())
+    }
+
+    /// A store write of `digest`'s entry `name` failed within `mutation`: when the write may
+    /// have happened all the same, memory must not keep vouching for the old value, so the next
+    /// read asks the store.
+    pub(crate) fn write_failed(
+        &self,
+        digest: &str,
+        mutation: &Mutation<'_>,
+        name: &str,
+        e: std::io::Error,
+    ) -> Error {
+        if outcome_unknown(&e) {
+            let _locked = mutation.lock();
+            self.inner.memory.remove(digest);
+        }
+        self.store_error(name, e)
+    }
+
+    /// What follows the store's write of `entry` as `name` within `mutation` (begun before the
+    /// write; `old`: the size it replaced, for a disk budget): counters, memory, budget. The
+    /// async API's native writes call it after their own write.
+    pub(crate) fn wrote(
+        &self,
+        digest: &str,
+        name: &str,
+        entry: Entry,
+        old: Option<u64>,
+        mutation: Mutation<'_>,
+    ) {
         bump(&self.inner.counters.sets);
         let size = entry.bytes.len() as u64;
         if self.inner.budget.is_some() {
@@ -507,9 +538,8 @@ impl Bucket {
         }
         drop(mutation);
         if let Some(budget) = &self.inner.budget {
-            budget.update(self, Change::Wrote { old, new: size }, Some(&name));
+            budget.update(self, Change::Wrote { old, new: size }, Some(name));
         }
-        Ok(())
     }
 
     /// The size of the entry file `name` when the bucket has a disk budget (which accounts for
@@ -589,21 +619,52 @@ impl Bucket {
         self.lookup(digest, true)
     }
 
+    /// The stamp a caller reading `digest`'s entry from the store itself takes before the read
+    /// (see [`lookup_from`](Self::lookup_from)).
+    pub(crate) fn read_stamp(&self, digest: &str) -> Option<Stamp> {
+        self.inner.generations.before_read(digest)
+    }
+
+    /// A mutation of `digest`'s entry begins (before a caller changes the store itself; see
+    /// [`wrote`](Self::wrote)).
+    pub(crate) fn begin_change(&self, digest: &str) -> Mutation<'_> {
+        self.inner.generations.begin(digest)
+    }
+
     /// [`load`](Self::load), counted in the statistics or not.
     fn lookup(&self, digest: &str, count: bool) -> Result<Option<Entry>> {
+        Ok(self.lookup_from(digest, count, None)?.0)
+    }
+
+    /// [`lookup`](Self::lookup); with `prefetched`, the store's answer that the caller read
+    /// itself (the async API's native reads) stands for the store read — with the
+    /// [`read_stamp`](Self::read_stamp) the caller took before reading — and the deletion of an
+    /// expired entry (a store operation) is left to the caller: `true` says it is due
+    /// ([`remove_if_expired`](Self::remove_if_expired)).
+    pub(crate) fn lookup_from(
+        &self,
+        digest: &str,
+        count: bool,
+        prefetched: Option<(std::io::Result<(Fetched, Duration)>, Option<Stamp>)>,
+    ) -> Result<(Option<Entry>, bool)> {
+        let defer_removal = prefetched.is_some();
         let counters = &self.inner.counters;
         let (entry, read_at) = match self.memory_hit(digest) {
             Some(entry) => (entry, None),
             None => {
-                // Taken before the read: a mutation that begins after it makes the copy stale.
-                let stamp = self.inner.generations.before_read(digest);
-                match self.read_entry(digest)? {
+                // Taken before the read (by the caller, for a prefetched answer): a mutation that
+                // begins after it makes the copy stale.
+                let (prefetched, stamp) = match prefetched {
+                    Some((fetched, stamp)) => (Some(fetched), stamp),
+                    None => (None, self.inner.generations.before_read(digest)),
+                };
+                match self.read_entry(digest, prefetched)? {
                     Some(entry) => (entry, Some(stamp)),
                     None => {
                         if count {
                             bump(&counters.misses);
                         }
-                        return Ok(None);
+                        return Ok((None, false));
                     }
                 }
             }
@@ -612,12 +673,15 @@ impl Bucket {
         if (entry.expiration.is_some() || self.inner.lifetime.is_some())
             && self.verdict(entry.expiration).is_expired()
         {
-            self.remove_if_expired(digest);
+            // With a prefetched answer the caller deletes (and drops the copy) itself.
+            if !defer_removal {
+                self.remove_if_expired(digest);
+            }
             if count {
                 bump(&counters.misses);
                 bump(&counters.expired);
             }
-            return Ok(None);
+            return Ok((None, defer_removal));
         }
         if let Some(stamp) = read_at {
             if self.records_uses() {
@@ -649,7 +713,26 @@ impl Bucket {
                 bump(&counters.memory_hits);
             }
         }
-        Ok(Some(entry))
+        Ok((Some(entry), false))
+    }
+
+    /// A hit of the in-memory layer that needs nothing of the store (the entry is live and no
+    /// use is due to be recorded), counted; `None` when the store must be asked — a miss, an
+    /// expired copy (whose file may have to go), a use to record. The async API answers such a
+    /// hit inline and takes everything else to its blocking pool ([`load`](Self::load)).
+    #[cfg(feature = "async")]
+    pub(crate) fn memory_only(&self, digest: &str) -> Option<Entry> {
+        let entry = self.memory_hit(digest)?;
+        if (entry.expiration.is_some() || self.inner.lifetime.is_some())
+            && self.verdict(entry.expiration).is_expired()
+        {
+            return None;
+        }
+        if self.records_uses() && entry.touched.load(Ordering::Relaxed) < unix_seconds() {
+            return None;
+        }
+        bump(&self.inner.counters.memory_hits);
+        Some(entry)
     }
 
     /// The in-memory entry of `digest`, unless it is older than the layer's maximum age.
@@ -686,7 +769,7 @@ impl Bucket {
     }
 
     /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
-    fn remove_if_expired(&self, digest: &str) {
+    pub(crate) fn remove_if_expired(&self, digest: &str) {
         let mutation = self.inner.generations.begin(digest);
         {
             let _locked = mutation.lock();
@@ -714,7 +797,12 @@ impl Bucket {
 
     /// Reads and decodes the entry of `digest`: `None` when it is missing, not a regular file,
     /// too large, or cannot be decoded (all logged).
-    fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
+    /// With `prefetched`, what the caller read (without the head check, made here).
+    fn read_entry(
+        &self,
+        digest: &str,
+        prefetched: Option<std::io::Result<(Fetched, Duration)>>,
+    ) -> Result<Option<Entry>> {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
@@ -722,7 +810,16 @@ impl Bucket {
             max_bytes: self.inner.max_entry_bytes,
             head: &head,
         };
-        let (bytes, age) = match self.inner.store.read_with_age(&name, &limits) {
+        let fetched = match prefetched {
+            Some(Ok((Fetched::Bytes(bytes), _)))
+                if !head(&bytes[..bytes.len().min(crate::backend::HEAD_LEN)]) =>
+            {
+                Ok((Fetched::Rejected, Duration::ZERO))
+            }
+            Some(fetched) => fetched,
+            None => self.inner.store.read_with_age(&name, &limits),
+        };
+        let (bytes, age) = match fetched {
             Ok((Fetched::Bytes(bytes), age)) => (bytes, age),
             Ok((Fetched::Missing, _)) => return Ok(None),
             Ok((other, _)) => {

@@ -151,7 +151,7 @@ impl DeferredWriteBucket {
         self.bucket.get_by_digest(digest)
     }
 
-    fn pending_entry(&self, digest: &str) -> Option<Entry> {
+    pub(crate) fn pending_entry(&self, digest: &str) -> Option<Entry> {
         let now = self.bucket.inner.clock.now();
         let mut pending = self.pending();
         let entry = pending.get(digest)?.clone();

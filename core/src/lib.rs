@@ -5,6 +5,8 @@
 //! with the built-in backends and keymakers.
 #![warn(missing_docs)]
 
+#[cfg(feature = "async")]
+pub mod async_bucket;
 pub mod backend;
 pub mod backend_crate;
 mod bucket;
@@ -27,6 +29,8 @@ pub mod store;
 pub mod time;
 pub mod validate;
 
+#[cfg(feature = "async")]
+pub use async_bucket::AsyncBucket;
 pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
 pub use bucket::Bucket;
 pub use builder::{BucketBuilder, PYTHON_KEYMAKER};

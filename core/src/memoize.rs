@@ -295,7 +295,7 @@ struct FlightState {
 /// One computation in progress: waiters block on `cv` (threads) or register a waker (tasks),
 /// until it lands or its deadline passes.
 #[derive(Debug, Default)]
-struct Flight {
+pub(crate) struct Flight {
     state: Mutex<FlightState>,
     cv: Condvar,
     /// The thread that computes (`None` for a task, which may move between threads).
@@ -361,7 +361,7 @@ impl Flight {
 
 /// Waits, without blocking a thread, until a [`Flight`] lands (`true`) or its deadline passes
 /// (`false`).
-struct FlightWait(Arc<Flight>);
+pub(crate) struct FlightWait(pub(crate) Arc<Flight>);
 
 impl Future for FlightWait {
     type Output = bool;
@@ -382,7 +382,7 @@ impl Future for FlightWait {
 }
 
 /// When a wait for `bucket`'s single flight that begins now gives up (`None`: never).
-fn deadline_of(bucket: &Bucket) -> Option<Instant> {
+pub(crate) fn deadline_of(bucket: &Bucket) -> Option<Instant> {
     Instant::now().checked_add(bucket.inner.single_flight_timeout)
 }
 
@@ -401,7 +401,7 @@ where
 
 /// Flights are keyed by directory and digest, so that two `Bucket` values opened on the same
 /// directory also compute an entry once.
-type FlightKey = (PathBuf, String);
+pub(crate) type FlightKey = (PathBuf, String);
 
 fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
     static FLIGHTS: OnceLock<Mutex<HashMap<FlightKey, Arc<Flight>>>> = OnceLock::new();
@@ -413,7 +413,7 @@ fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
 
 /// Either we lead the flight for `key` (and hold its ticket: `leader` computes, others wait at
 /// most until `deadline`) or someone else does.
-fn join(
+pub(crate) fn join(
     key: FlightKey,
     leader: Option<ThreadId>,
     deadline: Option<Instant>,
@@ -581,7 +581,7 @@ where
 
 impl Ticket {
     /// A ticket outside any flight (a `refresh` computes whatever others do).
-    fn solo(digest: &str) -> Ticket {
+    pub(crate) fn solo(digest: &str) -> Ticket {
         Ticket {
             digest: digest.to_owned(),
             flight: None,
@@ -604,14 +604,14 @@ pub fn log_uncached(function: &str, error: &Error) {
 
 // ---- single flight across processes: the store's lock of an entry ----
 
-enum Attempt {
+pub(crate) enum Attempt {
     /// Acquired, or no lock to be had (the store has none, or failed to lock: logged).
     Done(Option<Box<dyn Lease>>),
     /// Another process computes the entry.
     Busy,
 }
 
-fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
+pub(crate) fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
     match bucket.store().try_lock(digest) {
         Ok(Locked::Acquired(lease)) => Attempt::Done(Some(lease)),
         Ok(Locked::Busy) => Attempt::Busy,

@@ -139,8 +139,13 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 /// # `async fn`
 ///
 /// An `async fn` works the same; a caller waiting for another task's computation of the same key
-/// awaits it without blocking its thread. The cache lookup and store are ordinary (short,
-/// blocking) file operations, like `Bucket::get`, done inside the future.
+/// awaits it without blocking its thread. With the facade's feature `async`, nothing blocks the
+/// executor: a memory hit answers inline, each store read or write is one hop to tokio's blocking
+/// pool (native async on Redis), waits for other processes park the task, and a dropped future
+/// releases its flight and its lock (see `bucketcache::AsyncBucket` and docs/async.md); `bucket`
+/// may then also be an `AsyncBucket`, and the cached type must be `Send + 'static`. Without the
+/// feature, the cache lookup and store are ordinary (short, blocking) file operations, like
+/// `Bucket::get`, done inside the future.
 ///
 /// # Compile-time checks
 ///
@@ -527,9 +532,22 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
 
     let is_async = sig.asyncness.is_some();
     let lookup = if is_async {
-        quote!(#krate::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
+        quote!(#private::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
     } else {
         quote!(#krate::MemoStore::lookup::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
+    };
+    // The outcome's type: the async one (whose ticket writes without blocking) for `async fn`.
+    let lookup_ty = if is_async {
+        quote!(#private::AsyncLookup)
+    } else {
+        quote!(#krate::Lookup)
+    };
+    let finish_call = |value: TokenStream2| {
+        if is_async {
+            quote!(#private::finish_async(__bc_ticket, __bc_store, #value).await;)
+        } else {
+            quote!(__bc_ticket.finish(__bc_store, #value);)
+        }
     };
     let body = &func.block;
     // The original body runs as a closure (or async block) so that its `return`s and `?`s keep
@@ -546,17 +564,19 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         quote!((move || -> #ret #body)())
     };
     let finish = if is_result {
+        let call = finish_call(quote!(__bc_ok));
         quote! {
             if let (::core::option::Option::Some(__bc_ticket), ::core::result::Result::Ok(__bc_ok)) =
                 (__bc_ticket, &__bc_result)
             {
-                __bc_ticket.finish(__bc_store, __bc_ok);
+                #call
             }
         }
     } else {
+        let call = finish_call(quote!(&__bc_result));
         quote! {
             if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
-                __bc_ticket.finish(__bc_store, &__bc_result);
+                #call
             }
         }
     };
@@ -596,7 +616,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             );
             let __bc_ticket = match __bc_digest {
                 ::core::result::Result::Ok(__bc_digest) => match #lookup {
-                    ::core::result::Result::Ok(#krate::Lookup::Hit {
+                    ::core::result::Result::Ok(#lookup_ty::Hit {
                         value: __bc_value,
                         expiration: __bc_expiration,
                     }) => {
@@ -604,7 +624,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                         #callback
                         return #hit_value;
                     }
-                    ::core::result::Result::Ok(#krate::Lookup::Miss(__bc_ticket)) => {
+                    ::core::result::Result::Ok(#lookup_ty::Miss(__bc_ticket)) => {
                         ::core::option::Option::Some(__bc_ticket)
                     }
                     ::core::result::Result::Err(__bc_error) => {

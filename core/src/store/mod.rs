@@ -17,6 +17,7 @@ use crate::stats::Degradation;
 mod fs;
 mod helper_file;
 mod locks;
+mod native_async;
 pub(crate) mod near;
 mod record;
 mod registry;
@@ -24,6 +25,7 @@ mod registry;
 pub use fs::FsStore;
 pub use helper_file::{open_helper_file, HelperFileError};
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
+pub use native_async::{AsyncStoreOps, BoxFuture};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
 pub use record::{check_file_locks, BUDGET_RECORD};
 pub use registry::{
@@ -259,5 +261,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<Degradation> {
         let _ = (budget, single_flight);
         Vec::new()
+    }
+
+    /// Native async reads and writes of entries, for stores whose client is async (see
+    /// [`AsyncStoreOps`]); the default has none: the async API makes one hop to a blocking pool
+    /// per operation instead.
+    fn async_ops(&self) -> Option<&dyn AsyncStoreOps> {
+        None
     }
 }

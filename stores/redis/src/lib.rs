@@ -48,6 +48,8 @@
 
 mod error;
 mod lock;
+#[cfg(feature = "async")]
+mod native;
 mod pool;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -165,6 +167,8 @@ pub struct RedisStore {
     /// `SCAN MATCH` pattern for the namespace (glob characters escaped).
     pattern: String,
     pool: Arc<Pool>,
+    #[cfg(feature = "async")]
+    native: native::Native,
     lock_ttl: Duration,
     max_value_bytes: AtomicU64,
     limit_known: AtomicBool,
@@ -253,6 +257,8 @@ impl RedisStore {
             namespace: PathBuf::from(namespace),
             prefix: format!("{namespace}:"),
             pattern: format!("{}:*", glob_escape(namespace)),
+            #[cfg(feature = "async")]
+            native: native::Native::new(client.clone(), shown.clone(), options.timeouts()),
             pool: Arc::new(Pool::new(client, shown, options.timeouts())),
             lock_ttl: Duration::from_millis(options.lock_ttl_ms.max(30)),
             max_value_bytes: AtomicU64::new(DEFAULT_MAX_VALUE_BYTES),
@@ -507,6 +513,11 @@ impl Store for RedisStore {
 
     fn max_value_bytes(&self) -> Option<u64> {
         Some(self.max_value_bytes.load(Ordering::Relaxed))
+    }
+
+    #[cfg(feature = "async")]
+    fn async_ops(&self) -> Option<&dyn bucketcache_core::store::AsyncStoreOps> {
+        Some(self)
     }
 }
 
