@@ -645,7 +645,7 @@ impl Bucket {
         &self,
         digest: &str,
         count: bool,
-        prefetched: Option<(std::io::Result<(Fetched, Duration)>, Option<Stamp>)>,
+        prefetched: Option<Prefetched>,
     ) -> Result<(Option<Entry>, bool)> {
         let defer_removal = prefetched.is_some();
         let counters = &self.inner.counters;
@@ -891,6 +891,10 @@ fn unix_seconds() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// A store's answer read by the caller itself (with its age), and the stamp taken before the
+/// read (see [`Bucket::lookup_from`]).
+pub(crate) type Prefetched = (std::io::Result<(Fetched, Duration)>, Option<Stamp>);
 
 /// Whether a failed store write may have happened all the same (a request sent but not
 /// answered: Redis's `OutcomeUnknown` travels as `NotConnected`, a command timeout as
