@@ -63,6 +63,9 @@ pub(crate) struct Inner {
     pub(crate) memory_ttl: Option<Duration>,
     pub(crate) budget: Option<Budget>,
     pub(crate) counters: Counters,
+    /// Stale-while-revalidate, stale-if-error, refresh ahead (see [`crate::freshness`]).
+    pub(crate) freshness: crate::freshness::Freshness,
+    pub(crate) refresher: crate::refresh::Refresher,
 }
 
 impl Drop for Inner {
@@ -451,8 +454,12 @@ impl Bucket {
     pub(crate) fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
         let name = self.file_name(digest);
         let old = self.budgeted_size(&name);
-        // A store that drops data by itself (Redis) drops the entry when it expires.
-        let expires = entry.expiration.map(|e| SystemTime::from(e.and_utc()));
+        // A store that drops data by itself (Redis) drops the entry when it expires, or when
+        // the freshness grace after that ends (a memoized call may serve it until then).
+        let grace = self.inner.freshness.grace();
+        let expires = entry
+            .expiration
+            .map(|e| SystemTime::from(e.and_utc()) + grace);
         self.inner
             .store
             .write_expiring(&name, &entry.bytes, expires)
@@ -486,7 +493,7 @@ impl Bucket {
 
     /// Like [`memory_since`](Self::memory_since) for bytes that were already `age` old when
     /// read (a near cache's copy): their age counts from when the store last had them.
-    fn memory_since_aged(&self, age: Duration) -> Option<Expiration> {
+    pub(crate) fn memory_since_aged(&self, age: Duration) -> Option<Expiration> {
         self.inner.memory_ttl.map(|_| {
             let now = self.inner.clock.now();
             chrono::Duration::from_std(age)
@@ -541,6 +548,17 @@ impl Bucket {
 
     /// [`load`](Self::load), counted in the statistics or not.
     fn lookup(&self, digest: &str, count: bool) -> Result<Option<Entry>> {
+        self.lookup_keeping(digest, count, false)
+    }
+
+    /// Like [`load`](Self::load), but an entry expired within the freshness grace (see
+    /// [`Freshness::grace`](crate::freshness::Freshness::grace)) is returned too (counted as
+    /// `expired`, not as a miss), for a memoized call to judge. Past the grace, the old rules.
+    pub(crate) fn load_kept(&self, digest: &str) -> Result<Option<Entry>> {
+        self.lookup_keeping(digest, true, true)
+    }
+
+    fn lookup_keeping(&self, digest: &str, count: bool, keep: bool) -> Result<Option<Entry>> {
         let counters = &self.inner.counters;
         let (entry, from_store) = match self.memory_hit(digest) {
             Some(entry) => (entry, false),
@@ -558,8 +576,24 @@ impl Bucket {
         if (entry.expiration.is_some() || self.inner.lifetime.is_some())
             && self.verdict(entry.expiration).is_expired()
         {
+            // Within the freshness grace a memoized call may still serve it: it stays.
+            if keep && self.within_grace(entry.expiration) {
+                if from_store {
+                    self.inner.memory.insert_if_absent(
+                        digest,
+                        entry.clone(),
+                        self.memory_since_aged(entry.age),
+                    );
+                }
+                if count {
+                    bump(&counters.expired);
+                }
+                return Ok(Some(entry));
+            }
             self.inner.memory.remove(digest);
-            self.remove_if_expired(digest);
+            if !self.within_grace(entry.expiration) {
+                self.remove_if_expired(digest);
+            }
             if count {
                 bump(&counters.misses);
                 bump(&counters.expired);
@@ -630,8 +664,9 @@ impl Bucket {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let expired = |bytes: &[u8]| {
-            shielded(|| backend.decode(bytes))
-                .is_ok_and(|d| self.verdict(d.expiration).is_expired())
+            shielded(|| backend.decode(bytes)).is_ok_and(|d| {
+                self.verdict(d.expiration).is_expired() && !self.within_grace(d.expiration)
+            })
         };
         match self.inner.store.remove_if(&name, &expired) {
             Ok(Some(size)) => {
@@ -647,7 +682,7 @@ impl Bucket {
 
     /// Reads and decodes the entry of `digest`: `None` when it is missing, not a regular file,
     /// too large, or cannot be decoded (all logged).
-    fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
+    pub(crate) fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
