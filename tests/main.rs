@@ -5,6 +5,7 @@ mod common;
 mod bucket;
 mod budgets;
 mod formats;
+mod freshness;
 mod hardening;
 mod interop;
 mod keymakers;
