@@ -63,7 +63,22 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 ///   `version` the key holds no version, as before: entries survive edits that do not change the
 ///   result (a renamed local, a log line), and existing caches stay valid; opt in where stale
 ///   results would be wrong. The closure API takes a version as part of the key you give it.
+/// - `background`: a refresh of an entry (expired within the bucket's
+///   `stale_while_revalidate` window, or due for its `refresh_ahead`) runs the body on the
+///   bucket's pool of background threads, with clones of the arguments, while the call returns
+///   the current value at once. The arguments must be `Clone + Send + 'static` (owned values,
+///   not references) and the value `Send + 'static`; not for methods or `async fn`. Without it,
+///   the one caller that takes a refresh runs the body itself (the others get the stale value).
 /// - `crate = path`: where the bucketcache facade is (default `::bucketcache`).
+///
+/// # Freshness
+///
+/// A function memoized in a bucket built with `stale_while_revalidate`, `stale_if_error` or
+/// `refresh_ahead` follows them (see `docs/freshness.md`): an expired value within the window
+/// is returned at once while one caller (across processes) refreshes it; an `Err` of a function
+/// returning `Result` is answered with the expired value within `stale_if_error`. The options
+/// are the bucket's: functions that need other windows use another bucket. (`async fn`s do
+/// not follow them yet.)
 ///
 /// # The key
 ///
@@ -135,6 +150,7 @@ struct Options {
     result: Option<bool>,
     krate: Option<Path>,
     version: Option<Version>,
+    background: Option<Span>,
 }
 
 /// `version = auto` or `version = "2"`.
@@ -155,6 +171,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
         result: None,
         krate: None,
         version: None,
+        background: None,
     };
     let parser = syn::meta::parser(|meta| {
         let once = |set: bool| {
@@ -212,13 +229,16 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 }
                 Version::Auto
             });
+        } else if meta.path.is_ident("background") {
+            once(o.background.is_some())?;
+            o.background = Some(meta.path.span());
         } else if meta.path.is_ident("crate") {
             once(o.krate.is_some())?;
             o.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
         } else {
             return Err(meta.error(
                 "unknown option; expected one of: bucket, ignore, nocache, callback, method, \
-                 result, no_result, version, crate",
+                 result, no_result, version, background, crate",
             ));
         }
         Ok(())
@@ -366,6 +386,21 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         _ => {}
     }
     let is_method = receiver.is_some();
+    if let Some(span) = options.background {
+        if is_method {
+            return Err(Error::new(
+                span,
+                "`background` refreshes run a free function on another thread: a method's \
+                 `&self` cannot go there",
+            ));
+        }
+        if sig.asyncness.is_some() {
+            return Err(Error::new(
+                span,
+                "`background` is for plain (not `async`) functions",
+            ));
+        }
+    }
 
     for name in &options.ignore {
         if !args.iter().any(|(a, _)| *a == name) {
@@ -479,10 +514,27 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     });
 
     let is_async = sig.asyncness.is_some();
-    let lookup = if is_async {
-        quote!(#krate::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
+    // Sync functions look up with the bucket's freshness options (stale-while-revalidate,
+    // stale-if-error, refresh ahead); `async` ones as before.
+    let (lookup, hit_pattern, compute_pattern) = if is_async {
+        (
+            quote!(#krate::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await),
+            quote!(#krate::Lookup::Hit {
+                value: __bc_value,
+                expiration: __bc_expiration,
+            }),
+            quote!(#krate::Lookup::Miss(__bc_ticket)),
+        )
     } else {
-        quote!(#krate::MemoStore::lookup::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
+        (
+            quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh)),
+            quote!(#krate::Fresh::Hit {
+                value: __bc_value,
+                expiration: __bc_expiration,
+                ..
+            }),
+            quote!(#krate::Fresh::Compute(__bc_ticket)),
+        )
     };
     let body = &func.block;
     // The original body runs as a closure (or async block) so that its `return`s and `?`s keep
@@ -498,7 +550,29 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         // lint a one-line body (`{ a * b }`) as `unused_braces`, failing `-D warnings` builds.
         quote!((move || -> #ret #body)())
     };
-    let finish = if is_result {
+    let finish = if !is_async && is_result {
+        quote! {
+            if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
+                match &__bc_result {
+                    ::core::result::Result::Ok(__bc_ok) => {
+                        let _ = __bc_ticket.finish(__bc_store, __bc_ok);
+                    }
+                    ::core::result::Result::Err(_) => {
+                        // Within `stale_if_error`, an expired value answers instead.
+                        if let ::core::option::Option::Some(__bc_stale) = __bc_ticket.fail(__bc_store) {
+                            return ::core::result::Result::Ok(__bc_stale.value);
+                        }
+                    }
+                }
+            }
+        }
+    } else if !is_async {
+        quote! {
+            if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
+                let _ = __bc_ticket.finish(__bc_store, &__bc_result);
+            }
+        }
+    } else if is_result {
         quote! {
             if let (::core::option::Option::Some(__bc_ticket), ::core::result::Result::Ok(__bc_ok)) =
                 (__bc_ticket, &__bc_result)
@@ -513,6 +587,44 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             }
         }
     };
+
+    // `background`: a refresh runs the body on the bucket's pool with clones of the arguments,
+    // while this call answers with the current value.
+    let background = options.background.map(|span| {
+        let names: Vec<&Ident> = args.iter().map(|(a, _)| *a).collect();
+        let types: Vec<&Type> = args.iter().map(|(_, t)| *t).collect();
+        let owned_body = if is_result {
+            quote!((move || -> #ret #body)())
+        } else {
+            quote!(::core::result::Result::Ok::<#ret, ::core::convert::Infallible>(
+                (move || -> #ret #body)()
+            ))
+        };
+        quote_spanned! {span=>
+            let __bc_ticket = match __bc_ticket {
+                ::core::option::Option::Some(__bc_c) if __bc_c.is_refresh() => {
+                    let __bc_args: (#(#types,)*) = (#(::core::clone::Clone::clone(&#names),)*);
+                    let __bc_job = move || {
+                        #[allow(unused_variables)]
+                        let (#(#names,)*) = __bc_args;
+                        #[allow(clippy::redundant_closure_call)]
+                        #owned_body
+                    };
+                    match __bc_c.in_background(#krate::MemoStore::bucket(__bc_store), __bc_job) {
+                        ::core::result::Result::Ok(__bc_served) => {
+                            let __bc_value = __bc_served.value;
+                            let __bc_expiration = __bc_served.expiration;
+                            let _ = &__bc_expiration;
+                            #callback
+                            return #hit_value;
+                        }
+                        ::core::result::Result::Err((__bc_c, _)) => ::core::option::Option::Some(__bc_c),
+                    }
+                }
+                __bc_other => __bc_other,
+            };
+        }
+    });
 
     let attrs = &func.attrs;
     let vis = &func.vis;
@@ -549,15 +661,12 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             );
             let __bc_ticket = match __bc_digest {
                 ::core::result::Result::Ok(__bc_digest) => match #lookup {
-                    ::core::result::Result::Ok(#krate::Lookup::Hit {
-                        value: __bc_value,
-                        expiration: __bc_expiration,
-                    }) => {
+                    ::core::result::Result::Ok(#hit_pattern) => {
                         let _ = &__bc_expiration;
                         #callback
                         return #hit_value;
                     }
-                    ::core::result::Result::Ok(#krate::Lookup::Miss(__bc_ticket)) => {
+                    ::core::result::Result::Ok(#compute_pattern) => {
                         ::core::option::Option::Some(__bc_ticket)
                     }
                     ::core::result::Result::Err(__bc_error) => {
@@ -570,6 +679,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     ::core::option::Option::None
                 }
             };
+            #background
             #[allow(clippy::redundant_closure_call)]
             let __bc_result: #ret = #run_body;
             #finish
@@ -651,6 +761,22 @@ mod tests {
         assert!(e.contains("`impl Trait` return"), "{e}");
         let e = expand_str("bucket = B", "const fn f(a: u8) -> u8 { a }").unwrap_err();
         assert!(e.contains("const fn"), "{e}");
+    }
+
+    #[test]
+    fn background_is_for_free_sync_functions() {
+        let e =
+            expand_str("bucket = B, method, background", "fn f(&self) -> u8 { 1 }").unwrap_err();
+        assert!(e.contains("`&self` cannot go there"), "{e}");
+        let e = expand_str("bucket = B, background", "async fn f(a: u8) -> u8 { a }").unwrap_err();
+        assert!(e.contains("not `async`"), "{e}");
+        let out = expand_str("bucket = B, background", "fn f(a: u8) -> u8 { a }").unwrap();
+        assert!(out.contains("in_background"), "{out}");
+        let out = expand_str("bucket = B", "fn f(a: u8) -> u8 { a }").unwrap();
+        assert!(
+            !out.contains("in_background") && out.contains("lookup_fresh"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Freshness of memoized calls (stale-while-revalidate, stale-if-error, refresh ahead), through
 //! the public API: rules on a manual clock here, processes sharing a cache in `procs`.
 
+mod cached;
 mod procs;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
