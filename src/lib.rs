@@ -33,7 +33,9 @@ pub use bucketcache_core::{
     ValueVisitor, PYTHON_KEYMAKER,
 };
 pub use bucketcache_core::{budget, memory, size, Stats};
-pub use bucketcache_core::{freshness, refresh, Computation, Fresh, RefreshSlot};
+pub use bucketcache_core::{
+    freshness, lookup_fresh_async, refresh, Computation, Fresh, RefreshSlot,
+};
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 
 /// Memoizes a function or method in a [`Bucket`] (the original's `@bucket` decorator).

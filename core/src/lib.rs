@@ -40,7 +40,7 @@ pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
 pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
 pub use refresh::RefreshSlot;
-pub use revalidate::{Computation, Fresh};
+pub use revalidate::{lookup_fresh_async, Computation, Fresh};
 pub use stats::Stats;
 pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};

@@ -277,9 +277,76 @@ where
     S: MemoStore + ?Sized,
     V: DeserializeOwned,
 {
+    match decide(store, digest, refresh)? {
+        Decided::Ready(fresh) => Ok(fresh),
+        Decided::Miss { refresh, fallback } => {
+            Ok(from_lookup(store.lookup::<V>(digest, refresh)?, fallback))
+        }
+    }
+}
+
+/// [`MemoStore::lookup_fresh`] for `async` code: a caller that must wait for another caller's
+/// computation of a missing entry awaits it (as [`lookup_async`](crate::lookup_async)) instead
+/// of blocking its thread; everything else is as in the sync lookup (a stale value or a
+/// refresh is decided without waiting). The reads themselves are ordinary (blocking) reads.
+///
+/// ```
+/// # fn main() -> bucketcache_core::Result<()> {
+/// # bucketcache::install_default_backends()?;
+/// use bucketcache_core::{lookup_fresh_async, Bucket, Fresh};
+/// let dir = tempfile::tempdir().unwrap();
+/// let b = Bucket::builder(dir.path()).backend("json").open()?;
+/// let digest = b.hash_for_key("k")?;
+/// # struct Noop;
+/// # impl std::task::Wake for Noop { fn wake(self: std::sync::Arc<Self>) {} }
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     match std::pin::pin!(f).poll(&mut cx) { std::task::Poll::Ready(r) => r, _ => unreachable!() }
+/// # }
+/// match block_on(lookup_fresh_async::<_, u32>(&b, &digest, false))? {
+///     Fresh::Hit { .. } => unreachable!("empty bucket"),
+///     Fresh::Compute(c) => { c.finish(&b, &7u32); }
+/// }
+/// assert_eq!(b.get::<u32>("k")?, Some(7));
+/// # Ok(()) }
+/// ```
+pub async fn lookup_fresh_async<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Fresh<V>>
+where
+    S: MemoStore + ?Sized,
+    V: DeserializeOwned,
+{
+    match decide(store, digest, refresh)? {
+        Decided::Ready(fresh) => Ok(fresh),
+        Decided::Miss { refresh, fallback } => Ok(from_lookup(
+            crate::memoize::lookup_async::<S, V>(store, digest, refresh).await?,
+            fallback,
+        )),
+    }
+}
+
+/// What [`decide`] found: an answer, or a miss to look up with single flight.
+enum Decided<V> {
+    Ready(Fresh<V>),
+    Miss {
+        refresh: bool,
+        fallback: Option<(V, Option<Expiration>)>,
+    },
+}
+
+/// The part of a fresh lookup that never waits: read the entry (expired ones within the
+/// grace too), judge it, take its refresh if due.
+fn decide<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Decided<V>>
+where
+    S: MemoStore + ?Sized,
+    V: DeserializeOwned,
+{
     let policy = store.freshness();
     if refresh || policy.is_off() {
-        return plain(store, digest, refresh, None);
+        return Ok(Decided::Miss {
+            refresh,
+            fallback: None,
+        });
     }
     let bucket = store.bucket();
     let mut fallback = None;
@@ -296,11 +363,11 @@ where
             );
             match state {
                 State::Fresh => {
-                    return Ok(Fresh::Hit {
+                    return Ok(Decided::Ready(Fresh::Hit {
                         value,
                         expiration,
                         stale: false,
-                    })
+                    }))
                 }
                 State::RefreshAhead | State::Stale => {
                     let stale = state == State::Stale;
@@ -311,23 +378,23 @@ where
                         if stale {
                             bump(&counters.stale_served);
                         }
-                        return Ok(Fresh::Hit {
+                        return Ok(Decided::Ready(Fresh::Hit {
                             value,
                             expiration,
                             stale,
-                        });
+                        }));
                     };
                     // Our copy may be older than the store's (memory, or a refresh that ended
                     // between our read and our lock): then there is nothing to refresh.
                     if let Some((value, expiration)) = newer(bucket, digest, &entry)? {
-                        return Ok(Fresh::Hit {
+                        return Ok(Decided::Ready(Fresh::Hit {
                             value,
                             expiration,
                             stale: false,
-                        });
+                        }));
                     }
                     bump(&counters.refreshes_started);
-                    return Ok(Fresh::Compute(Computation {
+                    return Ok(Decided::Ready(Fresh::Compute(Computation {
                         digest: digest.to_owned(),
                         kind: Kind::Refresh {
                             slot,
@@ -336,14 +403,17 @@ where
                             stale,
                         },
                         started: Instant::now(),
-                    }));
+                    })));
                 }
                 State::ErrorFallback => fallback = Some((value, expiration)),
                 _ => {}
             }
         }
     }
-    plain(store, digest, false, fallback)
+    Ok(Decided::Miss {
+        refresh: false,
+        fallback,
+    })
 }
 
 /// The store's entry for `digest` if it is live and expires later than `ours`.
@@ -367,24 +437,15 @@ fn newer<V: DeserializeOwned>(
         .map(|v| (v, theirs.expiration)))
 }
 
-fn plain<S, V>(
-    store: &S,
-    digest: &str,
-    refresh: bool,
-    fallback: Option<(V, Option<Expiration>)>,
-) -> Result<Fresh<V>>
-where
-    S: MemoStore + ?Sized,
-    V: DeserializeOwned,
-{
-    Ok(match store.lookup::<V>(digest, refresh)? {
+fn from_lookup<V>(found: Lookup<V>, fallback: Option<(V, Option<Expiration>)>) -> Fresh<V> {
+    match found {
         Lookup::Hit { value, expiration } => Fresh::Hit {
             value,
             expiration,
             stale: false,
         },
         Lookup::Miss(ticket) => Fresh::Compute(Computation::miss(ticket, fallback)),
-    })
+    }
 }
 
 impl Bucket {

@@ -77,8 +77,7 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 /// `refresh_ahead` follows them (see `docs/freshness.md`): an expired value within the window
 /// is returned at once while one caller (across processes) refreshes it; an `Err` of a function
 /// returning `Result` is answered with the expired value within `stale_if_error`. The options
-/// are the bucket's: functions that need other windows use another bucket. (`async fn`s do
-/// not follow them yet.)
+/// are the bucket's: functions that need other windows use another bucket.
 ///
 /// # The key
 ///
@@ -514,28 +513,19 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     });
 
     let is_async = sig.asyncness.is_some();
-    // Sync functions look up with the bucket's freshness options (stale-while-revalidate,
-    // stale-if-error, refresh ahead); `async` ones as before.
-    let (lookup, hit_pattern, compute_pattern) = if is_async {
-        (
-            quote!(#krate::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await),
-            quote!(#krate::Lookup::Hit {
-                value: __bc_value,
-                expiration: __bc_expiration,
-            }),
-            quote!(#krate::Lookup::Miss(__bc_ticket)),
-        )
+    // Calls look up with the bucket's freshness options (stale-while-revalidate, stale-if-error,
+    // refresh ahead); an `async fn` awaits another caller's computation of a missing entry.
+    let lookup = if is_async {
+        quote!(#krate::lookup_fresh_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
     } else {
-        (
-            quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh)),
-            quote!(#krate::Fresh::Hit {
-                value: __bc_value,
-                expiration: __bc_expiration,
-                ..
-            }),
-            quote!(#krate::Fresh::Compute(__bc_ticket)),
-        )
+        quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
     };
+    let hit_pattern = quote!(#krate::Fresh::Hit {
+        value: __bc_value,
+        expiration: __bc_expiration,
+        ..
+    });
+    let compute_pattern = quote!(#krate::Fresh::Compute(__bc_ticket));
     let body = &func.block;
     // The original body runs as a closure (or async block) so that its `return`s and `?`s keep
     // their meaning; it is created only after the key was hashed, since it takes the arguments.
@@ -550,7 +540,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         // lint a one-line body (`{ a * b }`) as `unused_braces`, failing `-D warnings` builds.
         quote!((move || -> #ret #body)())
     };
-    let finish = if !is_async && is_result {
+    let finish = if is_result {
         quote! {
             if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
                 match &__bc_result {
@@ -566,24 +556,10 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 }
             }
         }
-    } else if !is_async {
-        quote! {
-            if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
-                let _ = __bc_ticket.finish(__bc_store, &__bc_result);
-            }
-        }
-    } else if is_result {
-        quote! {
-            if let (::core::option::Option::Some(__bc_ticket), ::core::result::Result::Ok(__bc_ok)) =
-                (__bc_ticket, &__bc_result)
-            {
-                __bc_ticket.finish(__bc_store, __bc_ok);
-            }
-        }
     } else {
         quote! {
             if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
-                __bc_ticket.finish(__bc_store, &__bc_result);
+                let _ = __bc_ticket.finish(__bc_store, &__bc_result);
             }
         }
     };
