@@ -39,6 +39,9 @@ fn now_ms() -> u128 {
 }
 
 fn open(dir: &Path, store: &str, mode: &str) -> Bucket {
+    if store.starts_with("redis") {
+        bucketcache_redis::register().unwrap();
+    }
     let mut b = Bucket::builder(dir.join("cache"))
         .store(store)
         .backend("msgpack")
@@ -46,6 +49,9 @@ fn open(dir: &Path, store: &str, mode: &str) -> Bucket {
         .single_flight_timeout(Duration::from_secs(5));
     b = match mode {
         "swr-bg" | "swr-fg" => b.stale_while_revalidate(Duration::from_secs(10)),
+        "swr-nomem" => b
+            .stale_while_revalidate(Duration::from_secs(10))
+            .memory_limit(0),
         "fail" => b
             .stale_while_revalidate(Duration::from_secs(10))
             .stale_if_error(Duration::from_secs(10)),
@@ -117,7 +123,7 @@ fn child_entry_point() {
                     COMPUTED_HERE.with(|c| c.set(false));
                     let started = Instant::now();
                     let outcome = match mode.as_str() {
-                        "swr-bg" | "ahead" => {
+                        "swr-bg" | "swr-nomem" | "ahead" => {
                             let d = dir.clone();
                             b.memoize_background(&("hot", 1), move || compute(&d, false))
                         }
@@ -275,6 +281,11 @@ fn revalidating_in_the_background_four_processes_compute_once_per_lifetime_and_n
 }
 
 #[test]
+fn without_the_memory_layer_four_processes_revalidate_once_per_lifetime_and_never_wait() {
+    check_revalidate(&race("fs", "swr-nomem"));
+}
+
+#[test]
 fn revalidating_in_the_caller_only_the_refresher_waits_for_its_computation() {
     check_revalidate(&race("fs", "swr-fg"));
 }
@@ -321,4 +332,26 @@ fn on_lmdb_a_failing_upstream_is_answered_with_the_stale_value() {
 fn on_lmdb_with_refresh_ahead_no_caller_sees_a_miss() {
     let o = race("lmdb", "ahead");
     assert_eq!(o.sum("misses"), 0);
+}
+
+#[test]
+fn on_redis_four_processes_revalidate_once_per_lifetime_and_never_wait() {
+    let Some(server) = bucketcache_redis::testing::RedisServer::shared(
+        "on_redis_four_processes_revalidate_once_per_lifetime_and_never_wait",
+    ) else {
+        return;
+    };
+    check_revalidate(&race(&server.url(), "swr-bg"));
+}
+
+#[test]
+fn on_redis_a_failing_upstream_is_answered_with_the_stale_value() {
+    let Some(server) = bucketcache_redis::testing::RedisServer::shared(
+        "on_redis_a_failing_upstream_is_answered_with_the_stale_value",
+    ) else {
+        return;
+    };
+    let o = race(&server.url(), "fail");
+    assert_eq!(o.sum("errors"), 0);
+    assert!(o.sum("refreshes_failed") >= 1);
 }
