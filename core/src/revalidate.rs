@@ -149,10 +149,7 @@ impl<V> Computation<V> {
             }
             Kind::Miss { ticket, fallback } => {
                 drop(ticket);
-                match fallback {
-                    Some(f) => f,
-                    None => return None,
-                }
+                fallback?
             }
         };
         let counters = &bucket.inner.counters;
@@ -204,7 +201,7 @@ impl<V> Computation<V> {
         self,
         bucket: &Bucket,
         compute: F,
-    ) -> std::result::Result<Memoized<V>, (Self, F)>
+    ) -> std::result::Result<Memoized<V>, Box<(Self, F)>>
     where
         V: Serialize + Send + 'static,
         E: 'static,
@@ -217,7 +214,7 @@ impl<V> Computation<V> {
             stale,
         } = self.kind
         else {
-            return Err((self, compute));
+            return Err(Box::new((self, compute)));
         };
         let digest = self.digest;
         let deadline = Instant::now() + bucket.inner.single_flight_timeout;
@@ -563,7 +560,10 @@ impl Bucket {
             } => Ok(Memoized::new(value, true, expiration, stale)),
             Fresh::Compute(c) => match c.in_background(self, compute) {
                 Ok(served) => Ok(served),
-                Err((c, compute)) => c.run(self, compute),
+                Err(back) => {
+                    let (c, compute) = *back;
+                    c.run(self, compute)
+                }
             },
         }
     }

@@ -594,7 +594,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                             #callback
                             return #hit_value;
                         }
-                        ::core::result::Result::Err((__bc_c, _)) => ::core::option::Option::Some(__bc_c),
+                        ::core::result::Result::Err(__bc_back) => ::core::option::Option::Some(__bc_back.0),
                     }
                 }
                 __bc_other => __bc_other,
