@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     /// Stale-while-revalidate, stale-if-error, refresh ahead (see [`crate::freshness`]).
     pub(crate) freshness: crate::freshness::Freshness,
     pub(crate) refresher: crate::refresh::Refresher,
+    /// The store behind a near cache, if any: a refresh checks it for another machine's value.
+    pub(crate) far: Option<Arc<dyn Store>>,
 }
 
 impl Drop for Inner {
@@ -682,7 +684,13 @@ impl Bucket {
 
     /// Reads and decodes the entry of `digest`: `None` when it is missing, not a regular file,
     /// too large, or cannot be decoded (all logged).
-    pub(crate) fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
+    fn read_entry(&self, digest: &str) -> Result<Option<Entry>> {
+        self.read_entry_from(&*self.inner.store, digest)
+    }
+
+    /// [`read_entry`](Self::read_entry) from `store` (the bucket's, or the far store behind a
+    /// near cache).
+    pub(crate) fn read_entry_from(&self, store: &dyn Store, digest: &str) -> Result<Option<Entry>> {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
@@ -690,7 +698,7 @@ impl Bucket {
             max_bytes: self.inner.max_entry_bytes,
             head: &head,
         };
-        let (bytes, age) = match self.inner.store.read_with_age(&name, &limits) {
+        let (bytes, age) = match store.read_with_age(&name, &limits) {
             Ok((Fetched::Bytes(bytes), age)) => (bytes, age),
             Ok((Fetched::Missing, _)) => return Ok(None),
             Ok((other, _)) => {

@@ -550,13 +550,14 @@ impl BucketBuilder {
                 crate::store::near::without_credentials(&spec),
             ),
         };
-        let (store, near_memory_ttl): (Arc<dyn Store>, _) = match self.near_cache {
+        let (store, near_memory_ttl, far): (Arc<dyn Store>, _, _) = match self.near_cache {
             Some(dir) => {
                 let identity = format!("{source} {}", store.location().display());
+                let far = store.clone();
                 let near = NearStore::open(dir, store, self.near_ttl, &identity)?;
-                (Arc::new(near), Some(self.near_ttl))
+                (Arc::new(near), Some(self.near_ttl), Some(far))
             }
-            None => (store, None),
+            None => (store, None, None),
         };
         Ok(Bucket::from_inner(Inner {
             backend,
@@ -579,6 +580,7 @@ impl BucketBuilder {
             counters: Default::default(),
             freshness: self.freshness,
             refresher: crate::refresh::Refresher::new(self.refresh_threads),
+            far,
         }))
     }
 }

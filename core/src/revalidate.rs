@@ -481,11 +481,13 @@ impl Bucket {
         }
     }
 
-    /// Reads `digest`'s entry from the store (not memory) and puts it in memory in place of
+    /// Reads `digest`'s entry from the store (not memory, not a near copy) and puts it in memory in place of
     /// what was there (not counted): a memoized refresh checks whether another process has
     /// refreshed the entry meanwhile.
     pub(crate) fn reload(&self, digest: &str) -> Result<Option<Entry>> {
-        let Some(entry) = self.read_entry(digest)? else {
+        // Behind a near cache, the far store: the near copy may predate another machine's refresh.
+        let store = self.inner.far.as_ref().unwrap_or(&self.inner.store);
+        let Some(entry) = self.read_entry_from(&**store, digest)? else {
             return Ok(None);
         };
         self.inner

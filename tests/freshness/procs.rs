@@ -49,6 +49,9 @@ fn open(dir: &Path, store: &str, mode: &str) -> Bucket {
         .single_flight_timeout(Duration::from_secs(5));
     b = match mode {
         "swr-bg" | "swr-fg" => b.stale_while_revalidate(Duration::from_secs(10)),
+        "swr-near" => b
+            .stale_while_revalidate(Duration::from_secs(10))
+            .near_cache(dir.join(format!("near-{}", std::process::id()))),
         "swr-nomem" => b
             .stale_while_revalidate(Duration::from_secs(10))
             .memory_limit(0),
@@ -123,7 +126,7 @@ fn child_entry_point() {
                     COMPUTED_HERE.with(|c| c.set(false));
                     let started = Instant::now();
                     let outcome = match mode.as_str() {
-                        "swr-bg" | "swr-nomem" | "ahead" => {
+                        "swr-bg" | "swr-nomem" | "swr-near" | "ahead" => {
                             let d = dir.clone();
                             b.memoize_background(&("hot", 1), move || compute(&d, false))
                         }
@@ -354,4 +357,15 @@ fn on_redis_a_failing_upstream_is_answered_with_the_stale_value() {
     let o = race(&server.url(), "fail");
     assert_eq!(o.sum("errors"), 0);
     assert!(o.sum("refreshes_failed") >= 1);
+}
+
+#[test]
+fn on_redis_behind_near_caches_four_processes_revalidate_once_per_lifetime() {
+    let Some(server) = bucketcache_redis::testing::RedisServer::shared(
+        "on_redis_behind_near_caches_four_processes_revalidate_once_per_lifetime",
+    ) else {
+        return;
+    };
+    // Each process has its own near directory, as machines would.
+    check_revalidate(&race(&server.url(), "swr-near"));
 }
