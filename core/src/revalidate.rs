@@ -60,7 +60,8 @@ enum Kind<V> {
     },
     Refresh {
         slot: RefreshSlot,
-        current: V,
+        /// `None` once [`Computation::take_current`] took it.
+        current: Option<V>,
         expiration: Option<Expiration>,
         stale: bool,
     },
@@ -89,9 +90,34 @@ impl<V> Computation<V> {
     /// The value that may be served while this refresh runs (`None` for a miss).
     pub fn current(&self) -> Option<&V> {
         match &self.kind {
-            Kind::Refresh { current, .. } => Some(current),
+            Kind::Refresh { current, .. } => current.as_ref(),
             Kind::Miss { .. } => None,
         }
+    }
+
+    /// Takes the value to serve while this refresh runs (`None` for a miss, or when taken
+    /// already), leaving the refresh to whoever holds the `Computation` — e.g. an async caller
+    /// that answers at once and moves the computation into a task on its runtime, which then
+    /// calls [`finish`](Self::finish) or [`fail`](Self::fail). Counted as a stale value served
+    /// when the entry has expired.
+    pub fn take_current<S>(&mut self, store: &S) -> Option<Memoized<V>>
+    where
+        S: MemoStore + ?Sized,
+    {
+        let Kind::Refresh {
+            current,
+            expiration,
+            stale,
+            ..
+        } = &mut self.kind
+        else {
+            return None;
+        };
+        let value = current.take()?;
+        if *stale {
+            bump(&store.bucket().inner.counters.stale_served);
+        }
+        Some(Memoized::new(value, true, *expiration, *stale))
     }
 
     /// Stores the computed `value` through `store` (the store of the lookup), unless this
@@ -145,7 +171,8 @@ impl<V> Computation<V> {
             } => {
                 bump(&bucket.inner.counters.refreshes_failed);
                 drop(slot);
-                (current, expiration)
+                // Taken (served) already: nothing more to answer with.
+                (current?, expiration)
             }
             Kind::Miss { ticket, fallback } => {
                 drop(ticket);
@@ -209,7 +236,7 @@ impl<V> Computation<V> {
     {
         let Kind::Refresh {
             slot,
-            current,
+            current: Some(current),
             expiration,
             stale,
         } = self.kind
@@ -350,13 +377,19 @@ where
     if let Some(entry) = bucket.load_kept(digest)? {
         if let Some(value) = bucket.decode::<V>(digest, &entry) {
             let expiration = entry.expiration;
+            // Refresh ahead only: the computation time is behind a lock, the draw is not free.
+            let (took, u) = if policy.refresh_ahead {
+                (bucket.inner.refresher.took(digest), draw())
+            } else {
+                (None, 1.0)
+            };
             let state = judge(
                 &policy,
                 expiration,
                 bucket.inner.lifetime,
                 bucket.inner.clock.now(),
-                bucket.inner.refresher.took(digest),
-                draw(),
+                took,
+                u,
             );
             match state {
                 State::Fresh => {
@@ -395,7 +428,7 @@ where
                         digest: digest.to_owned(),
                         kind: Kind::Refresh {
                             slot,
-                            current: value,
+                            current: Some(value),
                             expiration,
                             stale,
                         },
@@ -568,5 +601,17 @@ impl Bucket {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_computation_can_move_to_another_thread_or_task() {
+        fn send_static<T: Send + 'static>() {}
+        send_static::<Computation<u64>>();
+        send_static::<Fresh<String>>();
     }
 }
