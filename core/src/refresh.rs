@@ -143,8 +143,15 @@ fn release_slot(key: &SlotKey, token: u64) {
 
 type Watched = (Instant, Weak<Mutex<Option<Box<dyn Lease>>>>, String);
 
+#[derive(Default)]
+struct Watch {
+    items: Vec<Watched>,
+    /// The deadline the watchdog sleeps until (`None`: it sleeps until told).
+    earliest: Option<Instant>,
+}
+
 struct Watchdog {
-    queue: Mutex<Vec<Watched>>,
+    queue: Mutex<Watch>,
     cv: Condvar,
 }
 
@@ -152,7 +159,7 @@ fn watchdog() -> &'static Watchdog {
     static DOG: OnceLock<&'static Watchdog> = OnceLock::new();
     DOG.get_or_init(|| {
         let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Watch::default()),
             cv: Condvar::new(),
         }));
         let spawned = std::thread::Builder::new()
@@ -167,8 +174,14 @@ fn watchdog() -> &'static Watchdog {
 
 impl Watchdog {
     fn watch(&self, deadline: Instant, lease: Weak<Mutex<Option<Box<dyn Lease>>>>, digest: &str) {
-        lock(&self.queue).push((deadline, lease, digest.to_owned()));
-        self.cv.notify_one();
+        let mut queue = lock(&self.queue);
+        queue.items.push((deadline, lease, digest.to_owned()));
+        // Deadlines mostly come in order: wake the watchdog only for an earlier one.
+        if !matches!(queue.earliest, Some(e) if e <= deadline) {
+            queue.earliest = Some(deadline);
+            drop(queue);
+            self.cv.notify_one();
+        }
     }
 
     fn run(&self) {
@@ -176,7 +189,7 @@ impl Watchdog {
         loop {
             let now = Instant::now();
             // Finished refreshes (their lease is gone) leave; hung ones lose their lock.
-            queue.retain(|(deadline, lease, digest)| {
+            queue.items.retain(|(deadline, lease, digest)| {
                 let Some(lease) = lease.upgrade() else {
                     return false;
                 };
@@ -184,12 +197,12 @@ impl Watchdog {
                     return true;
                 }
                 if lock(&lease).take().is_some() {
-                    tracing::warn!(digest = %digest, "a refresh ran past the single-flight timeout: abandoned, its lock released");
+                    tracing::warn!(digest = %digest, "past the single-flight timeout: a refresh is abandoned and its lock released");
                 }
                 false
             });
-            let next = queue.iter().map(|(d, _, _)| *d).min();
-            queue = match next {
+            queue.earliest = queue.items.iter().map(|(d, _, _)| *d).min();
+            queue = match queue.earliest {
                 Some(d) => {
                     let wait = d.saturating_duration_since(Instant::now());
                     self.cv
