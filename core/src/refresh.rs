@@ -50,10 +50,23 @@ static TOKENS: AtomicU64 = AtomicU64::new(1);
 pub struct RefreshSlot {
     key: SlotKey,
     token: u64,
-    deadline: Instant,
-    /// The cross-process lock, which the watchdog drops at the deadline.
-    lease: Arc<Mutex<Option<Box<dyn Lease>>>>,
+    /// The cross-process lock and its deadline, at which the watchdog drops it.
+    held: Arc<Mutex<Held>>,
     started: Instant,
+}
+
+/// A lock the watchdog drops at its deadline (which a refresh may move: see
+/// [`RefreshSlot::renew`]).
+#[derive(Debug)]
+pub(crate) struct Held {
+    lease: Option<Box<dyn Lease>>,
+    deadline: Instant,
+}
+
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(86_400 * 365))
 }
 
 impl RefreshSlot {
@@ -64,9 +77,7 @@ impl RefreshSlot {
         let timeout = bucket.inner.single_flight_timeout;
         let now = Instant::now();
         let token = TOKENS.fetch_add(1, Ordering::Relaxed);
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let deadline = deadline_after(timeout);
         {
             let mut map = slots();
             if map.get(&key).is_some_and(|(_, d)| now < *d) {
@@ -92,15 +103,14 @@ impl RefreshSlot {
             None
         };
         let has_lease = lease.is_some();
-        let lease = Arc::new(Mutex::new(lease));
+        let held = Arc::new(Mutex::new(Held { lease, deadline }));
         if has_lease {
-            watchdog().watch(deadline, Arc::downgrade(&lease), digest);
+            watchdog().watch(deadline, Arc::downgrade(&held), digest);
         }
         Some(RefreshSlot {
             key,
             token,
-            deadline,
-            lease,
+            held,
             started: now,
         })
     }
@@ -112,10 +122,27 @@ impl RefreshSlot {
 
     /// Whether the slot is still this caller's: not abandoned past its deadline.
     pub fn is_current(&self) -> bool {
-        Instant::now() < self.deadline
-            && slots()
-                .get(&self.key)
-                .is_some_and(|(token, _)| *token == self.token)
+        let now = Instant::now();
+        slots()
+            .get(&self.key)
+            .is_some_and(|(token, deadline)| *token == self.token && now < *deadline)
+    }
+
+    /// Starts the slot's deadline again, `timeout` from now (a background refresh that waited in
+    /// the pool's queue, when it starts). `false` when the slot was abandoned meanwhile.
+    pub fn renew(&mut self, timeout: Duration) -> bool {
+        let now = Instant::now();
+        let deadline = deadline_after(timeout);
+        let mut map = slots();
+        match map.get_mut(&self.key) {
+            Some((token, d)) if *token == self.token && now < *d => {
+                *d = deadline;
+                lock(&self.held).deadline = deadline;
+                self.started = now;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// How long since the slot was taken.
@@ -127,7 +154,7 @@ impl RefreshSlot {
 impl Drop for RefreshSlot {
     fn drop(&mut self) {
         // The value (if any) is stored by now: other processes first, then this one.
-        drop(lock(&self.lease).take());
+        drop(lock(&self.held).lease.take());
         release_slot(&self.key, self.token);
     }
 }
@@ -141,7 +168,7 @@ fn release_slot(key: &SlotKey, token: u64) {
 
 // ---- the watchdog: drops the locks of refreshes past their deadline ----
 
-type Watched = (Instant, Weak<Mutex<Option<Box<dyn Lease>>>>, String);
+type Watched = (Weak<Mutex<Held>>, String);
 
 #[derive(Default)]
 struct Watch {
@@ -173,9 +200,9 @@ fn watchdog() -> &'static Watchdog {
 }
 
 impl Watchdog {
-    fn watch(&self, deadline: Instant, lease: Weak<Mutex<Option<Box<dyn Lease>>>>, digest: &str) {
+    fn watch(&self, deadline: Instant, held: Weak<Mutex<Held>>, digest: &str) {
         let mut queue = lock(&self.queue);
-        queue.items.push((deadline, lease, digest.to_owned()));
+        queue.items.push((held, digest.to_owned()));
         // Deadlines mostly come in order: wake the watchdog only for an earlier one.
         if !matches!(queue.earliest, Some(e) if e <= deadline) {
             queue.earliest = Some(deadline);
@@ -189,19 +216,22 @@ impl Watchdog {
         loop {
             let now = Instant::now();
             // Finished refreshes (their lease is gone) leave; hung ones lose their lock.
-            queue.items.retain(|(deadline, lease, digest)| {
-                let Some(lease) = lease.upgrade() else {
+            let mut earliest: Option<Instant> = None;
+            queue.items.retain(|(held, digest)| {
+                let Some(held) = held.upgrade() else {
                     return false;
                 };
-                if now < *deadline {
+                let mut held = lock(&held);
+                if now < held.deadline {
+                    earliest = Some(earliest.map_or(held.deadline, |e| e.min(held.deadline)));
                     return true;
                 }
-                if lock(&lease).take().is_some() {
+                if held.lease.take().is_some() {
                     tracing::warn!(digest = %digest, "past the single-flight timeout: a refresh is abandoned and its lock released");
                 }
                 false
             });
-            queue.earliest = queue.items.iter().map(|(d, _, _)| *d).min();
+            queue.earliest = earliest;
             queue = match queue.earliest {
                 Some(d) => {
                     let wait = d.saturating_duration_since(Instant::now());
@@ -384,9 +414,9 @@ impl Refresher {
         map.insert(digest.to_owned(), took);
     }
 
-    /// Runs `job` on the pool, with a watchdog that replaces its worker if it runs past
-    /// `deadline`. `false` when the queue is full (the job is dropped).
-    pub(crate) fn spawn(&self, deadline: Instant, job: impl FnOnce() + Send + 'static) -> bool {
+    /// Runs `job` on the pool, with a watchdog that replaces its worker if it runs longer than
+    /// `timeout` (from when it starts). `false` when the queue is full (the job is dropped).
+    pub(crate) fn spawn(&self, timeout: Duration, job: impl FnOnce() + Send + 'static) -> bool {
         let pool = self.pool.get_or_init(|| Pool::new(self.threads));
         let shared = Arc::downgrade(&pool.shared);
         let done = Arc::new(AtomicUsize::new(0));
@@ -397,7 +427,7 @@ impl Refresher {
                 shared,
                 done: job_done,
             };
-            let waiter = guard.arm(deadline);
+            let waiter = guard.arm(deadline_after(timeout));
             job();
             guard.done.store(1, Ordering::SeqCst);
             drop(waiter);
@@ -414,12 +444,14 @@ struct StuckGuard {
 impl StuckGuard {
     /// A timer thread would be one thread per job; instead, the watchdog's queue is reused
     /// through a lease whose drop (at the deadline, if the job still runs) replaces the worker.
-    fn arm(&self, deadline: Instant) -> Arc<Mutex<Option<Box<dyn Lease>>>> {
-        let cell: Arc<Mutex<Option<Box<dyn Lease>>>> =
-            Arc::new(Mutex::new(Some(Box::new(Replacer {
+    fn arm(&self, deadline: Instant) -> Arc<Mutex<Held>> {
+        let cell = Arc::new(Mutex::new(Held {
+            lease: Some(Box::new(Replacer {
                 shared: self.shared.clone(),
                 done: self.done.clone(),
-            }))));
+            })),
+            deadline,
+        }));
         watchdog().watch(
             deadline,
             Arc::downgrade(&cell),

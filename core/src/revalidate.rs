@@ -244,11 +244,21 @@ impl<V> Computation<V> {
             return Err(Box::new((self, compute)));
         };
         let digest = self.digest;
-        let deadline = Instant::now() + bucket.inner.single_flight_timeout;
+        let timeout = bucket.inner.single_flight_timeout;
+        let mut slot = slot;
+        // While queued, twice the timeout: a worker stuck past the timeout is replaced, so a
+        // queued job starts within about one timeout.
+        slot.renew(timeout.saturating_mul(2));
         let job = {
             let bucket = bucket.clone();
             let digest = digest.clone();
             move || {
+                // The timeout counts from now, not from when the job was queued.
+                if !slot.renew(timeout) {
+                    bump(&bucket.inner.counters.refreshes_failed);
+                    tracing::warn!(digest = %digest, "a background refresh waited in the queue past the single-flight timeout: skipped");
+                    return;
+                }
                 let started = Instant::now();
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(compute));
                 let counters = &bucket.inner.counters;
@@ -274,7 +284,7 @@ impl<V> Computation<V> {
                 drop(slot);
             }
         };
-        if bucket.inner.refresher.spawn(deadline, job) {
+        if bucket.inner.refresher.spawn(timeout, job) {
             tracing::debug!(digest = %digest, "memoized call: refreshing in the background");
         } else {
             tracing::debug!(digest = %digest, "the background refresh queue is full: refresh skipped");

@@ -328,3 +328,72 @@ fn freshness_options_come_from_a_configuration_file() {
     assert!(f.refresh_ahead);
     assert_eq!(b.refresh_threads(), 3);
 }
+
+#[test]
+fn a_worker_stuck_in_a_hung_refresh_is_replaced_so_other_keys_still_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let b = builder(dir.path(), "json", &clock)
+        .lifetime(LIFETIME)
+        .stale_while_revalidate(Duration::from_secs(600))
+        .single_flight_timeout(Duration::from_millis(200))
+        .refresh_threads(1)
+        .open()
+        .unwrap();
+    b.get_or_insert_with("hung", || 1).unwrap();
+    b.get_or_insert_with("other", || 1).unwrap();
+    clock.advance(LIFETIME + Duration::from_secs(1));
+    let (release, hung) = mpsc::channel::<()>();
+    // The only worker hangs in this refresh ...
+    b.get_or_insert_with_background("hung", move || {
+        hung.recv().ok();
+        2
+    })
+    .unwrap();
+    // ... and another key's refresh still runs, on the worker that replaces it.
+    assert_eq!(b.get_or_insert_with_background("other", || 2).unwrap(), 1);
+    eventually("the other key is refreshed", || {
+        b.get::<i32>("other").unwrap() == Some(2)
+    });
+    release.send(()).unwrap();
+}
+
+/// A child that starts a background refresh of a minute, then returns: its process must exit
+/// without waiting for it.
+#[test]
+fn exiting_child_entry_point() {
+    if std::env::var_os("BUCKETCACHE_FRESH_EXIT_CHILD").is_none() {
+        return;
+    }
+    let dir = std::path::PathBuf::from(std::env::var("BUCKETCACHE_FRESH_EXIT_DIR").unwrap());
+    let clock = clock();
+    let b = swr_bucket(&dir, &clock);
+    b.get_or_insert_with("k", || 1).unwrap();
+    clock.advance(LIFETIME + Duration::from_secs(1));
+    let v = b
+        .get_or_insert_with_background("k", || {
+            std::thread::sleep(Duration::from_secs(60));
+            2
+        })
+        .unwrap();
+    println!("served={v}");
+}
+
+#[test]
+fn a_process_exits_without_waiting_for_its_background_refreshes() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = crate::common::child_command(
+        "freshness::exiting_child_entry_point",
+        ("BUCKETCACHE_FRESH_EXIT_CHILD", "1"),
+        ("BUCKETCACHE_FRESH_EXIT_DIR", dir.path()),
+        &[],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("served=1"), "{stdout}");
+    // The refresh would take a minute: the child did not wait for it.
+    assert!(started.elapsed() < Duration::from_secs(50));
+}
