@@ -7,6 +7,10 @@
 //! - single flight across processes: a miss with the cross-process lock next to a miss without
 //!   it (the lock's cost), and a hit with and without it (a hit takes no lock).
 //!
+//! - freshness: a warm hit with the options off, with stale-while-revalidate and
+//!   stale-if-error, with refresh ahead, and a stale hit (an expired entry served within the
+//!   window while another process holds its refresh).
+//!
 //! `cargo bench --bench memoize`
 
 use std::hint::black_box;
@@ -106,5 +110,42 @@ fn overwrites(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, overhead, overwrites, single_flight);
+fn freshness(c: &mut Criterion) {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let mut g = c.benchmark_group("freshness");
+    for label in ["off", "swr+sie", "refresh ahead", "stale hit"] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(bucketcache::ManualClock::starting_now());
+        let mut builder = Bucket::builder(dir.path())
+            .backend("msgpack")
+            .clock(clock.clone())
+            .lifetime(Duration::from_secs(3600));
+        builder = match label {
+            "off" => builder,
+            "refresh ahead" => builder.refresh_ahead(true),
+            _ => builder
+                .stale_while_revalidate(Duration::from_secs(600))
+                .stale_if_error(Duration::from_secs(600)),
+        };
+        let b = builder.open().unwrap();
+        let v: u64 = b.get_or_insert_with("hot", || 1).unwrap();
+        black_box(v);
+        // "Another process" refreshes the expired entry: this one serves it stale.
+        let _held = (label == "stale hit").then(|| {
+            clock.advance(Duration::from_secs(3601));
+            let digest = b.hash_for_key("hot").unwrap();
+            b.store().try_lock(&digest).unwrap()
+        });
+        g.bench_function(format!("hit, {label}"), |bench| {
+            bench.iter(|| {
+                let v: u64 = b.get_or_insert_with("hot", || unreachable!()).unwrap();
+                black_box(v)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, overhead, overwrites, single_flight, freshness);
 criterion_main!(benches);

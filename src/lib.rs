@@ -36,6 +36,9 @@ pub use bucketcache_core::{
     PYTHON_KEYMAKER,
 };
 pub use bucketcache_core::{budget, memory, size, Degradation, Guarantee, Stats};
+pub use bucketcache_core::{
+    freshness, lookup_fresh_async, refresh, Computation, Fresh, RefreshSlot,
+};
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 /// The plugin host: backends loaded at run time from shared libraries (crate
 /// `bucketcache-plugin-host`, where every `unsafe` of plugin loading lives).

@@ -11,6 +11,7 @@ mod budget_rules;
 mod budgets;
 mod correctness;
 mod formats;
+mod freshness;
 mod hardening;
 mod interop;
 mod keymakers;

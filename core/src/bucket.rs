@@ -69,6 +69,11 @@ pub(crate) struct Inner {
     /// The guarantees found off at open (with `allow_degraded`).
     pub(crate) degraded: Vec<crate::stats::Degradation>,
     pub(crate) counters: Counters,
+    /// Stale-while-revalidate, stale-if-error, refresh ahead (see [`crate::freshness`]).
+    pub(crate) freshness: crate::freshness::Freshness,
+    pub(crate) refresher: crate::refresh::Refresher,
+    /// The store behind a near cache, if any: a refresh checks it for another machine's value.
+    pub(crate) far: Option<Arc<dyn Store>>,
 }
 
 impl Drop for Inner {
@@ -480,8 +485,12 @@ impl Bucket {
         }
         let name = self.file_name(digest);
         let old = self.budgeted_size(&name);
-        // A store that drops data by itself (Redis) drops the entry when it expires.
-        let expires = entry.expiration.map(|e| SystemTime::from(e.and_utc()));
+        // A store that drops data by itself (Redis) drops the entry when it expires, or when
+        // the freshness grace after that ends (a memoized call may serve it until then).
+        let grace = self.inner.freshness.grace();
+        let expires = entry
+            .expiration
+            .map(|e| SystemTime::from(e.and_utc()) + grace);
         let mutation = self.inner.generations.begin(digest);
         if let Err(e) = self
             .inner
@@ -559,7 +568,7 @@ impl Bucket {
 
     /// Like [`memory_since`](Self::memory_since) for bytes that were already `age` old when
     /// read (a near cache's copy): their age counts from when the store last had them.
-    fn memory_since_aged(&self, age: Duration) -> Option<Expiration> {
+    pub(crate) fn memory_since_aged(&self, age: Duration) -> Option<Expiration> {
         self.inner.memory_ttl.map(|_| {
             let now = self.inner.clock.now();
             chrono::Duration::from_std(age)
@@ -633,19 +642,27 @@ impl Bucket {
 
     /// [`load`](Self::load), counted in the statistics or not.
     fn lookup(&self, digest: &str, count: bool) -> Result<Option<Entry>> {
-        Ok(self.lookup_from(digest, count, None)?.0)
+        Ok(self.lookup_from(digest, count, None, false)?.0)
     }
 
-    /// [`lookup`](Self::lookup); with `prefetched`, the store's answer that the caller read
-    /// itself (the async API's native reads) stands for the store read — with the
-    /// [`read_stamp`](Self::read_stamp) the caller took before reading — and the deletion of an
-    /// expired entry (a store operation) is left to the caller: `true` says it is due
-    /// ([`remove_if_expired`](Self::remove_if_expired)).
+    /// Like [`load`](Self::load), but an entry expired within the freshness grace (see
+    /// [`Freshness::grace`](crate::freshness::Freshness::grace)) is returned too (counted as
+    /// `expired`, not as a miss), for a memoized call to judge. Past the grace, the old rules.
+    pub(crate) fn load_kept(&self, digest: &str) -> Result<Option<Entry>> {
+        Ok(self.lookup_from(digest, true, None, true)?.0)
+    }
+
+    /// [`lookup`](Self::lookup) (with `keep`: [`load_kept`](Self::load_kept)); with
+    /// `prefetched`, the store's answer that the caller read itself (the async API's native
+    /// reads) stands for the store read — with the [`read_stamp`](Self::read_stamp) the caller
+    /// took before reading — and the deletion of an expired entry (a store operation) is left
+    /// to the caller: `true` says it is due ([`remove_if_expired`](Self::remove_if_expired)).
     pub(crate) fn lookup_from(
         &self,
         digest: &str,
         count: bool,
         prefetched: Option<Prefetched>,
+        keep: bool,
     ) -> Result<(Option<Entry>, bool)> {
         let defer_removal = prefetched.is_some();
         let counters = &self.inner.counters;
@@ -673,15 +690,36 @@ impl Bucket {
         if (entry.expiration.is_some() || self.inner.lifetime.is_some())
             && self.verdict(entry.expiration).is_expired()
         {
-            // With a prefetched answer the caller deletes (and drops the copy) itself.
-            if !defer_removal {
+            let within_grace = self.within_grace(entry.expiration);
+            // Within the freshness grace a memoized call may still serve it: it stays.
+            if keep && within_grace {
+                if let Some(Some(stamp)) = read_at {
+                    let _locked = self.inner.generations.lock(stamp.stripe());
+                    if self.inner.generations.is_current(stamp) {
+                        self.inner.memory.insert(
+                            digest,
+                            entry.clone(),
+                            self.memory_since_aged(entry.age),
+                        );
+                    }
+                }
+                if count {
+                    bump(&counters.expired);
+                }
+                return Ok((Some(entry), false));
+            }
+            if within_grace {
+                // Kept in the store for memoized calls; a plain read misses it.
+                self.inner.memory.remove(digest);
+            } else if !defer_removal {
+                // With a prefetched answer the caller deletes (and drops the copy) itself.
                 self.remove_if_expired(digest);
             }
             if count {
                 bump(&counters.misses);
                 bump(&counters.expired);
             }
-            return Ok((None, defer_removal));
+            return Ok((None, defer_removal && !within_grace));
         }
         if let Some(stamp) = read_at {
             if self.records_uses() {
@@ -778,8 +816,9 @@ impl Bucket {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let expired = |bytes: &[u8]| {
-            shielded(|| backend.decode(bytes))
-                .is_ok_and(|d| self.verdict(d.expiration).is_expired())
+            shielded(|| backend.decode(bytes)).is_ok_and(|d| {
+                self.verdict(d.expiration).is_expired() && !self.within_grace(d.expiration)
+            })
         };
         let removed = self.inner.store.remove_if(&name, &expired);
         drop(mutation);
@@ -803,6 +842,17 @@ impl Bucket {
         digest: &str,
         prefetched: Option<std::io::Result<(Fetched, Duration)>>,
     ) -> Result<Option<Entry>> {
+        self.read_entry_from(&*self.inner.store, digest, prefetched)
+    }
+
+    /// [`read_entry`](Self::read_entry) from `store` (the bucket's, or the far store behind a
+    /// near cache).
+    pub(crate) fn read_entry_from(
+        &self,
+        store: &dyn Store,
+        digest: &str,
+        prefetched: Option<std::io::Result<(Fetched, Duration)>>,
+    ) -> Result<Option<Entry>> {
         let name = self.file_name(digest);
         let backend = &self.inner.backend;
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
@@ -817,7 +867,7 @@ impl Bucket {
                 Ok((Fetched::Rejected, Duration::ZERO))
             }
             Some(fetched) => fetched,
-            None => self.inner.store.read_with_age(&name, &limits),
+            None => store.read_with_age(&name, &limits),
         };
         let (bytes, age) = match fetched {
             Ok((Fetched::Bytes(bytes), age)) => (bytes, age),

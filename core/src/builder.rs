@@ -72,6 +72,8 @@ pub struct BucketBuilder {
     max_entries: Option<u64>,
     lock_timeout: Duration,
     allow_degraded: bool,
+    freshness: crate::freshness::Freshness,
+    refresh_threads: usize,
 }
 
 impl BucketBuilder {
@@ -102,6 +104,8 @@ impl BucketBuilder {
             max_entries: None,
             lock_timeout: crate::budget::DEFAULT_LOCK_TIMEOUT,
             allow_degraded: false,
+            freshness: Default::default(),
+            refresh_threads: crate::refresh::DEFAULT_REFRESH_THREADS,
         }
     }
 
@@ -479,6 +483,68 @@ impl BucketBuilder {
         self
     }
 
+    /// A memoized call (`get_or_insert_with`, `get_or_try_insert_with`, their `_background`
+    /// forms, `#[cached]`) that finds an entry expired by at most `window` returns the expired
+    /// value at once, and one refresh of the entry starts — one per key across every process
+    /// sharing the store (it takes the entry's cross-process lock without waiting; a caller that
+    /// cannot take it does not refresh). The refresh runs in the background for the `_background`
+    /// forms and `#[cached(background)]`, otherwise in the call that took it. Plain `get` and
+    /// `contains` still call such an entry a miss, but do not delete it within the window.
+    /// Off by default. See `docs/freshness.md`.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use std::{sync::Arc, time::Duration};
+    /// use bucketcache_core::{Bucket, ManualClock};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let clock = Arc::new(ManualClock::starting_now());
+    /// let b = Bucket::builder(dir.path()).backend("json").clock(clock.clone())
+    ///     .lifetime(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(600))
+    ///     .open()?;
+    /// assert_eq!(b.get_or_insert_with("k", || 1)?, 1);
+    /// clock.advance(Duration::from_secs(61));
+    /// assert_eq!(b.get::<i32>("k")?, None); // expired for a plain get
+    /// // This caller takes the refresh (no other does), computes and gets the new value.
+    /// assert_eq!(b.get_or_insert_with("k", || 2)?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.freshness.stale_while_revalidate = Some(window).filter(|w| !w.is_zero());
+        self
+    }
+
+    /// When a memoized computation fails (the `Err` of `get_or_try_insert_with` or of a
+    /// `#[cached]` function returning `Result`, a panic in a background refresh) and an entry
+    /// expired by at most `window` exists, callers get the expired value instead of the error;
+    /// the error is logged at warn level and counted ([`Stats::stale_if_error_answers`]). Past
+    /// the window, the error is returned as without it. Off by default.
+    ///
+    /// [`Stats::stale_if_error_answers`]: crate::Stats::stale_if_error_answers
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.freshness.stale_if_error = Some(window).filter(|w| !w.is_zero());
+        self
+    }
+
+    /// Refreshes live entries of memoized calls before they expire, with a probability rising
+    /// as expiry nears, weighted by how long the entry's last computation took in this process
+    /// (XFetch; see [`crate::freshness::refresh_ahead_due`]): a key read steadily never expires
+    /// for its readers. One refresh per key across processes; a caller that does not take it
+    /// returns the current value at once. Off by default.
+    pub fn refresh_ahead(mut self, yes: bool) -> Self {
+        self.freshness.refresh_ahead = yes;
+        self
+    }
+
+    /// How many threads run background refreshes (default
+    /// [`DEFAULT_REFRESH_THREADS`](crate::refresh::DEFAULT_REFRESH_THREADS), 2; at least 1). The
+    /// threads start on the first background refresh; a process exits without waiting for them.
+    pub fn refresh_threads(mut self, threads: usize) -> Self {
+        self.refresh_threads = threads.max(1);
+        self
+    }
+
     /// Validates everything, creates the directory (recursively) and opens the bucket.
     ///
     /// A lifetime that would put expirations past the end of year 9999 (by the bucket's clock)
@@ -561,13 +627,14 @@ impl BucketBuilder {
                 crate::store::near::without_credentials(&spec),
             ),
         };
-        let (store, near_memory_ttl): (Arc<dyn Store>, _) = match self.near_cache {
+        let (store, near_memory_ttl, far): (Arc<dyn Store>, _, _) = match self.near_cache {
             Some(dir) => {
                 let identity = format!("{source} {}", store.location().display());
+                let far = store.clone();
                 let near = NearStore::open(dir, store, self.near_ttl, &identity)?;
-                (Arc::new(near), Some(self.near_ttl))
+                (Arc::new(near), Some(self.near_ttl), Some(far))
             }
-            None => (store, None),
+            None => (store, None, None),
         };
         let budgeted = self.max_bytes.is_some() || self.max_entries.is_some();
         let degraded = store.check_guarantees(budgeted, self.single_flight_across);
@@ -611,6 +678,9 @@ impl BucketBuilder {
             ),
             degraded,
             counters: Default::default(),
+            freshness: self.freshness,
+            refresher: crate::refresh::Refresher::new(self.refresh_threads),
+            far,
         }))
     }
 }

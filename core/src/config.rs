@@ -40,6 +40,17 @@ use crate::Bucket;
 /// assert_eq!(cfg.max_entries, Some(100_000));
 /// let cfg = BucketConfig::from_toml_str("path = \"c\"\nmax_entry_bytes = \"1GiB\"")?;
 /// assert_eq!(cfg.max_entry_bytes, Some(1 << 30));
+/// let cfg = BucketConfig::from_toml_str(r#"
+///     path = "cache"
+///     lifetime = "1m"
+///     stale_while_revalidate = "10s"
+///     stale_if_error = "1h"
+///     refresh_ahead = true
+///     refresh_threads = 4
+/// "#)?;
+/// assert_eq!(cfg.stale_while_revalidate, Some(std::time::Duration::from_secs(10)));
+/// assert_eq!(cfg.stale_if_error, Some(std::time::Duration::from_secs(3600)));
+/// assert_eq!((cfg.refresh_ahead, cfg.refresh_threads), (Some(true), Some(4)));
 /// let e = BucketConfig::from_toml_str("path = \"c\"\nmax_bytes = \"lots\"").unwrap_err();
 /// assert!(e.to_string().contains("\"lots\" is not a size"), "{e}");
 /// # Ok(()) }
@@ -154,6 +165,30 @@ pub struct BucketConfig {
     /// [`BucketBuilder::allow_degraded`].
     #[serde(default)]
     pub allow_degraded: bool,
+    /// Serve expired values of memoized calls within this window while one caller refreshes
+    /// them: seconds or `"10s"`. See [`BucketBuilder::stale_while_revalidate`].
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stale_while_revalidate: Option<Duration>,
+    /// Answer failed memoized computations with expired values within this window: seconds or
+    /// `"1h"`. See [`BucketBuilder::stale_if_error`].
+    #[serde(
+        default,
+        deserialize_with = "crate::lifetime::deserialize_lifetime",
+        serialize_with = "serialize_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stale_if_error: Option<Duration>,
+    /// Refresh memoized entries before they expire. See [`BucketBuilder::refresh_ahead`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_ahead: Option<bool>,
+    /// Background refresh threads. See [`BucketBuilder::refresh_threads`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_threads: Option<usize>,
 }
 
 fn serialize_lifetime<S: serde::Serializer>(
@@ -299,6 +334,18 @@ impl BucketConfig {
         }
         if let Some(t) = self.lock_timeout {
             b = b.lock_timeout(t);
+        }
+        if let Some(w) = self.stale_while_revalidate {
+            b = b.stale_while_revalidate(w);
+        }
+        if let Some(w) = self.stale_if_error {
+            b = b.stale_if_error(w);
+        }
+        if let Some(yes) = self.refresh_ahead {
+            b = b.refresh_ahead(yes);
+        }
+        if let Some(n) = self.refresh_threads {
+            b = b.refresh_threads(n);
         }
         Ok(b.allow_degraded(self.allow_degraded))
     }

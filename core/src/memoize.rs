@@ -41,6 +41,20 @@ pub struct Memoized<T> {
     pub hit: bool,
     /// The entry's expiration (of the stored entry after a miss).
     pub expiration: Option<Expiration>,
+    /// Whether the value is an expired one, served within the stale-while-revalidate or
+    /// stale-if-error window (see [`crate::freshness`]).
+    pub stale: bool,
+}
+
+impl<T> Memoized<T> {
+    pub(crate) fn new(value: T, hit: bool, expiration: Option<Expiration>, stale: bool) -> Self {
+        Memoized {
+            value,
+            hit,
+            expiration,
+            stale,
+        }
+    }
 }
 
 /// A store a memoized call can use: a [`Bucket`] or a [`DeferredWriteBucket`].
@@ -62,6 +76,45 @@ pub trait MemoStore {
         self.bucket().inner.single_flight_across
     }
 
+    /// How memoized calls on this store treat expired and nearly expired entries: the bucket's
+    /// [`Freshness`](crate::freshness::Freshness). A [`DeferredWriteBucket`] has none (its
+    /// writes reach the store only at `sync`).
+    fn freshness(&self) -> crate::freshness::Freshness {
+        self.bucket().inner.freshness
+    }
+
+    /// The lookup half of a memoized call with the store's [`freshness`](Self::freshness)
+    /// applied (see `docs/freshness.md`): a value to answer with ([`Fresh::Hit`], possibly
+    /// stale while another caller refreshes it), or a [`Computation`] this caller owes — a miss
+    /// (callers of the same entry wait, as with [`lookup`](Self::lookup)) or the refresh of an
+    /// entry, which only this caller runs, across processes. Without freshness options this is
+    /// [`lookup`](Self::lookup).
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use bucketcache_core::{Bucket, Fresh, MemoStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = Bucket::builder(dir.path()).backend("json").open()?;
+    /// let digest = b.hash_for_key("k")?;
+    /// let v = match b.lookup_fresh::<u32>(&digest, false)? {
+    ///     Fresh::Hit { value, .. } => value,
+    ///     Fresh::Compute(c) => c.run(&b, || Ok::<_, bucketcache_core::Error>(7))?.value,
+    /// };
+    /// assert_eq!(v, 7);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`Fresh::Hit`]: crate::Fresh::Hit
+    /// [`Computation`]: crate::Computation
+    fn lookup_fresh<V: DeserializeOwned>(
+        &self,
+        digest: &str,
+        refresh: bool,
+    ) -> Result<crate::revalidate::Fresh<V>> {
+        crate::revalidate::lookup_fresh(self, digest, refresh)
+    }
+
     /// Looks `key` up; on a miss (or with `refresh`) runs `compute`, stores an `Ok` value and
     /// returns it. An `Err` is returned and not stored. Within one process, concurrent calls with
     /// the same key run `compute` once; the others wait and read its result.
@@ -80,29 +133,15 @@ pub trait MemoStore {
         E: From<Error>,
         F: FnOnce() -> std::result::Result<V, E>,
     {
-        let bucket = self.bucket();
-        let digest = bucket.hash_for_key(key)?;
-        match self.lookup::<V>(&digest, refresh)? {
-            Lookup::Hit { value, expiration } => Ok(Memoized {
+        let digest = self.bucket().hash_for_key(key)?;
+        match self.lookup_fresh::<V>(&digest, refresh)? {
+            crate::revalidate::Fresh::Hit {
                 value,
-                hit: true,
                 expiration,
-            }),
-            Lookup::Miss(ticket) => {
-                tracing::debug!(digest = %digest, "memoized call: a miss, computing");
-                // On `Err` (or a panic) the ticket is dropped unfinished: the next waiter computes.
-                let value = compute()?;
-                ticket.finish(self, &value);
-                let expiration = bucket
-                    .inner
-                    .lifetime
-                    .map(|l| crate::time::add_lifetime(bucket.inner.clock.now(), l));
-                Ok(Memoized {
-                    value,
-                    hit: false,
-                    expiration,
-                })
-            }
+                stale,
+            } => Ok(Memoized::new(value, true, expiration, stale)),
+            // On `Err` (or a panic) the ticket is dropped unfinished: the next waiter computes.
+            crate::revalidate::Fresh::Compute(c) => c.run(self, compute),
         }
     }
 
@@ -209,6 +248,9 @@ impl MemoStore for DeferredWriteBucket {
     }
     fn across_processes(&self) -> bool {
         false
+    }
+    fn freshness(&self) -> crate::freshness::Freshness {
+        crate::freshness::Freshness::default()
     }
 }
 

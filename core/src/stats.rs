@@ -68,6 +68,18 @@ pub struct Stats {
     /// it, [`open`](crate::BucketBuilder::open) fails with [`Error::Degraded`](crate::Error::Degraded)),
     /// or when a helper file became unusable after the bucket was opened.
     pub degraded: Vec<Degradation>,
+    /// Memoized calls answered with an expired value within the stale-while-revalidate window
+    /// while another caller refreshed it (see [`crate::freshness`]).
+    pub stale_served: u64,
+    /// Refreshes of an expired or nearly expired entry this process started (in the caller or
+    /// in the background).
+    pub refreshes_started: u64,
+    /// Of those, the ones whose computation failed (an `Err`, a panic in the background) or
+    /// was abandoned past the single-flight timeout.
+    pub refreshes_failed: u64,
+    /// Memoized calls whose computation failed and that answered with an expired value within
+    /// the stale-if-error window instead of the error.
+    pub stale_if_error_answers: u64,
 }
 
 /// A guarantee a bucket may be configured with and that needs something of its location
@@ -163,6 +175,10 @@ pub(crate) struct Counters {
     pub(crate) sets: AtomicU64,
     pub(crate) removes: AtomicU64,
     pub(crate) store_evictions: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+    pub(crate) refreshes_started: AtomicU64,
+    pub(crate) refreshes_failed: AtomicU64,
+    pub(crate) stale_if_error_answers: AtomicU64,
 }
 
 /// Adds one.
@@ -183,6 +199,10 @@ impl Counters {
             sets: get(&self.sets),
             removes: get(&self.removes),
             store_evictions: get(&self.store_evictions),
+            stale_served: get(&self.stale_served),
+            refreshes_started: get(&self.refreshes_started),
+            refreshes_failed: get(&self.refreshes_failed),
+            stale_if_error_answers: get(&self.stale_if_error_answers),
             ..Stats::default()
         }
     }

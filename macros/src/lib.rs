@@ -111,6 +111,21 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 ///
 /// `version = auto` is right for a self-contained function whose body is what changes; for one
 /// that depends on shared constants or helpers, a hand-kept version names what it depends on.
+/// - `background`: a refresh of an entry (expired within the bucket's
+///   `stale_while_revalidate` window, or due for its `refresh_ahead`) runs the body on the
+///   bucket's pool of background threads, with clones of the arguments, while the call returns
+///   the current value at once. The arguments must be `Clone + Send + 'static` (owned values,
+///   not references) and the value `Send + 'static`; not for methods or `async fn`. Without it,
+///   the one caller that takes a refresh runs the body itself (the others get the stale value).
+/// - `crate = path`: where the bucketcache facade is (default `::bucketcache`).
+///
+/// # Freshness
+///
+/// A function memoized in a bucket built with `stale_while_revalidate`, `stale_if_error` or
+/// `refresh_ahead` follows them (see `docs/freshness.md`): an expired value within the window
+/// is returned at once while one caller (across processes) refreshes it; an `Err` of a function
+/// returning `Result` is answered with the expired value within `stale_if_error`. The options
+/// are the bucket's: functions that need other windows use another bucket.
 ///
 /// # The key
 ///
@@ -187,6 +202,7 @@ struct Options {
     result: Option<bool>,
     krate: Option<Path>,
     version: Option<Version>,
+    background: Option<Span>,
 }
 
 /// `version = auto` or `version = "2"`.
@@ -207,6 +223,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
         result: None,
         krate: None,
         version: None,
+        background: None,
     };
     let parser = syn::meta::parser(|meta| {
         let once = |set: bool| {
@@ -264,13 +281,16 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 }
                 Version::Auto
             });
+        } else if meta.path.is_ident("background") {
+            once(o.background.is_some())?;
+            o.background = Some(meta.path.span());
         } else if meta.path.is_ident("crate") {
             once(o.krate.is_some())?;
             o.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
         } else {
             return Err(meta.error(
                 "unknown option; expected one of: bucket, ignore, nocache, callback, method, \
-                 result, no_result, version, crate",
+                 result, no_result, version, background, crate",
             ));
         }
         Ok(())
@@ -418,6 +438,21 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         _ => {}
     }
     let is_method = receiver.is_some();
+    if let Some(span) = options.background {
+        if is_method {
+            return Err(Error::new(
+                span,
+                "`background` refreshes run a free function on another thread: a method's \
+                 `&self` cannot go there",
+            ));
+        }
+        if sig.asyncness.is_some() {
+            return Err(Error::new(
+                span,
+                "`background` is for plain (not `async`) functions",
+            ));
+        }
+    }
 
     for name in &options.ignore {
         if !args.iter().any(|(a, _)| *a == name) {
@@ -531,22 +566,40 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     });
 
     let is_async = sig.asyncness.is_some();
+    // Calls look up with the bucket's freshness options (stale-while-revalidate, stale-if-error,
+    // refresh ahead); an `async fn` awaits another caller's computation of a missing entry.
     let lookup = if is_async {
+        // Non-blocking (feature `async`: one blocking-pool hop per store operation); the
+        // freshness options apply to sync functions (see docs/freshness.md).
         quote!(#private::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
     } else {
-        quote!(#krate::MemoStore::lookup::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
+        quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
     };
-    // The outcome's type: the async one (whose ticket writes without blocking) for `async fn`.
-    let lookup_ty = if is_async {
-        quote!(#private::AsyncLookup)
+    // The outcome's patterns: the async lookup's (whose ticket writes without blocking) for
+    // `async fn`, the freshness-aware lookup's for the others.
+    let (hit_pattern, compute_pattern) = if is_async {
+        (
+            quote!(#private::AsyncLookup::Hit {
+                value: __bc_value,
+                expiration: __bc_expiration,
+            }),
+            quote!(#private::AsyncLookup::Miss(__bc_ticket)),
+        )
     } else {
-        quote!(#krate::Lookup)
+        (
+            quote!(#krate::Fresh::Hit {
+                value: __bc_value,
+                expiration: __bc_expiration,
+                ..
+            }),
+            quote!(#krate::Fresh::Compute(__bc_ticket)),
+        )
     };
     let finish_call = |value: TokenStream2| {
         if is_async {
             quote!(#private::finish_async(__bc_ticket, __bc_store, #value).await;)
         } else {
-            quote!(__bc_ticket.finish(__bc_store, #value);)
+            quote!(let _ = __bc_ticket.finish(__bc_store, #value);)
         }
     };
     let body = &func.block;
@@ -565,11 +618,27 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     };
     let finish = if is_result {
         let call = finish_call(quote!(__bc_ok));
+        // Within `stale_if_error`, an expired value answers instead of the `Err` (sync
+        // functions); an async ticket dropped unfinished lets the next caller compute.
+        let fail = if is_async {
+            quote!(drop(__bc_ticket);)
+        } else {
+            quote! {
+                if let ::core::option::Option::Some(__bc_stale) = __bc_ticket.fail(__bc_store) {
+                    return ::core::result::Result::Ok(__bc_stale.value);
+                }
+            }
+        };
         quote! {
-            if let (::core::option::Option::Some(__bc_ticket), ::core::result::Result::Ok(__bc_ok)) =
-                (__bc_ticket, &__bc_result)
-            {
-                #call
+            if let ::core::option::Option::Some(__bc_ticket) = __bc_ticket {
+                match &__bc_result {
+                    ::core::result::Result::Ok(__bc_ok) => {
+                        #call
+                    }
+                    ::core::result::Result::Err(_) => {
+                        #fail
+                    }
+                }
             }
         }
     } else {
@@ -580,6 +649,44 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             }
         }
     };
+
+    // `background`: a refresh runs the body on the bucket's pool with clones of the arguments,
+    // while this call answers with the current value.
+    let background = options.background.map(|span| {
+        let names: Vec<&Ident> = args.iter().map(|(a, _)| *a).collect();
+        let types: Vec<&Type> = args.iter().map(|(_, t)| *t).collect();
+        let owned_body = if is_result {
+            quote!((move || -> #ret #body)())
+        } else {
+            quote!(::core::result::Result::Ok::<#ret, ::core::convert::Infallible>(
+                (move || -> #ret #body)()
+            ))
+        };
+        quote_spanned! {span=>
+            let __bc_ticket = match __bc_ticket {
+                ::core::option::Option::Some(__bc_c) if __bc_c.is_refresh() => {
+                    let __bc_args: (#(#types,)*) = (#(::core::clone::Clone::clone(&#names),)*);
+                    let __bc_job = move || {
+                        #[allow(unused_variables)]
+                        let (#(#names,)*) = __bc_args;
+                        #[allow(clippy::redundant_closure_call)]
+                        #owned_body
+                    };
+                    match __bc_c.in_background(#krate::MemoStore::bucket(__bc_store), __bc_job) {
+                        ::core::result::Result::Ok(__bc_served) => {
+                            let __bc_value = __bc_served.value;
+                            let __bc_expiration = __bc_served.expiration;
+                            let _ = &__bc_expiration;
+                            #callback
+                            return #hit_value;
+                        }
+                        ::core::result::Result::Err(__bc_back) => ::core::option::Option::Some(__bc_back.0),
+                    }
+                }
+                __bc_other => __bc_other,
+            };
+        }
+    });
 
     let attrs = &func.attrs;
     let vis = &func.vis;
@@ -616,15 +723,12 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             );
             let __bc_ticket = match __bc_digest {
                 ::core::result::Result::Ok(__bc_digest) => match #lookup {
-                    ::core::result::Result::Ok(#lookup_ty::Hit {
-                        value: __bc_value,
-                        expiration: __bc_expiration,
-                    }) => {
+                    ::core::result::Result::Ok(#hit_pattern) => {
                         let _ = &__bc_expiration;
                         #callback
                         return #hit_value;
                     }
-                    ::core::result::Result::Ok(#lookup_ty::Miss(__bc_ticket)) => {
+                    ::core::result::Result::Ok(#compute_pattern) => {
                         ::core::option::Option::Some(__bc_ticket)
                     }
                     ::core::result::Result::Err(__bc_error) => {
@@ -637,6 +741,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     ::core::option::Option::None
                 }
             };
+            #background
             #[allow(clippy::redundant_closure_call)]
             let __bc_result: #ret = #run_body;
             #finish

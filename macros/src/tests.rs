@@ -1,4 +1,4 @@
-//! Unit tests of the expansion (`expand_str` on token text).
+//! Unit tests of the macro's expansion and its compile-time checks.
 
 use super::*;
 
@@ -70,6 +70,21 @@ fn patterns_and_impl_trait_are_refused() {
     assert!(e.contains("`impl Trait` return"), "{e}");
     let e = expand_str("bucket = B", "const fn f(a: u8) -> u8 { a }").unwrap_err();
     assert!(e.contains("const fn"), "{e}");
+}
+
+#[test]
+fn background_is_for_free_sync_functions() {
+    let e = expand_str("bucket = B, method, background", "fn f(&self) -> u8 { 1 }").unwrap_err();
+    assert!(e.contains("`&self` cannot go there"), "{e}");
+    let e = expand_str("bucket = B, background", "async fn f(a: u8) -> u8 { a }").unwrap_err();
+    assert!(e.contains("not `async`"), "{e}");
+    let out = expand_str("bucket = B, background", "fn f(a: u8) -> u8 { a }").unwrap();
+    assert!(out.contains("in_background"), "{out}");
+    let out = expand_str("bucket = B", "fn f(a: u8) -> u8 { a }").unwrap();
+    assert!(
+        !out.contains("in_background") && out.contains("lookup_fresh"),
+        "{out}"
+    );
 }
 
 #[test]

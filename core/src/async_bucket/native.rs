@@ -36,12 +36,12 @@ pub(super) async fn load(bucket: &Bucket, digest: &str) -> Option<Result<Option<
     let large = matches!(&fetched, Ok((Fetched::Bytes(b), _)) if b.len() > INLINE_DECODE_MAX);
     let looked = if large {
         let (b, d) = (bucket.clone(), digest.to_owned());
-        match rt::unblock(move || b.lookup_from(&d, true, Some((fetched, stamp)))).await {
+        match rt::unblock(move || b.lookup_from(&d, true, Some((fetched, stamp)), false)).await {
             Ok(looked) => looked,
             Err(e) => Err(bucket.store_error(&name, e)),
         }
     } else {
-        bucket.lookup_from(digest, true, Some((fetched, stamp)))
+        bucket.lookup_from(digest, true, Some((fetched, stamp)), false)
     };
     Some(match looked {
         Ok((entry, true)) => {
