@@ -75,33 +75,3 @@ fn a_cached_result_function_answers_with_its_stale_value_when_the_body_fails() {
     ERR_CLOCK.advance(Duration::from_secs(600));
     assert!(quote("X").is_err(), "past the window, the error");
 }
-
-static ASYNC_CLOCK: LazyLock<Arc<ManualClock>> = LazyLock::new(crate::common::clock);
-static ASYNC_BUCKET: LazyLock<Bucket> = LazyLock::new(|| {
-    crate::common::builder(&DIR.path().join("async"), "json", &ASYNC_CLOCK)
-        .lifetime(Duration::from_secs(60))
-        .stale_while_revalidate(Duration::from_secs(600))
-        .open()
-        .unwrap()
-});
-static ASYNC_RUNS: AtomicU64 = AtomicU64::new(0);
-
-#[bucketcache::cached(bucket = ASYNC_BUCKET)]
-async fn async_generation(n: u64) -> u64 {
-    ASYNC_RUNS.fetch_add(1, Ordering::SeqCst) + 1
-}
-
-#[test]
-fn an_async_cached_function_refreshes_a_stale_entry_once() {
-    use crate::common::block_on;
-    assert_eq!(block_on(async_generation(1)), 1);
-    ASYNC_CLOCK.advance(Duration::from_secs(61));
-    // The caller that takes the refresh computes in its call.
-    assert_eq!(block_on(async_generation(1)), 2);
-    assert_eq!(block_on(async_generation(1)), 2);
-    let s = ASYNC_BUCKET.stats();
-    assert_eq!(
-        (s.refreshes_started, ASYNC_RUNS.load(Ordering::SeqCst)),
-        (1, 2)
-    );
-}
