@@ -79,8 +79,22 @@ fn a_link_at_the_lock_file_is_refused_naming_it_and_its_target_is_untouched() {
             .and_then(|e| e.downcast_ref::<HelperFileError>())
             .unwrap_or_else(|| panic!("not a helper file refusal: {err:?}"));
         assert_eq!(refused_path(refusal), lock);
-        // A memoized call still answers (single flight is off for it), through no link.
-        let b = Bucket::builder(&s.cache).backend("json").open().unwrap();
+        // Opening refuses the guarantee it cannot keep, naming the file (no silent downgrade)...
+        let refused = Bucket::builder(&s.cache)
+            .backend("json")
+            .open()
+            .unwrap_err();
+        assert!(
+            matches!(&refused, bucketcache::Error::Degraded { path, .. } if *path == lock),
+            "{refused:?}"
+        );
+        // ...and, degraded by choice, a memoized call still answers (single flight off for
+        // it), through no link.
+        let b = Bucket::builder(&s.cache)
+            .backend("json")
+            .allow_degraded(true)
+            .open()
+            .unwrap();
         assert_eq!(b.get_or_insert_with("k", || 7u32).unwrap(), 7);
         b.remove("k").unwrap();
         s.untouched("the lock file");
