@@ -51,26 +51,32 @@ def value(i):
 LARGE = "x" * (1 << 20)
 
 
-def original(bucketcache, backend, n, d):
+def original(bucketcache, backend, n, d, **store):
+    """The original's API at size n in d; `store` (this package only: store="lmdb") goes to
+    every Bucket."""
     r = {}
-    b = bucketcache.Bucket(d, backend=backend, hours=1)
+    Bucket = bucketcache.Bucket
+    if store:
+        def Bucket(*args, **kwargs):  # noqa: N802  (stands for the class)
+            return bucketcache.Bucket(*args, **kwargs, **store)
+    b = Bucket(d, backend=backend, hours=1)
     values = [value(i) for i in range(n)]
 
     def put(i):
         b[("user", i)] = values[i]
     r["set"] = median_us(n, put)
-    cold = bucketcache.Bucket(d, backend=backend, hours=1)
+    cold = Bucket(d, backend=backend, hours=1)
     r["get cold"] = median_us(n, lambda i: cold[("user", i)])
     r["get warm"] = median_us(n, lambda i: cold[("user", i)])
 
-    populate = bucketcache.Bucket(d, backend=backend, hours=1)
+    populate = Bucket(d, backend=backend, hours=1)
 
     @populate
     def fetch(i):
         return values[i]
     for i in range(n):
         fetch(i)
-    memo = bucketcache.Bucket(d, backend=backend, hours=1)
+    memo = Bucket(d, backend=backend, hours=1)
 
     @memo
     def fetch(i):  # noqa: F811  (same name: same key as the populated entries)
@@ -82,10 +88,10 @@ def original(bucketcache, backend, n, d):
         b[("big", i % 4)] = LARGE
     r["1MiB set"] = median_each_us(20, big_set)
     r["1MiB get"] = median_each_us(
-        20, lambda i: bucketcache.Bucket(d, backend=backend, hours=1)[("big", i % 4)])
-    r["open"] = median_each_us(5, lambda i: bucketcache.Bucket(d, backend=backend, hours=1))
+        20, lambda i: Bucket(d, backend=backend, hours=1)[("big", i % 4)])
+    r["open"] = median_each_us(5, lambda i: Bucket(d, backend=backend, hours=1))
     # Prune: a bucket with a shorter lifetime expires every entry (the "lifetime changed" rule).
-    short = bucketcache.Bucket(d, backend=backend, seconds=1)
+    short = Bucket(d, backend=backend, seconds=1)
     t = time.perf_counter()
     info = short.prune_directory()
     r["prune"] = (time.perf_counter() - t) * 1e6 / max(info.num, 1)
@@ -139,6 +145,11 @@ def ours_main(n, directory):
         print("bucketcache (Python package)", name, file=sys.stderr)
         out["bucketcache Python " + name] = original(
             bucketcache, backend, n, os.path.join(directory, "ours-" + name))
+    # The like-for-like peer of diskcache (a database in the directory, not a file per key).
+    print("bucketcache (Python package) pickle, lmdb store", file=sys.stderr)
+    out["bucketcache Python pickle lmdb"] = original(
+        bucketcache, bucketcache.PickleBackend, n, os.path.join(directory, "ours-lmdb"),
+        store="lmdb")
     return out
 
 
@@ -150,12 +161,12 @@ RATIOS = [
 
 
 def print_ratios(out):
-    for fmt in ("pickle", "json", "msgpack"):
+    for fmt in ("pickle", "json", "msgpack", "pickle lmdb"):
         ours = out.get("bucketcache Python " + fmt)
         if not ours:
             continue
         for workload, base, target in RATIOS:
-            other = out.get(base.format(fmt), {}).get(workload)
+            other = out.get(base.format(fmt.split()[0]), {}).get(workload)
             if other:
                 print("ratio {:<8} {:<14} {:>8.2f} µs vs {:<28} {:>8.2f} µs: {:5.2f}x faster "
                       "(target {}x)".format(fmt, workload, ours[workload], base.format(fmt),
