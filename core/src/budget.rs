@@ -113,6 +113,7 @@ use crate::bucket::Bucket;
 use crate::stats::{Degradation, Guarantee};
 use crate::store::{Listed, Store, BUDGET_RECORD};
 
+mod by_store;
 mod record;
 
 pub(crate) use record::Change;
@@ -379,6 +380,9 @@ impl Budget {
     /// single thread is held to its budget exactly, and each process adds at most that share
     /// (or one entry) to what the others cannot see.
     pub(crate) fn update(&self, bucket: &Bucket, change: Change, protect: Option<&str>) {
+        if self.by_store(bucket, protect) {
+            return;
+        }
         let must = {
             let mut view = self.view();
             view.pending.add(change);
@@ -602,7 +606,7 @@ impl Budget {
     }
 
     /// Publishes the totals this bucket sees, for its statistics.
-    fn publish(&self, usage: Usage) {
+    pub(super) fn publish(&self, usage: Usage) {
         self.seen_bytes.store(usage.bytes, Ordering::Relaxed);
         self.seen_entries.store(usage.entries, Ordering::Relaxed);
     }
@@ -645,7 +649,7 @@ impl Budget {
     }
 
     /// The low-water mark: `(bytes, entries)`.
-    fn low_water(&self) -> (Option<u64>, Option<u64>) {
+    pub(super) fn low_water(&self) -> (Option<u64>, Option<u64>) {
         let low = |limit: Option<u64>| limit.map(|m| share(m, LOW_WATER_PERCENT));
         (low(self.max_bytes), low(self.max_entries))
     }
