@@ -22,7 +22,12 @@ fn fill(b: &Bucket, n: u64) {
     }
 }
 
-fn bench(c: &mut Criterion, name: &str, make: &dyn Fn(u64) -> Bucket) {
+fn bench(
+    c: &mut Criterion,
+    name: &str,
+    make: &dyn Fn(u64) -> Bucket,
+    make_unbudgeted: &dyn Fn(u64) -> Bucket,
+) {
     let mut group = c.benchmark_group(format!("set over budget ({name})"));
     group.sample_size(20);
     group.warm_up_time(std::time::Duration::from_secs(1));
@@ -39,6 +44,17 @@ fn bench(c: &mut Criterion, name: &str, make: &dyn Fn(u64) -> Bucket) {
         });
         let usage = b.inspector().usage().unwrap();
         assert!(usage.entries <= n, "{usage:?}");
+        drop(b);
+        // The floor: the same store without a budget, held at the same number of entries by
+        // overwriting them in turn (on LMDB a write transaction grows with the B+tree's depth).
+        let floor = make_unbudgeted(n);
+        fill(&floor, n);
+        group.bench_function(format!("{n} entries, no budget"), |bench| {
+            bench.iter(|| {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                floor.set(&format!("fill-{}", i % n), &i).unwrap();
+            })
+        });
     }
     group.finish();
 }
@@ -47,6 +63,15 @@ fn lmdb(c: &mut Criterion) {
     bucketcache::install_default_backends().unwrap();
     bucketcache_lmdb::register().unwrap();
     let dirs: Vec<_> = SIZES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let floors: Vec<_> = SIZES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let unbudgeted = |n: u64| {
+        let dir = &floors[SIZES.iter().position(|&s| s == n).unwrap()];
+        Bucket::builder(dir.path())
+            .store("lmdb")
+            .backend("json")
+            .open()
+            .unwrap()
+    };
     let make = |n: u64| {
         let dir = &dirs[SIZES.iter().position(|&s| s == n).unwrap()];
         Bucket::builder(dir.path())
@@ -56,7 +81,7 @@ fn lmdb(c: &mut Criterion) {
             .open()
             .unwrap()
     };
-    bench(c, "lmdb", &make);
+    bench(c, "lmdb", &make, &unbudgeted);
 }
 
 fn redis(c: &mut Criterion) {
@@ -74,7 +99,14 @@ fn redis(c: &mut Criterion) {
             .open()
             .unwrap()
     };
-    bench(c, "redis", &make);
+    let unbudgeted = |n: u64| {
+        Bucket::builder(format!("floor-{n}"))
+            .store(server.url())
+            .backend("json")
+            .open()
+            .unwrap()
+    };
+    bench(c, "redis", &make, &unbudgeted);
 }
 
 criterion_group!(benches, lmdb, redis);
