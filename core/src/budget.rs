@@ -41,6 +41,16 @@
 //! out anyway) lists under the lock, since a count outside it would lose the updates others
 //! make meanwhile.
 //!
+//! # Stores that count themselves
+//!
+//! A store that keeps its own usage and recency index ([`Store::usage`] and
+//! [`Store::eviction_candidates`]: LMDB in each write transaction, Redis in the scripts that
+//! change entries) needs none of the above: a budgeted `set` reads the store's totals (one
+//! lookup, exact) and, when they are over the budget, evicts the least recently used entries
+//! from the front of the store's index down to the low-water mark — no record, no listing, so
+//! it costs the same at any number of entries. The record, its lock and the rules below are
+//! the file store's (and any store without these capabilities).
+//!
 //! # Locks have deadlines
 //!
 //! The record's lock is waited for at most
