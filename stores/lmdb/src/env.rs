@@ -294,7 +294,7 @@ impl Shared {
         Ok(Shared {
             env,
             db,
-            meta: Some(meta),
+            meta,
             lock_timeout: sizes.lock_timeout,
             gate,
             broken,
@@ -455,10 +455,28 @@ impl Map<'_> {
 /// The entries database and the accounting's: opened in a read transaction when they exist
 /// (no write, so no wait for the writers of other processes), created otherwise (the usage
 /// then counted once, in the same transaction).
-fn entries_db(env: &LmdbEnv) -> heed::Result<(Db, Meta<'static>)> {
-    if let (Some(db), Some(meta)) = existing_db(env)? {
-        return Ok((db, meta));
+fn entries_db(env: &LmdbEnv) -> heed::Result<(Db, Option<Meta<'static>>)> {
+    let (db, meta) = existing_db(env)?;
+    if let (Some(db), Some(meta)) = (db, meta) {
+        return Ok((db, Some(meta)));
     }
+    match create_dbs(env) {
+        Ok((db, meta)) => Ok((db, Some(meta))),
+        Err(e @ heed::Error::Mdb(MdbError::MapFull | MdbError::MapResized)) => Err(e),
+        // A damaged main database that still opens: the entries are used without the
+        // accounting (a budget then lists them), as before it existed.
+        Err(e) => match db {
+            Some(db) => {
+                tracing::warn!(error = %e, "cannot create the LMDB store's accounting: budgets list the store");
+                Ok((db, None))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+/// Creates the entries database and the accounting's, counting the usage once.
+fn create_dbs(env: &LmdbEnv) -> heed::Result<(Db, Meta<'static>)> {
     let wtxn = env.write_txn()?;
     let (db, dbs) = env
         .create_databases_and_commit(wtxn, |opener, wtxn| {
@@ -481,11 +499,16 @@ fn existing_db(env: &LmdbEnv) -> heed::Result<(Option<Db>, Option<Meta<'static>>
     let (db, dbs) = env
         .open_databases_and_commit(rtxn, |opener, rtxn| {
             let db = opener.open_database::<Bytes, Bytes>(rtxn, None)?;
-            let dbs = [
-                opener.open_database::<Bytes, Bytes>(rtxn, Some(NAMES[0]))?,
-                opener.open_database::<Bytes, Bytes>(rtxn, Some(NAMES[1]))?,
-                opener.open_database::<Bytes, Bytes>(rtxn, Some(NAMES[2]))?,
-            ];
+            // The accounting's databases are looked up in the main database's pages: a damaged
+            // page there leaves them unopened (the store then walks as it always did, and a
+            // writer recreates them or fails), never fails the open of the entries.
+            let named = |name| {
+                opener
+                    .open_database::<Bytes, Bytes>(rtxn, Some(name))
+                    .ok()
+                    .flatten()
+            };
+            let dbs = [named(NAMES[0]), named(NAMES[1]), named(NAMES[2])];
             Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((db, dbs)))
         })?
         .unwrap_commit();

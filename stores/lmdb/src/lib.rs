@@ -545,7 +545,8 @@ impl Store for LmdbStore {
     }
 
     fn list(&self) -> io::Result<Vec<Listed>> {
-        let meta = self.shared.meta;
+        // Tools reading a store (read-only) need no recency: only the entries are walked.
+        let meta = self.shared.meta.filter(|_| !self.shared.read_only);
         let listed = self.reading(|rtxn, db| {
             let mut out = Vec::new();
             for pair in db.iter(rtxn)? {
@@ -557,10 +558,8 @@ impl Store for LmdbStore {
                         name.to_owned(),
                         value.len() as u64,
                         Kind::File,
-                        match meta {
-                            Some(meta) => Meta::time(meta.used(rtxn, key)?),
-                            None => None,
-                        },
+                        // A hint: a damaged index page leaves it unknown, never stops the walk.
+                        meta.and_then(|m| Meta::time(m.used(rtxn, key).ok().flatten())),
                     )),
                     Err(_) => tracing::debug!(key = ?key, "skipping a key that is not UTF-8"),
                 }
