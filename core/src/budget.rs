@@ -41,6 +41,16 @@
 //! out anyway) lists under the lock, since a count outside it would lose the updates others
 //! make meanwhile.
 //!
+//! # Stores that count themselves
+//!
+//! A store that keeps its own usage and recency index ([`Store::usage`] and
+//! [`Store::eviction_candidates`]: LMDB in each write transaction, Redis in the scripts that
+//! change entries) needs none of the above: a budgeted `set` reads the store's totals (one
+//! lookup, exact) and, when they are over the budget, evicts the least recently used entries
+//! from the front of the store's index down to the low-water mark — no record, no listing, so
+//! it costs the same at any number of entries. The record, its lock and the rules below are
+//! the file store's (and any store without these capabilities).
+//!
 //! # Locks have deadlines
 //!
 //! The record's lock is waited for at most
@@ -113,6 +123,7 @@ use crate::bucket::Bucket;
 use crate::stats::{Degradation, Guarantee};
 use crate::store::{Listed, Store, BUDGET_RECORD};
 
+mod by_store;
 mod record;
 
 pub(crate) use record::Change;
@@ -379,6 +390,9 @@ impl Budget {
     /// single thread is held to its budget exactly, and each process adds at most that share
     /// (or one entry) to what the others cannot see.
     pub(crate) fn update(&self, bucket: &Bucket, change: Change, protect: Option<&str>) {
+        if self.by_store(bucket, protect) {
+            return;
+        }
         let must = {
             let mut view = self.view();
             view.pending.add(change);
@@ -602,7 +616,7 @@ impl Budget {
     }
 
     /// Publishes the totals this bucket sees, for its statistics.
-    fn publish(&self, usage: Usage) {
+    pub(super) fn publish(&self, usage: Usage) {
         self.seen_bytes.store(usage.bytes, Ordering::Relaxed);
         self.seen_entries.store(usage.entries, Ordering::Relaxed);
     }
@@ -645,7 +659,7 @@ impl Budget {
     }
 
     /// The low-water mark: `(bytes, entries)`.
-    fn low_water(&self) -> (Option<u64>, Option<u64>) {
+    pub(super) fn low_water(&self) -> (Option<u64>, Option<u64>) {
         let low = |limit: Option<u64>| limit.map(|m| share(m, LOW_WATER_PERCENT));
         (low(self.max_bytes), low(self.max_entries))
     }

@@ -622,6 +622,7 @@ impl BucketBuilder {
                     StoreOptions::new(self.path.clone())
                         .durable(self.durable)
                         .max_entry_bytes(self.max_entry_bytes)
+                        .lock_timeout(self.lock_timeout)
                         .options(store_options),
                 )?,
                 crate::store::near::without_credentials(&spec),

@@ -234,6 +234,22 @@ pub trait Store: Send + Sync + fmt::Debug {
             _ => Ok(None),
         }
     }
+    /// The store's own count of its entries (`entries`, and their `bytes`), kept current by
+    /// the same write that changes it — never a listing — or `None` when the store keeps none
+    /// (the default). Helper names and records of the store are never counted. A disk budget
+    /// uses it instead of its shared record, so that a budgeted `set` costs the same at any
+    /// number of entries.
+    fn usage(&self) -> io::Result<Option<crate::budget::Usage>> {
+        Ok(None)
+    }
+    /// The `n` least recently used entries (written, or [`touch`](Self::touch)ed), least
+    /// recent first, from an index the store keeps — or `None` when it keeps none (the
+    /// default: a budget then lists the store). Each is as [`stat`](Self::stat) reports it, so
+    /// [`remove_if_unchanged`](Self::remove_if_unchanged) removes it only if unchanged since.
+    fn eviction_candidates(&self, n: usize) -> io::Result<Option<Vec<Listed>>> {
+        let _ = n;
+        Ok(None)
+    }
     /// Runs `update` on the disk budget's record of this location — a few bytes that core
     /// writes and reads, `None` before the first update — with exclusive access across every
     /// process using the location, and keeps the bytes it returns. `update` must be quick: it

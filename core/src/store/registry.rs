@@ -22,6 +22,10 @@ pub struct StoreOptions {
     /// The largest entry the bucket reads: a store never loads more than this to judge an
     /// entry (`None`: the default limit).
     pub max_entry_bytes: Option<u64>,
+    /// How long a lock of the store (such as LMDB's resize lock) is waited for before the
+    /// operation fails with an error naming it (`None`: the default,
+    /// [`DEFAULT_LOCK_TIMEOUT`](crate::budget::DEFAULT_LOCK_TIMEOUT)).
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 impl StoreOptions {
@@ -48,6 +52,12 @@ impl StoreOptions {
     /// With the bucket's entry size limit.
     pub fn max_entry_bytes(mut self, max: u64) -> Self {
         self.max_entry_bytes = Some(max);
+        self
+    }
+
+    /// With the bucket's lock timeout.
+    pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = Some(timeout);
         self
     }
 

@@ -28,12 +28,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{
     Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
 };
+use std::time::Duration;
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, WithoutTls};
 
 use bucketcache_core::store::open_helper_file;
 
+use crate::meta::{Meta, NAMES};
 use crate::{LmdbError, DATA_FILE, LOCK_FILE, RESIZE_LOCK_FILE};
 
 /// The database of an environment: entry name → the backend's encoded bytes. LMDB's main
@@ -54,6 +56,11 @@ const ATTEMPTS: usize = 16;
 pub(crate) struct Shared {
     pub(crate) env: LmdbEnv,
     pub(crate) db: Db,
+    /// The store's own accounting (usage, recency): `None` in a read-only environment
+    /// written before it existed.
+    pub(crate) meta: Option<Meta<'static>>,
+    /// How long the resize lock is waited for.
+    lock_timeout: Duration,
     /// Held for reading by every transaction of this process, for writing by a resize.
     gate: RwLock<()>,
     /// Set when a resize failed half way (LMDB may have unmapped the map): nothing touches the
@@ -84,6 +91,8 @@ impl std::fmt::Debug for Shared {
 pub(crate) struct Sizes {
     pub(crate) map_size: u64,
     pub(crate) max_map_size: u64,
+    /// How long the resize lock is waited for.
+    pub(crate) lock_timeout: Duration,
 }
 
 fn open_envs() -> &'static Mutex<HashMap<PathBuf, Weak<Shared>>> {
@@ -177,17 +186,18 @@ impl Shared {
             }
             Err(e) => return Err(lmdb(e)),
         };
-        let db = existing_db(&env)
-            .map_err(lmdb)?
-            .ok_or_else(|| LmdbError::NotLmdb {
-                file: data.clone(),
-                reason: "no main database".into(),
-            })?;
+        let (db, meta) = existing_db(&env).map_err(lmdb)?;
+        let db = db.ok_or_else(|| LmdbError::NotLmdb {
+            file: data.clone(),
+            reason: "no main database".into(),
+        })?;
         let map_size = env.info().map_size as u64;
         tracing::debug!(path = %dir.display(), map_size, locked, "opened an LMDB environment read-only");
         Ok(Shared {
             env,
             db,
+            meta,
+            lock_timeout: Duration::ZERO,
             gate: RwLock::new(()),
             broken: AtomicBool::new(false),
             writemap: false,
@@ -213,7 +223,7 @@ impl Shared {
         let (env, map_size, writemap) = {
             // LMDB truncates a writable map's file to the map's size when it opens it: no
             // other process may extend the file meanwhile.
-            let _resizing = space::lock(dir).map_err(io)?;
+            let _resizing = space::lock(dir, sizes.lock_timeout)?;
             // Another process may have grown the map: never open it smaller than its file.
             let floor = round_up(space::file_size(dir).map_err(io)?);
             let mut map_size = sizes.map_size.max(floor);
@@ -256,14 +266,15 @@ impl Shared {
             path: dir,
             writemap,
             max_map_size,
+            lock_timeout: sizes.lock_timeout,
         };
         let (gate, broken) = (RwLock::new(()), AtomicBool::new(false));
         let mut attempt = 0;
-        let db = loop {
+        let (db, meta) = loop {
             attempt += 1;
             // The environment is not shared yet: no other transaction of it is alive.
             match entries_db(&env) {
-                Ok(db) => break db,
+                Ok(dbs) => break dbs,
                 // Another process grew the map since the data file's size was read.
                 Err(heed::Error::Mdb(MdbError::MapResized)) if attempt < ATTEMPTS => map.resize(
                     &gate.write().unwrap_or_else(PoisonError::into_inner),
@@ -283,6 +294,8 @@ impl Shared {
         Ok(Shared {
             env,
             db,
+            meta,
+            lock_timeout: sizes.lock_timeout,
             gate,
             broken,
             writemap,
@@ -298,6 +311,7 @@ impl Shared {
             path: &self.path,
             writemap: self.writemap,
             max_map_size: self.max_map_size,
+            lock_timeout: self.lock_timeout,
         }
     }
 
@@ -375,6 +389,7 @@ struct Map<'a> {
     path: &'a Path,
     writemap: bool,
     max_map_size: u64,
+    lock_timeout: Duration,
 }
 
 impl Map<'_> {
@@ -412,7 +427,7 @@ impl Map<'_> {
         };
         let _resizing;
         let target = if self.writemap {
-            _resizing = space::lock(self.path).map_err(io)?;
+            _resizing = space::lock(self.path, self.lock_timeout)?;
             // Never map (LMDB truncates the file to the map) smaller than the file another
             // process extended; reserve and extend before LMDB unmaps, so that a full disk fails
             // here and not in LMDB.
@@ -437,32 +452,71 @@ impl Map<'_> {
     }
 }
 
-/// The entries database: opened in a read transaction when it exists (no write, so no wait for
-/// the writers of other processes), created otherwise.
-fn entries_db(env: &LmdbEnv) -> heed::Result<Db> {
-    if let Some(db) = existing_db(env)? {
-        return Ok(db);
+/// The entries database and the accounting's: opened in a read transaction when they exist
+/// (no write, so no wait for the writers of other processes), created otherwise (the usage
+/// then counted once, in the same transaction).
+fn entries_db(env: &LmdbEnv) -> heed::Result<(Db, Option<Meta<'static>>)> {
+    let (db, meta) = existing_db(env)?;
+    if let (Some(db), Some(meta)) = (db, meta) {
+        return Ok((db, Some(meta)));
     }
-    let wtxn = env.write_txn()?;
-    Ok(env
-        .create_databases_and_commit(wtxn, |opener, wtxn| {
-            opener
-                .create_database::<Bytes, Bytes>(wtxn, None)
-                .map(CommitOrAbort::<_, ()>::Commit)
-        })?
-        .unwrap_commit())
+    match create_dbs(env) {
+        Ok((db, meta)) => Ok((db, Some(meta))),
+        Err(e @ heed::Error::Mdb(MdbError::MapFull | MdbError::MapResized)) => Err(e),
+        // A damaged main database that still opens: the entries are used without the
+        // accounting (a budget then lists them), as before it existed.
+        Err(e) => match db {
+            Some(db) => {
+                tracing::warn!(error = %e, "cannot create the LMDB store's accounting: budgets list the store");
+                Ok((db, None))
+            }
+            None => Err(e),
+        },
+    }
 }
 
-/// The entries database, if it exists, opened in a read transaction.
-fn existing_db(env: &LmdbEnv) -> heed::Result<Option<Db>> {
-    let rtxn = env.read_txn()?;
-    Ok(env
-        .open_databases_and_commit(rtxn, |opener, rtxn| {
-            opener
-                .open_database::<Bytes, Bytes>(rtxn, None)
-                .map(CommitOrAbort::<_, ()>::Commit)
+/// Creates the entries database and the accounting's, counting the usage once.
+fn create_dbs(env: &LmdbEnv) -> heed::Result<(Db, Meta<'static>)> {
+    let wtxn = env.write_txn()?;
+    let (db, dbs) = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let db = opener.create_database::<Bytes, Bytes>(wtxn, None)?;
+            let dbs = [
+                opener.create_database::<Bytes, Bytes>(wtxn, Some(NAMES[0]))?,
+                opener.create_database::<Bytes, Bytes>(wtxn, Some(NAMES[1]))?,
+                opener.create_database::<Bytes, Bytes>(wtxn, Some(NAMES[2]))?,
+            ];
+            Meta::from_dbs(dbs).count_once(wtxn, &db)?;
+            Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((db, dbs)))
         })?
-        .unwrap_commit())
+        .unwrap_commit();
+    Ok((db, Meta::from_dbs(dbs)))
+}
+
+/// The entries database and the accounting's, those that exist, opened in a read transaction.
+fn existing_db(env: &LmdbEnv) -> heed::Result<(Option<Db>, Option<Meta<'static>>)> {
+    let rtxn = env.read_txn()?;
+    let (db, dbs) = env
+        .open_databases_and_commit(rtxn, |opener, rtxn| {
+            let db = opener.open_database::<Bytes, Bytes>(rtxn, None)?;
+            // The accounting's databases are looked up in the main database's pages: a damaged
+            // page there leaves them unopened (the store then walks as it always did, and a
+            // writer recreates them or fails), never fails the open of the entries.
+            let named = |name| {
+                opener
+                    .open_database::<Bytes, Bytes>(rtxn, Some(name))
+                    .ok()
+                    .flatten()
+            };
+            let dbs = [named(NAMES[0]), named(NAMES[1]), named(NAMES[2])];
+            Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((db, dbs)))
+        })?
+        .unwrap_commit();
+    let meta = match dbs {
+        [Some(a), Some(b), Some(c)] => Some(Meta::from_dbs([a, b, c])),
+        _ => None,
+    };
+    Ok((db, meta))
 }
 
 /// `n` rounded up to a multiple of [`MAP_GRANULE`] (at least one granule).
@@ -477,17 +531,39 @@ mod space {
     use std::io;
     use std::path::Path;
 
+    use std::time::{Duration, Instant};
+
     use bucketcache_core::store::open_helper_file;
     use rustix::fs::{fallocate, flock, FallocateFlags, FlockOperation};
 
-    use super::{DATA_FILE, RESIZE_LOCK_FILE};
+    use super::{LmdbError, DATA_FILE, RESIZE_LOCK_FILE};
 
     /// The resize lock of `dir`, held until dropped (closing the file releases it). Never
-    /// opened through a link, and only a regular file.
-    pub(super) fn lock(dir: &Path) -> io::Result<File> {
-        let file = open_helper_file(&dir.join(RESIZE_LOCK_FILE), true)?;
-        flock(&file, FlockOperation::LockExclusive)?;
-        Ok(file)
+    /// opened through a link, and only a regular file. Waited for at most `timeout` (tried
+    /// without blocking, again and again): then [`LmdbError::LockTimedOut`] naming the file.
+    pub(super) fn lock(dir: &Path, timeout: Duration) -> Result<File, LmdbError> {
+        let path = dir.join(RESIZE_LOCK_FILE);
+        let file = open_helper_file(&path, true)?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(100);
+        loop {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(file),
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {}
+                Err(e) => {
+                    return Err(LmdbError::Lmdb {
+                        path: dir.to_owned(),
+                        source: heed::Error::Io(e.into()),
+                    })
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(LmdbError::LockTimedOut { path, timeout });
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 
     pub(super) fn file_size(dir: &Path) -> io::Result<u64> {
@@ -534,7 +610,7 @@ mod space {
     use std::io;
     use std::path::Path;
 
-    pub(super) fn lock(_dir: &Path) -> io::Result<()> {
+    pub(super) fn lock(_dir: &Path, _timeout: std::time::Duration) -> Result<(), super::LmdbError> {
         Ok(())
     }
 

@@ -56,8 +56,10 @@ use heed::{MdbError, RoTxn, RwTxn, WithoutTls};
 use serde::Deserialize;
 
 mod env;
+mod meta;
 
 use env::{Access, Db, Shared, Sizes};
+use meta::Meta;
 
 /// The store's registry name.
 pub const NAME: &str = "lmdb";
@@ -142,6 +144,15 @@ pub enum LmdbError {
         /// The cache directory.
         path: PathBuf,
     },
+    /// The resize lock ([`RESIZE_LOCK_FILE`]) stayed held by another process past the bucket's
+    /// `lock_timeout`: nothing was changed.
+    #[error("the LMDB resize lock {path} is still held by another process after {timeout:?}")]
+    LockTimedOut {
+        /// The lock file.
+        path: PathBuf,
+        /// How long it was waited for.
+        timeout: std::time::Duration,
+    },
     /// An invalid `store_options` value.
     #[error("invalid lmdb store options: {0}")]
     Options(String),
@@ -169,6 +180,7 @@ impl From<LmdbError> for io::Error {
                 ..
             } => io,
             LmdbError::NameTooLong { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
+            LmdbError::LockTimedOut { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
             other => io::Error::other(other),
         }
     }
@@ -199,6 +211,7 @@ impl Options {
         Ok(Sizes {
             map_size,
             max_map_size: max_map_size.max(map_size),
+            lock_timeout: bucketcache_core::budget::DEFAULT_LOCK_TIMEOUT,
         })
     }
 }
@@ -240,8 +253,11 @@ impl LmdbStore {
                 "the cache path is empty".into(),
             ));
         }
-        let sizes = Options::parse(&options.options)
+        let mut sizes = Options::parse(&options.options)
             .map_err(|e| bucketcache_core::Error::Config(e.to_string()))?;
+        if let Some(timeout) = options.lock_timeout {
+            sizes.lock_timeout = timeout;
+        }
         let dir_error = |source| bucketcache_core::Error::Directory {
             path: dir.clone(),
             source,
@@ -425,6 +441,29 @@ impl LmdbStore {
         }
     }
 
+    /// Removes `name` if its bytes satisfy `condition`, in one write transaction (the
+    /// condition judges exactly the bytes that are deleted), with its accounting. Returns the
+    /// size removed.
+    fn remove_when(
+        &self,
+        name: &str,
+        condition: impl Fn(&[u8]) -> bool,
+    ) -> Result<Option<u64>, LmdbError> {
+        let meta = self.shared.meta;
+        let key = name.as_bytes();
+        self.writing(0, |wtxn, db| {
+            let size = match db.get(wtxn, key)? {
+                Some(bytes) if condition(bytes) => bytes.len() as u64,
+                _ => return Ok(None),
+            };
+            db.delete(wtxn, key)?;
+            if let Some(meta) = meta {
+                meta.removed(wtxn, key, size)?;
+            }
+            Ok(Some(size))
+        })
+    }
+
     fn clear_stale_readers(&self) -> Result<(), LmdbError> {
         let cleared = self
             .shared
@@ -474,7 +513,20 @@ impl Store for LmdbStore {
 
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         self.check_name(name)?;
-        self.writing(bytes.len(), |wtxn, db| db.put(wtxn, name.as_bytes(), bytes))?;
+        let meta = self.shared.meta;
+        let key = name.as_bytes();
+        self.writing(bytes.len(), |wtxn, db| {
+            // The accounting changes in the same transaction as the entry.
+            let old = match meta {
+                Some(_) => db.get(wtxn, key)?.map(|b| b.len() as u64),
+                None => None,
+            };
+            db.put(wtxn, key, bytes)?;
+            match meta {
+                Some(meta) => meta.wrote(wtxn, key, old, bytes.len() as u64),
+                None => Ok(()),
+            }
+        })?;
         Ok(())
     }
 
@@ -482,25 +534,19 @@ impl Store for LmdbStore {
         if self.check_name(name).is_err() {
             return Ok(false);
         }
-        Ok(self.writing(0, |wtxn, db| db.delete(wtxn, name.as_bytes()))?)
+        Ok(self.remove_when(name, |_| true)?.is_some())
     }
 
     fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
         if self.check_name(name).is_err() {
             return Ok(None);
         }
-        // One write transaction: the condition judges exactly the bytes that are deleted.
-        Ok(self.writing(0, |wtxn, db| {
-            let size = match db.get(wtxn, name.as_bytes())? {
-                Some(bytes) if condition(bytes) => bytes.len() as u64,
-                _ => return Ok(None),
-            };
-            db.delete(wtxn, name.as_bytes())?;
-            Ok(Some(size))
-        })?)
+        Ok(self.remove_when(name, |bytes| condition(bytes))?)
     }
 
     fn list(&self) -> io::Result<Vec<Listed>> {
+        // Tools reading a store (read-only) need no recency: only the entries are walked.
+        let meta = self.shared.meta.filter(|_| !self.shared.read_only);
         let listed = self.reading(|rtxn, db| {
             let mut out = Vec::new();
             for pair in db.iter(rtxn)? {
@@ -512,7 +558,8 @@ impl Store for LmdbStore {
                         name.to_owned(),
                         value.len() as u64,
                         Kind::File,
-                        None,
+                        // A hint: a damaged index page leaves it unknown, never stops the walk.
+                        meta.and_then(|m| Meta::time(m.used(rtxn, key).ok().flatten())),
                     )),
                     Err(_) => tracing::debug!(key = ?key, "skipping a key that is not UTF-8"),
                 }
@@ -520,6 +567,95 @@ impl Store for LmdbStore {
             Ok(out)
         })?;
         Ok(listed)
+    }
+
+    /// One lookup of the name and of its last use: no listing.
+    fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
+        if self.check_name(name).is_err() || !meta::is_entry(name.as_bytes()) {
+            return Ok(None);
+        }
+        let meta = self.shared.meta;
+        Ok(self.reading(|rtxn, db| {
+            let Some(bytes) = db.get(rtxn, name.as_bytes())? else {
+                return Ok(None);
+            };
+            let used = match meta {
+                Some(meta) => Meta::time(meta.used(rtxn, name.as_bytes())?),
+                None => None,
+            };
+            Ok(Some(Listed::new(
+                name.to_owned(),
+                bytes.len() as u64,
+                Kind::File,
+                used,
+            )))
+        })?)
+    }
+
+    /// One write transaction: removed only if its size and last use are as listed.
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        if listed.kind != Kind::File || self.check_name(&listed.name).is_err() {
+            return Ok(None);
+        }
+        let meta = self.shared.meta;
+        let key = listed.name.as_bytes();
+        Ok(self.writing(0, |wtxn, db| {
+            let size = match db.get(wtxn, key)? {
+                Some(bytes) => bytes.len() as u64,
+                None => return Ok(None),
+            };
+            let used = match meta {
+                Some(meta) => Meta::time(meta.used(wtxn, key)?),
+                None => None,
+            };
+            if size != listed.size || used != listed.used {
+                return Ok(None);
+            }
+            db.delete(wtxn, key)?;
+            if let Some(meta) = meta {
+                meta.removed(wtxn, key, size)?;
+            }
+            Ok(Some(size))
+        })?)
+    }
+
+    /// Read from the usage record kept in every write transaction (never a listing).
+    fn usage(&self) -> io::Result<Option<bucketcache_core::budget::Usage>> {
+        let Some(meta) = self.shared.meta else {
+            return Ok(None);
+        };
+        Ok(Some(self.reading(|rtxn, _| meta.usage(rtxn))?))
+    }
+
+    /// The first keys of the recency index.
+    fn eviction_candidates(&self, n: usize) -> io::Result<Option<Vec<Listed>>> {
+        let Some(meta) = self.shared.meta else {
+            return Ok(None);
+        };
+        Ok(Some(self.reading(|rtxn, _| meta.least_recent(rtxn, n))?))
+    }
+
+    /// Moves the entry to the end of the recency index (one write transaction).
+    fn touch(&self, name: &str) -> io::Result<()> {
+        let Some(meta) = self.shared.meta else {
+            return Ok(());
+        };
+        if self.check_name(name).is_err() || self.shared.read_only {
+            return Ok(());
+        }
+        let key = name.as_bytes();
+        self.writing(0, |wtxn, db| match db.get(wtxn, key)? {
+            Some(bytes) => {
+                let size = bytes.len() as u64;
+                meta.touched(wtxn, key, size)
+            }
+            None => Ok(()),
+        })?;
+        Ok(())
+    }
+
+    fn supports_recency(&self) -> bool {
+        self.shared.meta.is_some()
     }
 
     fn try_lock(&self, digest: &str) -> io::Result<Locked> {

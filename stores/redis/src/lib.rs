@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod accounting;
 mod error;
 mod lock;
 #[cfg(feature = "async")]
@@ -175,6 +176,10 @@ pub struct RedisStore {
     remove_script: redis::Script,
     remove_if_script: redis::Script,
     sizes_script: redis::Script,
+    write_script: redis::Script,
+    init_script: redis::Script,
+    candidates_script: redis::Script,
+    evict_script: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -185,22 +190,6 @@ impl std::fmt::Debug for RedisStore {
             .finish_non_exhaustive()
     }
 }
-
-/// Deletes a key only if it is a string (an entry, never another type).
-const REMOVE: &str = r"
-if redis.call('TYPE', KEYS[1]).ok == 'string' then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
-
-/// Deletes a key only if it still holds the bytes the caller judged.
-const REMOVE_IF_UNCHANGED: &str = r"
-if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
 
 /// The size of each key: its length for a string, -2 when gone, the type's name for another
 /// type.
@@ -263,9 +252,13 @@ impl RedisStore {
             lock_ttl: Duration::from_millis(options.lock_ttl_ms.max(30)),
             max_value_bytes: AtomicU64::new(DEFAULT_MAX_VALUE_BYTES),
             limit_known: AtomicBool::new(false),
-            remove_script: redis::Script::new(REMOVE),
-            remove_if_script: redis::Script::new(REMOVE_IF_UNCHANGED),
+            remove_script: accounting::remove_script(),
+            remove_if_script: accounting::remove_if_script(),
             sizes_script: redis::Script::new(SIZES),
+            write_script: redis::Script::new(accounting::WRITE),
+            init_script: redis::Script::new(accounting::INIT),
+            candidates_script: redis::Script::new(accounting::CANDIDATES),
+            evict_script: accounting::evict_script(),
         })
     }
 
@@ -395,12 +388,19 @@ impl Store for RedisStore {
         if size > limit {
             return Err(self.too_large(size, limit, key));
         }
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(&key).arg(bytes);
-        if let Some(at) = expires {
-            cmd.arg("PXAT").arg(unix_millis_rounded_up(at));
-        }
-        match self.pool.run(Call::write("SET", &key), |c| cmd.exec(c)) {
+        // The entry and the namespace's accounting change in one script.
+        let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
+        let mut invocation = self.write_script.prepare_invoke();
+        invocation.key(&key).key(&usage).key(&recency).key(&sizes);
+        invocation.arg(bytes);
+        match expires {
+            Some(at) => invocation.arg(unix_millis_rounded_up(at)),
+            None => invocation.arg(""),
+        };
+        invocation.arg(name).arg(accounting::now_ms());
+        match self.pool.run(Call::write("SET", &key), |c| {
+            invocation.invoke::<i64>(c).map(drop)
+        }) {
             Ok(()) => Ok(()),
             // A server answers a value over its `proto-max-bulk-len` (which may have been
             // lowered since it was read) with a protocol error and closes the connection: read
@@ -423,8 +423,15 @@ impl Store for RedisStore {
 
     fn remove(&self, name: &str) -> io::Result<bool> {
         let key = self.key_of(name);
+        let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
         let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
-            self.remove_script.key(&key).invoke(c)
+            self.remove_script
+                .key(&key)
+                .key(&usage)
+                .key(&recency)
+                .key(&sizes)
+                .arg(name)
+                .invoke(c)
         })?;
         Ok(removed > 0)
     }
@@ -439,8 +446,16 @@ impl Store for RedisStore {
         // Deleted only if the server still holds what was judged (a fresh value written by
         // another machine since is kept).
         let key = self.key_of(name);
+        let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
         let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
-            self.remove_if_script.key(&key).arg(&seen[..]).invoke(c)
+            self.remove_if_script
+                .key(&key)
+                .key(&usage)
+                .key(&recency)
+                .key(&sizes)
+                .arg(name)
+                .arg(&seen[..])
+                .invoke(c)
         })?;
         Ok((removed > 0).then_some(seen.len() as u64))
     }
@@ -504,6 +519,39 @@ impl Store for RedisStore {
             .into_iter()
             .map(|(name, (size, kind))| Listed::new(name, size, kind, None))
             .collect())
+    }
+
+    /// One script on the one key (no scan).
+    fn stat(&self, name: &str) -> io::Result<Option<Listed>> {
+        self.stat_one(name)
+    }
+
+    /// One script: removed only if its size (and recency, when listed with one) is unchanged.
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        if listed.kind != Kind::File {
+            return Ok(None);
+        }
+        self.evict(listed)
+    }
+
+    /// The `<ns>:.usage` hash, kept by the scripts that change entries (see the module
+    /// `accounting`); counted once, by one script, when a namespace has none.
+    fn usage(&self) -> io::Result<Option<bucketcache_core::budget::Usage>> {
+        self.counted_usage().map(Some)
+    }
+
+    /// The first names of the `<ns>:.recency` sorted set.
+    fn eviction_candidates(&self, n: usize) -> io::Result<Option<Vec<Listed>>> {
+        self.least_recent(n).map(Some)
+    }
+
+    /// Moves the name to the end of `<ns>:.recency`.
+    fn touch(&self, name: &str) -> io::Result<()> {
+        self.touch_recency(name)
+    }
+
+    fn supports_recency(&self) -> bool {
+        true
     }
 
     fn try_lock(&self, digest: &str) -> io::Result<Locked> {

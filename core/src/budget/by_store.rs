@@ -1,0 +1,86 @@
+//! The budget of a store that counts its own usage and keeps a recency index (LMDB, Redis):
+//! no shared record, no listing per `set`.
+
+use std::sync::TryLockError;
+
+use super::Budget;
+use crate::bucket::Bucket;
+
+impl Budget {
+    /// The budget of a store that counts its own usage and keeps a recency index
+    /// ([`Store::usage`], [`Store::eviction_candidates`]): no record, no listing. Reads the
+    /// store's totals (exact: updated in the write that changed them) and, when over budget,
+    /// evicts the least recently used down to the low-water mark. Returns `false` when the
+    /// store keeps no such count (the record's path applies).
+    pub(super) fn by_store(&self, bucket: &Bucket, protect: Option<&str>) -> bool {
+        let store = &**bucket.store();
+        let mut usage = match store.usage() {
+            Ok(Some(usage)) => usage,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::debug!(location = %bucket.path().display(), error = %e,
+                    "cannot read the store's usage: counting from the record");
+                return false;
+            }
+        };
+        self.publish(usage);
+        if !usage.is_over(self.max_bytes, self.max_entries) {
+            return true;
+        }
+        // One thread of this process evicts at a time; the others leave it to it.
+        let _evicting = match self.recorder.try_lock() {
+            Ok(r) => r,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return true,
+        };
+        let (low_bytes, low_entries) = self.low_water();
+        let mut evicted = 0u64;
+        while usage.is_over(low_bytes, low_entries) {
+            let wanted = low_entries.map_or(0, |low| usage.entries.saturating_sub(low));
+            let batch = (wanted as usize).clamp(16, 1024);
+            let candidates = match store.eviction_candidates(batch) {
+                Ok(Some(c)) => c,
+                Ok(None) => return false,
+                Err(e) => {
+                    tracing::debug!(location = %bucket.path().display(), error = %e,
+                        "cannot read the store's eviction candidates");
+                    break;
+                }
+            };
+            let before = evicted;
+            for victim in &candidates {
+                if !usage.is_over(low_bytes, low_entries) {
+                    break;
+                }
+                if protect == Some(victim.name.as_str()) {
+                    continue;
+                }
+                let change = bucket.forget_file(&victim.name);
+                let removed = store.remove_if_unchanged(victim);
+                drop(change);
+                match removed {
+                    Ok(Some(size)) => {
+                        usage.remove(size);
+                        evicted += 1;
+                        bucket.evicted_from_store(&victim.name);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(file = %victim.name, error = %e, "cannot evict"),
+                }
+            }
+            if evicted == before {
+                break; // nothing left to evict but the entry just written, or others evict
+            }
+            if let Ok(Some(now)) = store.usage() {
+                usage = now; // others' writes and evictions meanwhile
+            }
+        }
+        if evicted > 0 {
+            tracing::debug!(location = %bucket.path().display(), evicted,
+                entries = usage.entries, bytes = usage.bytes,
+                "evicted the least recently used entries (the store's own count)");
+        }
+        self.publish(usage);
+        true
+    }
+}

@@ -1,0 +1,311 @@
+//! The store's own accounting, kept atomically by the scripts that change entries: the usage
+//! hash `<ns>:.usage` (`entries`, `bytes`), the sizes hash `<ns>:.sizes` (name → size) and the
+//! recency index `<ns>:.recency` (a sorted set: name scored by its last write or use, in
+//! milliseconds since the epoch). Names starting with `.` are never entries, never listed.
+//!
+//! What is exact and what is corrected:
+//! - every `set`, overwrite, `remove`, conditional removal and eviction through this store
+//!   changes the entry and the three keys in one script (atomic on the server);
+//! - the first use of a namespace without `<ns>:.usage` counts it once, in one script
+//!   (`SCAN` of the namespace: every entry used now); until then writes do not count;
+//! - Redis's own expiry drops an entry without a script: its bytes stay counted until it is
+//!   met again — by a `set` or a removal of its name, or when it reaches the front of the
+//!   recency index (the eviction candidates drop it and its count). So the usage may count
+//!   expired entries until the budget evicts (it never undercounts what the store holds,
+//!   except for keys written without this store, which a recount sees: delete `<ns>:.usage`).
+
+use std::io;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bucketcache_core::budget::Usage;
+use bucketcache_core::store::{Kind, Listed};
+
+use crate::pool::Call;
+use crate::RedisStore;
+
+/// Sets an entry (with an optional expiry) and accounts for it.
+/// KEYS: entry, usage, recency, sizes. ARGV: bytes, PXAT ms or '', name, now ms.
+pub(crate) const WRITE: &str = r"
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return 0
+end
+local old = redis.call('HGET', KEYS[4], ARGV[3])
+local size = string.len(ARGV[1])
+if old then
+  redis.call('HINCRBY', KEYS[2], 'bytes', size - tonumber(old))
+else
+  redis.call('HINCRBY', KEYS[2], 'entries', 1)
+  redis.call('HINCRBY', KEYS[2], 'bytes', size)
+end
+redis.call('HSET', KEYS[4], ARGV[3], size)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+return 1
+";
+
+/// Lua shared by the removals: forgets `name`'s accounting (KEYS[2..4], ARGV[1] = name).
+const FORGET: &str = r"
+local function forget()
+  local old = redis.call('HGET', KEYS[4], ARGV[1])
+  if old then
+    redis.call('HINCRBY', KEYS[2], 'entries', -1)
+    redis.call('HINCRBY', KEYS[2], 'bytes', -tonumber(old))
+    redis.call('HDEL', KEYS[4], ARGV[1])
+  end
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+";
+
+/// Deletes an entry only if it is a string. KEYS: entry, usage, recency, sizes. ARGV: name.
+pub(crate) fn remove_script() -> redis::Script {
+    redis::Script::new(&format!(
+        "{FORGET}
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  forget()
+  return redis.call('DEL', KEYS[1])
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then forget() end
+return 0"
+    ))
+}
+
+/// Deletes an entry only if it still holds ARGV[2]. KEYS: entry, usage, recency, sizes.
+pub(crate) fn remove_if_script() -> redis::Script {
+    redis::Script::new(&format!(
+        "{FORGET}
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[2] then
+  forget()
+  return redis.call('DEL', KEYS[1])
+end
+return 0"
+    ))
+}
+
+/// Evicts an entry only if its size is ARGV[2] and (ARGV[3] not '') its recency score is
+/// ARGV[3]: returns its size, or -1. KEYS: entry, usage, recency, sizes.
+pub(crate) fn evict_script() -> redis::Script {
+    redis::Script::new(&format!(
+        "{FORGET}
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return -1 end
+local size = redis.call('STRLEN', KEYS[1])
+if size ~= tonumber(ARGV[2]) then return -1 end
+if ARGV[3] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if not score or tonumber(score) ~= tonumber(ARGV[3]) then return -1 end
+end
+forget()
+redis.call('DEL', KEYS[1])
+return size"
+    ))
+}
+
+/// The first ARGV[1] names of the recency index with their sizes and scores, dropping (and
+/// uncounting) those whose entry is gone. KEYS: usage, recency, sizes. ARGV: n, prefix.
+pub(crate) const CANDIDATES: &str = r"
+local out = {}
+local members = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  local name = members[i]
+  local key = ARGV[2] .. name
+  if redis.call('TYPE', key).ok == 'string' then
+    table.insert(out, name)
+    table.insert(out, redis.call('STRLEN', key))
+    table.insert(out, members[i + 1])
+  else
+    local old = redis.call('HGET', KEYS[3], name)
+    if old then
+      redis.call('HINCRBY', KEYS[1], 'entries', -1)
+      redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(old))
+      redis.call('HDEL', KEYS[3], name)
+    end
+    redis.call('ZREM', KEYS[2], name)
+  end
+end
+return out
+";
+
+/// Counts the namespace once when it has no usage hash. KEYS: usage, recency, sizes. ARGV:
+/// SCAN pattern, prefix, now ms.
+pub(crate) const INIT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local entries, bytes = 0, 0
+local cursor = '0'
+local plen = string.len(ARGV[2])
+repeat
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = r[1]
+  for _, key in ipairs(r[2]) do
+    local name = string.sub(key, plen + 1)
+    if name ~= '' and string.sub(name, 1, 1) ~= '.' and not string.find(name, ':', 1, true)
+        and redis.call('TYPE', key).ok == 'string' then
+      local size = redis.call('STRLEN', key)
+      entries = entries + 1
+      bytes = bytes + size
+      redis.call('HSET', KEYS[3], name, size)
+      redis.call('ZADD', KEYS[2], 'NX', ARGV[3], name)
+    end
+  end
+until cursor == '0'
+redis.call('HSET', KEYS[1], 'entries', entries, 'bytes', bytes)
+return 1
+";
+
+/// Now in milliseconds since the epoch (the recency scores).
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl RedisStore {
+    pub(crate) fn usage_key(&self) -> String {
+        format!("{}.usage", self.prefix)
+    }
+
+    pub(crate) fn recency_key(&self) -> String {
+        format!("{}.recency", self.prefix)
+    }
+
+    pub(crate) fn sizes_key(&self) -> String {
+        format!("{}.sizes", self.prefix)
+    }
+
+    /// The usage, counted once (one script) if the namespace has none yet.
+    pub(crate) fn counted_usage(&self) -> io::Result<Usage> {
+        let usage_key = self.usage_key();
+        let (entries, bytes): (Option<i64>, Option<i64>) =
+            self.pool.run(Call::read("HMGET", Some(&usage_key)), |c| {
+                redis::cmd("HMGET")
+                    .arg(&usage_key)
+                    .arg("entries")
+                    .arg("bytes")
+                    .query(c)
+            })?;
+        if let (Some(entries), Some(bytes)) = (entries, bytes) {
+            return Ok(Usage::new(entries.max(0) as u64, bytes.max(0) as u64));
+        }
+        let (recency, sizes) = (self.recency_key(), self.sizes_key());
+        let _: i64 = self.pool.run(Call::write("EVAL", &usage_key), |c| {
+            self.init_script
+                .key(&usage_key)
+                .key(&recency)
+                .key(&sizes)
+                .arg(&self.pattern)
+                .arg(&self.prefix)
+                .arg(now_ms())
+                .invoke(c)
+        })?;
+        tracing::debug!(namespace = %self.namespace.display(), "counted the namespace's usage");
+        self.counted_usage()
+    }
+
+    /// The `n` least recently used entries.
+    pub(crate) fn least_recent(&self, n: usize) -> io::Result<Vec<Listed>> {
+        self.counted_usage()?; // the index exists
+        let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
+        let raw: Vec<(String, u64, String)> =
+            self.pool.run(Call::write("EVAL", &recency), |c| {
+                self.candidates_script
+                    .key(&usage)
+                    .key(&recency)
+                    .key(&sizes)
+                    .arg(n.max(1))
+                    .arg(&self.prefix)
+                    .invoke::<Vec<redis::Value>>(c)
+                    .and_then(|values| {
+                        values
+                            .chunks(3)
+                            .filter(|c| c.len() == 3)
+                            .map(|c| {
+                                Ok((
+                                    redis::from_redis_value(c[0].clone())?,
+                                    redis::from_redis_value(c[1].clone())?,
+                                    redis::from_redis_value(c[2].clone())?,
+                                ))
+                            })
+                            .collect()
+                    })
+            })?;
+        Ok(raw
+            .into_iter()
+            .map(|(name, size, score)| {
+                let ms = score.parse::<f64>().unwrap_or(0.0) as u64;
+                Listed::new(
+                    name,
+                    size,
+                    Kind::File,
+                    Some(UNIX_EPOCH + Duration::from_millis(ms)),
+                )
+            })
+            .collect())
+    }
+
+    /// Evicts `listed` if unchanged (size, and recency when listed with one).
+    pub(crate) fn evict(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        let key = self.key_of(&listed.name);
+        let score = listed
+            .used
+            .and_then(|u| u.duration_since(UNIX_EPOCH).ok())
+            .map_or(String::new(), |d| (d.as_millis() as u64).to_string());
+        let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
+        let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
+            self.evict_script
+                .key(&key)
+                .key(&usage)
+                .key(&recency)
+                .key(&sizes)
+                .arg(&listed.name)
+                .arg(listed.size)
+                .arg(&score)
+                .invoke(c)
+        })?;
+        Ok((removed >= 0).then_some(removed as u64))
+    }
+
+    /// Moves `name` to the end of the recency index, if indexed.
+    pub(crate) fn touch_recency(&self, name: &str) -> io::Result<()> {
+        let recency = self.recency_key();
+        let _: i64 = self.pool.run(Call::write("ZADD", &recency), |c| {
+            redis::cmd("ZADD")
+                .arg(&recency)
+                .arg("XX")
+                .arg(now_ms())
+                .arg(name)
+                .query(c)
+        })?;
+        Ok(())
+    }
+
+    /// What `list` says of `name` alone: one script, no scan.
+    pub(crate) fn stat_one(&self, name: &str) -> io::Result<Option<Listed>> {
+        if name.is_empty() || name.starts_with('.') || name.contains(':') {
+            return Ok(None);
+        }
+        let key = self.key_of(name);
+        let sizes: Vec<redis::Value> = self.pool.run(Call::read("TYPE", Some(&key)), |c| {
+            self.sizes_script.key(&key).invoke(c)
+        })?;
+        Ok(match sizes.into_iter().next() {
+            Some(redis::Value::Int(-2)) | None => None,
+            Some(redis::Value::Int(n)) => Some(Listed::new(
+                name.to_owned(),
+                n.max(0) as u64,
+                Kind::File,
+                None,
+            )),
+            Some(other) => {
+                let type_name: String = redis::from_redis_value(other).unwrap_or_default();
+                Some(Listed::new(
+                    name.to_owned(),
+                    0,
+                    crate::kind_of_type(&type_name),
+                    None,
+                ))
+            }
+        })
+    }
+}

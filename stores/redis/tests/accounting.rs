@@ -1,0 +1,134 @@
+//! The Redis store's own accounting against a real `redis-server`: the usage hash and the
+//! recency index kept by the scripts that change entries, and budgets that use them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bucketcache::{Bucket, ManualClock, Store};
+use bucketcache_core::budget::Usage;
+use bucketcache_redis::testing::RedisServer;
+use bucketcache_redis::{RedisOptions, RedisStore};
+
+fn setup() {
+    bucketcache::install_default_backends().unwrap();
+    bucketcache_redis::register().unwrap();
+}
+
+fn ns(test: &str) -> String {
+    format!("acct{}-{test}", std::process::id())
+}
+
+fn listed_usage(store: &RedisStore) -> Usage {
+    let listed = store.list().unwrap();
+    Usage::new(
+        listed.len() as u64,
+        listed.iter().map(|l| l.size).sum::<u64>(),
+    )
+}
+
+#[test]
+fn redis_usage_stays_exact_after_sets_overwrites_removes_and_prune() {
+    let Some(server) = RedisServer::shared("redis_usage_stays_exact") else {
+        return;
+    };
+    setup();
+    let namespace = ns("exact");
+    let clock = Arc::new(ManualClock::new("2030-01-01T00:00:00".parse().unwrap()));
+    let b = Bucket::builder(&namespace)
+        .backend("json")
+        .store(server.url())
+        .clock(clock.clone())
+        .lifetime(Duration::from_secs(60))
+        .max_entries(1_000_000)
+        .open()
+        .unwrap();
+    let store = RedisStore::open(&server.url(), &namespace, RedisOptions::default()).unwrap();
+    // Written before the namespace was counted: the first use counts it once.
+    b.set(&"early", &1).unwrap();
+    let check = |when: &str| {
+        let usage = store
+            .usage()
+            .unwrap()
+            .expect("the Redis store counts its usage");
+        assert_eq!(usage, listed_usage(&store), "{when}");
+        assert_eq!(usage, b.inspector().usage().unwrap(), "{when}");
+    };
+    check("first count");
+    for i in 0..100 {
+        b.set(&i, &"x".repeat(i)).unwrap();
+    }
+    check("after sets");
+    for i in 0..50 {
+        b.set(&i, &"y".repeat(200 - i)).unwrap();
+    }
+    check("after overwrites");
+    for i in 0..30 {
+        assert!(b.remove(&(i * 3)).unwrap());
+    }
+    assert!(!b.remove(&"never set").unwrap());
+    check("after removes");
+    clock.advance(Duration::from_secs(61));
+    for i in 1000..1010 {
+        b.set(&i, &i).unwrap(); // written after the others: not expired
+    }
+    let pruned = b.prune().unwrap();
+    assert_eq!(pruned.files, 71, "{pruned:?}");
+    check("after prune");
+    // Helper keys are never entries.
+    let names: Vec<_> = store.list().unwrap().into_iter().map(|l| l.name).collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    assert_eq!(names.len() as u64, store.usage().unwrap().unwrap().entries);
+}
+
+#[test]
+fn an_entry_redis_expired_is_uncounted_when_it_reaches_the_front_of_the_recency_index() {
+    let Some(server) = RedisServer::shared("an_entry_redis_expired") else {
+        return;
+    };
+    setup();
+    let namespace = ns("expired");
+    let store = RedisStore::open(&server.url(), &namespace, RedisOptions::default()).unwrap();
+    assert_eq!(store.usage().unwrap(), Some(Usage::new(0, 0)));
+    let soon = std::time::SystemTime::now() + Duration::from_millis(50);
+    store
+        .write_expiring("a.json", b"12345", Some(soon))
+        .unwrap();
+    store.write("b.json", b"123").unwrap();
+    assert_eq!(store.usage().unwrap(), Some(Usage::new(2, 8)));
+    std::thread::sleep(Duration::from_millis(120)); // Redis's own expiry, not a timing check
+    let candidates = store.eviction_candidates(10).unwrap().unwrap();
+    let names: Vec<_> = candidates.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["b.json"]);
+    assert_eq!(store.usage().unwrap(), Some(Usage::new(1, 3)));
+    assert_eq!(store.stat("b.json").unwrap().unwrap().size, 3);
+    assert_eq!(store.stat(".usage").unwrap(), None);
+}
+
+#[test]
+fn a_budget_on_redis_holds_and_evicts_the_least_recently_used() {
+    let Some(server) = RedisServer::shared("a_budget_on_redis_holds") else {
+        return;
+    };
+    setup();
+    let namespace = ns("budget");
+    let b = Bucket::builder(&namespace)
+        .backend("json")
+        .store(server.url())
+        .max_entries(50)
+        .open()
+        .unwrap();
+    for i in 0..300 {
+        b.set(&i, &i).unwrap();
+        b.unload(&0);
+        assert_eq!(
+            b.get::<i32>(&0).unwrap(),
+            Some(0),
+            "used on every set: never evicted"
+        );
+        let usage = b.inspector().usage().unwrap();
+        assert!(usage.entries <= 50, "{i}: {usage:?}");
+    }
+    assert!(b.stats().store_evictions >= 250, "{:?}", b.stats());
+    assert_eq!(b.get::<i32>(&299).unwrap(), Some(299));
+    assert_eq!(b.get::<i32>(&100).unwrap(), None);
+}
