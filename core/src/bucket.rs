@@ -694,14 +694,7 @@ impl Bucket {
             // Within the freshness grace a memoized call may still serve it: it stays.
             if keep && within_grace {
                 if let Some(Some(stamp)) = read_at {
-                    let _locked = self.inner.generations.lock(stamp.stripe());
-                    if self.inner.generations.is_current(stamp) {
-                        self.inner.memory.insert(
-                            digest,
-                            entry.clone(),
-                            self.memory_since_aged(entry.age),
-                        );
-                    }
+                    self.keep_read(digest, stamp, &entry);
                 }
                 if count {
                     bump(&counters.expired);
@@ -725,17 +718,8 @@ impl Bucket {
             if self.records_uses() {
                 self.touch(digest, &entry);
             }
-            // Kept only if no mutation of the key was in flight when the read began, nor has
-            // begun since.
             if let Some(stamp) = stamp {
-                let _locked = self.inner.generations.lock(stamp.stripe());
-                if self.inner.generations.is_current(stamp) {
-                    self.inner.memory.insert(
-                        digest,
-                        entry.clone(),
-                        self.memory_since_aged(entry.age),
-                    );
-                }
+                self.keep_read(digest, stamp, &entry);
             }
             if count {
                 bump(&counters.store_hits);
@@ -752,6 +736,17 @@ impl Bucket {
             }
         }
         Ok((Some(entry), false))
+    }
+
+    /// Keeps in memory a copy of `digest`'s entry read from the store after `stamp` — only if
+    /// no mutation of the key was in flight when the read began, nor has begun since.
+    fn keep_read(&self, digest: &str, stamp: Stamp, entry: &Entry) {
+        let _locked = self.inner.generations.lock(stamp.stripe());
+        if self.inner.generations.is_current(stamp) {
+            self.inner
+                .memory
+                .insert(digest, entry.clone(), self.memory_since_aged(entry.age));
+        }
     }
 
     /// A hit of the in-memory layer that needs nothing of the store (the entry is live and no

@@ -99,6 +99,63 @@ pub enum RedisStoreError {
     },
 }
 
+impl RedisStoreError {
+    /// A call to the server at `url` failed with `e`, which left no answer within `timeout`:
+    /// the server did not answer, or is unavailable.
+    pub(crate) fn fault(
+        url: &str,
+        e: redis::RedisError,
+        timeout: std::time::Duration,
+        key: Option<String>,
+    ) -> RedisStoreError {
+        if e.is_timeout() {
+            RedisStoreError::Timeout {
+                url: url.to_owned(),
+                key,
+                timeout,
+                source: e,
+            }
+        } else {
+            RedisStoreError::Unavailable {
+                url: url.to_owned(),
+                key,
+                source: e,
+            }
+        }
+    }
+
+    /// `call` broke its connection with `e` (a timeout, a cut): a change's outcome is unknown;
+    /// anything else is a [`fault`](Self::fault).
+    pub(crate) fn broken(
+        url: &str,
+        call: crate::pool::Call<'_>,
+        e: redis::RedisError,
+        timeout: std::time::Duration,
+    ) -> RedisStoreError {
+        let key = call.key.map(str::to_owned);
+        if call.writes {
+            return RedisStoreError::OutcomeUnknown {
+                url: url.to_owned(),
+                command: call.command,
+                key,
+                timed_out: e.is_timeout(),
+                source: e,
+            };
+        }
+        RedisStoreError::fault(url, e, timeout, key)
+    }
+
+    /// The server refused `call` with `e`.
+    pub(crate) fn refused(url: &str, call: crate::pool::Call<'_>, e: redis::RedisError) -> Self {
+        RedisStoreError::Refused {
+            url: url.to_owned(),
+            command: call.command,
+            key: call.key.map(str::to_owned),
+            source: e,
+        }
+    }
+}
+
 /// ` on key K`, or nothing.
 fn on(key: &Option<String>) -> String {
     key.as_ref()

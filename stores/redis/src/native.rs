@@ -54,7 +54,12 @@ impl Native {
                     .unwrap_or_else(PoisonError::into_inner) = Some(con.clone());
                 Ok(con)
             }
-            Err(e) => Err(self.fault(e, self.timeouts.connect, None)),
+            Err(e) => Err(RedisStoreError::fault(
+                &self.url,
+                e,
+                self.timeouts.connect,
+                None,
+            )),
         }
     }
 
@@ -65,7 +70,6 @@ impl Native {
         call: Call<'_>,
         cmd: &redis::Cmd,
     ) -> Result<T, RedisStoreError> {
-        let key = || call.key.map(str::to_owned);
         let cached = self
             .connection
             .lock()
@@ -89,47 +93,14 @@ impl Native {
                         fresh = true;
                         continue;
                     }
-                    if call.writes {
-                        return Err(RedisStoreError::OutcomeUnknown {
-                            url: self.url.clone(),
-                            command: call.command,
-                            key: key(),
-                            timed_out: e.is_timeout(),
-                            source: e,
-                        });
-                    }
-                    return Err(self.fault(e, self.timeouts.command, key()));
+                    return Err(RedisStoreError::broken(
+                        &self.url,
+                        call,
+                        e,
+                        self.timeouts.command,
+                    ));
                 }
-                Err(e) => {
-                    return Err(RedisStoreError::Refused {
-                        url: self.url.clone(),
-                        command: call.command,
-                        key: key(),
-                        source: e,
-                    })
-                }
-            }
-        }
-    }
-
-    fn fault(
-        &self,
-        e: RedisError,
-        timeout: std::time::Duration,
-        key: Option<String>,
-    ) -> RedisStoreError {
-        if e.is_timeout() {
-            RedisStoreError::Timeout {
-                url: self.url.clone(),
-                key,
-                timeout,
-                source: e,
-            }
-        } else {
-            RedisStoreError::Unavailable {
-                url: self.url.clone(),
-                key,
-                source: e,
+                Err(e) => return Err(RedisStoreError::refused(&self.url, call, e)),
             }
         }
     }

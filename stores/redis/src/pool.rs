@@ -134,7 +134,7 @@ impl Pool {
                 Ok(con)
             }
             Err(e) => {
-                let error = self.fault(e, self.timeouts.connect, None);
+                let error = RedisStoreError::fault(&self.url, e, self.timeouts.connect, None);
                 tracing::debug!(url = %self.url, error = %error, "cannot connect to Redis");
                 *lock(&self.down) = Some(Down {
                     at: Instant::now(),
@@ -152,7 +152,6 @@ impl Pool {
         call: Call<'_>,
         mut op: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, RedisStoreError> {
-        let key = || call.key.map(str::to_owned);
         let reused = lock(&self.idle).pop();
         let (mut con, mut fresh) = match reused {
             Some(con) => (con, false),
@@ -175,25 +174,16 @@ impl Pool {
                         fresh = true;
                         continue;
                     }
-                    if call.writes {
-                        return Err(RedisStoreError::OutcomeUnknown {
-                            url: self.url.clone(),
-                            command: call.command,
-                            key: key(),
-                            timed_out: e.is_timeout(),
-                            source: e,
-                        });
-                    }
-                    return Err(self.fault(e, self.timeouts.command, key()));
+                    return Err(RedisStoreError::broken(
+                        &self.url,
+                        call,
+                        e,
+                        self.timeouts.command,
+                    ));
                 }
                 Err(e) => {
                     self.give_back(con);
-                    return Err(RedisStoreError::Refused {
-                        url: self.url.clone(),
-                        command: call.command,
-                        key: key(),
-                        source: e,
-                    });
+                    return Err(RedisStoreError::refused(&self.url, call, e));
                 }
             }
         }
@@ -203,23 +193,6 @@ impl Pool {
         let mut idle = lock(&self.idle);
         if idle.len() < MAX_IDLE && con.is_open() {
             idle.push(con);
-        }
-    }
-
-    fn fault(&self, e: RedisError, timeout: Duration, key: Option<String>) -> RedisStoreError {
-        if e.is_timeout() {
-            RedisStoreError::Timeout {
-                url: self.url.clone(),
-                key,
-                timeout,
-                source: e,
-            }
-        } else {
-            RedisStoreError::Unavailable {
-                url: self.url.clone(),
-                key,
-                source: e,
-            }
         }
     }
 }
