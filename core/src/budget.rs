@@ -686,7 +686,6 @@ impl Budget {
         protect: Option<&str>,
     ) -> bool {
         let (low_bytes, low_entries) = self.low_water();
-        let store = bucket.store();
         let mut evicted = 0u64;
         let mut exhausted = false;
         // The lock is held: past a share of the others' deadline, stop once within the limits
@@ -704,20 +703,9 @@ impl Budget {
             if protect == Some(victim.name.as_str()) {
                 continue;
             }
-            // The key's change begins before the file goes, so that no reader that read it
-            // before can keep it in memory after (per-key linearizability).
-            let change = bucket.forget_file(&victim.name);
-            let removed = store.remove_if_unchanged(&victim);
-            drop(change);
-            match removed {
-                Ok(Some(size)) => {
-                    usage.remove(size);
-                    evicted += 1;
-                    bucket.evicted_from_store(&victim.name);
-                    tracing::debug!(file = %victim.name, size, "evicted (disk budget)");
-                }
-                Ok(None) => {} // used, rewritten or removed since the listing
-                Err(e) => tracing::debug!(file = %victim.name, error = %e, "cannot evict"),
+            if let Some(size) = bucket.evict(&victim) {
+                usage.remove(size);
+                evicted += 1;
             }
         }
         if evicted > 0 {

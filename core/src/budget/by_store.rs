@@ -55,17 +55,9 @@ impl Budget {
                 if protect == Some(victim.name.as_str()) {
                     continue;
                 }
-                let change = bucket.forget_file(&victim.name);
-                let removed = store.remove_if_unchanged(victim);
-                drop(change);
-                match removed {
-                    Ok(Some(size)) => {
-                        usage.remove(size);
-                        evicted += 1;
-                        bucket.evicted_from_store(&victim.name);
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::debug!(file = %victim.name, error = %e, "cannot evict"),
+                if let Some(size) = bucket.evict(victim) {
+                    usage.remove(size);
+                    evicted += 1;
                 }
             }
             if evicted == before {
