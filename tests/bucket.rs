@@ -517,6 +517,23 @@ fn prune_with_a_lifetime_deletes_entries_that_outlive_it() {
 }
 
 #[test]
+fn prune_drops_the_memory_copies_of_what_it_removes_and_keeps_the_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let b = builder(dir.path(), "msgpack", &c).hours(1).open().unwrap();
+    b.set("soon", &1).unwrap();
+    c.advance(Duration::from_secs(2 * 3600));
+    b.set("forever", &2).unwrap();
+    assert!(b.is_loaded("soon") && b.is_loaded("forever"));
+    let pruned = b.prune().unwrap();
+    assert_eq!((pruned.files, pruned.skipped), (1, 0));
+    assert!(!b.is_loaded("soon"), "a pruned entry's copy must go with its file");
+    assert!(b.is_loaded("forever"), "prune must not evict live entries from memory");
+    assert_eq!(b.get::<i32>("soon").unwrap(), None);
+    assert_eq!(b.get::<i32>("forever").unwrap(), Some(2));
+}
+
+#[test]
 fn writes_are_atomic_and_leave_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let b = builder(dir.path(), "msgpack", &clock()).open().unwrap();

@@ -352,17 +352,14 @@ impl Bucket {
     /// entries that cannot be decoded and foreign files are left alone; an entry that cannot be
     /// read is counted in [`Pruned::skipped`] and the work goes on.
     ///
-    /// The same plan is what [`Inspector::prune_plan`] shows without deleting.
+    /// The same rule decides what [`Inspector::prune_plan`] shows without deleting; each entry
+    /// is read once, by the store removing it only if the bytes it reads then have expired.
     pub fn prune(&self) -> Result<Pruned> {
-        let inspector = self.inspector();
-        let plan = inspector.prune_plan()?;
-        let mutations: Vec<_> = plan
-            .removals
-            .iter()
-            .map(|r| self.forget_file(&r.name))
-            .collect();
-        let pruned = inspector.execute(&plan);
-        drop(mutations);
+        // One pass: each entry is read once, when the store is asked to remove it if expired
+        // (`prune --dry-run` plans with a read of its own; nothing needs a plan here).
+        let pruned = self
+            .inspector()
+            .prune_in_one_pass(&|name| self.forget_file(name))?;
         if let Some(budget) = &self.inner.budget {
             budget.invalidate();
         }

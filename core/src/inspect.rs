@@ -18,6 +18,8 @@ use crate::store::{Fetched, Kind, Listed, ReadLimits, Store};
 use crate::time::{Clock, Expiration, SystemClock};
 use crate::validate::shielded;
 
+mod one_pass;
+
 /// The largest entry a bucket reads or writes unless told otherwise: 256 MiB.
 pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
 
@@ -372,6 +374,13 @@ impl Inspector {
                 used: None,
             });
         })?;
+        plan.removals.extend(self.temporaries_plan()?.removals);
+        Ok(plan)
+    }
+
+    /// The temporary files of dead writers of the inspected backends, as removals.
+    fn temporaries_plan(&self) -> Result<PrunePlan> {
+        let mut plan = PrunePlan::default();
         let temps = self
             .store
             .stale_temporaries()

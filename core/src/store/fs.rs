@@ -274,8 +274,10 @@ impl Store for FsStore {
         if size > self.max_read {
             return Ok(None); // not an entry a bucket reads: never judged, never loaded
         }
+        // Exactly the stat's size, in one `read` for a small file (no end-of-file probe): an
+        // entry is replaced by rename, never changed in place, and a cut read does not decode.
         let mut bytes = Vec::with_capacity(size as usize);
-        file.take(self.max_read).read_to_end(&mut bytes)?;
+        file.take(size).read_to_end(&mut bytes)?;
         if !condition(&bytes) {
             return Ok(None);
         }
