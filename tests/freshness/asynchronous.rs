@@ -171,7 +171,7 @@ fn an_async_background_refresh_that_hangs_is_cancelled_after_the_single_flight_t
         cache.set("k", &1u64).await.unwrap();
         clock.advance(LIFETIME + Duration::from_secs(1));
         let v: u64 = cache
-            .get_or_insert_with_background("k", || std::future::pending::<u64>())
+            .get_or_insert_with_background("k", std::future::pending::<u64>)
             .await
             .unwrap();
         assert_eq!(v, 1);

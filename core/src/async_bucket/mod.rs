@@ -269,11 +269,11 @@ impl AsyncBucket {
         F: FnOnce() -> Fut,
         Fut: Future<Output = V> + Send + 'static,
     {
-        let fut = compute();
-        self.get_or_try_insert_with_background(
-            key,
-            move || async move { Ok::<V, Error>(fut.await) },
-        )
+        // `compute` is called only when there is something to compute.
+        self.get_or_try_insert_with_background(key, move || {
+            let fut = compute();
+            async move { Ok::<V, Error>(fut.await) }
+        })
         .await
     }
 
