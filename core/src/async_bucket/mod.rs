@@ -162,6 +162,12 @@ impl AsyncBucket {
     /// per cache: concurrent callers of the same key (tasks, threads, processes with
     /// cross-process single flight) await the first one's value.
     ///
+    /// With the bucket's freshness options (see docs/freshness.md): an entry expired within
+    /// `stale_while_revalidate` (or due for `refresh_ahead`) is returned at once while one
+    /// caller — across processes — refreshes it; the one that takes the refresh awaits its own
+    /// `compute` here (for a refresh on the runtime, see
+    /// [`get_or_insert_with_background`](Self::get_or_insert_with_background)).
+    ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
@@ -198,7 +204,8 @@ impl AsyncBucket {
     }
 
     /// Like [`get_or_insert_with`](Self::get_or_insert_with) with a fallible computation: `Ok`
-    /// is stored and returned, `Err` is returned and not stored (the next caller computes).
+    /// is stored and returned, `Err` is returned and not stored (the next caller computes) —
+    /// or, within the bucket's `stale_if_error` window, answered with the expired value.
     ///
     /// ```
     /// # fn main() -> anyhow::Result<()> {
