@@ -118,6 +118,66 @@ fn an_async_stale_entry_is_refreshed_once_while_every_other_task_gets_the_stale_
     });
 }
 
+/// The race above on another store (a Redis URL or `lmdb`): one refresh, everyone else the
+/// stale value at once.
+fn one_refresh_on(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    if store.starts_with("redis") {
+        bucketcache_redis::register().unwrap();
+    }
+    let cache = AsyncBucket::new(
+        builder(&dir.path().join("cache"), "msgpack", &clock)
+            .store(store)
+            .lifetime(LIFETIME)
+            .stale_while_revalidate(Duration::from_secs(600))
+            .open()
+            .unwrap(),
+    );
+    runtime().block_on(async {
+        assert_eq!(
+            cache
+                .get_or_insert_with("k", || async { 1u64 })
+                .await
+                .unwrap(),
+            1
+        );
+        clock.advance(LIFETIME + Duration::from_secs(1));
+        let (runs, gate) = (Arc::new(AtomicUsize::new(0)), Arc::new(Semaphore::new(0)));
+        let (handles, answered) = race(&cache, &runs, &gate, true, 2);
+        eventually("every task answered", || {
+            answered.load(Ordering::SeqCst) == TASKS
+        })
+        .await;
+        for h in handles {
+            assert_eq!(h.await.unwrap(), 1);
+        }
+        gate.add_permits(1);
+        eventually("the refresh was stored", || {
+            cache.bucket().get::<u64>("k").unwrap() == Some(2)
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.stats().refreshes_started, 1);
+    });
+}
+
+#[test]
+fn on_redis_an_async_stale_entry_is_refreshed_once_while_every_task_gets_the_stale_value() {
+    let Some(server) = bucketcache_redis::testing::RedisServer::shared(
+        "on_redis_an_async_stale_entry_is_refreshed_once_while_every_task_gets_the_stale_value",
+    ) else {
+        return;
+    };
+    one_refresh_on(&server.url());
+}
+
+#[cfg(feature = "lmdb")]
+#[test]
+fn on_lmdb_an_async_stale_entry_is_refreshed_once_while_every_task_gets_the_stale_value() {
+    one_refresh_on("lmdb");
+}
+
 #[test]
 fn an_async_background_refresh_runs_on_the_runtime_while_every_caller_gets_the_stale_value() {
     let dir = tempfile::tempdir().unwrap();
