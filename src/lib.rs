@@ -82,14 +82,18 @@ pub mod __private {
     use bucketcache_core::{MemoStore, Result};
 
     // The async path of `#[cached]` on an `async fn`: without blocking I/O on the executor with
-    // the feature `async`; without it, the lookup of `lookup_async` (ordinary file operations
-    // inside the future), as before the feature existed.
+    // the feature `async`; without it, the lookup of `lookup_fresh_async` (ordinary file
+    // operations inside the future), as before the feature existed. Both apply the bucket's
+    // freshness options.
     #[cfg(feature = "async")]
     pub use bucketcache_core::async_bucket::{
-        finish as finish_async, lookup as lookup_async, AsyncLookup,
+        finish as finish_async, finish_fresh, lookup as lookup_async,
+        lookup_fresh as lookup_fresh_async, refresh_in_background, AsyncFresh, AsyncLookup,
     };
     #[cfg(not(feature = "async"))]
-    pub use bucketcache_core::{lookup_async, Lookup as AsyncLookup};
+    pub use bucketcache_core::{
+        lookup_async, lookup_fresh_async, Fresh as AsyncFresh, Lookup as AsyncLookup,
+    };
 
     /// Stores a computed value (without the feature `async`: at once, inside the future).
     #[cfg(not(feature = "async"))]
@@ -99,6 +103,30 @@ pub mod __private {
         value: &V,
     ) -> std::future::Ready<bool> {
         std::future::ready(ticket.finish(store, value))
+    }
+
+    /// Stores a computed value (without the feature `async`: at once, inside the future).
+    #[cfg(not(feature = "async"))]
+    pub fn finish_fresh<S: MemoStore + ?Sized, V: Serialize>(
+        computation: bucketcache_core::Computation<V>,
+        store: &S,
+        value: &V,
+    ) -> std::future::Ready<Option<bucketcache_core::Expiration>> {
+        std::future::ready(computation.finish(store, value))
+    }
+
+    /// Without the feature `async` there is no runtime to refresh on: the caller runs it.
+    #[cfg(not(feature = "async"))]
+    #[allow(clippy::type_complexity)]
+    pub fn refresh_in_background<S: MemoStore + ?Sized, V, Fut>(
+        computation: bucketcache_core::Computation<V>,
+        _store: &S,
+        compute: Fut,
+    ) -> std::result::Result<
+        bucketcache_core::Memoized<V>,
+        Box<(bucketcache_core::Computation<V>, Fut)>,
+    > {
+        Err(Box::new((computation, compute)))
     }
     use serde::ser::{SerializeMap, SerializeTuple, Serializer};
     use serde::Serialize;

@@ -52,6 +52,25 @@ pub struct Computation<V> {
     started: Instant,
 }
 
+/// A [`Computation`]'s parts (see [`Computation::into_parts`]).
+#[cfg(feature = "async")]
+pub(crate) enum Parts<V> {
+    Miss {
+        ticket: Ticket,
+        fallback: Option<(V, Option<Expiration>)>,
+    },
+    Refresh(RefreshParts<V>),
+}
+
+/// The parts of a refresh: its slot, the value to serve, its expiration, whether it expired.
+#[cfg(feature = "async")]
+pub(crate) struct RefreshParts<V> {
+    pub(crate) slot: RefreshSlot,
+    pub(crate) current: Option<V>,
+    pub(crate) expiration: Option<Expiration>,
+    pub(crate) stale: bool,
+}
+
 #[derive(Debug)]
 enum Kind<V> {
     Miss {
@@ -79,6 +98,25 @@ impl<V> Computation<V> {
     /// The digest of the entry to compute.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Its parts, for the async API, which finishes it without blocking.
+    #[cfg(feature = "async")]
+    pub(crate) fn into_parts(self) -> Parts<V> {
+        match self.kind {
+            Kind::Refresh {
+                slot,
+                current,
+                expiration,
+                stale,
+            } => Parts::Refresh(RefreshParts {
+                slot,
+                current,
+                expiration,
+                stale,
+            }),
+            Kind::Miss { ticket, fallback } => Parts::Miss { ticket, fallback },
+        }
     }
 
     /// Whether this is the refresh of an entry that still has a value to serve (expired within
@@ -179,22 +217,7 @@ impl<V> Computation<V> {
                 fallback?
             }
         };
-        let counters = &bucket.inner.counters;
-        match bucket.verdict(expiration) {
-            Verdict::Live => {
-                tracing::warn!(digest = %self.digest, "an early refresh failed: the current value stays");
-                Some(Memoized::new(value, true, expiration, false))
-            }
-            _ if within_error_window(bucket, store.freshness(), expiration) => {
-                bump(&counters.stale_if_error_answers);
-                tracing::warn!(digest = %self.digest, "the computation failed: answering with the expired value (stale_if_error)");
-                Some(Memoized::new(value, true, expiration, true))
-            }
-            _ => {
-                tracing::warn!(digest = %self.digest, "the computation failed");
-                None
-            }
-        }
+        fallback_answer(store, &self.digest, value, expiration)
     }
 
     /// Runs `compute` in the caller: stores an `Ok` value and returns it; on `Err`, answers as
@@ -305,6 +328,39 @@ fn within_error_window(bucket: &Bucket, policy: Freshness, expiration: Option<Ex
         .map_or(true, |late| late <= window)
 }
 
+/// What a failed computation answers with instead of its error, if anything: the current value
+/// of a refresh ahead (still live), or an expired value within the stale-if-error window.
+/// Logged at warn level and counted.
+pub(crate) fn fallback_answer<S, V>(
+    store: &S,
+    digest: &str,
+    value: V,
+    expiration: Option<Expiration>,
+) -> Option<Memoized<V>>
+where
+    S: MemoStore + ?Sized,
+{
+    let bucket = store.bucket();
+    match bucket.verdict(expiration) {
+        Verdict::Live => {
+            tracing::warn!(digest, "an early refresh failed: the current value stays");
+            Some(Memoized::new(value, true, expiration, false))
+        }
+        _ if within_error_window(bucket, store.freshness(), expiration) => {
+            bump(&bucket.inner.counters.stale_if_error_answers);
+            tracing::warn!(
+                digest,
+                "the computation failed: answering with the expired value (stale_if_error)"
+            );
+            Some(Memoized::new(value, true, expiration, true))
+        }
+        _ => {
+            tracing::warn!(digest, "the computation failed");
+            None
+        }
+    }
+}
+
 /// [`MemoStore::lookup_fresh`]: see there.
 pub(crate) fn lookup_fresh<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Fresh<V>>
 where
@@ -360,7 +416,7 @@ where
 }
 
 /// What [`decide`] found: an answer, or a miss to look up with single flight.
-enum Decided<V> {
+pub(crate) enum Decided<V> {
     Ready(Fresh<V>),
     Miss {
         refresh: bool,
@@ -382,26 +438,22 @@ where
             fallback: None,
         });
     }
-    let bucket = store.bucket();
+    decide_in(store.bucket(), policy, store.across_processes(), digest)
+}
+
+/// [`decide`] on `bucket` with the freshness `policy` (not off), the refresh taken across
+/// processes or not: blocking store work, which the async API runs in one hop.
+pub(crate) fn decide_in<V: DeserializeOwned>(
+    bucket: &Bucket,
+    policy: Freshness,
+    across: bool,
+    digest: &str,
+) -> Result<Decided<V>> {
     let mut fallback = None;
     if let Some(entry) = bucket.load_kept(digest)? {
         if let Some(value) = bucket.decode::<V>(digest, &entry) {
             let expiration = entry.expiration;
-            // Refresh ahead only: the computation time is behind a lock, the draw is not free.
-            let (took, u) = if policy.refresh_ahead {
-                (bucket.inner.refresher.took(digest), draw())
-            } else {
-                (None, 1.0)
-            };
-            let state = judge(
-                &policy,
-                expiration,
-                bucket.inner.lifetime,
-                bucket.inner.clock.now(),
-                took,
-                u,
-            );
-            match state {
+            match judge_entry(bucket, &policy, digest, expiration) {
                 State::Fresh => {
                     return Ok(Decided::Ready(Fresh::Hit {
                         value,
@@ -409,41 +461,9 @@ where
                         stale: false,
                     }))
                 }
-                State::RefreshAhead | State::Stale => {
-                    let stale = state == State::Stale;
-                    let counters = &bucket.inner.counters;
-                    let Some(slot) =
-                        RefreshSlot::try_take(bucket, digest, store.across_processes())
-                    else {
-                        if stale {
-                            bump(&counters.stale_served);
-                        }
-                        return Ok(Decided::Ready(Fresh::Hit {
-                            value,
-                            expiration,
-                            stale,
-                        }));
-                    };
-                    // Our copy may be older than the store's (memory, or a refresh that ended
-                    // between our read and our lock): then there is nothing to refresh.
-                    if let Some((value, expiration)) = newer(bucket, digest, &entry)? {
-                        return Ok(Decided::Ready(Fresh::Hit {
-                            value,
-                            expiration,
-                            stale: false,
-                        }));
-                    }
-                    bump(&counters.refreshes_started);
-                    return Ok(Decided::Ready(Fresh::Compute(Computation {
-                        digest: digest.to_owned(),
-                        kind: Kind::Refresh {
-                            slot,
-                            current: Some(value),
-                            expiration,
-                            stale,
-                        },
-                        started: Instant::now(),
-                    })));
+                state @ (State::RefreshAhead | State::Stale) => {
+                    return take_refresh(bucket, across, digest, &entry, value, state)
+                        .map(Decided::Ready);
                 }
                 State::ErrorFallback => fallback = Some((value, expiration)),
                 _ => {}
@@ -454,6 +474,76 @@ where
         refresh: false,
         fallback,
     })
+}
+
+/// [`judge`] of `digest`'s entry expiring at `expiration`, now, with the key's computation time
+/// and a fresh draw when refreshing ahead.
+pub(crate) fn judge_entry(
+    bucket: &Bucket,
+    policy: &Freshness,
+    digest: &str,
+    expiration: Option<Expiration>,
+) -> State {
+    // Refresh ahead only: the computation time is behind a lock, the draw is not free.
+    let (took, u) = if policy.refresh_ahead {
+        (bucket.inner.refresher.took(digest), draw())
+    } else {
+        (None, 1.0)
+    };
+    judge(
+        policy,
+        expiration,
+        bucket.inner.lifetime,
+        bucket.inner.clock.now(),
+        took,
+        u,
+    )
+}
+
+/// An entry due for a refresh (`state`: [`State::Stale`] or [`State::RefreshAhead`]) whose
+/// value is `value`: tries, without waiting, to take its refresh. Taken: the refresh this caller
+/// owes (or, if the store holds a newer value, that value). Not taken: the current value.
+pub(crate) fn take_refresh<V: DeserializeOwned>(
+    bucket: &Bucket,
+    across: bool,
+    digest: &str,
+    entry: &Entry,
+    value: V,
+    state: State,
+) -> Result<Fresh<V>> {
+    let stale = state == State::Stale;
+    let expiration = entry.expiration;
+    let counters = &bucket.inner.counters;
+    let Some(slot) = RefreshSlot::try_take(bucket, digest, across) else {
+        if stale {
+            bump(&counters.stale_served);
+        }
+        return Ok(Fresh::Hit {
+            value,
+            expiration,
+            stale,
+        });
+    };
+    // Our copy may be older than the store's (memory, or a refresh that ended between our read
+    // and our lock): then there is nothing to refresh.
+    if let Some((value, expiration)) = newer(bucket, digest, entry)? {
+        return Ok(Fresh::Hit {
+            value,
+            expiration,
+            stale: false,
+        });
+    }
+    bump(&counters.refreshes_started);
+    Ok(Fresh::Compute(Computation {
+        digest: digest.to_owned(),
+        kind: Kind::Refresh {
+            slot,
+            current: Some(value),
+            expiration,
+            stale,
+        },
+        started: Instant::now(),
+    }))
 }
 
 /// The store's entry for `digest` if it is live and expires later than `ours`.

@@ -115,14 +115,17 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 ///   `stale_while_revalidate` window, or due for its `refresh_ahead`) runs the body on the
 ///   bucket's pool of background threads, with clones of the arguments, while the call returns
 ///   the current value at once. The arguments must be `Clone + Send + 'static` (owned values,
-///   not references) and the value `Send + 'static`; not for methods or `async fn`. Without it,
-///   the one caller that takes a refresh runs the body itself (the others get the stale value).
+///   not references) and the value `Send + 'static`; not for methods. On an `async fn` the
+///   body runs as a task on the caller's tokio runtime (feature `async`; outside a runtime, or
+///   without the feature, in the caller), cancelled past the bucket's `single_flight_timeout`.
+///   Without it, the one caller that takes a refresh runs the body itself (the others get the
+///   stale value).
 /// - `crate = path`: where the bucketcache facade is (default `::bucketcache`).
 ///
 /// # Freshness
 ///
-/// A function memoized in a bucket built with `stale_while_revalidate`, `stale_if_error` or
-/// `refresh_ahead` follows them (see `docs/freshness.md`): an expired value within the window
+/// A function — sync or `async fn` — memoized in a bucket built with `stale_while_revalidate`,
+/// `stale_if_error` or `refresh_ahead` follows them (see `docs/freshness.md`): an expired value within the window
 /// is returned at once while one caller (across processes) refreshes it; an `Err` of a function
 /// returning `Result` is answered with the expired value within `stale_if_error`. The options
 /// are the bucket's: functions that need other windows use another bucket.
@@ -446,12 +449,6 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                  `&self` cannot go there",
             ));
         }
-        if sig.asyncness.is_some() {
-            return Err(Error::new(
-                span,
-                "`background` is for plain (not `async`) functions",
-            ));
-        }
     }
 
     for name in &options.ignore {
@@ -567,37 +564,31 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
 
     let is_async = sig.asyncness.is_some();
     // Calls look up with the bucket's freshness options (stale-while-revalidate, stale-if-error,
-    // refresh ahead); an `async fn` awaits another caller's computation of a missing entry.
-    let lookup = if is_async {
-        // Non-blocking (feature `async`: one blocking-pool hop per store operation); the
-        // freshness options apply to sync functions (see docs/freshness.md).
-        quote!(#private::lookup_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await)
-    } else {
-        quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh))
-    };
-    // The outcome's patterns: the async lookup's (whose ticket writes without blocking) for
-    // `async fn`, the freshness-aware lookup's for the others.
-    let (hit_pattern, compute_pattern) = if is_async {
+    // refresh ahead); an `async fn` does so without blocking its executor (feature `async`: a
+    // memory hit inline, the decision in one blocking-pool hop) and awaits another caller's
+    // computation of a missing entry.
+    let (lookup, fresh) = if is_async {
         (
-            quote!(#private::AsyncLookup::Hit {
-                value: __bc_value,
-                expiration: __bc_expiration,
-            }),
-            quote!(#private::AsyncLookup::Miss(__bc_ticket)),
+            quote!(#private::lookup_fresh_async::<_, #cached_ty>(__bc_store, &__bc_digest, __bc_refresh).await),
+            quote!(#private::AsyncFresh),
         )
     } else {
         (
-            quote!(#krate::Fresh::Hit {
-                value: __bc_value,
-                expiration: __bc_expiration,
-                ..
-            }),
-            quote!(#krate::Fresh::Compute(__bc_ticket)),
+            quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh)),
+            quote!(#krate::Fresh),
         )
     };
+    let (hit_pattern, compute_pattern) = (
+        quote!(#fresh::Hit {
+            value: __bc_value,
+            expiration: __bc_expiration,
+            ..
+        }),
+        quote!(#fresh::Compute(__bc_ticket)),
+    );
     let finish_call = |value: TokenStream2| {
         if is_async {
-            quote!(#private::finish_async(__bc_ticket, __bc_store, #value).await;)
+            quote!(let _ = #private::finish_fresh(__bc_ticket, __bc_store, #value).await;)
         } else {
             quote!(let _ = __bc_ticket.finish(__bc_store, #value);)
         }
@@ -618,15 +609,11 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     };
     let finish = if is_result {
         let call = finish_call(quote!(__bc_ok));
-        // Within `stale_if_error`, an expired value answers instead of the `Err` (sync
-        // functions); an async ticket dropped unfinished lets the next caller compute.
-        let fail = if is_async {
-            quote!(drop(__bc_ticket);)
-        } else {
-            quote! {
-                if let ::core::option::Option::Some(__bc_stale) = __bc_ticket.fail(__bc_store) {
-                    return ::core::result::Result::Ok(__bc_stale.value);
-                }
+        // Within `stale_if_error`, an expired value answers instead of the `Err`; otherwise the
+        // computation dropped unfinished lets the next caller compute.
+        let fail = quote! {
+            if let ::core::option::Option::Some(__bc_stale) = __bc_ticket.fail(__bc_store) {
+                return ::core::result::Result::Ok(__bc_stale.value);
             }
         };
         quote! {
@@ -655,24 +642,51 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let background = options.background.map(|span| {
         let names: Vec<&Ident> = args.iter().map(|(a, _)| *a).collect();
         let types: Vec<&Type> = args.iter().map(|(_, t)| *t).collect();
-        let owned_body = if is_result {
-            quote!((move || -> #ret #body)())
-        } else {
-            quote!(::core::result::Result::Ok::<#ret, ::core::convert::Infallible>(
+        let owned_body = match (is_async, is_result) {
+            (false, true) => quote!((move || -> #ret #body)()),
+            (false, false) => quote!(::core::result::Result::Ok::<#ret, ::core::convert::Infallible>(
                 (move || -> #ret #body)()
-            ))
+            )),
+            (true, true) => quote!({
+                let __bc_out: #ret = #body;
+                __bc_out
+            }),
+            (true, false) => quote!(::core::result::Result::Ok::<#ret, ::core::convert::Infallible>(
+                async move {
+                    let __bc_out: #ret = #body;
+                    __bc_out
+                }
+                .await
+            )),
+        };
+        // A sync body runs on the bucket's pool; an `async fn`'s as a task on the caller's
+        // runtime.
+        let (job, hand_over) = if is_async {
+            (
+                quote!(async move {
+                    #[allow(unused_variables)]
+                    let (#(#names,)*) = __bc_args;
+                    #owned_body
+                }),
+                quote!(#private::refresh_in_background(__bc_c, __bc_store, __bc_job)),
+            )
+        } else {
+            (
+                quote!(move || {
+                    #[allow(unused_variables)]
+                    let (#(#names,)*) = __bc_args;
+                    #[allow(clippy::redundant_closure_call)]
+                    #owned_body
+                }),
+                quote!(__bc_c.in_background(#krate::MemoStore::bucket(__bc_store), __bc_job)),
+            )
         };
         quote_spanned! {span=>
             let __bc_ticket = match __bc_ticket {
                 ::core::option::Option::Some(__bc_c) if __bc_c.is_refresh() => {
                     let __bc_args: (#(#types,)*) = (#(::core::clone::Clone::clone(&#names),)*);
-                    let __bc_job = move || {
-                        #[allow(unused_variables)]
-                        let (#(#names,)*) = __bc_args;
-                        #[allow(clippy::redundant_closure_call)]
-                        #owned_body
-                    };
-                    match __bc_c.in_background(#krate::MemoStore::bucket(__bc_store), __bc_job) {
+                    let __bc_job = #job;
+                    match #hand_over {
                         ::core::result::Result::Ok(__bc_served) => {
                             let __bc_value = __bc_served.value;
                             let __bc_expiration = __bc_served.expiration;

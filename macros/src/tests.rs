@@ -73,11 +73,16 @@ fn patterns_and_impl_trait_are_refused() {
 }
 
 #[test]
-fn background_is_for_free_sync_functions() {
+fn background_is_for_free_functions() {
     let e = expand_str("bucket = B, method, background", "fn f(&self) -> u8 { 1 }").unwrap_err();
     assert!(e.contains("`&self` cannot go there"), "{e}");
-    let e = expand_str("bucket = B, background", "async fn f(a: u8) -> u8 { a }").unwrap_err();
-    assert!(e.contains("not `async`"), "{e}");
+    let out = expand_str("bucket = B, background", "async fn f(a: u8) -> u8 { a }").unwrap();
+    assert!(out.contains("refresh_in_background"), "{out}");
+    let out = expand_str("bucket = B", "async fn f(a: u8) -> u8 { a }").unwrap();
+    assert!(
+        !out.contains("in_background") && out.contains("lookup_fresh_async"),
+        "{out}"
+    );
     let out = expand_str("bucket = B, background", "fn f(a: u8) -> u8 { a }").unwrap();
     assert!(out.contains("in_background"), "{out}");
     let out = expand_str("bucket = B", "fn f(a: u8) -> u8 { a }").unwrap();

@@ -1,6 +1,8 @@
 //! Freshness of memoized calls (stale-while-revalidate, stale-if-error, refresh ahead), through
 //! the public API: rules on a manual clock here, processes sharing a cache in `procs`.
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod cached;
 mod procs;
 

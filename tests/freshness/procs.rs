@@ -48,17 +48,19 @@ fn open(dir: &Path, store: &str, mode: &str) -> Bucket {
         .lifetime(LIFETIME)
         .single_flight_timeout(Duration::from_secs(5));
     b = match mode {
-        "swr-bg" | "swr-fg" => b.stale_while_revalidate(Duration::from_secs(10)),
+        "swr-bg" | "swr-fg" | "async-bg" | "async-fg" => {
+            b.stale_while_revalidate(Duration::from_secs(10))
+        }
         "swr-near" => b
             .stale_while_revalidate(Duration::from_secs(10))
             .near_cache(dir.join(format!("near-{}", std::process::id()))),
         "swr-nomem" => b
             .stale_while_revalidate(Duration::from_secs(10))
             .memory_limit(0),
-        "fail" => b
+        "fail" | "async-fail" => b
             .stale_while_revalidate(Duration::from_secs(10))
             .stale_if_error(Duration::from_secs(10)),
-        "ahead" => b.refresh_ahead(true),
+        "ahead" | "async-ahead" => b.refresh_ahead(true),
         other => panic!("unknown mode {other}"),
     };
     b.open().expect("open")
@@ -114,6 +116,11 @@ fn child_entry_point() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let end_ms = start_ms + RUN.as_millis();
+    if mode.starts_with("async") {
+        let all = asynchronous::child(&b, &dir, &mode, end_ms);
+        report(&all, &b);
+        return;
+    }
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let b = b.clone();
@@ -167,6 +174,11 @@ fn child_entry_point() {
         all.misses += s.misses;
         all.max_wait_us = all.max_wait_us.max(s.max_wait_us);
     }
+    report(&all, &b);
+}
+
+/// Prints what a child's callers saw, and its bucket's counters.
+fn report(all: &Seen, b: &Bucket) {
     let st = b.stats();
     println!(
         "calls={} errors={} misses={} max_wait_us={} stale_served={} refreshes_started={} \
@@ -368,4 +380,165 @@ fn on_redis_behind_near_caches_four_processes_revalidate_once_per_lifetime() {
     };
     // Each process has its own near directory, as machines would.
     check_revalidate(&race(&server.url(), "swr-near"));
+}
+
+/// The async variant: each child runs its callers as 4 tasks on a multi-thread tokio runtime,
+/// through `AsyncBucket` (in the caller, or refreshing as a task on the runtime).
+#[cfg(feature = "async")]
+mod asynchronous {
+    use std::cell::Cell;
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    use bucketcache::{AsyncBucket, Bucket};
+
+    use super::{now_ms, Seen, COMPUTATION};
+
+    tokio::task_local! {
+        /// Set when the computation ran in the caller's own task (not in a background task).
+        static COMPUTED_HERE: Cell<bool>;
+    }
+
+    async fn compute(dir: PathBuf, fail_after_first: bool) -> anyhow::Result<u64> {
+        let _ = COMPUTED_HERE.try_with(|c| c.set(true));
+        let runs = dir.join("runs");
+        let before = fs::read_to_string(&runs).map_or(0, |t| t.lines().count());
+        let at = now_ms();
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&runs)?
+            .write_all(format!("{} {at}\n", std::process::id()).as_bytes())?;
+        tokio::time::sleep(COMPUTATION).await;
+        if fail_after_first && before > 0 {
+            anyhow::bail!("the upstream is down");
+        }
+        Ok(at as u64)
+    }
+
+    async fn caller(cache: AsyncBucket, dir: PathBuf, mode: String, end_ms: u128) -> Seen {
+        let mut seen = Seen::default();
+        let mut have_value = false;
+        while now_ms() < end_ms {
+            let started = Instant::now();
+            let d = dir.clone();
+            let call = async {
+                let key = ("hot", 1);
+                match mode.as_str() {
+                    "async-bg" | "async-ahead" => {
+                        cache
+                            .get_or_try_insert_with_background(&key, move || compute(d, false))
+                            .await
+                    }
+                    "async-fg" => {
+                        cache
+                            .get_or_try_insert_with(&key, move || compute(d, false))
+                            .await
+                    }
+                    _ => {
+                        cache
+                            .get_or_try_insert_with(&key, move || compute(d, true))
+                            .await
+                    }
+                }
+            };
+            let (outcome, computed) = COMPUTED_HERE
+                .scope(Cell::new(false), async {
+                    let outcome = call.await;
+                    (outcome, COMPUTED_HERE.with(Cell::get))
+                })
+                .await;
+            let took = started.elapsed();
+            seen.calls += 1;
+            match outcome {
+                Ok(_) => {
+                    if have_value {
+                        if computed {
+                            // Refreshes run in the background in these modes: a miss.
+                            if mode == "async-ahead" {
+                                seen.misses += 1;
+                            }
+                        } else {
+                            seen.max_wait_us = seen.max_wait_us.max(took.as_micros());
+                        }
+                    }
+                    have_value = true;
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    seen.errors += 1;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        seen
+    }
+
+    pub(super) fn child(b: &Bucket, dir: &Path, mode: &str, end_ms: u128) -> Seen {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cache = AsyncBucket::new(b.clone());
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    tokio::spawn(caller(
+                        cache.clone(),
+                        dir.to_owned(),
+                        mode.to_owned(),
+                        end_ms,
+                    ))
+                })
+                .collect();
+            let mut all = Seen::default();
+            for t in tasks {
+                let s = t.await.unwrap();
+                all.calls += s.calls;
+                all.errors += s.errors;
+                all.misses += s.misses;
+                all.max_wait_us = all.max_wait_us.max(s.max_wait_us);
+            }
+            all
+        })
+    }
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_tasks_in_four_processes_revalidate_in_the_background_once_per_lifetime_and_never_wait() {
+    check_revalidate(&race("fs", "async-bg"));
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_tasks_in_four_processes_revalidate_in_the_caller_once_per_lifetime() {
+    check_revalidate(&race("fs", "async-fg"));
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_tasks_of_a_failing_upstream_get_the_stale_value_and_failures_are_counted() {
+    let o = race("fs", "async-fail");
+    assert_eq!(o.sum("errors"), 0, "every call got the stale value");
+    assert!(o.runs.len() >= 2, "refreshes were attempted: {:?}", o.runs);
+    assert!(o.sum("refreshes_failed") >= 1);
+    assert!(o.sum("stale_if_error_answers") >= 1);
+    assert!(o.max("max_wait_us") < MAX_WAIT.as_micros());
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_tasks_with_refresh_ahead_never_see_a_miss_after_the_first_value() {
+    let o = race("fs", "async-ahead");
+    assert_eq!(o.sum("errors"), 0);
+    assert_eq!(o.sum("misses"), 0, "a steadily read key never expires");
+    assert!(o.runs.len() >= 3, "early refreshes happened: {:?}", o.runs);
+    for gap in o.gaps() {
+        assert!(gap >= LIFETIME.as_millis() / 2, "gaps {:?}", o.gaps());
+    }
+    assert!(o.max("max_wait_us") < MAX_WAIT.as_micros());
 }

@@ -50,7 +50,7 @@ pub struct AsyncTicket {
 }
 
 impl AsyncTicket {
-    fn new(ticket: Ticket) -> Self {
+    pub(crate) fn new(ticket: Ticket) -> Self {
         AsyncTicket {
             lease: HeldLease::default(),
             ticket,
@@ -144,6 +144,16 @@ where
     if let Some(found) = hit(get_digest(store, digest).await?) {
         return Ok(found);
     }
+    lookup_missed(store, digest).await
+}
+
+/// [`lookup`] after a read that found no value: joins the flight (and takes the lock) or
+/// awaits it.
+pub(crate) async fn lookup_missed<S, V>(store: &S, digest: &str) -> Result<AsyncLookup<V>>
+where
+    S: AsyncMemoStore + ?Sized,
+    V: DeserializeOwned + Send + 'static,
+{
     let bucket = store.bucket();
     let timeout = bucket.inner.single_flight_timeout;
     let deadline = Instant::now() + timeout;

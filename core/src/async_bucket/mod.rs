@@ -18,6 +18,7 @@
 //! Outside a tokio runtime every operation runs inline on the caller's thread, as `Bucket`'s do.
 //! The details, and how other runtimes are served, are in docs/async.md.
 
+mod fresh;
 mod memo;
 mod native;
 mod rt;
@@ -28,6 +29,7 @@ use std::io;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use fresh::{finish_fresh, lookup_fresh, refresh_in_background, AsyncComputation, AsyncFresh};
 pub use memo::{finish, lookup, AsyncLookup, AsyncTicket};
 
 use crate::bucket::{Bucket, Entry};
@@ -160,6 +162,12 @@ impl AsyncBucket {
     /// per cache: concurrent callers of the same key (tasks, threads, processes with
     /// cross-process single flight) await the first one's value.
     ///
+    /// With the bucket's freshness options (see docs/freshness.md): an entry expired within
+    /// `stale_while_revalidate` (or due for `refresh_ahead`) is returned at once while one
+    /// caller — across processes — refreshes it; the one that takes the refresh awaits its own
+    /// `compute` here (for a refresh on the runtime, see
+    /// [`get_or_insert_with_background`](Self::get_or_insert_with_background)).
+    ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
@@ -196,7 +204,8 @@ impl AsyncBucket {
     }
 
     /// Like [`get_or_insert_with`](Self::get_or_insert_with) with a fallible computation: `Ok`
-    /// is stored and returned, `Err` is returned and not stored (the next caller computes).
+    /// is stored and returned, `Err` is returned and not stored (the next caller computes) —
+    /// or, within the bucket's `stale_if_error` window, answered with the expired value.
     ///
     /// ```
     /// # fn main() -> anyhow::Result<()> {
@@ -228,16 +237,81 @@ impl AsyncBucket {
         Fut: Future<Output = std::result::Result<V, E>>,
     {
         let digest = self.bucket.hash_for_key(key)?;
-        match lookup::<_, V>(self, &digest, false).await? {
-            AsyncLookup::Hit { value, .. } => Ok(value),
-            AsyncLookup::Miss(ticket) => {
-                tracing::debug!(digest = %digest, "memoized call: a miss, computing");
-                // On `Err`, or if this future is dropped, the ticket goes unfinished: the next
-                // caller computes.
-                let value = compute().await?;
-                ticket.finish(self, &value).await;
-                Ok(value)
-            }
+        match lookup_fresh::<_, V>(self, &digest, false).await? {
+            AsyncFresh::Hit { value, .. } => Ok(value),
+            // On `Err` (answered within `stale_if_error` with the expired value), or if this
+            // future is dropped, the computation goes unfinished: the next caller computes.
+            AsyncFresh::Compute(c) => c.run(self, compute()).await.map(|m| m.value),
+        }
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with), but a refresh (of an entry
+    /// expired within [`stale_while_revalidate`](crate::BucketBuilder::stale_while_revalidate),
+    /// or due for [`refresh_ahead`](crate::BucketBuilder::refresh_ahead)) runs as a task on the
+    /// caller's tokio runtime while this call returns the current value at once. A miss (no
+    /// value to serve) still computes in the caller.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// use bucketcache_core::{AsyncBucket, Bucket};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache = AsyncBucket::new(Bucket::open(dir.path())?);
+    /// let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    /// rt.block_on(async {
+    ///     let v: u64 = cache.get_or_insert_with_background(&("square", 12), || async { 144 }).await?;
+    ///     assert_eq!(v, 144);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn get_or_insert_with_background<K, V, F, Fut>(
+        &self,
+        key: &K,
+        compute: F,
+    ) -> Result<V>
+    where
+        K: Serialize + ?Sized,
+        V: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V> + Send + 'static,
+    {
+        // `compute` is called only when there is something to compute.
+        self.get_or_try_insert_with_background(key, move || {
+            let fut = compute();
+            async move { Ok::<V, Error>(fut.await) }
+        })
+        .await
+    }
+
+    /// The fallible form of
+    /// [`get_or_insert_with_background`](Self::get_or_insert_with_background): an `Err` of a
+    /// computation in the caller is returned (or, within
+    /// [`stale_if_error`](crate::BucketBuilder::stale_if_error), the expired value); an `Err`,
+    /// a panic or a hang past `single_flight_timeout` of a background refresh is logged and
+    /// counted ([`Stats::refreshes_failed`]).
+    pub async fn get_or_try_insert_with_background<K, V, E, F, Fut>(
+        &self,
+        key: &K,
+        compute: F,
+    ) -> std::result::Result<V, E>
+    where
+        K: Serialize + ?Sized,
+        V: Serialize + DeserializeOwned + Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<V, E>> + Send + 'static,
+    {
+        let digest = self.bucket.hash_for_key(key)?;
+        match lookup_fresh::<_, V>(self, &digest, false).await? {
+            AsyncFresh::Hit { value, .. } => Ok(value),
+            AsyncFresh::Compute(c) => match c.in_background(self, compute()) {
+                Ok(served) => Ok(served.value),
+                Err(back) => {
+                    let (c, fut) = *back;
+                    c.run(self, fut).await.map(|m| m.value)
+                }
+            },
         }
     }
 }

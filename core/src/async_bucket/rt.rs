@@ -138,3 +138,12 @@ pub(crate) fn release(lease: Option<Box<dyn Lease>>) {
         Err(_) => drop(lease),
     }
 }
+
+/// Drops `held` (something whose drop is blocking store work: a refresh's lock) off this
+/// thread when a tokio runtime is at hand, here otherwise.
+pub(crate) fn drop_off_thread<T: Send + 'static>(held: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn_blocking(move || drop(held))),
+        Err(_) => drop(held),
+    }
+}
