@@ -1,7 +1,8 @@
 """The Python side of bucketcache's comparison harness.
 
 Measures the original BucketCache 0.12.1 (through the project's shim, tests/python/bc_compat.py),
-diskcache and this project's Python package (python/, also imported as `bucketcache`, so it runs
+diskcache, a floor (raw Python file per key: the same pickle bytes written, renamed, read and
+unpickled with no cache code) and this project's Python package (python/, also imported as `bucketcache`, so it runs
 in its own interpreter: `--ours-python`, default target/python-venv/bin/python when it exists)
 with the same workload as bench/src/ours.rs, and prints {system: {workload: median µs/op}} as
 JSON, and the ratios of the package against the others on stderr. Run by `cargo run --release
@@ -136,6 +137,39 @@ def disk(n, d):
     return r
 
 
+def floor(n, d):
+    """What a file per key costs Python without any cache code: the same pickled bytes the
+    package writes (``{'value': v, 'expiration_date': t}``) written as a temporary file and
+    renamed over the entry (``set``), read back with open/read/close (``read``) and unpickled
+    (``get cold``)."""
+    import datetime
+    import hashlib
+    import pickle
+    os.makedirs(d, exist_ok=True)
+    exp = datetime.datetime.utcnow() + datetime.timedelta(hours=1)
+    blobs = [pickle.dumps({"value": value(i), "expiration_date": exp}, protocol=2)
+             for i in range(n)]
+    names = [os.path.join(d, hashlib.md5(b"%d" % i).hexdigest() + ".pickle") for i in range(n)]
+
+    def put(i):
+        tmp = names[i] + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, blobs[i])
+        os.close(fd)
+        os.rename(tmp, names[i])
+
+    def read(i):
+        fd = os.open(names[i], os.O_RDONLY)
+        data = os.read(fd, 1 << 16)
+        os.close(fd)
+        return data
+
+    r = {"set": median_us(n, put)}
+    r["read"] = median_us(n, read)
+    r["get cold"] = median_us(n, lambda i: pickle.loads(read(i)))
+    return r
+
+
 def ours_main(n, directory):
     import bucketcache
     assert hasattr(bucketcache.Bucket, "stats"), "not this project's package"
@@ -195,6 +229,8 @@ def main():
         out["original BucketCache " + name] = original(bucketcache, backend, a.n, d)
     print("diskcache", file=sys.stderr)
     out["diskcache"] = disk(a.n, os.path.join(a.dir, "diskcache"))
+    print("floor (raw Python file per key)", file=sys.stderr)
+    out["floor: raw Python file per key"] = floor(a.n, os.path.join(a.dir, "floor"))
     ours_python = a.ours_python or os.path.join(REPO, "target", "python-venv", "bin", "python")
     if os.path.exists(ours_python):
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -612,3 +612,42 @@ def test_threads_sharing_a_bucket_only_ever_read_values_of_their_key(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
+
+
+# -- the fast read path (issue 24's speed work) --------------------------------------------
+
+
+def test_a_cold_pickle_read_builds_the_object_the_backend_builds(tmp_path):
+    b = Bucket(str(tmp_path), hours=1)
+    b['k'] = {'a': [1, 2], 'b': datetime(2020, 1, 2)}
+    name = b._hash_for_key('k') + '.pickle'
+    data = (tmp_path / name).read_bytes()
+    fast = Bucket(str(tmp_path), hours=1)._load(data, name)
+    slow = PickleBackend.from_file(bucketcache.backends.NamedBytesIO(data, name=name))
+    assert type(fast) is PickleBackend
+    assert (fast.value, fast.expiration_date, fast.config) == \
+        (slow.value, slow.expiration_date, slow.config)
+    assert Bucket(str(tmp_path), hours=1)['k'] == {'a': [1, 2], 'b': datetime(2020, 1, 2)}
+
+
+def test_a_pickle_entry_not_of_the_backends_shape_is_refused_as_before(tmp_path):
+    b = Bucket(str(tmp_path))
+    name = b._hash_for_key('k') + '.pickle'
+    (tmp_path / name).write_bytes(pickle.dumps({'value': 1, 'expiration_date': None,
+                                                'extra': 2}, protocol=2))
+    with pytest.raises(TypeError):
+        Bucket(str(tmp_path))['k']
+    (tmp_path / name).write_bytes(b'\x80\x02}q\x00.')  # an empty dict: no 'value'
+    with pytest.raises(TypeError):
+        Bucket(str(tmp_path))['k']
+    (tmp_path / name).write_bytes(b'not a pickle')
+    with pytest.raises(KeyError):
+        Bucket(str(tmp_path))['k']
+
+
+def test_a_set_of_a_key_not_in_memory_replaces_the_stored_entry(tmp_path):
+    Bucket(str(tmp_path), hours=1)['k'] = 1
+    b = Bucket(str(tmp_path), hours=1)
+    b['k'] = 2
+    assert Bucket(str(tmp_path), hours=1)['k'] == 2
+    assert b.stats().sets == 1

@@ -9,6 +9,7 @@ import inspect
 import io
 import locale
 import os
+import pickle
 import threading
 from collections import namedtuple
 from collections.abc import Container
@@ -34,6 +35,10 @@ DEFAULT_SINGLE_FLIGHT_TIMEOUT = 300.0
 _ENTRY_OVERHEAD = 96
 _EPOCH = datetime(1970, 1, 1)
 _digest = _native.digest
+_HAS_EXPIRED = Backend.has_expired
+_PICKLE_FROM_FILE = PickleBackend.__dict__['from_file']
+_pickle_loads = pickle.loads
+_new_object = object.__new__
 _FORMATS = ((PickleBackend, 'pickle'), (JSONBackend, 'json'), (MessagePackBackend, 'msgpack'))
 
 
@@ -220,6 +225,12 @@ class Bucket(Container):
     def _store_value(self, key_hash, value):
         """Sets `value` under `key_hash`; a failed write changes nothing, in memory or in the
         store."""
+        if key_hash not in self._cache:
+            # Not in memory: a new object (what the lookup below concludes, without raising).
+            obj = self.backend(value, config=self.config)
+            obj.expiration_date = self._object_expiration_date()
+            self._set_obj_with_hash(key_hash, obj)
+            return
         try:
             obj = self._get_obj_from_hash(key_hash, load_file=False)
         except KeyInvalidError:
@@ -255,7 +266,12 @@ class Bucket(Container):
         self._remember(key_hash, obj, len(data))
 
     def __getitem__(self, key):
-        return self._get_obj(key).value
+        key_hash = self._hash_for_key(key)
+        try:
+            obj = self._get_obj_from_hash(key_hash)
+        except KeyInvalidError:
+            raise KeyError(self._abbreviate(key))
+        return obj.value
 
     def getitem(self, key):
         """Provide getitem method as alternative to ``bucket[key]``."""
@@ -315,7 +331,20 @@ class Bucket(Container):
             if not exp:
                 lifetime_changed = True
             else:
-                lifetime_changed = exp > _utcnow() + lifetime
+                now = _utcnow()
+                lifetime_changed = exp > now + lifetime
+                if not lifetime_changed and type(obj).has_expired is _HAS_EXPIRED:
+                    # Backend.has_expired, with the clock read once.
+                    if now > exp:
+                        lifetime_changed = None  # expired (not a lifetime change)
+                    elif load_file:
+                        if from_memory:
+                            counters.memory_hits += 1
+                        else:
+                            counters.store_hits += 1
+                        return obj
+                    else:
+                        return obj
             if lifetime_changed and not logger.disabled:
                 logger.warning('Object expires after now + current lifetime. '
                                'Object must have been saved with previous '
@@ -323,7 +352,7 @@ class Bucket(Container):
         else:
             lifetime_changed = False
 
-        if lifetime_changed or obj.has_expired():
+        if lifetime_changed is None or lifetime_changed or obj.has_expired():
             self._remove_expired(key_hash, None if from_memory else data)
             self._forget(key_hash)
             if load_file:
@@ -556,6 +585,22 @@ class Bucket(Container):
 
     def _load(self, data, name):
         backend = self.backend
+        if (backend is PickleBackend and self.config is None
+                and backend.__dict__.get('from_file') is _PICKLE_FROM_FILE):
+            # PickleBackend.from_file with the default config, without its indirections.
+            try:
+                d = _pickle_loads(data, encoding='ASCII')
+            except (pickle.UnpicklingError, AttributeError, EOFError, ImportError,
+                    IndexError):
+                raise BackendLoadError('{!r} could not be unpickled.'.format(
+                    self._dir + os.sep + name))
+            if type(d) is dict and len(d) == 2 and 'value' in d and 'expiration_date' in d:
+                obj = _new_object(PickleBackend)
+                obj.value = d['value']
+                obj.expiration_date = d['expiration_date']
+                obj.config = PickleBackend.valid_config(None)
+                return obj
+            return PickleBackend(config=None, **d)
         if getattr(backend.from_file, '_bc_reads_bytes', False) is True:
             return backend._from_bytes(data, self.config, self._dir + os.sep + name)
         fp = NamedBytesIO(data, name=self._dir + os.sep + name)
