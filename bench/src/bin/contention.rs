@@ -96,7 +96,10 @@ impl Rng {
 }
 
 fn open(store: &str, dir: &Path) -> Result<Bucket> {
-    Ok(Bucket::builder(dir).store(store).backend("msgpack").open()?)
+    Ok(Bucket::builder(dir)
+        .store(store)
+        .backend("msgpack")
+        .open()?)
 }
 
 /// One worker's loop on an opened bucket: 90% gets, 10% sets, until `deadline`.
@@ -176,7 +179,9 @@ fn run_threads(store: &str, dir: &Path, a: &Args) -> Result<(Samples, f64)> {
         .collect();
     let mut all = Samples::default();
     for h in handles {
-        let s = h.join().map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+        let s = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
         all.get.extend(s.get);
         all.set.extend(s.set);
     }
@@ -225,7 +230,9 @@ fn run_redb_threads(dir: &Path, a: &Args) -> Result<(Samples, f64)> {
         .collect();
     let mut all = Samples::default();
     for h in handles {
-        let s = h.join().map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+        let s = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
         all.get.extend(s.get);
         all.set.extend(s.set);
     }
