@@ -109,7 +109,7 @@ fn work(bucket: &Bucket, keys: u64, seed: u64, deadline: Instant) -> Result<Samp
     while Instant::now() < deadline {
         let k = rng.next() % keys;
         let key = ("user", k);
-        if rng.next() % 10 == 0 {
+        if rng.next().is_multiple_of(10) {
             let v = value(k);
             let t = Instant::now();
             bucket.set(&key, &v)?;
@@ -211,7 +211,7 @@ fn run_redb_threads(dir: &Path, a: &Args) -> Result<(Samples, f64)> {
                 let mut s = Samples::default();
                 while Instant::now() < deadline {
                     let k = rng.next() % keys;
-                    if rng.next() % 10 == 0 {
+                    if rng.next().is_multiple_of(10) {
                         let t = Instant::now();
                         c.cache_set(format!("user{k}"), value(k))?;
                         s.set.push(t.elapsed().as_nanos() as u64);
