@@ -2,13 +2,16 @@
 //! batch, with a table of median µs/op and the ratio to the file-system floor.
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/Cargo.toml -- [--n 1000,10000,100000] [--rounds 3] [--no-python] [--only lmdb,redb]
+//! cargo run --release --manifest-path bench/Cargo.toml -- [--n 1000,10000,100000] [--rounds 3] [--no-python] [--only lmdb,redb] [--cli PATH] [--no-redis]
 //! ```
 
 mod floor;
+mod foyer_peer;
+mod moka_peer;
 mod ours;
 mod peers;
 mod python;
+mod redis_raw;
 mod table;
 mod timing;
 
@@ -45,8 +48,10 @@ pub fn large() -> String {
     "x".repeat(1 << 20)
 }
 
-/// The workloads, in the order they run (and table order, then `prune`).
-pub const WORKLOADS: [&str; 8] = [
+/// The workloads, in the order they run (and table order, then `prune`). `cli ls` (the CLI's
+/// `ls` of the whole cache, per run) and `budget set` (a set over a full `max_entries(N)` budget)
+/// run last: the budgeted sets evict `set`'s entries.
+pub const WORKLOADS: [&str; 10] = [
     "set",
     "get cold",
     "get warm",
@@ -55,6 +60,8 @@ pub const WORKLOADS: [&str; 8] = [
     "1MiB set",
     "1MiB get",
     "open",
+    "cli ls",
+    "budget set",
 ];
 
 /// How many operations a workload runs at size `n`.
@@ -62,6 +69,8 @@ fn count(workload: &str, n: usize) -> usize {
     match workload {
         "1MiB set" | "1MiB get" => 20,
         "open" => 5,
+        "cli ls" => 3,
+        "budget set" => n.min(20_000),
         _ => n,
     }
 }
@@ -89,6 +98,11 @@ struct Args {
     python: bool,
     /// Only the systems whose name contains one of these (the floor always runs).
     only: Vec<String>,
+    /// The CLI binary for `cli ls` (default: `target/release/bucketcache` of the workspace or
+    /// of `$CARGO_TARGET_DIR`, if built).
+    cli: Option<std::path::PathBuf>,
+    /// Whether to start a redis-server for the Redis rows.
+    redis: bool,
 }
 
 fn args() -> Result<Args> {
@@ -97,6 +111,8 @@ fn args() -> Result<Args> {
         rounds: 3,
         python: true,
         only: Vec::new(),
+        cli: None,
+        redis: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -111,6 +127,8 @@ fn args() -> Result<Args> {
             }
             "--rounds" => a.rounds = it.next().context("--rounds needs a number")?.parse()?,
             "--no-python" => a.python = false,
+            "--no-redis" => a.redis = false,
+            "--cli" => a.cli = Some(it.next().context("--cli needs a path")?.into()),
             "--only" => {
                 a.only = it
                     .next()
@@ -122,17 +140,49 @@ fn args() -> Result<Args> {
             other => anyhow::bail!("unknown argument {other}; see bench/README.md"),
         }
     }
+    if a.cli.is_none() {
+        let mut candidates = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")];
+        if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+            candidates.insert(0, t.into());
+        }
+        a.cli = candidates
+            .into_iter()
+            .map(|t| t.join("release/bucketcache"))
+            .find(|p| p.exists());
+    }
     Ok(a)
 }
 
-fn systems(only: &[String]) -> Vec<Box<dyn System>> {
+fn systems(args: &Args) -> Vec<Box<dyn System>> {
+    let only = &args.only;
     let mut systems: Vec<Box<dyn System>> = vec![Box::new(floor::Floor::default())];
     for backend in ["msgpack", "json", "pickle"] {
-        systems.push(Box::new(ours::Ours::new(backend)));
+        systems.push(Box::new(
+            ours::Ours::new(backend).with_cli(args.cli.clone()),
+        ));
     }
-    systems.push(Box::new(ours::Ours::with_store("msgpack", "lmdb")));
+    systems.push(Box::new(
+        ours::Ours::with_store("msgpack", "lmdb").with_cli(args.cli.clone()),
+    ));
     systems.push(Box::new(peers::CachedRedb::default()));
     systems.push(Box::new(peers::Cacache::default()));
+    systems.push(Box::new(moka_peer::Moka::default()));
+    systems.push(Box::new(foyer_peer::Foyer::default()));
+    let wants_redis = only.is_empty()
+        || only.iter().any(|o| {
+            ["bucketcache msgpack redis", redis_raw::NAME]
+                .iter()
+                .any(|name| name.to_lowercase().contains(&o.to_lowercase()))
+        });
+    if args.redis && wants_redis {
+        match redis_raw::server() {
+            Some(server) => {
+                systems.push(Box::new(ours::Ours::with_store("msgpack", &server.url())));
+                systems.push(Box::new(redis_raw::RawRedis::new(server)));
+            }
+            None => println!("\nnote: no redis-server: the Redis rows are skipped\n"),
+        }
+    }
     systems.retain(|s| {
         let name = s.name().to_lowercase();
         name.starts_with("floor")
@@ -152,55 +202,55 @@ fn main() -> Result<()> {
         "bucketcache comparison harness; scratch dir {}",
         scratch.path().display()
     );
+    match &args.cli {
+        Some(cli) => println!("CLI for `cli ls`: {}", cli.display()),
+        None => println!("note: no CLI binary (--cli PATH): `cli ls` is skipped"),
+    }
+    // Phase 1, every N: the workloads that only create and read. Phase 2, every N: `budget set`
+    // (it deletes as it creates). Phase 3: prune, then the tables. Nothing is deleted until all
+    // creation is done: file creation is slow for a while after a mass delete on this disk.
+    let mut runs: Vec<Run> = Vec::new();
     for &n in &args.ns {
         let rounds = if n >= 100_000 { 1 } else { args.rounds };
-        let mut systems = systems(&args.only);
-        let mut samples: Vec<BTreeMap<&'static str, Vec<f64>>> =
-            vec![BTreeMap::new(); systems.len()];
-        // Nothing is deleted until every round has written its files: file creation is slow
-        // for a while after a mass delete on this disk.
+        let systems = systems(&args);
+        let samples = vec![BTreeMap::new(); systems.len()];
+        let mut run = Run {
+            n,
+            rounds,
+            systems,
+            samples,
+        };
         for round in 0..rounds {
-            let dirs: Vec<_> = (0..systems.len())
-                .map(|s| scratch.path().join(format!("n{n}-r{round}-s{s}")))
-                .collect();
-            for dir in &dirs {
+            for dir in run.dirs(scratch.path(), round) {
                 std::fs::create_dir_all(dir)?;
             }
-            for workload in WORKLOADS {
-                eprintln!("n={n} round {round}: {workload}");
-                let active: Vec<usize> = (0..systems.len())
-                    .filter(|&s| systems[s].supports(workload))
-                    .collect();
-                for &s in &active {
-                    systems[s].begin(workload, &dirs[s], n)?;
-                }
-                let ops = count(workload, n);
-                let batch = if ops >= 1000 { 16 } else { 1 };
-                let mut i = 0;
-                while i < ops {
-                    let end = (i + batch).min(ops);
-                    for &s in &active {
-                        let started = std::time::Instant::now();
-                        for j in i..end {
-                            systems[s].op(j);
-                        }
-                        let us = started.elapsed().as_secs_f64() * 1e6 / (end - i) as f64;
-                        samples[s].entry(workload).or_default().push(us);
-                    }
-                    i = end;
-                }
+            for workload in WORKLOADS.into_iter().filter(|w| *w != "budget set") {
+                run.workload(scratch.path(), round, workload)?;
             }
         }
+        runs.push(run);
+    }
+    for run in &mut runs {
+        for round in 0..run.rounds {
+            run.workload(scratch.path(), round, "budget set")?;
+        }
+    }
+    let mut all_ns: Vec<(usize, BTreeMap<String, Results>)> = Vec::new();
+    for mut run in runs {
+        let n = run.n;
         let mut merged: BTreeMap<String, Results> = BTreeMap::new();
-        for (s, system) in systems.iter().enumerate() {
-            let results = samples[s]
+        for (s, system) in run.systems.iter().enumerate() {
+            let results = run.samples[s]
                 .iter_mut()
-                .map(|(w, v)| (*w, timing::median(v)))
+                .map(|(w, v)| match *w {
+                    "budget set" => (*w, timing::mean(v)),
+                    _ => (*w, timing::median(v)),
+                })
                 .collect();
             merged.insert(system.name(), results);
         }
         // Prune last, once per system, on round 0's entries (they are all expired by now).
-        for (s, system) in systems.iter_mut().enumerate() {
+        for (s, system) in run.systems.iter_mut().enumerate() {
             let dir = scratch.path().join(format!("n{n}-r0-s{s}"));
             eprintln!("n={n}: prune {}", system.name());
             if let Some(us) = system.prune(n, &dir)? {
@@ -217,9 +267,55 @@ fn main() -> Result<()> {
             }
         }
         table::print(n, &merged);
-        drop(systems);
-        std::fs::remove_dir_all(scratch.path()).ok();
-        std::fs::create_dir_all(scratch.path())?;
+        table::targets(n, &merged);
+        all_ns.push((n, merged));
     }
+    table::scaling(&all_ns);
     Ok(())
+}
+
+/// One N: its systems and their samples (one per batch) per workload.
+struct Run {
+    n: usize,
+    rounds: usize,
+    systems: Vec<Box<dyn System>>,
+    samples: Vec<BTreeMap<&'static str, Vec<f64>>>,
+}
+
+impl Run {
+    fn dirs(&self, scratch: &Path, round: usize) -> Vec<std::path::PathBuf> {
+        (0..self.systems.len())
+            .map(|s| scratch.join(format!("n{}-r{round}-s{s}", self.n)))
+            .collect()
+    }
+
+    /// Runs `workload` on every system that has it, interleaved batch by batch.
+    fn workload(&mut self, scratch: &Path, round: usize, workload: &'static str) -> Result<()> {
+        let n = self.n;
+        eprintln!("n={n} round {round}: {workload}");
+        let dirs = self.dirs(scratch, round);
+        let systems = &mut self.systems;
+        let active: Vec<usize> = (0..systems.len())
+            .filter(|&s| systems[s].supports(workload))
+            .collect();
+        for &s in &active {
+            systems[s].begin(workload, &dirs[s], n)?;
+        }
+        let ops = count(workload, n);
+        let batch = if ops >= 1000 { 16 } else { 1 };
+        let mut i = 0;
+        while i < ops {
+            let end = (i + batch).min(ops);
+            for &s in &active {
+                let started = std::time::Instant::now();
+                for j in i..end {
+                    systems[s].op(j);
+                }
+                let us = started.elapsed().as_secs_f64() * 1e6 / (end - i) as f64;
+                self.samples[s].entry(workload).or_default().push(us);
+            }
+            i = end;
+        }
+        Ok(())
+    }
 }

@@ -57,7 +57,7 @@ impl System for CachedRedb {
     }
 
     fn supports(&self, workload: &str) -> bool {
-        !workload.starts_with("memo")
+        !workload.starts_with("memo") && workload != "cli ls" && workload != "budget set"
     }
 
     fn begin(&mut self, workload: &str, dir: &Path, n: usize) -> Result<()> {
@@ -134,7 +134,10 @@ impl System for Cacache {
     }
 
     fn supports(&self, workload: &str) -> bool {
-        !workload.starts_with("memo") && workload != "open"
+        matches!(
+            workload,
+            "set" | "get cold" | "get warm" | "1MiB set" | "1MiB get"
+        )
     }
 
     fn begin(&mut self, workload: &str, dir: &Path, n: usize) -> Result<()> {

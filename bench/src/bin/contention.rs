@@ -96,7 +96,10 @@ impl Rng {
 }
 
 fn open(store: &str, dir: &Path) -> Result<Bucket> {
-    Ok(Bucket::builder(dir).store(store).backend("msgpack").open()?)
+    Ok(Bucket::builder(dir)
+        .store(store)
+        .backend("msgpack")
+        .open()?)
 }
 
 /// One worker's loop on an opened bucket: 90% gets, 10% sets, until `deadline`.
@@ -106,7 +109,7 @@ fn work(bucket: &Bucket, keys: u64, seed: u64, deadline: Instant) -> Result<Samp
     while Instant::now() < deadline {
         let k = rng.next() % keys;
         let key = ("user", k);
-        if rng.next() % 10 == 0 {
+        if rng.next().is_multiple_of(10) {
             let v = value(k);
             let t = Instant::now();
             bucket.set(&key, &v)?;
@@ -176,7 +179,9 @@ fn run_threads(store: &str, dir: &Path, a: &Args) -> Result<(Samples, f64)> {
         .collect();
     let mut all = Samples::default();
     for h in handles {
-        let s = h.join().map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+        let s = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
         all.get.extend(s.get);
         all.set.extend(s.set);
     }
@@ -206,7 +211,7 @@ fn run_redb_threads(dir: &Path, a: &Args) -> Result<(Samples, f64)> {
                 let mut s = Samples::default();
                 while Instant::now() < deadline {
                     let k = rng.next() % keys;
-                    if rng.next() % 10 == 0 {
+                    if rng.next().is_multiple_of(10) {
                         let t = Instant::now();
                         c.cache_set(format!("user{k}"), value(k))?;
                         s.set.push(t.elapsed().as_nanos() as u64);
@@ -225,7 +230,9 @@ fn run_redb_threads(dir: &Path, a: &Args) -> Result<(Samples, f64)> {
         .collect();
     let mut all = Samples::default();
     for h in handles {
-        let s = h.join().map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+        let s = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
         all.get.extend(s.get);
         all.set.extend(s.set);
     }
