@@ -664,6 +664,18 @@ impl Store for LmdbStore {
         FileLocks::new(&self.shared.path).try_lock(digest)
     }
 
+    fn capabilities(&self) -> bucketcache_core::Capabilities {
+        let mut c = bucketcache_core::Capabilities::default();
+        // The usage and recency index is kept when the environment has its meta database.
+        let indexed = self.shared.meta.is_some();
+        c.recency = indexed;
+        c.stat = true;
+        c.conditional_remove = true;
+        c.usage = indexed;
+        c.eviction_candidates = indexed;
+        c.locks = cfg!(target_os = "linux");
+        c
+    }
     fn check_guarantees(
         &self,
         _budget: bool,

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 /// What went wrong talking to Redis.
 ///
-/// A [`Bucket`](bucketcache_core::Bucket) reports a store failure as
-/// [`bucketcache_core::Error::Io`], whose `source` is an [`io::Error`] of the kind
+/// A `Bucket` reports a store failure as
+/// [`bucketcache_traits::Error::Io`], whose `source` is an [`io::Error`] of the kind
 /// [`kind`](Self::kind) wrapping this error: match the kind, or find this type with
 /// [`RedisStoreError::find`].
 #[derive(Debug, thiserror::Error)]
