@@ -220,6 +220,37 @@ impl Error {
         }
     }
 
+    /// The kind of the store failure behind this error, for a caller to branch on (retry a
+    /// store that is [`Unavailable`](crate::store::StoreErrorKind::Unavailable), read again
+    /// after [`OutcomeUnknown`](crate::store::StoreErrorKind::OutcomeUnknown), …); `None` for
+    /// errors that are not a store's (a configuration, a key, an encoding).
+    ///
+    /// ```
+    /// use bucketcache_traits::{store::StoreErrorKind, Error};
+    /// let e = Error::Io {
+    ///     path: "/c/x.json".into(),
+    ///     source: std::io::ErrorKind::PermissionDenied.into(),
+    /// };
+    /// assert_eq!(e.store_error_kind(), Some(StoreErrorKind::PermissionDenied));
+    /// let e = Error::EntryTooLarge { size: 9, limit: 8 };
+    /// assert_eq!(e.store_error_kind(), Some(StoreErrorKind::TooLarge));
+    /// assert_eq!(Error::Config("x".into()).store_error_kind(), None);
+    /// ```
+    pub fn store_error_kind(&self) -> Option<crate::store::StoreErrorKind> {
+        use crate::store::StoreErrorKind;
+        match self {
+            Error::Io { source, .. } | Error::Directory { source, .. } => {
+                Some(StoreErrorKind::of(source))
+            }
+            Error::EntryTooLarge { .. } => Some(StoreErrorKind::TooLarge),
+            Error::HelperFile(HelperFileError::Io { source, .. }) => {
+                Some(StoreErrorKind::of(source))
+            }
+            Error::HelperFile(_) => Some(StoreErrorKind::Invalid),
+            _ => None,
+        }
+    }
+
     /// An [`Error::Io`] on `path`.
     #[doc(hidden)]
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {

@@ -15,7 +15,8 @@ mod record;
 mod registry;
 
 pub use bucketcache_traits::store::{
-    AsyncStoreOps, BoxFuture, Capabilities, Fetched, Kind, Listed, ReadLimits, Store,
+    AsyncStoreOps, BoxFuture, Capabilities, Fetched, Kind, Listed, ReadLimits, Store, StoreError,
+    StoreErrorKind,
 };
 pub use fs::FsStore;
 pub use helper_file::{open_helper_file, HelperFileError};

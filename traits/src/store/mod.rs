@@ -14,11 +14,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 mod capabilities;
+mod error;
 mod native_async;
 mod registration;
 mod types;
 
 pub use capabilities::Capabilities;
+pub use error::{StoreError, StoreErrorKind};
 pub use native_async::{AsyncStoreOps, BoxFuture};
 pub use registration::{StoreFactory, StoreOptions, StoreRegistration};
 pub use types::{Degradation, Guarantee, HelperFileError, Lease, Locked, Usage};
