@@ -136,7 +136,8 @@ impl Expiration {
         Self::from_timestamp_micros(micros)
     }
 
-    fn date(&self) -> (i64, u32, u32) {
+    /// The civil date, computed once (year, month, day).
+    pub(crate) fn date(&self) -> (i64, u32, u32) {
         civil_from_days(self.micros.div_euclid(MICROS_PER_DAY))
     }
 

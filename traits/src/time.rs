@@ -43,7 +43,8 @@ impl IsoText {
     /// The text of `e` (truncated to the microsecond).
     pub fn new(e: &Expiration) -> IsoText {
         let mut buf = [0u8; 32];
-        let (year, micros) = (e.year(), e.microsecond());
+        let (year, month, day) = e.date();
+        let micros = e.microsecond();
         if !(0..=9999).contains(&year) {
             // Years Python cannot hold: chrono's `%Y` (signed, at least four digits).
             let mut text = String::with_capacity(32);
@@ -65,8 +66,8 @@ impl IsoText {
             }
         };
         put(0, 4, year as u32);
-        put(5, 2, e.month());
-        put(8, 2, e.day());
+        put(5, 2, month);
+        put(8, 2, day);
         put(11, 2, e.hour());
         put(14, 2, e.minute());
         put(17, 2, e.second());
