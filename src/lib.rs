@@ -40,6 +40,7 @@ pub use bucketcache_core::{
     freshness, lookup_fresh_async, refresh, Computation, Fresh, RefreshSlot,
 };
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
+pub use bucketcache_core::{traits, Capabilities, Usage};
 /// The plugin host: backends loaded at run time from shared libraries (crate
 /// `bucketcache-plugin-host`, where every `unsafe` of plugin loading lives).
 pub use bucketcache_plugin_host as plugins;

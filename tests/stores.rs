@@ -78,3 +78,44 @@ fn a_config_with_bad_store_options_is_an_error() {
     .unwrap();
     assert!(Bucket::from_config(&config).is_err());
 }
+
+#[test]
+fn each_store_describes_what_it_supports_in_its_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = open_store("fs", StoreOptions::new(dir.path().join("fs"))).unwrap();
+    let c = fs.capabilities();
+    assert!(
+        c.plain_directory && c.stat && c.recency && c.budget_record,
+        "{c}"
+    );
+    assert!(!c.usage && !c.expiry && c.max_value_bytes.is_none(), "{c}");
+    let lmdb = open_store("lmdb", StoreOptions::new(dir.path().join("lmdb"))).unwrap();
+    let c = lmdb.capabilities();
+    assert!(
+        c.usage && c.eviction_candidates && c.stat && !c.plain_directory,
+        "{c}"
+    );
+}
+
+#[test]
+fn a_backend_crate_built_on_the_traits_crate_alone_registers_explicitly() {
+    // The json crate depends on bucketcache-traits only: its `register()` reaches core's
+    // registry (the same origin registering again is harmless) and the backend is usable.
+    bucketcache_json::register().unwrap();
+    bucketcache_keymakers::register().unwrap();
+    let b = bucketcache::registry::backend("json", &serde_json::Value::Null).unwrap();
+    assert_eq!(b.file_extension(), "json");
+    // Another origin claiming the name is refused synchronously, with the registry's error.
+    fn nothing(
+        _: &bucketcache::registry::BackendOptions,
+    ) -> bucketcache::Result<Arc<dyn bucketcache::Backend>> {
+        Err(bucketcache::Error::Config("never built".into()))
+    }
+    let err =
+        bucketcache::traits::registration::register_backend_factory("json", "an-impostor", nothing)
+            .unwrap_err();
+    assert!(
+        matches!(err, bucketcache::Error::DuplicateName { .. }),
+        "{err}"
+    );
+}

@@ -198,7 +198,7 @@ pub fn local_text(e: Option<&Expiration>) -> String {
         || "never".to_owned(),
         |e| {
             Local
-                .from_utc_datetime(e)
+                .from_utc_datetime(&chrono::NaiveDateTime::from(*e))
                 .format("%Y-%m-%d %H:%M:%S %:z")
                 .to_string()
         },
@@ -208,7 +208,7 @@ pub fn local_text(e: Option<&Expiration>) -> String {
 /// The expiration in the local time zone as RFC 3339 (for `--json`).
 pub fn local_rfc3339(e: &Expiration) -> String {
     Local
-        .from_utc_datetime(e)
+        .from_utc_datetime(&chrono::NaiveDateTime::from(*e))
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 

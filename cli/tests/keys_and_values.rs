@@ -123,7 +123,7 @@ fn keys_given_as_json_name_the_same_files_as_rust_keys() {
 #[test]
 fn set_with_a_lifetime_writes_an_expiration() {
     let tmp = tempfile::tempdir().unwrap();
-    let before = chrono::Utc::now().naive_utc();
+    let before: bucketcache::Expiration = chrono::Utc::now().naive_utc().into();
     bc().args(["set", "--lifetime", "1h30m"])
         .arg(tmp.path())
         .args(["\"k\"", "\"v\""])

@@ -153,40 +153,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 /// location is listed again when they run out.
 const MAX_CANDIDATES: usize = 32_768;
 
-/// What a budget counts: entries and their bytes.
-///
-/// ```
-/// use bucketcache_core::budget::Usage;
-/// let u = Usage::new(10, 4096);
-/// assert!(u.is_over(Some(4000), None));
-/// assert!(!u.is_over(Some(4096), Some(10)));
-/// assert!(u.is_over(None, Some(9)));
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Usage {
-    /// Number of entries.
-    pub entries: u64,
-    /// Their total size in bytes.
-    pub bytes: u64,
-}
-
-impl Usage {
-    /// Usage of `entries` entries totalling `bytes` bytes.
-    pub fn new(entries: u64, bytes: u64) -> Self {
-        Usage { entries, bytes }
-    }
-
-    /// Whether this is over `max_bytes` or `max_entries` (`None`: no limit).
-    pub fn is_over(&self, max_bytes: Option<u64>, max_entries: Option<u64>) -> bool {
-        max_bytes.is_some_and(|m| self.bytes > m) || max_entries.is_some_and(|m| self.entries > m)
-    }
-
-    fn remove(&mut self, size: u64) {
-        self.entries = self.entries.saturating_sub(1);
-        self.bytes = self.bytes.saturating_sub(size);
-    }
-}
+pub use bucketcache_traits::Usage;
 
 /// Orders `entries` for eviction: least recently used first (unknown use first), then by name.
 pub(crate) fn eviction_order(entries: &mut [Listed]) {
@@ -351,11 +318,11 @@ impl Budget {
     /// Refuses an entry of `size` bytes that can never fit this budget.
     pub(crate) fn admit(&self, size: u64) -> crate::Result<()> {
         if self.max_bytes.is_some_and(|m| size > m) || self.max_entries == Some(0) {
-            return Err(crate::Error::OverBudget {
+            return Err(crate::Error::over_budget(
                 size,
-                max_bytes: self.max_bytes,
-                max_entries: self.max_entries,
-            });
+                self.max_bytes,
+                self.max_entries,
+            ));
         }
         Ok(())
     }

@@ -640,11 +640,11 @@ impl BucketBuilder {
         let budgeted = self.max_bytes.is_some() || self.max_entries.is_some();
         let degraded = store.check_guarantees(budgeted, self.single_flight_across);
         if let (false, Some(first)) = (self.allow_degraded, degraded.first()) {
-            return Err(Error::Degraded {
-                guarantee: first.guarantee,
-                path: first.path.clone(),
-                reason: first.reason.clone(),
-            });
+            return Err(Error::degraded(
+                first.guarantee,
+                first.path.clone(),
+                first.reason.clone(),
+            ));
         }
         for d in &degraded {
             tracing::warn!(guarantee = %d.guarantee, path = %d.path.display(), reason = %d.reason,

@@ -325,6 +325,7 @@ impl Inspector {
                             Verdict::Live => State::Ok,
                             Verdict::Expired => State::Expired,
                             Verdict::LifetimeChanged => State::LifetimeChanged,
+                            _ => State::Expired, // a verdict of a later release: not live
                         }
                     }
                     Err(e) => State::Corrupt(e.to_string()),
@@ -342,7 +343,8 @@ impl Inspector {
                     self.max_entry_bytes
                 ))
             }
-            Ok(Fetched::Rejected) => {
+            Ok(_) => {
+                // Rejected: its first bytes cannot begin an entry of this format.
                 State::Corrupt(format!("does not begin like a {} entry", backend.name()))
             }
             Err(e) => State::Unreadable(e.to_string()),

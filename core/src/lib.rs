@@ -36,6 +36,7 @@ pub mod validate;
 pub use async_bucket::AsyncBucket;
 pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
 pub use bucket::Bucket;
+pub use bucketcache_traits::{Degradation, Guarantee};
 pub use builder::{BucketBuilder, PYTHON_KEYMAKER};
 pub use config::BucketConfig;
 pub use deferred::{deferred_write, DeferredWriteBucket};
@@ -45,11 +46,14 @@ pub use keymaker::{KeyError, KeyMaker};
 pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
 pub use refresh::RefreshSlot;
 pub use revalidate::{lookup_fresh_async, Computation, Fresh};
-pub use stats::{Degradation, Guarantee, Stats};
+pub use stats::Stats;
 pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 
-/// Re-exported: expirations are `chrono::NaiveDateTime` (naive UTC).
+/// The seams (traits, types, errors, registration), also usable without the bucket engine.
+pub use bucketcache_traits as traits;
+pub use bucketcache_traits::{Capabilities, Usage};
+/// Re-exported: an [`Expiration`] converts to and from `chrono::NaiveDateTime` (naive UTC).
 pub use chrono;
 /// Re-exported: the `Backend` and `KeyMaker` traits take `erased_serde` values.
 pub use erased_serde;
@@ -59,3 +63,13 @@ pub use inventory;
 pub use memoize::log_uncached;
 /// Re-exported: [`CachedCallInfo::callargs`] holds `serde_json` values.
 pub use serde_json;
+
+/// Registers a [`registry::BackendCrate`] type (see [`mod@backend_crate`]): the `inventory` entry
+/// and `pub fn register()`. The same macro as `bucketcache_traits::backend_crate!`, which a
+/// backend crate depending on bucketcache-traits alone uses.
+#[macro_export]
+macro_rules! backend_crate {
+    ($backend:ty) => {
+        $crate::traits::backend_crate!($backend);
+    };
+}

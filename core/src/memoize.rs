@@ -657,7 +657,7 @@ pub(crate) fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
     match bucket.store().try_lock(digest) {
         Ok(Locked::Acquired(lease)) => Attempt::Done(Some(lease)),
         Ok(Locked::Busy) => Attempt::Busy,
-        Ok(Locked::Unsupported) => Attempt::Done(None),
+        Ok(_) => Attempt::Done(None), // unsupported
         Err(e) => {
             tracing::debug!(digest, error = %e, "cannot take the entry's cross-process lock: computing without it");
             Attempt::Done(None)

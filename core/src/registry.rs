@@ -13,9 +13,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, Once, OnceLock, RwLock};
 
-use serde::de::DeserializeOwned;
+use bucketcache_traits::registration::Pending;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -24,50 +24,10 @@ use crate::validate::validate_backend;
 
 pub use crate::backend_crate::{factory, BackendCrate};
 
-/// Options given to a backend factory: `null` for the defaults, or a JSON object (converted from
-/// TOML when the configuration is TOML).
-pub type BackendOptions = serde_json::Value;
-
-/// Builds a backend from its options.
-pub type BackendFactory = fn(&BackendOptions) -> Result<Arc<dyn Backend>>;
-
-/// A backend crate's entry in the registry, submitted with `inventory::submit!`.
-///
-/// ```
-/// # use std::sync::Arc;
-/// # use bucketcache_core::registry::{BackendRegistration, BackendOptions};
-/// # use bucketcache_core::{Backend, Result};
-/// # fn factory(_: &BackendOptions) -> Result<Arc<dyn Backend>> {
-/// #     Err(bucketcache_core::Error::Config("this example registers no real format".into()))
-/// # }
-/// inventory::submit! {
-///     BackendRegistration { name: "myformat", origin: env!("CARGO_PKG_NAME"), factory }
-/// }
-/// ```
-#[derive(Debug)]
-pub struct BackendRegistration {
-    /// The registry name, equal to the backend's `name()`.
-    pub name: &'static str,
-    /// The crate that submits it (`env!("CARGO_PKG_NAME")`).
-    pub origin: &'static str,
-    /// Builds the backend from options.
-    pub factory: BackendFactory,
-}
-
-inventory::collect!(BackendRegistration);
-
-/// A keymaker crate's entry in the registry, submitted with `inventory::submit!`.
-#[derive(Debug)]
-pub struct KeyMakerRegistration {
-    /// The registry name, equal to the keymaker's `name()`.
-    pub name: &'static str,
-    /// The crate that submits it.
-    pub origin: &'static str,
-    /// Builds the keymaker.
-    pub factory: fn() -> Arc<dyn KeyMaker>,
-}
-
-inventory::collect!(KeyMakerRegistration);
+pub use bucketcache_traits::registration::{
+    options, BackendFactory, BackendOptions, BackendRegistration, KeyMakerFactory,
+    KeyMakerRegistration,
+};
 
 /// What a distribution of bucketcache (the `bucketcache` facade crate, or a program that bundles
 /// its own set of crates on top of core) declares: which crates are its own, and which backend
@@ -222,6 +182,7 @@ struct Registry {
 }
 
 fn global() -> &'static RwLock<Registry> {
+    ensure_registrar();
     static GLOBAL: OnceLock<RwLock<Registry>> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let mut reg = Registry::default();
@@ -247,6 +208,57 @@ fn global() -> &'static RwLock<Registry> {
         }
         RwLock::new(reg)
     })
+}
+
+/// Installs this registry as where the explicit registrations of crates that depend on
+/// bucketcache-traits only go (`register()` of a backend, keymaker or store crate), and applies
+/// those made before it was used. Called before every use of a registry.
+pub(crate) fn ensure_registrar() {
+    static ONCE: Once = Once::new();
+    static EARLY: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+    ONCE.call_once(|| {
+        let early = bucketcache_traits::registration::install_registrar(apply);
+        *EARLY.lock().unwrap_or_else(|p| p.into_inner()) = early;
+    });
+    let early = std::mem::take(&mut *EARLY.lock().unwrap_or_else(|p| p.into_inner()));
+    for registration in early {
+        let what = format!("{registration:?}");
+        let backend = matches!(registration, Pending::Backend { .. });
+        if let Err(e) = apply(registration) {
+            // Made before any registry was there to answer: kept like a refused `inventory`
+            // submission (a lookup of the name says why).
+            tracing::warn!(registration = %what, error = %e, "an explicit registration was refused");
+            if backend {
+                write().refused.push(e.to_string());
+            }
+        }
+    }
+}
+
+/// Where the explicit registrations of bucketcache-traits go.
+fn apply(registration: Pending) -> Result<()> {
+    match registration {
+        Pending::Backend {
+            name,
+            origin,
+            factory,
+        } => register_backend_factory(&name, &origin, factory),
+        Pending::KeyMaker {
+            name,
+            origin,
+            factory,
+        } => register_keymaker(&name, &origin, factory),
+        Pending::Store {
+            name,
+            schemes,
+            origin,
+            factory,
+        } => {
+            let schemes: Vec<&str> = schemes.iter().map(String::as_str).collect();
+            crate::store::register_store(&name, &schemes, &origin, factory)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn read() -> std::sync::RwLockReadGuard<'static, Registry> {
@@ -543,29 +555,6 @@ pub fn register_keymaker(
     factory: fn() -> Arc<dyn KeyMaker>,
 ) -> Result<()> {
     write().add_keymaker(name, origin, factory)
-}
-
-/// Reads a backend's typed options from [`BackendOptions`]; `null` gives `T::default()`. Unknown
-/// option names are refused (the config struct must use `#[serde(deny_unknown_fields)]`), and the
-/// error names the backend and the option.
-///
-/// ```
-/// #[derive(Default, serde::Deserialize)]
-/// #[serde(deny_unknown_fields, default)]
-/// struct Opts { indent: Option<usize> }
-/// let bad = serde_json::json!({"indnet": 2});
-/// let err = bucketcache_core::registry::options::<Opts>("json", &bad).err().unwrap();
-/// assert!(err.to_string().contains("indnet"));
-/// ```
-pub fn options<T: DeserializeOwned + Default>(
-    backend: &str,
-    options: &BackendOptions,
-) -> Result<T> {
-    if options.is_null() {
-        return Ok(T::default());
-    }
-    serde_json::from_value(options.clone())
-        .map_err(|e| Error::Config(format!("options of backend {backend:?}: {e}")))
 }
 
 /// The digest lengths (hex digits) of every registered keymaker: what tells an entry's name from

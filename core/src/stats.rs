@@ -1,7 +1,5 @@
 //! Counters of what a [`Bucket`](crate::Bucket) did since it was opened: [`Stats`].
 
-use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of a bucket's counters since it was opened (shared by its clones and its
@@ -82,76 +80,7 @@ pub struct Stats {
     pub stale_if_error_answers: u64,
 }
 
-/// A guarantee a bucket may be configured with and that needs something of its location
-/// (see [`Degradation`]).
-///
-/// ```
-/// use bucketcache_core::Guarantee;
-/// assert_eq!(Guarantee::DiskBudget.to_string(), "disk budget shared by processes");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Guarantee {
-    /// The disk budget (`max_bytes`, `max_entries`) kept across every process using the
-    /// location: it needs the budget's record (for the file store, `.bucketcache-budget`), a
-    /// regular file this process can open, read, write and lock.
-    DiskBudget,
-    /// A memoized computation runs once per cache rather than once per process: it needs the
-    /// store's cross-process locks (for directory stores, `.bucketcache-locks`).
-    SingleFlightAcrossProcesses,
-}
-
-impl fmt::Display for Guarantee {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Guarantee::DiskBudget => "disk budget shared by processes",
-            Guarantee::SingleFlightAcrossProcesses => "single flight across processes",
-        })
-    }
-}
-
-/// A guarantee that is off, the helper file it needs, and why (from [`Stats::degraded`], or in
-/// [`Error::Degraded`](crate::Error::Degraded)).
-///
-/// ```
-/// use bucketcache_core::{Degradation, Guarantee};
-/// let d = Degradation::new(Guarantee::DiskBudget, "/c/.bucketcache-budget", "it is a directory");
-/// assert_eq!(d.guarantee, Guarantee::DiskBudget);
-/// assert!(d.to_string().contains("/c/.bucketcache-budget"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Degradation {
-    /// What is off.
-    pub guarantee: Guarantee,
-    /// The file it needs.
-    pub path: PathBuf,
-    /// Why it cannot be used, and what the bucket does instead.
-    pub reason: String,
-}
-
-impl Degradation {
-    /// `guarantee` is off because of `path`, for `reason`.
-    pub fn new(guarantee: Guarantee, path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Degradation {
-            guarantee,
-            path: path.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for Degradation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} is off: {}: {}",
-            self.guarantee,
-            self.path.display(),
-            self.reason
-        )
-    }
-}
+pub use bucketcache_traits::{Degradation, Guarantee};
 
 impl Stats {
     /// Memory hits and store hits.

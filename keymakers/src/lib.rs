@@ -28,9 +28,9 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use bucketcache_core::registry::{self, KeyMakerRegistration};
-use bucketcache_core::{Backend, KeyError, KeyMaker};
 use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
+use bucketcache_traits::registration::{self, KeyMakerRegistration};
+use bucketcache_traits::{Backend, KeyError, KeyMaker};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -243,10 +243,10 @@ inventory::submit! {
 /// let names = bucketcache_core::registry::keymakers();
 /// assert!(["default", "streaming", "python"].iter().all(|n| names.iter().any(|m| m == n)));
 /// ```
-pub fn register() -> bucketcache_core::Result<()> {
-    registry::register_keymaker(DEFAULT, ORIGIN, default_factory)?;
-    registry::register_keymaker(STREAMING, ORIGIN, streaming_factory)?;
-    registry::register_keymaker(PYTHON, ORIGIN, python_factory)?;
+pub fn register() -> bucketcache_traits::Result<()> {
+    registration::register_keymaker(DEFAULT, ORIGIN, default_factory)?;
+    registration::register_keymaker(STREAMING, ORIGIN, streaming_factory)?;
+    registration::register_keymaker(PYTHON, ORIGIN, python_factory)?;
     Ok(())
 }
 

@@ -286,7 +286,10 @@ fn failing_serialize_impls_are_serialize_errors() {
 fn registered_by_name() {
     register().unwrap();
     for name in [DEFAULT, STREAMING, PYTHON] {
-        assert_eq!(registry::keymaker(name).unwrap().name(), name);
+        assert_eq!(
+            bucketcache_core::registry::keymaker(name).unwrap().name(),
+            name
+        );
     }
 }
 

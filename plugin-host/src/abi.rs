@@ -119,7 +119,7 @@ impl ExpirationC {
         match e {
             None => ExpirationC::NONE,
             Some(e) => ExpirationC {
-                micros: e.and_utc().timestamp_micros(),
+                micros: e.timestamp_micros(),
                 present: 1,
                 reserved: 0,
             },
@@ -130,8 +130,8 @@ impl ExpirationC {
     pub fn to_expiration(self) -> Result<Option<Expiration>, String> {
         match self.present {
             0 => Ok(None),
-            1 => chrono::DateTime::from_timestamp_micros(self.micros)
-                .map(|d| Some(d.naive_utc()))
+            1 => Expiration::from_timestamp_micros(self.micros)
+                .map(Some)
                 .ok_or_else(|| format!("expiration {} µs is out of range", self.micros)),
             p => Err(format!("expiration flag is {p}, must be 0 or 1")),
         }

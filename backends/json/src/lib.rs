@@ -19,7 +19,7 @@
 //! * the key order of the envelope does not matter (Python 2 wrote `expiration_date` first);
 //! * the document must be an object with exactly the keys `value` and `expiration_date`
 //!   (a missing key crashed the original; here it is a decode error, i.e. a miss);
-//! * the expiration is `null`, or text read by [`bucketcache_core::time::parse_expiration`]; a
+//! * the expiration is `null`, or text read by [`bucketcache_traits::time::parse_expiration`]; a
 //!   time-zone offset or unreadable text is a decode error (the original crashed or used
 //!   `dateutil`'s guesses). An empty string means "never expires", as in the original, where
 //!   `""` is falsy;
@@ -34,10 +34,10 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use bucketcache_core::registry::BackendCrate;
-use bucketcache_core::time::{parse_expiration, IsoText};
-use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
 use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
+use bucketcache_traits::registration::BackendCrate;
+use bucketcache_traits::time::{parse_expiration, IsoText};
+use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, StoredValue};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
@@ -92,9 +92,9 @@ impl fmt::Debug for JsonBackend {
 impl JsonBackend {
     /// A backend with these options; options out of range (see [`JsonConfig::validate`]) are
     /// refused.
-    pub fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
+    pub fn new(config: JsonConfig) -> bucketcache_traits::Result<Self> {
         config.validate().map_err(|e| {
-            bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+            bucketcache_traits::Error::Config(format!("options of backend {NAME:?}: {e}"))
         })?;
         // The envelope counts as one level.
         let options = config.pyjson_options().max_depth(Some(MAX_DEPTH + 1));
@@ -358,12 +358,12 @@ impl BackendCrate for JsonBackend {
     const EXTENSION: &'static str = EXTENSION;
     const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
     type Config = JsonConfig;
-    fn new(config: JsonConfig) -> bucketcache_core::Result<Self> {
+    fn new(config: JsonConfig) -> bucketcache_traits::Result<Self> {
         JsonBackend::new(config)
     }
 }
 
-bucketcache_core::backend_crate!(JsonBackend);
+bucketcache_traits::backend_crate!(JsonBackend);
 
 #[cfg(test)]
 mod tests;

@@ -449,10 +449,10 @@ mod tests {
 #[derive(Debug)]
 pub(crate) struct SharedTree(pub(crate) Tree);
 
-impl bucketcache_core::ValueTree for SharedTree {
+impl bucketcache_traits::ValueTree for SharedTree {
     fn visit(
         &self,
-        visit: &mut bucketcache_core::ValueVisitor<'_>,
+        visit: &mut bucketcache_traits::ValueVisitor<'_>,
     ) -> Result<(), erased_serde::Error> {
         visit(&mut <dyn erased_serde::Deserializer>::erase(self.0.clone()))
     }

@@ -39,9 +39,9 @@
 //! ```
 #![warn(missing_docs)]
 
-use bucketcache_core::registry::BackendCrate;
-use bucketcache_core::time::{parse_expiration, IsoText};
-use bucketcache_core::{Backend, BackendError, Decoded, Expiration, StoredValue};
+use bucketcache_traits::registration::BackendCrate;
+use bucketcache_traits::time::{parse_expiration, IsoText};
+use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, StoredValue};
 
 mod config;
 mod decode;
@@ -76,7 +76,7 @@ pub struct MsgpackBackend {
 
 impl MsgpackBackend {
     /// A backend with these options (every combination is valid).
-    pub fn new(config: MsgpackConfig) -> bucketcache_core::Result<Self> {
+    pub fn new(config: MsgpackConfig) -> bucketcache_traits::Result<Self> {
         Ok(MsgpackBackend { config })
     }
 
@@ -174,12 +174,12 @@ impl BackendCrate for MsgpackBackend {
     const EXTENSION: &'static str = EXTENSION;
     const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
     type Config = MsgpackConfig;
-    fn new(config: MsgpackConfig) -> bucketcache_core::Result<Self> {
+    fn new(config: MsgpackConfig) -> bucketcache_traits::Result<Self> {
         MsgpackBackend::new(config)
     }
 }
 
-bucketcache_core::backend_crate!(MsgpackBackend);
+bucketcache_traits::backend_crate!(MsgpackBackend);
 
 #[cfg(test)]
 mod tests;

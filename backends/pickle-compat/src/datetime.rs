@@ -2,7 +2,7 @@
 //! `year_hi year_lo month day hour minute second us(3 bytes, big-endian)`. The month byte's
 //! high bit is the `fold` flag (Python 3.6+), which a naive UTC expiration ignores.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use bucketcache_traits::Expiration as NaiveDateTime;
 
 /// Length of the state.
 pub const STATE_LEN: usize = 10;
@@ -16,7 +16,7 @@ pub fn encode_state(dt: &NaiveDateTime) -> Result<[u8; STATE_LEN], String> {
             "year {year} cannot be written as a Python datetime (1 to 9999)"
         ));
     }
-    let us = (dt.nanosecond() / 1000).min(999_999);
+    let us = dt.microsecond();
     let year = year as u16;
     Ok([
         (year >> 8) as u8,
@@ -25,7 +25,6 @@ pub fn encode_state(dt: &NaiveDateTime) -> Result<[u8; STATE_LEN], String> {
         dt.day() as u8,
         dt.hour() as u8,
         dt.minute() as u8,
-        // A leap second (chrono's nanosecond >= 1e9) does not exist in Python.
         dt.second() as u8,
         (us >> 16) as u8,
         (us >> 8) as u8,
@@ -44,9 +43,9 @@ pub fn decode_state(state: &[u8]) -> Result<NaiveDateTime, String> {
     if !(1..=9999).contains(&year) || us > 999_999 {
         return Err(format!("datetime state {s:02x?} is out of range"));
     }
-    NaiveDate::from_ymd_opt(year, month, u32::from(s[3]))
-        .and_then(|d| d.and_hms_micro_opt(u32::from(s[4]), u32::from(s[5]), u32::from(s[6]), us))
-        .filter(|_| s[6] < 60)
+    let (day, hour, minute, second) = (s[3], s[4], s[5], s[6]);
+    let (day, hour, minute, second) = (day.into(), hour.into(), minute.into(), second.into());
+    NaiveDateTime::from_ymd_hms_micro(year, month, day, hour, minute, second, us)
         .ok_or_else(|| format!("datetime state {s:02x?} is not a valid date and time"))
 }
 
@@ -55,7 +54,7 @@ mod tests {
     use super::*;
 
     fn dt(s: &str) -> NaiveDateTime {
-        bucketcache_core::time::parse_expiration(s).unwrap()
+        bucketcache_traits::time::parse_expiration(s).unwrap()
     }
 
     #[test]

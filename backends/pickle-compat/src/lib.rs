@@ -56,11 +56,11 @@ mod writer;
 
 use std::sync::Arc;
 
-use bucketcache_core::registry::BackendCrate;
-use bucketcache_core::{
+use bucketcache_traits::registration::BackendCrate;
+use bucketcache_traits::Expiration as NaiveDateTime;
+use bucketcache_traits::{
     Backend, BackendError, Decoded, Expiration, StoredValue, ValueTree, ValueVisitor,
 };
-use chrono::NaiveDateTime;
 
 pub use config::PickleConfig;
 pub use error::PickleError;
@@ -95,9 +95,9 @@ pub struct PickleBackend {
 
 impl PickleBackend {
     /// A backend with `config`, refused if the config is invalid.
-    pub fn new(config: PickleConfig) -> bucketcache_core::Result<Self> {
+    pub fn new(config: PickleConfig) -> bucketcache_traits::Result<Self> {
         config.validate().map_err(|e| {
-            bucketcache_core::Error::Config(format!("options of backend {NAME:?}: {e}"))
+            bucketcache_traits::Error::Config(format!("options of backend {NAME:?}: {e}"))
         })?;
         Ok(PickleBackend { config })
     }
@@ -252,12 +252,12 @@ impl BackendCrate for PickleBackend {
     const EXTENSION: &'static str = EXTENSION;
     const PYTHON_CLASS_NAME: Option<&'static str> = Some(PYTHON_CLASS_NAME);
     type Config = PickleConfig;
-    fn new(config: PickleConfig) -> bucketcache_core::Result<Self> {
+    fn new(config: PickleConfig) -> bucketcache_traits::Result<Self> {
         PickleBackend::new(config)
     }
 }
 
-bucketcache_core::backend_crate!(PickleBackend);
+bucketcache_traits::backend_crate!(PickleBackend);
 
 #[cfg(test)]
 mod tests;

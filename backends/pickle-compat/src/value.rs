@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::NaiveDateTime;
+use bucketcache_traits::Expiration as NaiveDateTime;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
 use crate::bigint::BigInt;
@@ -229,7 +229,7 @@ impl Value {
 
 /// Formats a datetime as Python's `isoformat()`.
 fn isoformat(dt: &NaiveDateTime) -> String {
-    bucketcache_core::time::format_expiration(dt)
+    bucketcache_traits::time::format_expiration(dt)
 }
 
 /// A deserializer over one value of a checked arena.

@@ -24,7 +24,7 @@ mod serializer;
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use bucketcache_traits::Expiration as NaiveDateTime;
 use serde::ser::Serialize;
 
 use crate::datetime::encode_state;

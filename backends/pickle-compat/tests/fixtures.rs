@@ -55,10 +55,14 @@ struct Nested {
 }
 
 /// Encodes the manifest's value for `key_id` as the Rust type a user would write.
-fn encode_typed(key_id: &str, exp: Option<chrono::NaiveDateTime>) -> Vec<u8> {
+fn encode_typed(key_id: &str, exp: Option<bucketcache_core::Expiration>) -> Vec<u8> {
     let p = backend();
     let b = b(&p);
-    fn enc<T: Serialize>(b: &dyn Backend, v: &T, e: Option<chrono::NaiveDateTime>) -> Vec<u8> {
+    fn enc<T: Serialize>(
+        b: &dyn Backend,
+        v: &T,
+        e: Option<bucketcache_core::Expiration>,
+    ) -> Vec<u8> {
         b.encode(v, e).unwrap()
     }
     match key_id {

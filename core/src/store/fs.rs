@@ -431,7 +431,17 @@ impl Store for FsStore {
         Ok(true)
     }
 
-    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<super::Degradation> {
+    fn capabilities(&self) -> crate::Capabilities {
+        let mut c = crate::Capabilities::default();
+        c.recency = self.supports_recency();
+        c.stat = true;
+        c.conditional_remove = true;
+        c.budget_record = true;
+        c.locks = cfg!(target_os = "linux");
+        c.plain_directory = true;
+        c
+    }
+    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<crate::Degradation> {
         let mut off = Vec::new();
         if budget {
             off.extend(super::record::check_record(&self.dir));

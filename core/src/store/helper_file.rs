@@ -27,51 +27,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Why a helper file was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum HelperFileError {
-    /// Something other than a regular file is at the helper file's path (a symbolic link is
-    /// never followed).
-    #[error("refusing the helper file {path}: it is {found}, not a regular file (a cache never opens its helper files through a link)")]
-    NotRegular {
-        /// The helper file's path.
-        path: PathBuf,
-        /// What is there: "a symbolic link", "a directory", "a FIFO", …
-        found: &'static str,
-    },
-    /// The file could not be opened (or created).
-    #[error("cannot open the helper file {path}: {source}")]
-    Io {
-        /// The helper file's path.
-        path: PathBuf,
-        /// What the file system said.
-        #[source]
-        source: io::Error,
-    },
-}
-
-impl HelperFileError {
-    /// The path of the refused helper file.
-    pub fn path(&self) -> &Path {
-        match self {
-            HelperFileError::NotRegular { path, .. } | HelperFileError::Io { path, .. } => path,
-        }
-    }
-}
-
-impl From<HelperFileError> for io::Error {
-    /// An I/O error carrying the refusal (find it with `get_ref()` and `downcast_ref`).
-    fn from(e: HelperFileError) -> io::Error {
-        let kind = match &e {
-            HelperFileError::NotRegular { .. } => io::ErrorKind::InvalidInput,
-            HelperFileError::Io { source, .. } => source.kind(),
-        };
-        io::Error::new(kind, e)
-    }
-}
+pub use bucketcache_traits::store::HelperFileError;
 
 /// Opens the helper file `path` for reading and writing (creating it, empty, with `create`),
 /// never through a symbolic link, and only if it is a regular file. Its descriptor is closed

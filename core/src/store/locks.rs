@@ -12,20 +12,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A held cross-process lock; dropping it releases it.
-pub trait Lease: Send + fmt::Debug {}
-
-/// The answer of [`super::Store::try_lock`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Locked {
-    /// The lock is ours until the lease is dropped.
-    Acquired(Box<dyn Lease>),
-    /// Another process (or another lease of this one) holds it.
-    Busy,
-    /// This store has no cross-process locks: memoization computes once per process only.
-    Unsupported,
-}
+pub use bucketcache_traits::store::{Lease, Locked};
 
 /// The name of the lock file a directory store keeps (a helper file: never an entry).
 pub const LOCK_FILE: &str = ".bucketcache-locks";

@@ -287,7 +287,7 @@ impl Store for NearStore {
         self.far.try_lock(digest) // computed once per far store, not per near directory
     }
 
-    fn check_guarantees(&self, _budget: bool, single_flight: bool) -> Vec<super::Degradation> {
+    fn check_guarantees(&self, _budget: bool, single_flight: bool) -> Vec<crate::Degradation> {
         // A near cache keeps no shared budget record (see `update_budget_record`); its locks
         // are the far store's.
         self.far.check_guarantees(false, single_flight)

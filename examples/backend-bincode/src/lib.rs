@@ -62,9 +62,8 @@ impl Bincode {
         let expiration = match bytes[4] {
             0 => None,
             1 => Some(
-                chrono::DateTime::from_timestamp_micros(micros)
-                    .ok_or_else(|| BackendError::decode("expiration out of range"))?
-                    .naive_utc(),
+                Expiration::from_timestamp_micros(micros)
+                    .ok_or_else(|| BackendError::decode("expiration out of range"))?,
             ),
             f => return Err(BackendError::decode(format!("bad expiration flag {f}"))),
         };
@@ -103,7 +102,7 @@ impl Backend for Bincode {
             .map_err(BackendError::encode)?;
         out.extend_from_slice(MAGIC);
         out.push(u8::from(expiration.is_some()));
-        let micros = expiration.map_or(0, |e| e.and_utc().timestamp_micros());
+        let micros = expiration.map_or(0, |e| e.timestamp_micros());
         out.extend_from_slice(&micros.to_le_bytes());
         out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
         out.extend_from_slice(&encoded);

@@ -49,8 +49,8 @@ use std::sync::Arc;
 
 use bucketcache_core::backend::HEAD_LEN;
 use bucketcache_core::store::{
-    register_store, Fetched, FileLocks, Kind, Listed, Locked, ReadLimits, Store, StoreOptions,
-    StoreRegistration,
+    register_store, Fetched, FileLocks, Kind, Listed, Locked, ReadLimits, Store, StoreError,
+    StoreErrorKind, StoreOptions, StoreRegistration,
 };
 use heed::{MdbError, RoTxn, RwTxn, WithoutTls};
 use serde::Deserialize;
@@ -85,7 +85,8 @@ pub const DEFAULT_MAX_MAP_SIZE: u64 = if usize::BITS >= 64 { 1 << 40 } else { 1 
 const ATTEMPTS: usize = 16;
 
 /// What can go wrong in the LMDB store. Store operations report it inside an [`io::Error`]
-/// (`source()` or `get_ref()` downcasts to it); opening reports it as
+/// (`std::error::Error::source` downcasts to it; its [`StoreErrorKind`] is inside, in a
+/// [`StoreError`]); opening reports it as
 /// [`bucketcache_core::Error::Store`].
 ///
 /// ```
@@ -171,18 +172,41 @@ pub enum LmdbError {
     },
 }
 
+impl LmdbError {
+    /// The kind of store failure this is, which callers of a bucket branch on with
+    /// `Error::store_error_kind`: a full map that may not grow is
+    /// [`TooLarge`](StoreErrorKind::TooLarge).
+    pub fn store_error_kind(&self) -> StoreErrorKind {
+        match self {
+            LmdbError::MapFull { .. } => StoreErrorKind::TooLarge,
+            LmdbError::NameTooLong { .. }
+            | LmdbError::Options(_)
+            | LmdbError::AlreadyOpened { .. }
+            | LmdbError::HelperFile(_) => StoreErrorKind::Invalid,
+            LmdbError::Broken { .. } | LmdbError::NotLmdb { .. } => StoreErrorKind::Corrupt,
+            LmdbError::OpenReadOnly { .. } => StoreErrorKind::PermissionDenied,
+            LmdbError::LockTimedOut { .. } => StoreErrorKind::Locked,
+            LmdbError::Lmdb { .. } => StoreErrorKind::Io,
+        }
+    }
+}
+
 impl From<LmdbError> for io::Error {
+    /// The file system's own errors keep their `io::Error`; the others are an `io::Error`
+    /// around a [`StoreError`] of [`LmdbError::store_error_kind`] around the `LmdbError`
+    /// (`source()` downcasts to it).
     fn from(e: LmdbError) -> io::Error {
-        match e {
+        let io_kind = match e {
             // The file system's own errors (ENOSPC, EACCES, …) keep their kind.
             LmdbError::Lmdb {
                 source: heed::Error::Io(io),
                 ..
-            } => io,
-            LmdbError::NameTooLong { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
-            LmdbError::LockTimedOut { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
-            other => io::Error::other(other),
-        }
+            } => return io,
+            LmdbError::NameTooLong { .. } => io::ErrorKind::InvalidInput,
+            LmdbError::LockTimedOut { .. } => io::ErrorKind::TimedOut,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(io_kind, StoreError::new(e.store_error_kind(), e))
     }
 }
 
@@ -664,6 +688,18 @@ impl Store for LmdbStore {
         FileLocks::new(&self.shared.path).try_lock(digest)
     }
 
+    fn capabilities(&self) -> bucketcache_core::Capabilities {
+        let mut c = bucketcache_core::Capabilities::default();
+        // The usage and recency index is kept when the environment has its meta database.
+        let indexed = self.shared.meta.is_some();
+        c.recency = indexed;
+        c.stat = true;
+        c.conditional_remove = true;
+        c.usage = indexed;
+        c.eviction_candidates = indexed;
+        c.locks = cfg!(target_os = "linux");
+        c
+    }
     fn check_guarantees(
         &self,
         _budget: bool,
@@ -738,7 +774,7 @@ mod tests {
         }
         .into();
         assert!(matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<LmdbError>()),
+            std::error::Error::source(&e).and_then(|e| e.downcast_ref::<LmdbError>()),
             Some(LmdbError::MapFull { .. })
         ));
         let e: io::Error = LmdbError::Lmdb {

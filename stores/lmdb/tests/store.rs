@@ -87,12 +87,18 @@ fn a_full_map_that_may_not_grow_fails_the_set_and_keeps_the_old_value() {
     let Error::Io { source, .. } = &err else {
         panic!("not an I/O error: {err}");
     };
-    let lmdb = source.get_ref().and_then(|e| e.downcast_ref::<LmdbError>());
+    let lmdb = std::error::Error::source(source).and_then(|e| e.downcast_ref::<LmdbError>());
     assert!(
         matches!(lmdb, Some(LmdbError::MapFull { .. })),
         "not a MapFull error: {err}"
     );
     assert!(err.to_string().contains("full"), "{err}");
+    // Callers branch on the kind, whatever the store.
+    assert_eq!(
+        err.store_error_kind(),
+        Some(bucketcache_core::store::StoreErrorKind::TooLarge),
+        "{err}"
+    );
     assert_eq!(b.get::<String>("k").unwrap().as_deref(), Some("old"));
     drop(b);
     assert_eq!(

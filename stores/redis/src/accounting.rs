@@ -17,8 +17,8 @@
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bucketcache_core::budget::Usage;
-use bucketcache_core::store::{Kind, Listed};
+use bucketcache_traits::store::{Kind, Listed};
+use bucketcache_traits::Usage;
 
 use crate::pool::Call;
 use crate::RedisStore;

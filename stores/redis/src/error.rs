@@ -3,10 +3,12 @@
 use std::io;
 use std::time::Duration;
 
+use bucketcache_traits::store::{StoreError, StoreErrorKind};
+
 /// What went wrong talking to Redis.
 ///
-/// A [`Bucket`](bucketcache_core::Bucket) reports a store failure as
-/// [`bucketcache_core::Error::Io`], whose `source` is an [`io::Error`] of the kind
+/// A `Bucket` reports a store failure as
+/// [`bucketcache_traits::Error::Io`], whose `source` is an [`io::Error`] of the kind
 /// [`kind`](Self::kind) wrapping this error: match the kind, or find this type with
 /// [`RedisStoreError::find`].
 #[derive(Debug, thiserror::Error)]
@@ -228,10 +230,15 @@ impl RedisStoreError {
             if let Some(found) = e.downcast_ref::<RedisStoreError>() {
                 return Some(found);
             }
-            if let Some(found) = e
-                .downcast_ref::<io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<RedisStoreError>())
+            let inner = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref());
+            if let Some(found) = inner.and_then(|i| i.downcast_ref::<RedisStoreError>()) {
+                return Some(found);
+            }
+            // Inside the StoreError that carries its kind.
+            let typed = inner.and_then(|i| i.downcast_ref::<StoreError>());
+            if let Some(found) = typed
+                .and_then(|t| std::error::Error::source(t))
+                .and_then(|s| s.downcast_ref::<RedisStoreError>())
             {
                 return Some(found);
             }
@@ -241,8 +248,27 @@ impl RedisStoreError {
     }
 }
 
+impl RedisStoreError {
+    /// The kind of store failure this is ([`StoreErrorKind`]), which callers of a bucket
+    /// branch on with `Error::store_error_kind`.
+    pub fn store_error_kind(&self) -> StoreErrorKind {
+        match self {
+            RedisStoreError::Config(_) | RedisStoreError::Refused { .. } => StoreErrorKind::Invalid,
+            RedisStoreError::TooLarge { .. } => StoreErrorKind::TooLarge,
+            RedisStoreError::Timeout { .. } => StoreErrorKind::TimedOut,
+            RedisStoreError::OutcomeUnknown { .. } => StoreErrorKind::OutcomeUnknown,
+            RedisStoreError::Unavailable { .. } | RedisStoreError::Backoff { .. } => {
+                StoreErrorKind::Unavailable
+            }
+        }
+    }
+}
+
 impl From<RedisStoreError> for io::Error {
+    /// An `io::Error` of [`RedisStoreError::kind`] around a [`StoreError`] of
+    /// [`RedisStoreError::store_error_kind`] around this error.
     fn from(e: RedisStoreError) -> io::Error {
-        io::Error::new(e.kind(), e)
+        let kind = e.kind();
+        io::Error::new(kind, StoreError::new(e.store_error_kind(), e))
     }
 }

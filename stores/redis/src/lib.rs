@@ -33,7 +33,7 @@
 //! options (`[store_options] connect_timeout_ms = 500` in a config). The errors are
 //! [`RedisStoreError`]s inside the bucket's I/O error; a value larger than the server accepts
 //! (its `proto-max-bulk-len`, read from the server, 512 MB by default) is
-//! [`bucketcache_core::Error::EntryTooLarge`] at `set`, before anything is sent.
+//! [`bucketcache_traits::Error::EntryTooLarge`] at `set`, before anything is sent.
 //!
 //! **Single flight across machines.** A memoized computation runs once per namespace, not once
 //! per machine: its lock is the helper key `<namespace>:.lock:<digest>` (`SET NX PX`), renewed
@@ -62,8 +62,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bucketcache_core::backend::HEAD_LEN;
-use bucketcache_core::store::{
+use bucketcache_traits::backend::HEAD_LEN;
+use bucketcache_traits::store::{
     Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions, StoreRegistration,
 };
 use serde::{Deserialize, Serialize};
@@ -536,7 +536,7 @@ impl Store for RedisStore {
 
     /// The `<ns>:.usage` hash, kept by the scripts that change entries (see the module
     /// `accounting`); counted once, by one script, when a namespace has none.
-    fn usage(&self) -> io::Result<Option<bucketcache_core::budget::Usage>> {
+    fn usage(&self) -> io::Result<Option<bucketcache_traits::Usage>> {
         self.counted_usage().map(Some)
     }
 
@@ -559,12 +559,25 @@ impl Store for RedisStore {
         Ok(lock::try_lock(&self.pool, key, self.lock_ttl)?)
     }
 
+    fn capabilities(&self) -> bucketcache_traits::Capabilities {
+        let mut c = bucketcache_traits::Capabilities::default();
+        c.recency = true;
+        c.stat = true;
+        c.conditional_remove = true;
+        c.usage = true;
+        c.eviction_candidates = true;
+        c.expiry = true;
+        c.locks = true;
+        c.async_ops = self.async_ops().is_some();
+        c.max_value_bytes = self.max_value_bytes();
+        c
+    }
     fn max_value_bytes(&self) -> Option<u64> {
         Some(self.max_value_bytes.load(Ordering::Relaxed))
     }
 
     #[cfg(feature = "async")]
-    fn async_ops(&self) -> Option<&dyn bucketcache_core::store::AsyncStoreOps> {
+    fn async_ops(&self) -> Option<&dyn bucketcache_traits::store::AsyncStoreOps> {
         Some(self)
     }
 }
@@ -606,8 +619,8 @@ fn without_credentials(url: &str) -> String {
 }
 
 /// Opens the store a bucket asked for by URL.
-fn open_store(options: &StoreOptions) -> bucketcache_core::Result<Arc<dyn Store>> {
-    let fail = |reason: String| bucketcache_core::Error::Store {
+fn open_store(options: &StoreOptions) -> bucketcache_traits::Result<Arc<dyn Store>> {
+    let fail = |reason: String| bucketcache_traits::Error::Store {
         store: NAME.to_owned(),
         location: options.location.display().to_string(),
         reason,
@@ -638,8 +651,13 @@ inventory::submit! {
 /// bucketcache_redis::register().unwrap();
 /// assert!(bucketcache_core::store::stores().contains(&"redis".to_string()));
 /// ```
-pub fn register() -> bucketcache_core::Result<()> {
-    bucketcache_core::store::register_store(NAME, SCHEMES, env!("CARGO_PKG_NAME"), open_store)
+pub fn register() -> bucketcache_traits::Result<()> {
+    bucketcache_traits::registration::register_store(
+        NAME,
+        SCHEMES,
+        env!("CARGO_PKG_NAME"),
+        open_store,
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bucketcache_core::store::{Lease, Locked};
+use bucketcache_traits::store::{Lease, Locked};
 
 use crate::error::RedisStoreError;
 use crate::pool::{Call, Pool};

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use bucketcache_core::store::{AsyncStoreOps, BoxFuture, Fetched};
+use bucketcache_traits::store::{AsyncStoreOps, BoxFuture, Fetched};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
 

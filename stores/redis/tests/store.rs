@@ -407,6 +407,12 @@ fn a_server_down_is_an_error_within_the_timeouts_and_the_same_bucket_works_when_
         started.elapsed()
     );
     assert!(redis_error(&err).is_unavailable(), "{err}");
+    // Through the public API, callers branch on the kind without knowing the store.
+    assert_eq!(
+        err.store_error_kind(),
+        Some(bucketcache_core::store::StoreErrorKind::Unavailable),
+        "{err}"
+    );
     assert_eq!(b.get::<i32>("k").unwrap(), Some(1), "memory is unchanged");
     b.unload("other");
     let err = b.get::<i32>("other").unwrap_err();
@@ -765,6 +771,10 @@ fn a_set_that_is_not_answered_has_an_unknown_outcome_of_its_own() {
     );
     assert!(redis.is_outcome_unknown() && redis.is_unavailable());
     assert_eq!(redis.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(
+        err.store_error_kind(),
+        Some(bucketcache_core::store::StoreErrorKind::OutcomeUnknown)
+    );
     assert!(err.to_string().contains("outcome unknown"), "{err}");
     // What the caller may assume: the key holds the old value or the new one, never a mix, and
     // the bucket's memory no longer vouches for the old one (the next read asks Redis).

@@ -1,0 +1,99 @@
+//! How a store crate registers: [`StoreRegistration`] (through `inventory`, or explicitly with
+//! [`crate::registration::register_store`]) and what its factory is given, [`StoreOptions`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Store;
+use crate::error::Result;
+
+/// What a store factory is given.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// The bucket's path: a directory, or a network store's namespace.
+    pub location: PathBuf,
+    /// The URL when the store was chosen by one (`redis://host:6379/0`), else `None`.
+    pub url: Option<String>,
+    /// Whether writes must be durable (synced) before they are reported done.
+    pub durable: bool,
+    /// The store's own options (`[store_options]` in a config), `null` for its defaults.
+    pub options: serde_json::Value,
+    /// The largest entry the bucket reads: a store never loads more than this to judge an
+    /// entry (`None`: the default limit).
+    pub max_entry_bytes: Option<u64>,
+    /// How long a lock of the store (such as LMDB's resize lock) is waited for before the
+    /// operation fails with an error naming it (`None`: the default,
+    /// bucketcache-core's `budget::DEFAULT_LOCK_TIMEOUT`).
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+impl StoreOptions {
+    /// Options for a store at `location`.
+    pub fn new(location: impl Into<PathBuf>) -> Self {
+        StoreOptions {
+            location: location.into(),
+            ..Default::default()
+        }
+    }
+
+    /// With a URL.
+    pub fn url(mut self, url: Option<String>) -> Self {
+        self.url = url;
+        self
+    }
+
+    /// Durable or not.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// With the bucket's entry size limit.
+    pub fn max_entry_bytes(mut self, max: u64) -> Self {
+        self.max_entry_bytes = Some(max);
+        self
+    }
+
+    /// With the bucket's lock timeout.
+    pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// With the store's own options.
+    pub fn options(mut self, options: serde_json::Value) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+/// Opens a store.
+pub type StoreFactory = fn(&StoreOptions) -> Result<Arc<dyn Store>>;
+
+/// A store crate's entry in the registry, submitted with `inventory::submit!`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use bucketcache_traits::store::{StoreOptions, StoreRegistration};
+/// # use bucketcache_traits::{Error, Result, Store};
+/// fn open(o: &StoreOptions) -> Result<Arc<dyn Store>> {
+///     Err(Error::Config(format!("this example opens nothing at {}", o.location.display())))
+/// }
+/// inventory::submit! {
+///     StoreRegistration { name: "my-place", schemes: &[], origin: env!("CARGO_PKG_NAME"), factory: open }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct StoreRegistration {
+    /// The registry name (`lmdb`).
+    pub name: &'static str,
+    /// URL schemes that select it (`["redis", "rediss"]`), if any.
+    pub schemes: &'static [&'static str],
+    /// The crate that submits it.
+    pub origin: &'static str,
+    /// Opens it.
+    pub factory: StoreFactory,
+}
+
+inventory::collect!(StoreRegistration);
