@@ -527,8 +527,14 @@ fn prune_drops_the_memory_copies_of_what_it_removes_and_keeps_the_live_ones() {
     assert!(b.is_loaded("soon") && b.is_loaded("forever"));
     let pruned = b.prune().unwrap();
     assert_eq!((pruned.files, pruned.skipped), (1, 0));
-    assert!(!b.is_loaded("soon"), "a pruned entry's copy must go with its file");
-    assert!(b.is_loaded("forever"), "prune must not evict live entries from memory");
+    assert!(
+        !b.is_loaded("soon"),
+        "a pruned entry's copy must go with its file"
+    );
+    assert!(
+        b.is_loaded("forever"),
+        "prune must not evict live entries from memory"
+    );
     assert_eq!(b.get::<i32>("soon").unwrap(), None);
     assert_eq!(b.get::<i32>("forever").unwrap(), Some(2));
 }
