@@ -16,6 +16,7 @@ use crate::stats::Degradation;
 
 mod fs;
 mod helper_file;
+mod layer;
 mod locks;
 mod native_async;
 pub(crate) mod near;
@@ -24,6 +25,7 @@ mod registry;
 
 pub use fs::FsStore;
 pub use helper_file::{open_helper_file, HelperFileError};
+pub use layer::StoreLayer;
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use native_async::{AsyncStoreOps, BoxFuture};
 pub use near::{NearStore, DEFAULT_NEAR_TTL};
