@@ -194,6 +194,21 @@ impl Bucket {
             }
         }
     }
+
+    /// [`evict`](Self::evict) for a batch, removed by the store in one go
+    /// ([`Store::remove_all_if_unchanged`]): the size removed of each victim.
+    pub(crate) fn evict_all(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        let changes: Vec<_> = victims.iter().map(|v| self.forget_file(&v.name)).collect();
+        let removed = self.inner.store.remove_all_if_unchanged(victims);
+        drop(changes);
+        for (victim, size) in victims.iter().zip(&removed) {
+            if let Some(size) = size {
+                bump(&self.inner.counters.store_evictions);
+                tracing::debug!(file = %victim.name, size, "evicted (disk budget)");
+            }
+        }
+        removed
+    }
 }
 
 /// Whether a failed store write may have happened all the same (a request sent but not

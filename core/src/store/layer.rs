@@ -15,8 +15,9 @@
 //!   inner store's native async reads must see the change too;
 //! - writes: override [`write_expiring`](StoreLayer::write_expiring) (the provided
 //!   [`write`](StoreLayer::write) goes through it) and `async_ops` likewise;
-//! - removals: [`remove`](StoreLayer::remove), [`remove_if`](StoreLayer::remove_if) and
-//!   [`remove_if_unchanged`](StoreLayer::remove_if_unchanged) each forward on their own.
+//! - removals: [`remove`](StoreLayer::remove), [`remove_if`](StoreLayer::remove_if),
+//!   [`remove_if_unchanged`](StoreLayer::remove_if_unchanged) and
+//!   [`remove_all_if_unchanged`](StoreLayer::remove_all_if_unchanged) each forward on their own.
 
 use std::fmt;
 use std::io;
@@ -169,6 +170,10 @@ pub trait StoreLayer: Send + Sync + fmt::Debug {
     fn async_ops(&self) -> Option<&dyn AsyncStoreOps> {
         self.inner().async_ops()
     }
+    /// [`Store::remove_all_if_unchanged`].
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        self.inner().remove_all_if_unchanged(victims)
+    }
 }
 
 /// Every layer is a store: each method is the layer's (forwarding unless overridden). A method
@@ -258,6 +263,9 @@ impl<T: StoreLayer> Store for T {
     }
     fn async_ops(&self) -> Option<&dyn AsyncStoreOps> {
         StoreLayer::async_ops(self)
+    }
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        StoreLayer::remove_all_if_unchanged(self, victims)
     }
 }
 

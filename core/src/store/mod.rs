@@ -287,4 +287,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn async_ops(&self) -> Option<&dyn AsyncStoreOps> {
         None
     }
+
+    /// [`remove_if_unchanged`](Self::remove_if_unchanged) for each of `victims`, in order: the
+    /// size removed of each, `None` for one that stayed (or could not be removed: logged). A
+    /// disk budget evicts a batch with it; a store that can remove them in one transaction
+    /// (LMDB) should override it. The default removes them one by one.
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        victims
+            .iter()
+            .map(|victim| {
+                self.remove_if_unchanged(victim).unwrap_or_else(|e| {
+                    tracing::debug!(file = %victim.name, error = %e, "cannot evict");
+                    None
+                })
+            })
+            .collect()
+    }
 }

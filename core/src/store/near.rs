@@ -292,6 +292,21 @@ impl super::StoreLayer for NearStore {
         removed
     }
 
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        let mutations: Vec<_> = victims
+            .iter()
+            .map(|v| self.generations.begin(&v.name))
+            .collect();
+        let removed = self.far.remove_all_if_unchanged(victims);
+        for ((victim, mutation), size) in victims.iter().zip(&mutations).zip(&removed) {
+            let _locked = mutation.lock();
+            if size.is_some() {
+                self.drop_near(&victim.name);
+            }
+        }
+        removed
+    }
+
     fn stale_temporaries(&self) -> io::Result<Vec<Listed>> {
         let mut all = self.far.stale_temporaries()?;
         all.extend(self.near.stale_temporaries()?);
