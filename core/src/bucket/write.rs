@@ -133,7 +133,9 @@ impl Bucket {
     /// The size of the entry file `name` when the bucket has a disk budget (which accounts for
     /// what a write replaces or a removal frees); `None` without a budget or without a file.
     pub(super) fn budgeted_size(&self, name: &str) -> Option<u64> {
-        self.inner.budget.as_ref()?;
+        if self.inner.budget.as_ref()?.counts_itself() {
+            return None; // the store's own count has it
+        }
         match self.inner.store.stat(name) {
             Ok(Some(l)) if l.kind == Kind::File => Some(l.size),
             _ => None,

@@ -1,6 +1,7 @@
 //! The budget of a store that counts its own usage and keeps a recency index (LMDB, Redis):
 //! no shared record, no listing per `set`.
 
+use std::sync::atomic::Ordering;
 use std::sync::TryLockError;
 
 use super::Budget;
@@ -17,13 +18,18 @@ impl Budget {
         let store = &**bucket.store();
         let mut usage = match store.usage() {
             Ok(Some(usage)) => usage,
-            Ok(None) => return false,
+            Ok(None) => {
+                self.store_counts.store(false, Ordering::Relaxed);
+                return false;
+            }
             Err(e) => {
+                self.store_counts.store(false, Ordering::Relaxed);
                 tracing::debug!(location = %bucket.path().display(), error = %e,
                     "cannot read the store's usage: counting from the record");
                 return false;
             }
         };
+        self.store_counts.store(true, Ordering::Relaxed);
         self.publish(usage);
         if !usage.is_over(self.max_bytes, self.max_entries) {
             return true;
