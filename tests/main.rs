@@ -22,4 +22,5 @@ mod redis;
 mod reliability;
 mod single_flight;
 mod stores;
+mod third_party_store;
 mod version_auto;

@@ -232,6 +232,8 @@ pub(crate) struct Budget {
     seen_entries: AtomicU64,
     /// The shared record became unusable after the bucket was opened.
     degraded: Mutex<Option<Degradation>>,
+    /// The store answered its own usage at the last update (see [`Budget::counts_itself`]).
+    store_counts: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -280,6 +282,7 @@ impl Budget {
             seen_bytes: AtomicU64::new(u64::MAX),
             seen_entries: AtomicU64::new(u64::MAX),
             degraded: Mutex::new(None),
+            store_counts: AtomicBool::new(false),
         })
     }
 
@@ -316,6 +319,13 @@ impl Budget {
     }
 
     /// Refuses an entry of `size` bytes that can never fit this budget.
+    /// Whether the store kept its own count at the last update: then a change's sizes are not
+    /// needed (the store's count already has them), and a `set` need not look up the size of
+    /// what it replaces.
+    pub(crate) fn counts_itself(&self) -> bool {
+        self.store_counts.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn admit(&self, size: u64) -> crate::Result<()> {
         if self.max_bytes.is_some_and(|m| size > m) || self.max_entries == Some(0) {
             return Err(crate::Error::over_budget(

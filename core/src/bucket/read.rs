@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::budget::Change;
 use crate::error::Result;
-use crate::generation::{Mutation, Stamp};
+use crate::generation::Stamp;
 use crate::stats::bump;
 use crate::store::{Fetched, ReadLimits, Store};
 use crate::validate::shielded;
@@ -45,13 +45,15 @@ impl Bucket {
 
     /// The stamp a caller reading `digest`'s entry from the store itself takes before the read
     /// (see [`lookup_from`](Self::lookup_from)).
+    #[cfg(feature = "async")]
     pub(crate) fn read_stamp(&self, digest: &str) -> Option<Stamp> {
         self.inner.generations.before_read(digest)
     }
 
     /// A mutation of `digest`'s entry begins (before a caller changes the store itself; see
     /// [`wrote`](Self::wrote)).
-    pub(crate) fn begin_change(&self, digest: &str) -> Mutation<'_> {
+    #[cfg(feature = "async")]
+    pub(crate) fn begin_change(&self, digest: &str) -> crate::generation::Mutation<'_> {
         self.inner.generations.begin(digest)
     }
 

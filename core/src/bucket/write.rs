@@ -133,7 +133,9 @@ impl Bucket {
     /// The size of the entry file `name` when the bucket has a disk budget (which accounts for
     /// what a write replaces or a removal frees); `None` without a budget or without a file.
     pub(super) fn budgeted_size(&self, name: &str) -> Option<u64> {
-        self.inner.budget.as_ref()?;
+        if self.inner.budget.as_ref()?.counts_itself() {
+            return None; // the store's own count has it
+        }
         match self.inner.store.stat(name) {
             Ok(Some(l)) if l.kind == Kind::File => Some(l.size),
             _ => None,
@@ -193,6 +195,21 @@ impl Bucket {
                 None
             }
         }
+    }
+
+    /// [`evict`](Self::evict) for a batch, removed by the store in one go
+    /// ([`Store::remove_all_if_unchanged`]): the size removed of each victim.
+    pub(crate) fn evict_all(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        let changes: Vec<_> = victims.iter().map(|v| self.forget_file(&v.name)).collect();
+        let removed = self.inner.store.remove_all_if_unchanged(victims);
+        drop(changes);
+        for (victim, size) in victims.iter().zip(&removed) {
+            if let Some(size) = size {
+                bump(&self.inner.counters.store_evictions);
+                tracing::debug!(file = %victim.name, size, "evicted (disk budget)");
+            }
+        }
+        removed
     }
 }
 

@@ -1,10 +1,12 @@
 //! The budget of a store that counts its own usage and keeps a recency index (LMDB, Redis):
 //! no shared record, no listing per `set`.
 
+use std::sync::atomic::Ordering;
 use std::sync::TryLockError;
 
 use super::Budget;
 use crate::bucket::Bucket;
+use crate::store::Listed;
 
 impl Budget {
     /// The budget of a store that counts its own usage and keeps a recency index
@@ -16,13 +18,18 @@ impl Budget {
         let store = &**bucket.store();
         let mut usage = match store.usage() {
             Ok(Some(usage)) => usage,
-            Ok(None) => return false,
+            Ok(None) => {
+                self.store_counts.store(false, Ordering::Relaxed);
+                return false;
+            }
             Err(e) => {
+                self.store_counts.store(false, Ordering::Relaxed);
                 tracing::debug!(location = %bucket.path().display(), error = %e,
                     "cannot read the store's usage: counting from the record");
                 return false;
             }
         };
+        self.store_counts.store(true, Ordering::Relaxed);
         self.publish(usage);
         if !usage.is_over(self.max_bytes, self.max_entries) {
             return true;
@@ -48,17 +55,21 @@ impl Budget {
                 }
             };
             let before = evicted;
-            for victim in &candidates {
-                if !usage.is_over(low_bytes, low_entries) {
-                    break;
-                }
-                if protect == Some(victim.name.as_str()) {
-                    continue;
-                }
-                if let Some(size) = bucket.evict(victim) {
-                    usage.remove(size);
-                    evicted += 1;
-                }
+            // As many of the least recent as bring the usage down to the low-water mark if they
+            // all go, removed in one call (one transaction on LMDB).
+            let mut projected = usage;
+            let victims: Vec<Listed> = candidates
+                .into_iter()
+                .filter(|victim| protect != Some(victim.name.as_str()))
+                .take_while(|victim| {
+                    let over = projected.is_over(low_bytes, low_entries);
+                    projected.remove(victim.size);
+                    over
+                })
+                .collect();
+            for size in bucket.evict_all(&victims).into_iter().flatten() {
+                usage.remove(size);
+                evicted += 1;
             }
             if evicted == before {
                 break; // nothing left to evict but the entry just written, or others evict

@@ -9,6 +9,8 @@
 
 mod fs;
 mod helper_file;
+#[cfg(test)]
+mod layer_tests;
 mod locks;
 pub(crate) mod near;
 mod record;
@@ -16,7 +18,7 @@ mod registry;
 
 pub use bucketcache_traits::store::{
     AsyncStoreOps, BoxFuture, Capabilities, Fetched, Kind, Listed, ReadLimits, Store, StoreError,
-    StoreErrorKind,
+    StoreErrorKind, StoreLayer,
 };
 pub use fs::FsStore;
 pub use helper_file::{open_helper_file, HelperFileError};

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{Fetched, FsStore, Listed, ReadLimits, Store};
+use super::{AsyncStoreOps, BoxFuture, Fetched, FsStore, Listed, ReadLimits, Store};
 use crate::error::{Error, Result};
-use crate::generation::Generations;
+use crate::generation::{Generations, Mutation, Stamp};
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
 pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
@@ -169,42 +169,10 @@ impl NearStore {
         }
     }
 
-    fn drop_near(&self, name: &str) {
-        if let Err(e) = self.near.remove(name) {
-            tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
-        }
-    }
-}
-
-impl Store for NearStore {
-    fn name(&self) -> &str {
-        self.far.name()
-    }
-
-    fn location(&self) -> &Path {
-        self.far.location()
-    }
-
-    fn entry_path(&self, name: &str) -> std::path::PathBuf {
-        self.far.entry_path(name)
-    }
-
-    fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
-        Ok(self.read_with_age(name, limits)?.0)
-    }
-
-    fn read_with_age(
-        &self,
-        name: &str,
-        limits: &ReadLimits<'_>,
-    ) -> io::Result<(Fetched, Duration)> {
-        if let Some((bytes, age)) = self.near_copy(name, limits) {
-            return Ok((Fetched::Bytes(bytes), age));
-        }
-        let stamp = self.generations.before_read(name);
-        let asked = SystemTime::now();
-        let fetched = self.far.read(name, limits)?;
-        match (&fetched, stamp) {
+    /// Keeps what a far read `fetched` near, if no write or removal of `name` began since just
+    /// before the read (`stamp`, taken then; `None`: one was in flight).
+    fn fetched(&self, name: &str, fetched: &Fetched, stamp: Option<Stamp>, asked: SystemTime) {
+        match (fetched, stamp) {
             (Fetched::Bytes(bytes), Some(stamp)) => {
                 let _locked = self.generations.lock(stamp.stripe());
                 // A write or removal that began since the fetch changes (or changed) the copy
@@ -216,22 +184,16 @@ impl Store for NearStore {
             (Fetched::Bytes(_), None) => {} // a write or removal was in flight: no copy kept
             _ => self.drop_near(name),
         }
-        let age = SystemTime::now().duration_since(asked).unwrap_or_default();
-        Ok((fetched, age))
     }
 
-    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
-        self.write_expiring(name, bytes, None)
-    }
-
-    fn write_expiring(
+    /// After the far write of `bytes` under `mutation` ended with `written`: the near copy.
+    fn wrote(
         &self,
         name: &str,
         bytes: &[u8],
-        expires: Option<SystemTime>,
+        written: io::Result<()>,
+        mutation: &Mutation<'_>,
     ) -> io::Result<()> {
-        let mutation = self.generations.begin(name);
-        let written = self.far.write_expiring(name, bytes, expires);
         let _locked = mutation.lock();
         match (written, mutation.may_keep()) {
             (Ok(()), true) => {
@@ -249,6 +211,57 @@ impl Store for NearStore {
                 Err(e)
             }
         }
+    }
+
+    fn far_async(&self) -> io::Result<&dyn AsyncStoreOps> {
+        self.far.async_ops().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the far store has no native async client",
+            )
+        })
+    }
+
+    fn drop_near(&self, name: &str) {
+        if let Err(e) = self.near.remove(name) {
+            tracing::warn!(file = %name, error = %e, "cannot remove a near copy");
+        }
+    }
+}
+
+/// Built on the forwarding base ([`StoreLayer`]): the near cache changes reads, writes and
+/// removals of entries and the temporaries; everything else — `stat`, the far store's own usage
+/// count and recency index, its budget record, its locks, its limits — is the far store's.
+impl super::StoreLayer for NearStore {
+    fn inner(&self) -> &dyn Store {
+        &*self.far
+    }
+
+    fn read_with_age(
+        &self,
+        name: &str,
+        limits: &ReadLimits<'_>,
+    ) -> io::Result<(Fetched, Duration)> {
+        if let Some((bytes, age)) = self.near_copy(name, limits) {
+            return Ok((Fetched::Bytes(bytes), age));
+        }
+        let stamp = self.generations.before_read(name);
+        let asked = SystemTime::now();
+        let fetched = self.far.read(name, limits)?;
+        self.fetched(name, &fetched, stamp, asked);
+        let age = SystemTime::now().duration_since(asked).unwrap_or_default();
+        Ok((fetched, age))
+    }
+
+    fn write_expiring(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expires: Option<SystemTime>,
+    ) -> io::Result<()> {
+        let mutation = self.generations.begin(name);
+        let written = self.far.write_expiring(name, bytes, expires);
+        self.wrote(name, bytes, written, &mutation)
     }
 
     fn remove(&self, name: &str) -> io::Result<bool> {
@@ -269,8 +282,29 @@ impl Store for NearStore {
         removed
     }
 
-    fn list(&self) -> io::Result<Vec<Listed>> {
-        self.far.list()
+    fn remove_if_unchanged(&self, listed: &Listed) -> io::Result<Option<u64>> {
+        let mutation = self.generations.begin(&listed.name);
+        let removed = self.far.remove_if_unchanged(listed);
+        let _locked = mutation.lock();
+        if matches!(removed, Ok(Some(_)) | Err(_)) {
+            self.drop_near(&listed.name);
+        }
+        removed
+    }
+
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        let mutations: Vec<_> = victims
+            .iter()
+            .map(|v| self.generations.begin(&v.name))
+            .collect();
+        let removed = self.far.remove_all_if_unchanged(victims);
+        for ((victim, mutation), size) in victims.iter().zip(&mutations).zip(&removed) {
+            let _locked = mutation.lock();
+            if size.is_some() {
+                self.drop_near(&victim.name);
+            }
+        }
+        removed
     }
 
     fn stale_temporaries(&self) -> io::Result<Vec<Listed>> {
@@ -283,22 +317,47 @@ impl Store for NearStore {
         Ok(self.far.remove_temporary(name)? || self.near.remove_temporary(name)?)
     }
 
-    fn try_lock(&self, digest: &str) -> io::Result<super::Locked> {
-        self.far.try_lock(digest) // computed once per far store, not per near directory
+    fn async_ops(&self) -> Option<&dyn AsyncStoreOps> {
+        // The far store's native client, with the near copies kept as the blocking path keeps them.
+        self.far.async_ops().map(|_| self as &dyn AsyncStoreOps)
+    }
+}
+
+/// The far store's native async client behind the near cache. A native read always asks the far
+/// store (its answer has no age to carry, so a near copy is never answered through it) and
+/// keeps what it fetched near; a native write changes the near copy as a blocking write does.
+impl AsyncStoreOps for NearStore {
+    fn read_async<'a>(
+        &'a self,
+        name: &'a str,
+        max_bytes: u64,
+    ) -> BoxFuture<'a, io::Result<Fetched>> {
+        Box::pin(async move {
+            let far = self.far_async()?;
+            let stamp = self.generations.before_read(name);
+            let asked = SystemTime::now();
+            let fetched = far.read_async(name, max_bytes).await?;
+            self.fetched(name, &fetched, stamp, asked);
+            Ok(fetched)
+        })
     }
 
-    fn check_guarantees(&self, _budget: bool, single_flight: bool) -> Vec<crate::Degradation> {
-        // A near cache keeps no shared budget record (see `update_budget_record`); its locks
-        // are the far store's.
-        self.far.check_guarantees(false, single_flight)
+    fn write_expiring_async<'a>(
+        &'a self,
+        name: &'a str,
+        bytes: &'a [u8],
+        expires: Option<SystemTime>,
+    ) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let far = self.far_async()?;
+            let mutation = self.generations.begin(name);
+            let written = far.write_expiring_async(name, bytes, expires).await;
+            self.wrote(name, bytes, written, &mutation)
+        })
     }
 
-    fn touch(&self, name: &str) -> io::Result<()> {
-        self.far.touch(name)
-    }
-
-    fn max_value_bytes(&self) -> Option<u64> {
-        self.far.max_value_bytes()
+    fn usable_here(&self) -> bool {
+        self.far.async_ops().is_some_and(|ops| ops.usable_here())
     }
 }
 

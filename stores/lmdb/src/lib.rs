@@ -488,6 +488,33 @@ impl LmdbStore {
         })
     }
 
+    /// Removes the entry `listed` in `wtxn` if it is still as listed, with its accounting.
+    fn remove_unchanged_in(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        db: &Db,
+        listed: &Listed,
+    ) -> heed::Result<Option<u64>> {
+        let meta = self.shared.meta;
+        let key = listed.name.as_bytes();
+        let size = match db.get(wtxn, key)? {
+            Some(bytes) => bytes.len() as u64,
+            None => return Ok(None),
+        };
+        let used = match meta {
+            Some(meta) => Meta::time(meta.used(wtxn, key)?),
+            None => None,
+        };
+        if size != listed.size || used != listed.used {
+            return Ok(None);
+        }
+        db.delete(wtxn, key)?;
+        if let Some(meta) = meta {
+            meta.removed(wtxn, key, size)?;
+        }
+        Ok(Some(size))
+    }
+
     fn clear_stale_readers(&self) -> Result<(), LmdbError> {
         let cleared = self
             .shared
@@ -621,26 +648,27 @@ impl Store for LmdbStore {
         if listed.kind != Kind::File || self.check_name(&listed.name).is_err() {
             return Ok(None);
         }
-        let meta = self.shared.meta;
-        let key = listed.name.as_bytes();
-        Ok(self.writing(0, |wtxn, db| {
-            let size = match db.get(wtxn, key)? {
-                Some(bytes) => bytes.len() as u64,
-                None => return Ok(None),
-            };
-            let used = match meta {
-                Some(meta) => Meta::time(meta.used(wtxn, key)?),
-                None => None,
-            };
-            if size != listed.size || used != listed.used {
-                return Ok(None);
-            }
-            db.delete(wtxn, key)?;
-            if let Some(meta) = meta {
-                meta.removed(wtxn, key, size)?;
-            }
-            Ok(Some(size))
-        })?)
+        Ok(self.writing(0, |wtxn, db| self.remove_unchanged_in(wtxn, db, listed))?)
+    }
+
+    /// Every victim in one write transaction (one commit, the upper pages of the trees copied
+    /// once): a budget's batch costs about one `set`, not one per victim.
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        let removed = self.writing(0, |wtxn, db| {
+            victims
+                .iter()
+                .map(|listed| {
+                    if listed.kind != Kind::File || self.check_name(&listed.name).is_err() {
+                        return Ok(None);
+                    }
+                    self.remove_unchanged_in(wtxn, db, listed)
+                })
+                .collect::<heed::Result<Vec<_>>>()
+        });
+        removed.unwrap_or_else(|e| {
+            tracing::debug!(path = %self.shared.path.display(), error = %e, "cannot evict");
+            vec![None; victims.len()]
+        })
     }
 
     /// Read from the usage record kept in every write transaction (never a listing).

@@ -208,3 +208,24 @@ fn a_resize_lock_held_by_another_process_fails_the_open_at_the_deadline_naming_t
     // Once free, it opens.
     assert!(LmdbStore::open(&options).is_ok());
 }
+
+#[test]
+fn a_batch_of_victims_goes_in_one_call_and_those_used_since_stay() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
+    for i in 0..10 {
+        store
+            .write(&format!("{i:02x}.json"), &vec![b'1'; i + 1])
+            .unwrap();
+    }
+    let victims = store.eviction_candidates(4).unwrap().unwrap();
+    store.touch(&victims[1].name).unwrap(); // used since it was listed: stays
+    store.write(&victims[2].name, b"22").unwrap(); // rewritten since: stays
+    let removed = store.remove_all_if_unchanged(&victims);
+    assert_eq!(removed, [Some(1), None, None, Some(4)]);
+    assert_eq!(store.stat(&victims[0].name).unwrap(), None);
+    assert!(store.stat(&victims[1].name).unwrap().is_some());
+    assert_eq!(store.usage().unwrap().unwrap(), listed_usage(&store));
+    assert_eq!(store.usage().unwrap().unwrap().entries, 8);
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bucketcache::{Bucket, ManualClock, Store};
 use bucketcache_core::budget::Usage;
+use bucketcache_redis::redis;
 use bucketcache_redis::testing::RedisServer;
 use bucketcache_redis::{RedisOptions, RedisStore};
 
@@ -131,4 +132,57 @@ fn a_budget_on_redis_holds_and_evicts_the_least_recently_used() {
     assert!(b.stats().store_evictions >= 250, "{:?}", b.stats());
     assert_eq!(b.get::<i32>(&299).unwrap(), Some(299));
     assert_eq!(b.get::<i32>(&100).unwrap(), None);
+}
+
+#[test]
+fn a_budget_on_redis_behind_a_near_cache_keeps_the_stores_count_and_recency() {
+    let Some(server) = RedisServer::shared("a_budget_on_redis_behind_a_near_cache") else {
+        return;
+    };
+    setup();
+    let namespace = ns("near-budget");
+    let near = tempfile::tempdir().unwrap();
+    let b = Bucket::builder(&namespace)
+        .backend("json")
+        .store(server.url())
+        .near_cache(near.path())
+        .max_entries(20)
+        .open()
+        .unwrap();
+    let store = RedisStore::open(&server.url(), &namespace, RedisOptions::default()).unwrap();
+    // The near cache forwards what it does not change: the far store's count, recency, stat.
+    let wrapped = b.store();
+    assert!(wrapped.supports_recency());
+    b.set(&"first", &1).unwrap();
+    assert_eq!(wrapped.usage().unwrap(), store.usage().unwrap());
+    assert!(wrapped.usage().unwrap().is_some());
+    let name = store.list().unwrap().remove(0).name;
+    assert_eq!(wrapped.stat(&name).unwrap(), store.stat(&name).unwrap());
+    assert!(wrapped.eviction_candidates(1).unwrap().is_some());
+    // A key written behind the store's back is listed but not in its count: the budget's
+    // totals are the count (no listing per set).
+    let mut con = server.connection();
+    redis::cmd("SET")
+        .arg(format!("{namespace}:{}", "f".repeat(64) + ".json"))
+        .arg("{}")
+        .query::<()>(&mut con)
+        .unwrap();
+    for i in 0..150 {
+        b.set(&i, &i).unwrap();
+        b.unload(&"first");
+        assert_eq!(
+            b.get::<i32>(&"first").unwrap(),
+            Some(1),
+            "{i}: used on every set (through the near copy): never evicted"
+        );
+        let counted = store.usage().unwrap().unwrap();
+        assert!(counted.entries <= 20, "{i}: {counted:?}");
+        assert_eq!(b.stats().store_entries, Some(counted.entries), "{i}");
+    }
+    assert_eq!(
+        store.list().unwrap().len() as u64,
+        store.usage().unwrap().unwrap().entries + 1,
+        "the foreign key is listed, never counted"
+    );
+    assert!(b.stats().store_evictions >= 130, "{:?}", b.stats());
 }

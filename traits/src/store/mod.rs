@@ -15,12 +15,14 @@ use std::time::{Duration, SystemTime};
 
 mod capabilities;
 mod error;
+mod layer;
 mod native_async;
 mod registration;
 mod types;
 
 pub use capabilities::Capabilities;
 pub use error::{StoreError, StoreErrorKind};
+pub use layer::StoreLayer;
 pub use native_async::{AsyncStoreOps, BoxFuture};
 pub use registration::{StoreFactory, StoreOptions, StoreRegistration};
 pub use types::{Degradation, Guarantee, HelperFileError, Lease, Locked, Usage};
@@ -293,5 +295,21 @@ pub trait Store: Send + Sync + fmt::Debug {
             max_value_bytes: self.max_value_bytes(),
             ..Capabilities::default()
         }
+    }
+
+    /// [`remove_if_unchanged`](Self::remove_if_unchanged) for each of `victims`, in order: the
+    /// size removed of each, `None` for one that stayed (or could not be removed: logged). A
+    /// disk budget evicts a batch with it; a store that can remove them in one transaction
+    /// (LMDB) should override it. The default removes them one by one.
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        victims
+            .iter()
+            .map(|victim| {
+                self.remove_if_unchanged(victim).unwrap_or_else(|e| {
+                    tracing::debug!(file = %victim.name, error = %e, "cannot evict");
+                    None
+                })
+            })
+            .collect()
     }
 }
