@@ -35,11 +35,11 @@
 //! whole budget: that listing may raise the record, never lower it). Under the lock, the record
 //! is read and written and the victims (about a tenth of the budget) are removed — so that a
 //! `set` returns with its eviction done, which is what holds every process to the slack below;
-//! once a quarter of the lock timeout has passed, the eviction stops as soon as the location is
-//! within its limits, the rest left to the next one. A count that may lower the record (one
-//! that cannot be right, or is [`RECOUNT_AFTER`] old, after a prune, or when the candidates ran
-//! out anyway) lists under the lock, since a count outside it would lose the updates others
-//! make meanwhile.
+//! once 20 ms (or a quarter of the lock timeout, if shorter) have passed, the eviction stops as
+//! soon as the location is within its limits, the rest left to the next one. A count that may
+//! lower the record (one that cannot be right, or is [`RECOUNT_AFTER`] old, after a prune, or
+//! when the candidates ran out anyway) lists under the lock, since a count outside it would lose
+//! the updates others make meanwhile.
 //!
 //! # Stores that count themselves
 //!
@@ -653,7 +653,7 @@ impl Budget {
 
     /// Evicts from `queue` (each victim only if unchanged since its listing: one used or
     /// rewritten since stays) until `usage` is at the low-water mark — or only within the
-    /// limits, once a quarter of the lock timeout has passed — never `protect`. Returns whether
+    /// limits, once its time slice has passed — never `protect`. Returns whether
     /// the queue ran out first.
     fn evict(
         &self,
@@ -665,9 +665,11 @@ impl Budget {
         let (low_bytes, low_entries) = self.low_water();
         let mut evicted = 0u64;
         let mut exhausted = false;
-        // The lock is held: past a share of the others' deadline, stop once within the limits
-        // (the next eviction goes on down).
-        let slice = std::time::Instant::now() + self.lock_timeout / 4;
+        // The lock is held and a caller's `set` waits: past a short slice (at most a share of
+        // the others' deadline), stop once within the limits (the next eviction goes on down).
+        // On a slow disk an unlink costs milliseconds; a tenth of a large budget at once would
+        // make one `set` take a tenth of a second.
+        let slice = std::time::Instant::now() + (self.lock_timeout / 4).min(EVICTION_SLICE);
         while usage.is_over(low_bytes, low_entries) {
             if !usage.is_over(self.max_bytes, self.max_entries) && std::time::Instant::now() > slice
             {
@@ -693,6 +695,9 @@ impl Budget {
         exhausted
     }
 }
+
+/// How long one `set` evicts beyond what brings the location within its limits.
+const EVICTION_SLICE: Duration = Duration::from_millis(20);
 
 fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
