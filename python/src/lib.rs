@@ -19,7 +19,7 @@ use bucketcache::{Inspector, Store};
 use md5::{Digest, Md5};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 /// The entry size limit when none is given: the Rust core's (256 MiB).
 const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
@@ -96,6 +96,33 @@ impl NativeStore {
             })
             .collect();
         Ok(Inspector::new(self.store.clone(), backends).max_entry_bytes(self.max_entry_bytes))
+    }
+
+    /// The bytes of entry `name` (see `read`), read with the GIL released; a read touches the
+    /// entry when a disk budget keeps least-recently-used order.
+    fn fetch<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let limits_max = self.max_entry_bytes;
+        let store = &self.store;
+        let fetched = py
+            .allow_threads(|| {
+                let head = |_: &[u8]| true;
+                let limits = bucketcache::store::ReadLimits {
+                    max_bytes: limits_max,
+                    head: &head,
+                };
+                let fetched = store.read(name, &limits);
+                if self.budget.is_some() {
+                    if let Ok(Fetched::Bytes(_)) = &fetched {
+                        let _ = store.touch(name);
+                    }
+                }
+                fetched
+            })
+            .map_err(os_error)?;
+        Ok(match fetched {
+            Fetched::Bytes(b) => Some(PyBytes::new(py, &b)),
+            _ => None,
+        })
     }
 
     /// Counts a write of `size` bytes over an entry that held `old` bytes (`None`: new), and
@@ -187,28 +214,38 @@ impl NativeStore {
     /// The bytes of entry `name`, or `None` when there is no readable entry by that name (also
     /// for a directory, link or special file, and for one over the entry size limit).
     fn read<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let limits_max = self.max_entry_bytes;
-        let store = &self.store;
-        let fetched = py
-            .allow_threads(|| {
-                let head = |_: &[u8]| true;
-                let limits = bucketcache::store::ReadLimits {
-                    max_bytes: limits_max,
-                    head: &head,
-                };
-                let fetched = store.read(name, &limits);
-                if self.budget.is_some() {
-                    if let Ok(Fetched::Bytes(_)) = &fetched {
-                        let _ = store.touch(name);
-                    }
-                }
-                fetched
-            })
-            .map_err(os_error)?;
-        Ok(match fetched {
-            Fetched::Bytes(b) => Some(PyBytes::new(py, &b)),
-            _ => None,
-        })
+        self.fetch(py, name)
+    }
+
+    /// A get's naming, memory lookup and read in one call: the digest `md5(prefix + key)` as
+    /// hex text (`digest`), then `cache[digest]` when `cache` holds it (no read), else the bytes
+    /// of entry `digest + suffix` (as `read`). Returns `(digest, cached, data)`: `cached` is the
+    /// object found in `cache` or `None`; `data` is `None` when the object came from `cache` or
+    /// when the store has no readable entry.
+    #[allow(clippy::type_complexity)] // the tuple Python unpacks
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        cache: &Bound<'py, PyDict>,
+        prefix: &[u8],
+        key: &[u8],
+        suffix: &str,
+    ) -> PyResult<(
+        Bound<'py, PyString>,
+        Option<Bound<'py, PyAny>>,
+        Option<Bound<'py, PyBytes>>,
+    )> {
+        let mut h = Md5::new();
+        h.update(prefix);
+        h.update(key);
+        let mut name = hex::encode(h.finalize());
+        let digest = PyString::new(py, &name);
+        if let Some(obj) = cache.get_item(&digest)? {
+            return Ok((digest, Some(obj), None));
+        }
+        name.push_str(suffix);
+        let data = self.fetch(py, &name)?;
+        Ok((digest, None, data))
     }
 
     /// Replaces entry `name` with `data`, atomically; `expires` (seconds since the epoch) lets

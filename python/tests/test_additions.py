@@ -651,3 +651,116 @@ def test_a_set_of_a_key_not_in_memory_replaces_the_stored_entry(tmp_path):
     b['k'] = 2
     assert Bucket(str(tmp_path), hours=1)['k'] == 2
     assert b.stats().sets == 1
+
+
+# -- the fast get (default configuration: one Rust call names, looks up and reads) -----------
+
+
+@pytest.mark.parametrize('store', ['fs', 'lmdb'])
+@pytest.mark.parametrize('lifetime', [None, timedelta(hours=1)])
+def test_a_cold_get_of_the_default_configuration_reads_what_was_written(tmp_path, store,
+                                                                        lifetime):
+    values = {('user', i): {'id': i, 'when': datetime(2020, 1, 2, 3, 4, 5, i)} for i in range(20)}
+    b = Bucket(tmp_path, store=store, lifetime=lifetime)
+    for k, v in values.items():
+        b[k] = v
+    cold = Bucket(tmp_path, store=store, lifetime=lifetime)
+    for k, v in values.items():
+        assert cold[k] == v
+    obj = cold._cache[cold._hash_for_key(('user', 3))]
+    assert type(obj) is PickleBackend
+    assert obj.config is PickleBackend.valid_config(None)
+    assert obj.expiration_date == b._cache[b._hash_for_key(('user', 3))].expiration_date
+    for k, v in values.items():
+        assert cold[k] == v  # now from memory
+    with pytest.raises(KeyError):
+        cold[('user', 99)]
+    s = cold.stats()
+    assert (s.store_hits, s.memory_hits, s.misses) == (20, 20, 1)
+
+
+@pytest.mark.parametrize('store', ['fs', 'lmdb'])
+def test_a_cold_get_of_an_expired_entry_removes_it(tmp_path, monkeypatch, store):
+    Bucket(tmp_path, store=store, seconds=10)['k'] = 1
+    later = bucketcache.backends._utcnow() + timedelta(seconds=11)
+    monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
+    monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
+    b = Bucket(tmp_path, store=store, seconds=10)
+    with pytest.raises(KeyError):
+        b['k']
+    assert (b.stats().misses, b.stats().expired) == (1, 1)
+    assert 'k' not in b._cache and not b._cache
+    monkeypatch.undo()
+    with pytest.raises(KeyError):
+        Bucket(tmp_path, store=store)['k']  # gone from the store, not only judged expired
+
+
+def test_a_cold_get_of_an_entry_saved_with_a_longer_lifetime_expires_it(tmp_path):
+    Bucket(tmp_path, hours=2)['k'] = 1
+    b = Bucket(tmp_path, hours=1)
+    with pytest.raises(KeyError):
+        b['k']
+    assert b.stats().expired == 1
+    assert not b._path_for_key('k').exists()
+
+
+def test_a_cold_get_without_lifetime_of_an_entry_that_expired_is_a_miss(tmp_path, monkeypatch):
+    Bucket(tmp_path, seconds=10)['k'] = 1
+    later = bucketcache.backends._utcnow() + timedelta(seconds=11)
+    monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
+    monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
+    b = Bucket(tmp_path)  # no lifetime: the entry's own expiration date decides
+    with pytest.raises(KeyError):
+        b['k']
+    assert b.stats().expired == 1
+
+
+def test_a_cold_get_of_a_corrupt_entry_is_a_miss(tmp_path):
+    b = Bucket(tmp_path, store='lmdb')
+    b['k'] = 1
+    b._store.write(b._hash_for_key('k') + '.pickle', b'\x80\x02not a pickle', None)
+    cold = Bucket(tmp_path, store='lmdb')
+    with pytest.raises(KeyError):
+        cold['k']
+    assert cold.stats().misses == 1
+
+
+class _CountingBucket(Bucket):
+    """A bucket whose general read path counts its calls (a subclass overriding it)."""
+
+    def _get_obj_from_hash(self, key_hash, load_file=True):
+        self.general = getattr(self, 'general', 0) + 1
+        return super()._get_obj_from_hash(key_hash, load_file)
+
+
+class _SubclassedKeyMaker(bucketcache.DefaultKeyMaker):
+    def make_key(self, obj):
+        yield from super().make_key(obj)
+
+
+def test_the_general_get_path_serves_what_the_fast_path_does_not_apply_to(tmp_path):
+    # An overriding subclass, a config, another keymaker, logging on: each takes the general
+    # path (observable for the subclass) and reads the same value.
+    Bucket(tmp_path)['k'] = [1, 2]
+    sub = _CountingBucket(tmp_path)
+    assert sub['k'] == [1, 2]
+    assert sub.general == 1
+    assert Bucket(tmp_path, config=bucketcache.config.PickleConfig())['k'] == [1, 2]
+    assert Bucket(tmp_path, keymaker=_SubclassedKeyMaker())['k'] == [1, 2]
+    bucketcache.logger.disabled = False
+    try:
+        assert Bucket(tmp_path)['k'] == [1, 2]
+    finally:
+        bucketcache.logger.disabled = True
+
+
+def test_a_memory_hit_through_the_fast_lookup_still_checks_expiry(tmp_path, monkeypatch):
+    b = Bucket(tmp_path, seconds=10)
+    b['k'] = 1
+    assert b['k'] == 1
+    later = bucketcache.backends._utcnow() + timedelta(seconds=11)
+    monkeypatch.setattr(bucketcache.buckets, '_utcnow', lambda: later)
+    monkeypatch.setattr(bucketcache.backends, '_utcnow', lambda: later)
+    with pytest.raises(KeyError):
+        b['k']
+    assert b.stats().expired == 1
