@@ -315,7 +315,7 @@ impl NativeStore {
 
     /// A get's naming, memory lookup and read in one call: the digest `md5(prefix + key)` as
     /// hex text (`digest`), then `cache[digest]` when `cache` holds it (no read), else the bytes
-    /// of entry `digest + suffix` (as `read`). Returns `(digest, cached, data)`: `cached` is the
+    /// of entry `digest + suffix` (`suffix`: UTF-8 bytes; read as `read` reads). Returns `(digest, cached, data)`: `cached` is the
     /// object found in `cache` or `None`; `data` is `None` when the object came from `cache` or
     /// when the store has no readable entry.
     #[allow(clippy::type_complexity)] // the tuple Python unpacks
@@ -325,7 +325,7 @@ impl NativeStore {
         cache: &Bound<'py, PyDict>,
         prefix: &[u8],
         key: &[u8],
-        suffix: &str,
+        suffix: &[u8],
     ) -> PyResult<(
         Bound<'py, PyString>,
         Option<Bound<'py, PyAny>>,
@@ -341,7 +341,9 @@ impl NativeStore {
         if let Some(obj) = cache.get_item(&digest)? {
             return Ok((digest, Some(obj), None, 0, None));
         }
-        name.push_str(suffix);
+        name.push_str(
+            std::str::from_utf8(suffix).map_err(|e| PyValueError::new_err(e.to_string()))?,
+        );
         let Some(data) = self.fetch(py, &name)? else {
             return Ok((digest, None, None, 0, None));
         };

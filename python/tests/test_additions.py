@@ -831,7 +831,7 @@ def test_the_originals_pickle_files_take_the_fast_date(tmp_path):
         b = Bucket(tmp_path)
         key = bucketcache.keymakers.default_key_text(ast.literal_eval(e['key_repr']))
         digest, cached, rest, size, state = b._store.lookup(
-            {}, b'PickleBackend', key.encode('utf-8'), '.pickle')
+            {}, b'PickleBackend', key.encode('utf-8'), b'.pickle')
         assert digest + '.pickle' == e['filename'] and cached is None
         assert state is not None and size == len(data) and len(rest) < len(data)
         got = bucketcache.buckets._fast_pickle_load(rest, state)

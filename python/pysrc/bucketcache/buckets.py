@@ -225,6 +225,7 @@ class Bucket(Container):
         self._backend = value
         self._backend_name = value.__name__.encode('utf-8')
         self._suffix = '.' + value.file_extension
+        self._suffix_bytes = self._suffix.encode('utf-8')
 
     @property
     def lifetime(self):
@@ -315,7 +316,7 @@ class Bucket(Container):
             # path below, which reads again and decides as it always did.
             key_hash, obj, data, size, state = self._store.lookup(
                 self._cache, self._backend_name, default_key_text(key).encode('utf-8'),
-                self._suffix)
+                self._suffix_bytes)
             if data is not None:
                 obj = _fast_pickle_load(data, state)
             elif obj is None:
