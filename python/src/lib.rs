@@ -19,7 +19,7 @@ use bucketcache::{Inspector, Store};
 use md5::{Digest, Md5};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 /// The entry size limit when none is given: the Rust core's (256 MiB).
 const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
@@ -64,6 +64,102 @@ fn digest(py: Python<'_>, prefix: &[u8], key: &[u8]) -> String {
     }
 }
 
+/// Where a pickle envelope's expiration date is, when it is the stream's last item.
+struct ExpirationCut {
+    start: usize,
+    end: usize,
+    state: [u8; 10],
+}
+
+/// Finds, in a protocol-2 pickle as the original writes it, the naive `datetime` stored under
+/// the key `expiration_date` as the last item of the top-level dict: the opcodes
+/// `GLOBAL datetime datetime`, `GLOBAL _codecs encode`, `BINUNICODE <state>`,
+/// `BINUNICODE latin1`, `TUPLE2`, `REDUCE`, `TUPLE1`, `REDUCE` (each optionally memoized), right
+/// after `BINUNICODE expiration_date` and right before the final `SETITEMS`/`SETITEM` and
+/// `STOP`. Returns its byte range and the datetime's 10-byte state (the `latin1` encoding of
+/// the text), or `None` for any other shape (the caller then unpickles the bytes as they are).
+///
+/// Nothing after the range refers to the memo entries it defines (only `SETITEMS`/`SETITEM`
+/// and `STOP` follow), so the stream with the range replaced by `NONE` loads to the same dict
+/// with `None` in place of the date, which the caller builds from `state` as `REDUCE` would.
+fn split_expiration(data: &[u8]) -> Option<ExpirationCut> {
+    const GLOBAL_DATETIME: &[u8] = b"cdatetime\ndatetime\n";
+    const GLOBAL_ENCODE: &[u8] = b"c_codecs\nencode\n";
+    const LATIN1: &[u8] = b"X\x06\x00\x00\x00latin1";
+    const KEY: &[u8] = b"X\x0f\x00\x00\x00expiration_date";
+    if data.len() < 64 || data[..2] != [0x80, 2] {
+        return None;
+    }
+    let tail = &data[data.len() - 2..];
+    if tail != b"u." && tail != b"s." {
+        return None;
+    }
+    let start = data
+        .windows(GLOBAL_DATETIME.len())
+        .rposition(|w| w == GLOBAL_DATETIME)?;
+    // The key right before: `BINUNICODE expiration_date`, optionally memoized.
+    let before = &data[..start];
+    let key_ok = before.ends_with(KEY)
+        || (before.len() >= 2
+            && before[before.len() - 2] == b'q'
+            && before[..before.len() - 2].ends_with(KEY))
+        || (before.len() >= 5
+            && before[before.len() - 5] == b'r'
+            && before[..before.len() - 5].ends_with(KEY));
+    if !key_ok {
+        return None;
+    }
+    let mut pos = start + GLOBAL_DATETIME.len();
+    let skip_put = |pos: &mut usize| match data.get(*pos) {
+        Some(b'q') => *pos += 2,
+        Some(b'r') => *pos += 5,
+        _ => {}
+    };
+    let expect = |pos: &mut usize, what: &[u8]| -> Option<()> {
+        if data.get(*pos..*pos + what.len())? == what {
+            *pos += what.len();
+            Some(())
+        } else {
+            None
+        }
+    };
+    skip_put(&mut pos);
+    expect(&mut pos, GLOBAL_ENCODE)?;
+    skip_put(&mut pos);
+    expect(&mut pos, b"X")?;
+    let len = u32::from_le_bytes(data.get(pos..pos + 4)?.try_into().ok()?) as usize;
+    pos += 4;
+    let text = std::str::from_utf8(data.get(pos..pos.checked_add(len)?)?).ok()?;
+    pos += len;
+    let mut state = [0u8; 10];
+    let mut n = 0;
+    for c in text.chars() {
+        let b = u8::try_from(u32::from(c)).ok()?;
+        *state.get_mut(n)? = b;
+        n += 1;
+    }
+    // datetime(bytes) reads a state only of 10 bytes with a month of 1..=12.
+    if n != 10 || !(1..=12).contains(&(state[2] & 0x7f)) {
+        return None;
+    }
+    skip_put(&mut pos);
+    expect(&mut pos, LATIN1)?;
+    skip_put(&mut pos);
+    expect(&mut pos, &[0x86])?;
+    skip_put(&mut pos);
+    expect(&mut pos, b"R")?;
+    skip_put(&mut pos);
+    expect(&mut pos, &[0x85])?;
+    skip_put(&mut pos);
+    expect(&mut pos, b"R")?;
+    skip_put(&mut pos);
+    (pos == data.len() - 2).then_some(ExpirationCut {
+        start,
+        end: pos,
+        state,
+    })
+}
+
 /// A disk budget: the location's usage as this process last counted it, plus its own writes.
 struct Budget {
     max_bytes: Option<u64>,
@@ -96,6 +192,33 @@ impl NativeStore {
             })
             .collect();
         Ok(Inspector::new(self.store.clone(), backends).max_entry_bytes(self.max_entry_bytes))
+    }
+
+    /// The bytes of entry `name` (see `read`), read with the GIL released; a read touches the
+    /// entry when a disk budget keeps least-recently-used order.
+    fn fetch<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let limits_max = self.max_entry_bytes;
+        let store = &self.store;
+        let fetched = py
+            .allow_threads(|| {
+                let head = |_: &[u8]| true;
+                let limits = bucketcache::store::ReadLimits {
+                    max_bytes: limits_max,
+                    head: &head,
+                };
+                let fetched = store.read(name, &limits);
+                if self.budget.is_some() {
+                    if let Ok(Fetched::Bytes(_)) = &fetched {
+                        let _ = store.touch(name);
+                    }
+                }
+                fetched
+            })
+            .map_err(os_error)?;
+        Ok(match fetched {
+            Fetched::Bytes(b) => Some(PyBytes::new(py, &b)),
+            _ => None,
+        })
     }
 
     /// Counts a write of `size` bytes over an entry that held `old` bytes (`None`: new), and
@@ -187,28 +310,60 @@ impl NativeStore {
     /// The bytes of entry `name`, or `None` when there is no readable entry by that name (also
     /// for a directory, link or special file, and for one over the entry size limit).
     fn read<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let limits_max = self.max_entry_bytes;
-        let store = &self.store;
-        let fetched = py
-            .allow_threads(|| {
-                let head = |_: &[u8]| true;
-                let limits = bucketcache::store::ReadLimits {
-                    max_bytes: limits_max,
-                    head: &head,
-                };
-                let fetched = store.read(name, &limits);
-                if self.budget.is_some() {
-                    if let Ok(Fetched::Bytes(_)) = &fetched {
-                        let _ = store.touch(name);
-                    }
-                }
-                fetched
-            })
-            .map_err(os_error)?;
-        Ok(match fetched {
-            Fetched::Bytes(b) => Some(PyBytes::new(py, &b)),
-            _ => None,
-        })
+        self.fetch(py, name)
+    }
+
+    /// A get's naming, memory lookup and read in one call: the digest `md5(prefix + key)` as
+    /// hex text (`digest`), then `cache[digest]` when `cache` holds it (no read), else the bytes
+    /// of entry `digest + suffix` (`suffix`: UTF-8 bytes; read as `read` reads). Returns `(digest, cached, data)`: `cached` is the
+    /// object found in `cache` or `None`; `data` is `None` when the object came from `cache` or
+    /// when the store has no readable entry.
+    #[allow(clippy::type_complexity)] // the tuple Python unpacks
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        cache: &Bound<'py, PyDict>,
+        prefix: &[u8],
+        key: &[u8],
+        suffix: &[u8],
+    ) -> PyResult<(
+        Bound<'py, PyString>,
+        Option<Bound<'py, PyAny>>,
+        Option<Bound<'py, PyBytes>>,
+        usize,
+        Option<Bound<'py, PyBytes>>,
+    )> {
+        let mut h = Md5::new();
+        h.update(prefix);
+        h.update(key);
+        let mut name = hex::encode(h.finalize());
+        let digest = PyString::new(py, &name);
+        if let Some(obj) = cache.get_item(&digest)? {
+            return Ok((digest, Some(obj), None, 0, None));
+        }
+        name.push_str(
+            std::str::from_utf8(suffix).map_err(|e| PyValueError::new_err(e.to_string()))?,
+        );
+        let Some(data) = self.fetch(py, &name)? else {
+            return Ok((digest, None, None, 0, None));
+        };
+        let bytes = data.as_bytes();
+        let size = bytes.len();
+        if let Some(cut) = split_expiration(bytes) {
+            let mut rest = Vec::with_capacity(size - (cut.end - cut.start) + 1);
+            rest.extend_from_slice(&bytes[..cut.start]);
+            rest.push(b'N');
+            rest.extend_from_slice(&bytes[cut.end..]);
+            let state = PyBytes::new(py, &cut.state);
+            return Ok((
+                digest,
+                None,
+                Some(PyBytes::new(py, &rest)),
+                size,
+                Some(state),
+            ));
+        }
+        Ok((digest, None, Some(data), size, None))
     }
 
     /// Replaces entry `name` with `data`, atomically; `expires` (seconds since the epoch) lets
