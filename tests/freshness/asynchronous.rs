@@ -518,3 +518,63 @@ fn a_cached_async_result_fn_answers_with_its_stale_value_when_the_body_fails() {
         );
     });
 }
+
+/// On Redis an async memoized call writes through the native client; the entry's cross-process
+/// lock must be free by the time the call answers, or the next caller (here, a stale read that
+/// should take the refresh) finds it held and nobody refreshes.
+#[test]
+fn on_redis_an_async_memoized_call_has_released_its_lock_when_it_answers() {
+    let Some(server) = bucketcache_redis::testing::RedisServer::shared(
+        "on_redis_an_async_memoized_call_has_released_its_lock_when_it_answers",
+    ) else {
+        return;
+    };
+    bucketcache_redis::register().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let cache = AsyncBucket::new(
+        builder(&dir.path().join("cache"), "msgpack", &clock)
+            .store(server.url())
+            .lifetime(LIFETIME)
+            .stale_while_revalidate(Duration::from_secs(600))
+            .open()
+            .unwrap(),
+    );
+    runtime().block_on(async {
+        for i in 0..50u64 {
+            let key = format!("k{i}");
+            let digest = cache.bucket().hash_for_key(&key).unwrap();
+            // A miss, computed in the caller.
+            let v: u64 = cache
+                .get_or_insert_with(&key, || async move { i })
+                .await
+                .unwrap();
+            assert_eq!(v, i);
+            assert!(
+                matches!(
+                    cache.bucket().store().try_lock(&digest),
+                    Ok(Locked::Acquired(_))
+                ),
+                "the lock of a computed miss is free when the call answers ({key})"
+            );
+            // A stale entry, refreshed in the caller.
+            clock.advance(LIFETIME + Duration::from_secs(1));
+            let v: u64 = cache
+                .get_or_insert_with(&key, || async move { i + 1000 })
+                .await
+                .unwrap();
+            assert_eq!(
+                v,
+                i + 1000,
+                "the caller took the refresh and got its own value"
+            );
+            assert!(
+                matches!(
+                    cache.bucket().store().try_lock(&digest),
+                    Ok(Locked::Acquired(_))
+                ),
+                "the lock of a refresh is free when the call answers ({key})"
+            );
+        }
+    });
+}

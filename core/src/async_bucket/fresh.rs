@@ -85,6 +85,11 @@ impl Slot {
     fn is_current(&self) -> bool {
         self.0.as_ref().is_some_and(RefreshSlot::is_current)
     }
+
+    /// Releases the slot and waits for the release: the next stale read can take the refresh.
+    async fn release(mut self) {
+        rt::release_now(self.0.take()).await;
+    }
 }
 
 impl Drop for Slot {
@@ -166,7 +171,7 @@ impl<V> AsyncComputation<V> {
                 if let Err(e) = write.await {
                     tracing::warn!(digest = %digest, error = %e, "the refreshed value could not be cached");
                 }
-                drop(slot);
+                slot.release().await;
             }
             expiration
         }
@@ -287,7 +292,7 @@ impl<V> AsyncComputation<V> {
                         tracing::warn!(digest = %digest, timeout = ?timeout, "a background refresh ran past the single-flight timeout: cancelled");
                     }
                 }
-                drop(slot);
+                slot.release().await;
             }
         });
         tracing::debug!(digest = %digest, "memoized call: refreshing in the background");

@@ -470,7 +470,8 @@ where
             Ok(Some(Prepared(entry))) => {
                 if native::usable(&bucket) {
                     let written = native::write(&bucket, &digest, entry).await;
-                    drop(lease); // released on the pool: the value is stored
+                    // Awaited: when the caller has its answer, the next caller can take the lock.
+                    lease.release_now().await;
                     return written;
                 }
                 let b = bucket.clone();

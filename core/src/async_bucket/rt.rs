@@ -119,6 +119,21 @@ impl HeldLease {
     pub(crate) fn take(&mut self) -> Option<Box<dyn Lease>> {
         self.0.take()
     }
+
+    /// Releases the lease on the pool and waits for the release: once this returns, another
+    /// caller (of any process) can take the lock. Dropping the lease instead releases it a
+    /// moment later, and a caller that comes right after would find it still held.
+    pub(crate) async fn release_now(mut self) {
+        release_now(self.0.take()).await;
+    }
+}
+
+/// Releases `lease` on the pool (here, outside a tokio runtime) and waits for the release.
+pub(crate) async fn release_now<T: Send + 'static>(held: Option<T>) {
+    if let Some(held) = held {
+        // A panic while releasing resumes here; a runtime shutting down has nothing to release to.
+        let _ = unblock(move || drop(held)).await;
+    }
 }
 
 impl Drop for HeldLease {
