@@ -32,8 +32,8 @@ pub use bucketcache_core::{
     backend, config, deferred_write, inspect, keymaker, lifetime, registry, rules, store, time,
     validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo, Clock,
     Decoded, DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker, ManualClock,
-    MemoStore, Memoized, Pruned, Result, Store, StoredValue, SystemClock, ValueTree, ValueVisitor,
-    PYTHON_KEYMAKER,
+    MemoCache, Memoized, Pruned, Result, Store, SystemClock, ValueLocation, ValueTree,
+    ValueVisitor, PYTHON_KEYMAKER,
 };
 pub use bucketcache_core::{budget, memory, size, Degradation, Guarantee, Stats};
 pub use bucketcache_core::{
@@ -41,6 +41,10 @@ pub use bucketcache_core::{
 };
 pub use bucketcache_core::{lookup_async, serde_json, Lookup, Ticket};
 pub use bucketcache_core::{traits, Capabilities, Usage};
+/// Former names, still accepted.
+#[allow(deprecated)]
+#[doc(hidden)]
+pub use bucketcache_core::{MemoStore, StoredValue};
 /// The plugin host: backends loaded at run time from shared libraries (crate
 /// `bucketcache-plugin-host`, where every `unsafe` of plugin loading lives).
 pub use bucketcache_plugin_host as plugins;
@@ -80,7 +84,7 @@ pub mod __private {
     pub use bucketcache_core::log_uncached as uncached;
     pub use bucketcache_core::serde_json;
 
-    use bucketcache_core::{MemoStore, Result};
+    use bucketcache_core::{MemoCache, Result};
 
     // The async path of `#[cached]` on an `async fn`: without blocking I/O on the executor with
     // the feature `async`; without it, the lookup of `lookup_fresh_async` (ordinary file
@@ -98,7 +102,7 @@ pub mod __private {
 
     /// Stores a computed value (without the feature `async`: at once, inside the future).
     #[cfg(not(feature = "async"))]
-    pub fn finish_async<S: MemoStore + ?Sized, V: Serialize + ?Sized>(
+    pub fn finish_async<S: MemoCache + ?Sized, V: Serialize + ?Sized>(
         ticket: bucketcache_core::Ticket,
         store: &S,
         value: &V,
@@ -108,7 +112,7 @@ pub mod __private {
 
     /// Stores a computed value (without the feature `async`: at once, inside the future).
     #[cfg(not(feature = "async"))]
-    pub fn finish_fresh<S: MemoStore + ?Sized, V: Serialize>(
+    pub fn finish_fresh<S: MemoCache + ?Sized, V: Serialize>(
         computation: bucketcache_core::Computation<V>,
         store: &S,
         value: &V,
@@ -119,7 +123,7 @@ pub mod __private {
     /// Without the feature `async` there is no runtime to refresh on: the caller runs it.
     #[cfg(not(feature = "async"))]
     #[allow(clippy::type_complexity)]
-    pub fn refresh_in_background<S: MemoStore + ?Sized, V, Fut>(
+    pub fn refresh_in_background<S: MemoCache + ?Sized, V, Fut>(
         computation: bucketcache_core::Computation<V>,
         _store: &S,
         compute: Fut,
@@ -170,17 +174,17 @@ pub mod __private {
     }
 
     /// Hashes a call's key with the store's keymaker.
-    pub fn digest<S: MemoStore + ?Sized>(store: &S, key: &CallKey<'_>) -> Result<String> {
+    pub fn digest<S: MemoCache + ?Sized>(store: &S, key: &CallKey<'_>) -> Result<String> {
         store.bucket().hash_for_key(key)
     }
 
     /// Found by method-call auto-deref on whatever the `bucket = ` expression gives.
-    pub trait AsMemoStore {
+    pub trait AsMemoCache {
         /// The store itself.
         fn __bc_memo_store(&self) -> &Self;
     }
 
-    impl<S: MemoStore> AsMemoStore for S {
+    impl<S: MemoCache> AsMemoCache for S {
         fn __bc_memo_store(&self) -> &Self {
             self
         }

@@ -642,7 +642,7 @@ fn a_bad_backend_instance_is_refused_naming_the_rule() {
             _: &dyn erased_serde::Serialize,
             _: Option<bucketcache::Expiration>,
             _: &mut Vec<u8>,
-        ) -> Result<Option<bucketcache::StoredValue>, bucketcache::BackendError> {
+        ) -> Result<Option<bucketcache::ValueLocation>, bucketcache::BackendError> {
             Ok(None)
         }
         fn decode(&self, _: &[u8]) -> Result<bucketcache::Decoded, bucketcache::BackendError> {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bucketcache::keymakers::{python_digest, DefaultKeyMaker};
-use bucketcache::{Backend, BackendError, Bucket, Decoded, Error, Expiration, StoredValue};
+use bucketcache::{Backend, BackendError, Bucket, Decoded, Error, Expiration, ValueLocation};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -184,7 +184,7 @@ impl Backend for NoPython {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError> {
+    ) -> Result<Option<ValueLocation>, BackendError> {
         let b: &dyn Backend = &bucketcache::backends::json::JsonBackend::default();
         b.dump(value, expiration, out)
     }

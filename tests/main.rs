@@ -15,6 +15,7 @@ mod freshness;
 mod hardening;
 mod interop;
 mod keymakers;
+mod old_names;
 mod memoize;
 mod pickle;
 mod plugins;

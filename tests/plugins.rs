@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use bucketcache::registry::{self, Origin};
 use bucketcache::validate::validate_backend;
 use bucketcache::{
-    plugins, Backend, BackendError, Bucket, BucketConfig, Decoded, Error, Expiration, StoredValue,
-    ValueTree, ValueVisitor,
+    plugins, Backend, BackendError, Bucket, BucketConfig, Decoded, Error, Expiration,
+    ValueLocation, ValueTree, ValueVisitor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -488,7 +488,7 @@ impl Backend for Fake {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError> {
+    ) -> Result<Option<ValueLocation>, BackendError> {
         match self.0 {
             Defect::DumpFails => return Err(BackendError::encode("cannot")),
             Defect::DumpPanics => panic!("dump exploded"),
@@ -505,7 +505,7 @@ impl Backend for Fake {
         }
         if self.0 == Defect::MisplacedValue {
             // Claims the whole file is the value.
-            return Ok(Some(StoredValue::Json(0..out.len())));
+            return Ok(Some(ValueLocation::Json(0..out.len())));
         }
         Ok(None)
     }
@@ -516,7 +516,7 @@ impl Backend for Fake {
             Defect::AcceptsGarbage if bytes.first() != Some(&b'[') => {
                 return Ok(Decoded::new(
                     None,
-                    StoredValue::Tree(Arc::new(JsonTree(serde_json::Value::Null))),
+                    ValueLocation::Tree(Arc::new(JsonTree(serde_json::Value::Null))),
                 ))
             }
             Defect::AcceptsTruncated
@@ -525,7 +525,7 @@ impl Backend for Fake {
             {
                 return Ok(Decoded::new(
                     None,
-                    StoredValue::Tree(Arc::new(JsonTree(serde_json::Value::Null))),
+                    ValueLocation::Tree(Arc::new(JsonTree(serde_json::Value::Null))),
                 ))
             }
             Defect::DecodePanics if bytes.first() != Some(&b'[') => panic!("decode exploded"),
@@ -550,7 +550,7 @@ impl Backend for Fake {
         }
         Ok(Decoded::new(
             expiration,
-            StoredValue::Tree(Arc::new(JsonTree(value))),
+            ValueLocation::Tree(Arc::new(JsonTree(value))),
         ))
     }
 }

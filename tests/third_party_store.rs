@@ -60,7 +60,7 @@ impl Store for MapStore {
         if bytes.len() as u64 > limits.max_bytes {
             return Ok(Fetched::TooLarge(bytes.len() as u64));
         }
-        if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+        if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
             return Ok(Fetched::Rejected);
         }
         Ok(Fetched::Bytes(bytes.clone()))

@@ -85,7 +85,7 @@ mod tests {
         let ro = ReadOnly(Arc::new(FsStore::new(dir.path(), false)));
         let limits = ReadLimits {
             max_bytes: 1 << 20,
-            head: &|_| true,
+            may_begin: &|_| true,
         };
         assert!(matches!(ro.read("a.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"{}"));
         assert!(ro.write("b.json", b"{}").is_err());

@@ -562,7 +562,7 @@ mod tests {
         store.write("a.json", b"{}").unwrap();
         let limits = ReadLimits {
             max_bytes: 1 << 20,
-            head: &|_| true,
+            may_begin: &|_| true,
         };
         store.read("a.json", &limits).unwrap();
         assert_eq!(store.take("a.json"), None, "not recording");

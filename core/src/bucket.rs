@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Backend, Sized_, StoredValue};
+use crate::backend::{Backend, Sized_, ValueLocation};
 use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
@@ -37,7 +37,7 @@ pub(crate) struct Stored {
     pub(crate) expiration: Option<Expiration>,
     /// Where the value is: known from the decode of a read, from the backend's `dump` of a
     /// write, or — for backends that do not say — decoded once on the first read from memory.
-    pub(crate) value: OnceLock<StoredValue>,
+    pub(crate) value: OnceLock<ValueLocation>,
     /// When this process last wrote, read or touched the entry's file (seconds since the
     /// epoch; 0: unknown): a bucket with a disk budget touches the file again on a memory hit
     /// at most once a second.

@@ -22,10 +22,10 @@
 //! totals (for the file store, `.bucketcache-budget`, updated under an exclusive lock, so all
 //! processes count together). A bucket adds its writes to the record as soon as its view (the
 //! record as it last saw it, plus its own writes since) passes the budget, and at the latest
-//! when its own unrecorded writes pass [`UNRECORDED_PERCENT`] of the budget (computed exactly,
+//! when its own unrecorded writes pass `UNRECORDED_PERCENT` of the budget (computed exactly,
 //! and for a budget of entries at least one entry: a budget of 10 entries records every other
 //! new entry, not on every `set`); when the totals pass the budget, that `set` evicts down to the low-water
-//! mark ([`LOW_WATER_PERCENT`] of the budget), so eviction runs once per tenth of the budget,
+//! mark (`LOW_WATER_PERCENT` of the budget), so eviction runs once per tenth of the budget,
 //! not on every `set`. The victims come from a listing sorted by recency, kept by the bucket
 //! and used until it runs out (each victim is looked at again just before it goes: if it was
 //! used or rewritten since the listing, it stays and counts again).
@@ -37,7 +37,7 @@
 //! `set` returns with its eviction done, which is what holds every process to the slack below;
 //! once 20 ms (or a quarter of the lock timeout, if shorter) have passed, the eviction stops as
 //! soon as the location is within its limits, the rest left to the next one. A count that may
-//! lower the record (one that cannot be right, or is [`RECOUNT_AFTER`] old, after a prune, or
+//! lower the record (one that cannot be right, or is `RECOUNT_AFTER` old, after a prune, or
 //! when the candidates ran out anyway) lists under the lock, since a count outside it would lose
 //! the updates others make meanwhile.
 //!
@@ -67,9 +67,9 @@
 //!
 //! The record is counted afresh from a listing (whatever it says):
 //! - at the next update, when it cannot be right: a `counted_at` more than
-//!   [`FUTURE_TOLERANCE`] ahead of this process's clock, bytes without entries, a size or
+//!   `FUTURE_TOLERANCE` ahead of this process's clock, bytes without entries, a size or
 //!   format a record cannot have (an unreadable record is one);
-//! - when it was counted [`RECOUNT_AFTER`] (5 minutes) ago or more, by the first bucket that
+//! - when it was counted `RECOUNT_AFTER` (5 minutes) ago or more, by the first bucket that
 //!   updates it;
 //! - after a [`prune`](crate::Bucket::prune) or a [`shrink_to`](crate::Bucket::shrink_to), and
 //!   when the candidates of the last listing run out while evicting.
@@ -108,7 +108,7 @@
 //!
 //! A single thread is held to its budget exactly: after a `set` returns, the location is within
 //! it. Otherwise the location is within its budget plus what the other writers have written but
-//! not yet recorded: at most the larger of [`UNRECORDED_PERCENT`] of the budget and one entry per process
+//! not yet recorded: at most the larger of `UNRECORDED_PERCENT` of the budget and one entry per process
 //! (threads of one process share its record), and one entry per thread writing at that moment.
 //! The documented slack is 10% of the budget plus one entry; the tests hold four processes to
 //! it after every `set` (measured: 5.3%). Writers *without* this budget (other buckets,
@@ -127,22 +127,21 @@ mod by_store;
 mod record;
 
 pub(crate) use record::Change;
-pub use record::FUTURE_TOLERANCE;
 use record::{Pending, Record};
 
 /// A budget evicts down to this share of its limits (in percent), so that it evicts once per
 /// tenth of the budget rather than on every `set`.
-pub const LOW_WATER_PERCENT: u64 = 90;
+pub(crate) const LOW_WATER_PERCENT: u64 = 90;
 
 /// The record of a location's totals is counted afresh from a listing at least this often,
 /// whatever it says (it drifts when writers without the budget share the location, and a
 /// record may be wrong): by the first bucket that updates it after this time.
-pub const RECOUNT_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const RECOUNT_AFTER: Duration = Duration::from_secs(300);
 
 /// The share of a budget (in percent) a bucket may write, beyond the entry it has just written,
 /// before it adds its writes to the location's record, unless its own view says the location is
 /// over budget: per process, the slack of the budget.
-pub const UNRECORDED_PERCENT: u64 = 1;
+pub(crate) const UNRECORDED_PERCENT: u64 = 1;
 
 /// How long a bucket waits, by default, for a lock of the cache (the disk budget's record)
 /// before it goes on without it: see
@@ -194,7 +193,7 @@ fn share(limit: u64, percent: u64) -> u64 {
 }
 
 /// Whether a bucket whose unrecorded changes grew the location by `grown` must add them to the
-/// record: when they are over [`UNRECORDED_PERCENT`] of a limit (exactly: no truncation) and,
+/// record: when they are over `UNRECORDED_PERCENT` of a limit (exactly: no truncation) and,
 /// for a limit of entries, more than one entry.
 fn past_allowance(grown: Usage, max_bytes: Option<u64>, max_entries: Option<u64>) -> bool {
     max_entries
@@ -363,7 +362,7 @@ impl Budget {
     ///
     /// The record is updated (under the store's lock) when this bucket's view — the record as
     /// it last saw it, plus its own changes since — is over budget, or when its own unrecorded
-    /// growth passes [`UNRECORDED_PERCENT`] of the budget (of entries: at least one entry): a
+    /// growth passes `UNRECORDED_PERCENT` of the budget (of entries: at least one entry): a
     /// single thread is held to its budget exactly, and each process adds at most that share
     /// (or one entry) to what the others cannot see.
     pub(crate) fn update(&self, bucket: &Bucket, change: Change, protect: Option<&str>) {
@@ -393,7 +392,7 @@ impl Budget {
     /// Adds this bucket's pending changes to the record and, when it is over budget, evicts,
     /// under the record's lock (waited for at most the lock timeout). The candidates for
     /// eviction are listed before, outside the lock; a count that may lower the record (a
-    /// record that cannot be right or is [`RECOUNT_AFTER`] old, after a prune) is listed under
+    /// record that cannot be right or is `RECOUNT_AFTER` old, after a prune) is listed under
     /// it, so that no process's update is lost from it.
     fn record(&self, bucket: &Bucket, protect: Option<&str>) {
         let mut recorder = match self.recorder.try_lock() {

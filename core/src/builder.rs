@@ -23,7 +23,7 @@ enum Choice<T: ?Sized> {
 }
 
 /// How long a memoized call waits, by default, for another process's computation.
-pub const DEFAULT_SINGLE_FLIGHT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_SINGLE_FLIGHT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Configures and opens a [`Bucket`]. Made by [`Bucket::builder`].
 ///
@@ -248,7 +248,7 @@ impl BucketBuilder {
         self
     }
 
-    /// How long a near copy is used (default [`DEFAULT_NEAR_TTL`], 60 s); only with
+    /// How long a near copy is used (default 60 s); only with
     /// [`near_cache`](Self::near_cache).
     pub fn near_ttl(mut self, ttl: Duration) -> Self {
         self.near_ttl = ttl;
@@ -321,8 +321,8 @@ impl BucketBuilder {
         self
     }
 
-    /// The most bytes the in-memory layer holds (default
-    /// [`DEFAULT_MEMORY_LIMIT`](crate::memory::DEFAULT_MEMORY_LIMIT), 64 MiB); `0` turns the
+    /// The most bytes the in-memory layer holds (default 64 MiB);
+    /// `0` turns the
     /// layer off (every read goes to the store).
     ///
     /// The layer keeps the entries read and written, as the store holds them, each weighed as
@@ -537,8 +537,7 @@ impl BucketBuilder {
         self
     }
 
-    /// How many threads run background refreshes (default
-    /// [`DEFAULT_REFRESH_THREADS`](crate::refresh::DEFAULT_REFRESH_THREADS), 2; at least 1). The
+    /// How many threads run background refreshes (default 2; at least 1). The
     /// threads start on the first background refresh; a process exits without waiting for them.
     pub fn refresh_threads(mut self, threads: usize) -> Self {
         self.refresh_threads = threads.max(1);

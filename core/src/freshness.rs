@@ -3,7 +3,7 @@
 //!
 //! The decision is pure ([`judge`]): an entry's expiration, the bucket's lifetime, now, how long
 //! the entry's computation took and a random draw go in; what a memoized call should do comes
-//! out. Sync memoization ([`MemoStore::lookup_fresh`](crate::MemoStore::lookup_fresh)) and async
+//! out. Sync memoization ([`MemoCache::lookup_fresh`](crate::MemoCache::lookup_fresh)) and async
 //! memoization call it alike. The expiry rule itself stays [`crate::rules::verdict`]: this only
 //! says what to do with an entry that rule calls expired, and when to refresh a live one early.
 //!

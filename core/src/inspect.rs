@@ -305,7 +305,7 @@ impl Inspector {
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
         let limits = ReadLimits {
             max_bytes: self.max_entry_bytes,
-            head: &head,
+            may_begin: &head,
         };
         let mut item = Item {
             name: l.name,

@@ -34,7 +34,9 @@ pub mod validate;
 
 #[cfg(feature = "async")]
 pub use async_bucket::AsyncBucket;
-pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
+#[allow(deprecated)]
+pub use backend::StoredValue;
+pub use backend::{Backend, BackendError, Decoded, ValueLocation, ValueTree, ValueVisitor};
 pub use bucket::Bucket;
 pub use bucketcache_traits::{Degradation, Guarantee};
 pub use builder::{BucketBuilder, PYTHON_KEYMAKER};
@@ -43,7 +45,10 @@ pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use error::{Error, Result};
 pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
-pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoStore, Memoized, Ticket};
+/// The former name of [`MemoCache`].
+#[doc(hidden)]
+pub use memoize::MemoCache as MemoStore;
+pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoCache, Memoized, Ticket};
 pub use refresh::RefreshSlot;
 pub use revalidate::{lookup_fresh_async, Computation, Fresh};
 pub use stats::Stats;

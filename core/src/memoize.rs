@@ -57,8 +57,10 @@ impl<T> Memoized<T> {
     }
 }
 
-/// A store a memoized call can use: a [`Bucket`] or a [`DeferredWriteBucket`].
-pub trait MemoStore {
+/// What a memoized call reads and writes through (not a [`Store`](crate::Store): the cache in
+/// front of one): a [`Bucket`] or a [`DeferredWriteBucket`]. Formerly `MemoStore`, a name still
+/// accepted.
+pub trait MemoCache {
     /// The bucket underneath.
     fn bucket(&self) -> &Bucket;
     /// Reads the entry named `digest`.
@@ -93,7 +95,7 @@ pub trait MemoStore {
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
-    /// use bucketcache_core::{Bucket, Fresh, MemoStore};
+    /// use bucketcache_core::{Bucket, Fresh, MemoCache};
     /// let dir = tempfile::tempdir().unwrap();
     /// let b = Bucket::builder(dir.path()).backend("json").open()?;
     /// let digest = b.hash_for_key("k")?;
@@ -161,7 +163,7 @@ pub trait MemoStore {
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
-    /// use bucketcache_core::{Bucket, Lookup, MemoStore};
+    /// use bucketcache_core::{Bucket, Lookup, MemoCache};
     /// let dir = tempfile::tempdir().unwrap();
     /// let b = Bucket::builder(dir.path()).backend("json").open()?;
     /// let digest = b.hash_for_key(&("square", 12))?;
@@ -218,7 +220,7 @@ pub trait MemoStore {
     }
 }
 
-impl MemoStore for Bucket {
+impl MemoCache for Bucket {
     fn bucket(&self) -> &Bucket {
         self
     }
@@ -233,7 +235,7 @@ impl MemoStore for Bucket {
     }
 }
 
-impl MemoStore for DeferredWriteBucket {
+impl MemoCache for DeferredWriteBucket {
     fn bucket(&self) -> &Bucket {
         DeferredWriteBucket::bucket(self)
     }
@@ -311,7 +313,7 @@ impl Bucket {
 // closure (the `#[cached]` macro, whose arguments are needed again on a hit for the callback)
 // and for `async` callers, which must not hold a std `Mutex` guard across an `.await` ----
 
-/// The outcome of [`MemoStore::lookup`] and [`lookup_async`].
+/// The outcome of [`MemoCache::lookup`] and [`lookup_async`].
 #[derive(Debug)]
 pub enum Lookup<V> {
     /// The cache answered.
@@ -433,7 +435,7 @@ pub(crate) fn deadline_of(bucket: &Bucket) -> Option<Instant> {
 /// the slow computation still holds).
 fn timed_out<S, V>(store: &S, digest: &str) -> Result<Lookup<V>>
 where
-    S: MemoStore + ?Sized,
+    S: MemoCache + ?Sized,
     V: DeserializeOwned,
 {
     tracing::warn!(digest, timeout = ?store.bucket().inner.single_flight_timeout,
@@ -503,7 +505,7 @@ impl Ticket {
     /// returned; the caller still has its value.
     pub fn finish<S, V>(self, store: &S, value: &V) -> bool
     where
-        S: MemoStore + ?Sized,
+        S: MemoCache + ?Sized,
         V: Serialize + ?Sized,
     {
         match store.set_digest(&self.digest, value) {
@@ -546,7 +548,7 @@ fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
     })
 }
 
-/// The lookup half of [`MemoStore::memoize`] for `async` code: like [`MemoStore::lookup`], but a
+/// The lookup half of [`MemoCache::memoize`] for `async` code: like [`MemoCache::lookup`], but a
 /// caller that finds the entry being computed by another caller awaits it instead of blocking
 /// its thread.
 ///
@@ -576,7 +578,7 @@ fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<Lookup<V>> {
 /// ```
 pub async fn lookup_async<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Lookup<V>>
 where
-    S: MemoStore + ?Sized,
+    S: MemoCache + ?Sized,
     V: DeserializeOwned,
 {
     if refresh {
@@ -606,7 +608,7 @@ where
                 } else {
                     ticket
                 };
-                // Someone may have finished since our read (see `MemoStore::lookup`).
+                // Someone may have finished since our read (see `MemoCache::lookup`).
                 return Ok(hit(store.get_digest(digest)?).unwrap_or(Lookup::Miss(ticket)));
             }
             Err(flight) => flight,

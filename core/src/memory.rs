@@ -4,20 +4,20 @@
 //! The structure is `quick_cache`'s concurrent cache: a CLOCK-Pro / S3-FIFO-like policy (a hot
 //! and a cold queue with reference bits, and "ghost" keys that remember recent evictions), not
 //! a strict LRU: an entry read again soon after it was loaded survives a scan of one-off reads.
-//! A hit takes a shard's read lock and clones one `Arc`. The cache is split in [`SHARDS`]
+//! A hit takes a shard's read lock and clones one `Arc`. The cache is split in `SHARDS`
 //! shards, each with its share of the limit, and refuses an entry heavier than about a shard;
-//! this layer keeps no entry weighing more than [`MAX_ENTRY_FRACTION`] of the limit (such an
+//! this layer keeps no entry weighing more than `MAX_ENTRY_FRACTION` of the limit (such an
 //! entry is still written to and read from the store, just not kept in memory).
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {
 //! # bucketcache::install_default_backends()?;
-//! use bucketcache_core::{memory::DEFAULT_MEMORY_LIMIT, Bucket};
+//! use bucketcache_core::Bucket;
 //! let dir = tempfile::tempdir().unwrap();
 //! let b = Bucket::builder(dir.path()).backend("msgpack").open()?;
-//! assert_eq!(b.memory_limit(), DEFAULT_MEMORY_LIMIT);
+//! assert_eq!(b.memory_limit(), 64 << 20); // the default: 64 MiB
 //! b.set("small", &"x".repeat(100))?;
-//! b.set("large", &"x".repeat((DEFAULT_MEMORY_LIMIT / 8) as usize))?; // over a tenth
+//! b.set("large", &"x".repeat(8 << 20))?; // over a tenth of the limit
 //! assert!(b.is_loaded("small") && !b.is_loaded("large"));
 //! # Ok(()) }
 //! ```
@@ -29,18 +29,18 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
-use crate::backend::StoredValue;
+use crate::backend::ValueLocation;
 use crate::bucket::Entry;
 use crate::time::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
+pub(crate) const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
 
 /// The number of shards of the in-memory layer (one for limits under 1 MiB).
-pub const SHARDS: usize = 8;
+pub(crate) const SHARDS: usize = 8;
 
 /// An entry weighing more than `limit / MAX_ENTRY_FRACTION` is never kept in memory.
-pub const MAX_ENTRY_FRACTION: u64 = 10;
+pub(crate) const MAX_ENTRY_FRACTION: u64 = 10;
 
 /// What an entry costs in memory besides its bytes: its key, the shared record, the cache's
 /// slot and table (an estimate, on 64-bit targets).
@@ -228,7 +228,7 @@ fn weight(entry: &Entry) -> u64 {
     let bytes = entry.bytes.capacity() as u64;
     let own_value = !matches!(
         entry.value.get(),
-        Some(StoredValue::MessagePack(_) | StoredValue::Json(_))
+        Some(ValueLocation::MessagePack(_) | ValueLocation::Json(_))
     );
     bytes + if own_value { bytes } else { 0 } + ENTRY_OVERHEAD
 }
@@ -242,7 +242,7 @@ mod tests {
 
     fn entry(len: usize) -> Entry {
         let value = OnceLock::new();
-        let _ = value.set(StoredValue::Json(0..len));
+        let _ = value.set(ValueLocation::Json(0..len));
         Arc::new(Stored {
             bytes: vec![b'0'; len],
             expiration: None,

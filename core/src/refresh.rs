@@ -25,7 +25,7 @@ use crate::bucket::Bucket;
 use crate::store::{Lease, Locked};
 
 /// The default number of background refresh threads per bucket.
-pub const DEFAULT_REFRESH_THREADS: usize = 2;
+pub(crate) const DEFAULT_REFRESH_THREADS: usize = 2;
 
 /// How many keys' computation times a bucket remembers.
 const MAX_DURATIONS: usize = 65_536;

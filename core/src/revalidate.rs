@@ -1,7 +1,7 @@
 //! Memoized lookups that apply the bucket's [`Freshness`]: serve stale values while one caller
 //! refreshes, fall back to them on errors, refresh ahead of expiry. The decision is
 //! [`crate::freshness::judge`]; the right to refresh is a [`RefreshSlot`]; this module ties them
-//! to memoization ([`MemoStore::lookup_fresh`]) and runs refreshes in the caller or in the
+//! to memoization ([`MemoCache::lookup_fresh`]) and runs refreshes in the caller or in the
 //! background.
 
 use std::panic::AssertUnwindSafe;
@@ -13,13 +13,13 @@ use serde::Serialize;
 use crate::bucket::{Bucket, Entry};
 use crate::error::{Error, Result};
 use crate::freshness::{draw, judge, Freshness, State};
-use crate::memoize::{Lookup, MemoStore, Memoized, Ticket};
+use crate::memoize::{Lookup, MemoCache, Memoized, Ticket};
 use crate::refresh::RefreshSlot;
 use crate::rules::Verdict;
 use crate::stats::bump;
 use crate::time::Expiration;
 
-/// The outcome of [`MemoStore::lookup_fresh`]: answer now, or compute.
+/// The outcome of [`MemoCache::lookup_fresh`]: answer now, or compute.
 #[derive(Debug)]
 #[must_use]
 pub enum Fresh<V> {
@@ -140,7 +140,7 @@ impl<V> Computation<V> {
     /// when the entry has expired.
     pub fn take_current<S>(&mut self, store: &S) -> Option<Memoized<V>>
     where
-        S: MemoStore + ?Sized,
+        S: MemoCache + ?Sized,
     {
         let Kind::Refresh {
             current,
@@ -163,7 +163,7 @@ impl<V> Computation<V> {
     /// refreshed since, and the value is only returned). Returns the new entry's expiration.
     pub fn finish<S>(self, store: &S, value: &V) -> Option<Expiration>
     where
-        S: MemoStore + ?Sized,
+        S: MemoCache + ?Sized,
         V: Serialize,
     {
         let bucket = store.bucket();
@@ -197,7 +197,7 @@ impl<V> Computation<V> {
     /// stale-if-error window. Logged at warn level and counted.
     pub fn fail<S>(self, store: &S) -> Option<Memoized<V>>
     where
-        S: MemoStore + ?Sized,
+        S: MemoCache + ?Sized,
     {
         let bucket = store.bucket();
         let (value, expiration) = match self.kind {
@@ -224,7 +224,7 @@ impl<V> Computation<V> {
     /// [`fail`](Self::fail) says, or returns the error.
     pub fn run<S, E, F>(self, store: &S, compute: F) -> std::result::Result<Memoized<V>, E>
     where
-        S: MemoStore + ?Sized,
+        S: MemoCache + ?Sized,
         V: Serialize,
         F: FnOnce() -> std::result::Result<V, E>,
     {
@@ -338,7 +338,7 @@ pub(crate) fn fallback_answer<S, V>(
     expiration: Option<Expiration>,
 ) -> Option<Memoized<V>>
 where
-    S: MemoStore + ?Sized,
+    S: MemoCache + ?Sized,
 {
     let bucket = store.bucket();
     match bucket.verdict(expiration) {
@@ -361,10 +361,10 @@ where
     }
 }
 
-/// [`MemoStore::lookup_fresh`]: see there.
+/// [`MemoCache::lookup_fresh`]: see there.
 pub(crate) fn lookup_fresh<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Fresh<V>>
 where
-    S: MemoStore + ?Sized,
+    S: MemoCache + ?Sized,
     V: DeserializeOwned,
 {
     match decide(store, digest, refresh)? {
@@ -375,7 +375,7 @@ where
     }
 }
 
-/// [`MemoStore::lookup_fresh`] for `async` code: a caller that must wait for another caller's
+/// [`MemoCache::lookup_fresh`] for `async` code: a caller that must wait for another caller's
 /// computation of a missing entry awaits it (as [`lookup_async`](crate::lookup_async)) instead
 /// of blocking its thread; everything else is as in the sync lookup (a stale value or a
 /// refresh is decided without waiting). The reads themselves are ordinary (blocking) reads.
@@ -403,7 +403,7 @@ where
 /// ```
 pub async fn lookup_fresh_async<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Fresh<V>>
 where
-    S: MemoStore + ?Sized,
+    S: MemoCache + ?Sized,
     V: DeserializeOwned,
 {
     match decide(store, digest, refresh)? {
@@ -428,7 +428,7 @@ pub(crate) enum Decided<V> {
 /// grace too), judge it, take its refresh if due.
 fn decide<S, V>(store: &S, digest: &str, refresh: bool) -> Result<Decided<V>>
 where
-    S: MemoStore + ?Sized,
+    S: MemoCache + ?Sized,
     V: DeserializeOwned,
 {
     let policy = store.freshness();

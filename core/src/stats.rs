@@ -57,7 +57,7 @@ pub struct Stats {
     /// entry was written; a later `set` catches the budget up (see [`crate::budget`]).
     pub budget_deferred: u64,
     /// Times this bucket took the disk budget's lock to update the record shared by processes
-    /// (once per [`UNRECORDED_PERCENT`](crate::budget::UNRECORDED_PERCENT) of the budget
+    /// (once per 1% of the budget
     /// written, and when its view is over the budget).
     pub budget_locks: u64,
     /// The guarantees this bucket was configured with and does not keep, and why: only ever

@@ -56,7 +56,7 @@ impl Backend for Named {
         _: &dyn erased_serde::Serialize,
         _: Option<Expiration>,
         _: &mut Vec<u8>,
-    ) -> Result<Option<bucketcache_core::StoredValue>, BackendError> {
+    ) -> Result<Option<bucketcache_core::ValueLocation>, BackendError> {
         Err(BackendError::encode("test backend"))
     }
     fn decode(&self, _: &[u8]) -> Result<bucketcache_core::Decoded, BackendError> {

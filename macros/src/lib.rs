@@ -40,7 +40,7 @@ use syn::{Error, Expr, FnArg, Ident, ItemFn, Pat, Path, ReturnType, Token, Type,
 ///
 /// - `bucket = EXPR` (required): where entries live. `EXPR` is evaluated on each call and may be
 ///   anything that dereferences (through `&`, `LazyLock`, `Arc`, …) to a `Bucket`, a
-///   `DeferredWriteBucket`, or another `MemoStore`. In a method it may use `self`
+///   `DeferredWriteBucket`, or another `MemoCache`. In a method it may use `self`
 ///   (`bucket = self.cache`); it may also name an argument (`fn f(b: &Bucket, ..)` with
 ///   `bucket = b, ignore(b)`). It must name a place that lives through the call (a static, a
 ///   field, an argument), not a temporary such as a lock guard.
@@ -574,7 +574,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         )
     } else {
         (
-            quote!(#krate::MemoStore::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh)),
+            quote!(#krate::MemoCache::lookup_fresh::<#cached_ty>(__bc_store, &__bc_digest, __bc_refresh)),
             quote!(#krate::Fresh),
         )
     };
@@ -678,7 +678,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     #[allow(clippy::redundant_closure_call)]
                     #owned_body
                 }),
-                quote!(__bc_c.in_background(#krate::MemoStore::bucket(__bc_store), __bc_job)),
+                quote!(__bc_c.in_background(#krate::MemoCache::bucket(__bc_store), __bc_job)),
             )
         };
         quote_spanned! {span=>
@@ -722,7 +722,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         #(#attrs)*
         #vis #sig {
             #[allow(unused_imports)]
-            use #private::AsMemoStore as _;
+            use #private::AsMemoCache as _;
             const #function_const: &str = ::core::concat!(::core::module_path!(), "::", #name_str #version_suffix);
             let __bc_store = (&(#bucket)).__bc_memo_store();
             let __bc_refresh: bool = #refresh;

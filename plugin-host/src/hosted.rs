@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::abi::{self, Buffer, DecodeFn, EncodeFn, ExpirationC, FreeFn, MAX_BUFFER_LEN};
-use bucketcache_core::backend::{Backend, BackendError, Decoded, StoredValue};
+use bucketcache_core::backend::{Backend, BackendError, Decoded, ValueLocation};
 use bucketcache_core::time::Expiration;
 
 /// A backend living in a plugin library, called through its table.
@@ -167,7 +167,7 @@ impl Backend for HostedPlugin {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> std::result::Result<Option<StoredValue>, BackendError> {
+    ) -> std::result::Result<Option<ValueLocation>, BackendError> {
         let mut msgpack = Vec::with_capacity(128);
         let mut ser = rmp_serde::Serializer::new(&mut msgpack).with_struct_map();
         erased_serde::serialize(value, &mut ser).map_err(BackendError::encode)?;
@@ -216,7 +216,7 @@ impl Backend for HostedPlugin {
         }
         Ok(Decoded::new(
             expiration,
-            StoredValue::OwnedMessagePack(value.into()),
+            ValueLocation::OwnedMessagePack(value.into()),
         ))
     }
 }

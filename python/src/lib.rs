@@ -204,7 +204,7 @@ impl NativeStore {
                 let head = |_: &[u8]| true;
                 let limits = bucketcache::store::ReadLimits {
                     max_bytes: limits_max,
-                    head: &head,
+                    may_begin: &head,
                 };
                 let fetched = store.read(name, &limits);
                 if self.budget.is_some() {

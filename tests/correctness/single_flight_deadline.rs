@@ -10,7 +10,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use bucketcache::{lookup_async, Bucket, Lookup, MemoStore};
+use bucketcache::{lookup_async, Bucket, Lookup, MemoCache};
 
 /// How long a test waits for a call that must return.
 const LIVENESS: Duration = Duration::from_secs(60);

@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use bucketcache::store::Locked;
-use bucketcache::{Bucket, ManualClock, MemoStore};
+use bucketcache::{Bucket, ManualClock, MemoCache};
 
 use crate::common::{builder, clock};
 

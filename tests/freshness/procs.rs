@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bucketcache::{Bucket, MemoStore};
+use bucketcache::{Bucket, MemoCache};
 
 use crate::common::child_command;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bucketcache::backends::json::JsonBackend;
 use bucketcache::inspect::State;
 use bucketcache::registry::{self, Origin};
-use bucketcache::{Backend, BackendError, Bucket, Decoded, Error, Expiration, StoredValue};
+use bucketcache::{Backend, BackendError, Bucket, Decoded, Error, Expiration, ValueLocation};
 
 use super::{hour_bucket, states, BACKENDS};
 use crate::common::clock;
@@ -72,7 +72,7 @@ impl Backend for JsonTwin {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError> {
+    ) -> Result<Option<ValueLocation>, BackendError> {
         JsonBackend::default().dump(value, expiration, out)
     }
     fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {

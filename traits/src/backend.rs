@@ -4,7 +4,7 @@
 //! `{"value": v, "expiration_date": e}`). A backend writes the envelope straight from the value's
 //! `Serialize` impl (no intermediate tree) and reads it in **one** call, [`Backend::decode`],
 //! which checks the whole envelope, returns its expiration and says where the value is
-//! ([`StoredValue`]). The bucket then deserializes the value into the caller's type — straight
+//! ([`ValueLocation`]). The bucket then deserializes the value into the caller's type — straight
 //! from the bytes when the value is plain MessagePack or JSON text, through `erased_serde`
 //! otherwise. Expiry can so be decided (and `prune` can run) without building the value.
 
@@ -64,10 +64,14 @@ pub trait ValueTree: Send + Sync + fmt::Debug {
     fn visit(&self, visit: &mut ValueVisitor<'_>) -> Result<(), erased_serde::Error>;
 }
 
+/// The former name of [`ValueLocation`] (it names where a value is, not a value).
+#[deprecated(since = "0.3.0", note = "renamed `ValueLocation`")]
+pub type StoredValue = ValueLocation;
+
 /// Where an envelope's value is, as [`Backend::decode`] found it (or [`Backend::dump`] wrote it).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum StoredValue {
+pub enum ValueLocation {
     /// MessagePack, as `rmp_serde` reads it, at this span of the envelope's bytes.
     MessagePack(Range<usize>),
     /// JSON text, as `serde_json` reads it, at this span of the envelope's bytes.
@@ -85,12 +89,12 @@ pub struct Decoded {
     /// When the entry expires (`None`: never).
     pub expiration: Option<Expiration>,
     /// The value.
-    pub value: StoredValue,
+    pub value: ValueLocation,
 }
 
 impl Decoded {
     /// An envelope with this expiration and value.
-    pub fn new(expiration: Option<Expiration>, value: StoredValue) -> Self {
+    pub fn new(expiration: Option<Expiration>, value: ValueLocation) -> Self {
         Decoded { expiration, value }
     }
 
@@ -100,7 +104,7 @@ impl Decoded {
     }
 }
 
-impl StoredValue {
+impl ValueLocation {
     /// Deserializes the value into `V`; `bytes` are the envelope it was located in.
     pub fn deserialize<V: DeserializeOwned>(&self, bytes: &[u8]) -> Result<V, BackendError> {
         let wrong = |e: &dyn fmt::Display| BackendError::WrongType(e.to_string());
@@ -110,10 +114,10 @@ impl StoredValue {
             })
         };
         match self {
-            StoredValue::MessagePack(r) => rmp_serde::from_slice(span(r)?).map_err(|e| wrong(&e)),
-            StoredValue::Json(r) => serde_json::from_slice(span(r)?).map_err(|e| wrong(&e)),
-            StoredValue::OwnedMessagePack(b) => rmp_serde::from_slice(b).map_err(|e| wrong(&e)),
-            StoredValue::Tree(tree) => {
+            ValueLocation::MessagePack(r) => rmp_serde::from_slice(span(r)?).map_err(|e| wrong(&e)),
+            ValueLocation::Json(r) => serde_json::from_slice(span(r)?).map_err(|e| wrong(&e)),
+            ValueLocation::OwnedMessagePack(b) => rmp_serde::from_slice(b).map_err(|e| wrong(&e)),
+            ValueLocation::Tree(tree) => {
                 let mut slot: Option<V> = None;
                 tree.visit(&mut |de| {
                     slot = Some(erased_serde::deserialize::<V>(de)?);
@@ -139,7 +143,7 @@ pub const HEAD_LEN: usize = 16;
 /// properly) when a backend enters it.
 ///
 /// ```
-/// use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, StoredValue};
+/// use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, ValueLocation};
 ///
 /// /// A toy format: the expiration as a JSON line, then the value as a JSON line.
 /// #[derive(Debug)]
@@ -150,7 +154,7 @@ pub const HEAD_LEN: usize = 16;
 ///     fn file_extension(&self) -> &str { "lines" }
 ///     fn is_binary(&self) -> bool { false }
 ///     fn dump(&self, value: &dyn erased_serde::Serialize, expiration: Option<Expiration>,
-///             out: &mut Vec<u8>) -> Result<Option<StoredValue>, BackendError> {
+///             out: &mut Vec<u8>) -> Result<Option<ValueLocation>, BackendError> {
 ///         let e = expiration.map(|e| bucketcache_traits::time::format_expiration(&e));
 ///         serde_json::to_writer(&mut *out, &e).map_err(BackendError::encode)?;
 ///         out.push(b'\n');
@@ -158,7 +162,7 @@ pub const HEAD_LEN: usize = 16;
 ///         serde_json::to_writer(&mut *out, value).map_err(BackendError::encode)?;
 ///         let end = out.len();
 ///         out.push(b'\n');
-///         Ok(Some(StoredValue::Json(start..end)))
+///         Ok(Some(ValueLocation::Json(start..end)))
 ///     }
 ///     fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
 ///         let text = bytes.strip_suffix(b"\n").ok_or_else(|| BackendError::decode("truncated"))?;
@@ -173,7 +177,7 @@ pub const HEAD_LEN: usize = 16;
 ///         };
 ///         serde_json::from_slice::<serde::de::IgnoredAny>(&text[newline + 1..])
 ///             .map_err(BackendError::decode)?;
-///         Ok(Decoded::new(expiration, StoredValue::Json(newline + 1..text.len())))
+///         Ok(Decoded::new(expiration, ValueLocation::Json(newline + 1..text.len())))
 ///     }
 /// }
 ///
@@ -204,7 +208,7 @@ pub trait Backend: Send + Sync + fmt::Debug {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError>;
+    ) -> Result<Option<ValueLocation>, BackendError>;
     /// Checks that `bytes` hold a whole, valid envelope, in one pass, and returns its expiration
     /// and where its value is.
     fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError>;

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use bucketcache_traits::registration::BackendCrate;
-//! use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, StoredValue};
+//! use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, ValueLocation};
 //!
 //! /// Options: a struct refusing unknown fields.
 //! #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -30,7 +30,7 @@
 //!     fn file_extension(&self) -> &str { Self::EXTENSION }
 //!     fn is_binary(&self) -> bool { false }
 //!     fn dump(&self, value: &dyn erased_serde::Serialize, expiration: Option<Expiration>,
-//!             out: &mut Vec<u8>) -> Result<Option<StoredValue>, BackendError> {
+//!             out: &mut Vec<u8>) -> Result<Option<ValueLocation>, BackendError> {
 //!         let e = expiration.map(|e| bucketcache_traits::time::format_expiration(&e));
 //!         serde_json::to_writer(&mut *out, &e).map_err(BackendError::encode)?;
 //!         out.push(b'\n');
@@ -49,7 +49,7 @@
 //!         };
 //!         serde_json::from_slice::<serde::de::IgnoredAny>(&bytes[newline + 1..])
 //!             .map_err(BackendError::decode)?;
-//!         Ok(Decoded::new(expiration, StoredValue::Json(newline + 1..bytes.len())))
+//!         Ok(Decoded::new(expiration, ValueLocation::Json(newline + 1..bytes.len())))
 //!     }
 //! }
 //!

@@ -30,7 +30,9 @@ pub mod store;
 pub mod time;
 pub mod validate;
 
-pub use backend::{Backend, BackendError, Decoded, StoredValue, ValueTree, ValueVisitor};
+#[allow(deprecated)]
+pub use backend::StoredValue;
+pub use backend::{Backend, BackendError, Decoded, ValueLocation, ValueTree, ValueVisitor};
 pub use error::{Error, Result};
 pub use keymaker::{KeyError, KeyMaker};
 pub use store::{Capabilities, Degradation, Guarantee, Store, Usage};

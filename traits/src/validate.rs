@@ -55,7 +55,7 @@ impl Probe {
 /// (a crate or a plugin file) for the error message.
 ///
 /// ```
-/// # use bucketcache_traits::{validate::validate_backend, Backend, BackendError, Decoded, Expiration, StoredValue};
+/// # use bucketcache_traits::{validate::validate_backend, Backend, BackendError, Decoded, Expiration, ValueLocation};
 /// #[derive(Debug)]
 /// struct Nameless;
 /// impl Backend for Nameless {
@@ -63,7 +63,7 @@ impl Probe {
 ///     fn file_extension(&self) -> &str { "x" }
 ///     fn is_binary(&self) -> bool { true }
 ///     fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<Expiration>, _: &mut Vec<u8>)
-///         -> Result<Option<StoredValue>, BackendError> { Ok(None) }
+///         -> Result<Option<ValueLocation>, BackendError> { Ok(None) }
 ///     fn decode(&self, _: &[u8]) -> Result<Decoded, BackendError> { Err(BackendError::decode("no")) }
 /// }
 /// let err = validate_backend(&Nameless, "an example").unwrap_err();
@@ -255,7 +255,7 @@ const KEYMAKER_PROBE_KEYS: u32 = 4096;
 /// # #[derive(Debug)] struct B;
 /// # impl Backend for B {
 /// #   fn name(&self) -> &str { "b" } fn file_extension(&self) -> &str { "b" } fn is_binary(&self) -> bool { true }
-/// #   fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<bucketcache_traits::Expiration>, _: &mut Vec<u8>) -> Result<Option<bucketcache_traits::StoredValue>, bucketcache_traits::BackendError> { Ok(None) }
+/// #   fn dump(&self, _: &dyn erased_serde::Serialize, _: Option<bucketcache_traits::Expiration>, _: &mut Vec<u8>) -> Result<Option<bucketcache_traits::ValueLocation>, bucketcache_traits::BackendError> { Ok(None) }
 /// #   fn decode(&self, _: &[u8]) -> Result<bucketcache_traits::Decoded, bucketcache_traits::BackendError> { Err(bucketcache_traits::BackendError::decode("no")) }
 /// # }
 /// let err = validate_keymaker(&Short, &B).unwrap_err();

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
 use bucketcache_traits::registration::BackendCrate;
 use bucketcache_traits::time::{parse_expiration, IsoText};
-use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, StoredValue};
+use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, ValueLocation};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
@@ -261,7 +261,7 @@ impl Backend for JsonBackend {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError> {
+    ) -> Result<Option<ValueLocation>, BackendError> {
         let iso = expiration.as_ref().map(IsoText::new);
         let envelope = Envelope {
             value,
@@ -279,7 +279,7 @@ impl Backend for JsonBackend {
             .inspect_err(|_| out.truncate(start))?;
         Ok(self
             .written_value_span(&out[start..], iso.as_ref().map(IsoText::as_str))
-            .map(|r| StoredValue::Json(start + r.start..start + r.end)))
+            .map(|r| ValueLocation::Json(start + r.start..start + r.end)))
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Decoded, BackendError> {
@@ -295,7 +295,7 @@ impl Backend for JsonBackend {
                     .ok_or_else(|| BackendError::Failure("raw value outside the input".into()))?;
                 Ok(Decoded::new(
                     expiration,
-                    StoredValue::Json(start..start + text.len()),
+                    ValueLocation::Json(start..start + text.len()),
                 ))
             }
             // Python's NaN/Infinity words: only the slow reader knows them.
@@ -304,7 +304,7 @@ impl Backend for JsonBackend {
                     .map_err(|slow| BackendError::Decode(format!("{e}; {slow}")))?;
                 Ok(Decoded::new(
                     expiration,
-                    StoredValue::Tree(Arc::new(tree::SharedTree(value))),
+                    ValueLocation::Tree(Arc::new(tree::SharedTree(value))),
                 ))
             }
             Err(e) => Err(BackendError::decode(e)),

@@ -426,18 +426,18 @@ mod props {
 
 #[test]
 fn decode_points_at_the_value_text() {
-    use bucketcache_core::StoredValue;
+    use bucketcache_core::ValueLocation;
     let b = backend();
     let bytes = dynb(&b)
         .encode(&json!({"a": [1, 2.5]}), exp("2100-01-01T00:00:00"))
         .unwrap();
-    let StoredValue::Json(r) = b.decode(&bytes).unwrap().value else {
+    let ValueLocation::Json(r) = b.decode(&bytes).unwrap().value else {
         panic!("no span")
     };
     assert_eq!(&bytes[r], br#"{"a": [1, 2.5]}"#);
     // Swapped key order (Python 2) and whitespace.
     let bytes = br#" { "expiration_date" : null , "value" : "x" } "#;
-    let StoredValue::Json(r) = b.decode(bytes).unwrap().value else {
+    let ValueLocation::Json(r) = b.decode(bytes).unwrap().value else {
         panic!("no span")
     };
     assert_eq!(&bytes[r], br#""x""#);
@@ -445,7 +445,7 @@ fn decode_points_at_the_value_text() {
     let slow = b
         .decode(br#"{"value": NaN, "expiration_date": null}"#)
         .unwrap();
-    assert!(matches!(slow.value, StoredValue::Tree(_)));
+    assert!(matches!(slow.value, ValueLocation::Tree(_)));
     assert!(b.decode(br#"{"value": 1}"#).is_err());
     // Through the span or not, the value is the same.
     let v: f64 = dynb(&b)
@@ -456,13 +456,13 @@ fn decode_points_at_the_value_text() {
 
 #[test]
 fn dump_says_where_it_put_the_value_in_both_compact_layouts() {
-    use bucketcache_core::StoredValue;
+    use bucketcache_core::ValueLocation;
     for sort_keys in [false, true] {
         let b = JsonBackend::new(JsonConfig::default().sort_keys(sort_keys)).unwrap();
         for e in [None, exp("2100-01-01T00:00:00.5")] {
             let mut out = Vec::new();
             let located = dynb(&b).dump(&json!({"a": [1, "}"]}), e, &mut out).unwrap();
-            let Some(StoredValue::Json(r)) = located else {
+            let Some(ValueLocation::Json(r)) = located else {
                 panic!("no location with sort_keys = {sort_keys}")
             };
             assert_eq!(&out[r], br#"{"a": [1, "}"]}"#);

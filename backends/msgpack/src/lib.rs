@@ -41,7 +41,7 @@
 
 use bucketcache_traits::registration::BackendCrate;
 use bucketcache_traits::time::{parse_expiration, IsoText};
-use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, StoredValue};
+use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, ValueLocation};
 
 mod config;
 mod decode;
@@ -108,10 +108,10 @@ impl Backend for MsgpackBackend {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError> {
+    ) -> Result<Option<ValueLocation>, BackendError> {
         let start = out.len();
         match write_envelope(self.config, value, expiration, out) {
-            Ok(span) => Ok(Some(StoredValue::MessagePack(span))),
+            Ok(span) => Ok(Some(ValueLocation::MessagePack(span))),
             Err(e) => {
                 // Leave the caller's buffer as it was.
                 out.truncate(start);
@@ -139,7 +139,7 @@ impl Backend for MsgpackBackend {
         let start = env.value.as_ptr() as usize - bytes.as_ptr() as usize;
         Ok(Decoded::new(
             expiration,
-            StoredValue::MessagePack(start..start + env.value.len()),
+            ValueLocation::MessagePack(start..start + env.value.len()),
         ))
     }
 

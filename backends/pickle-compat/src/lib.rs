@@ -59,7 +59,7 @@ use std::sync::Arc;
 use bucketcache_traits::registration::BackendCrate;
 use bucketcache_traits::Expiration as NaiveDateTime;
 use bucketcache_traits::{
-    Backend, BackendError, Decoded, Expiration, StoredValue, ValueTree, ValueVisitor,
+    Backend, BackendError, Decoded, Expiration, ValueLocation, ValueTree, ValueVisitor,
 };
 
 pub use config::PickleConfig;
@@ -194,7 +194,7 @@ impl Backend for PickleBackend {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> Result<Option<StoredValue>, BackendError> {
+    ) -> Result<Option<ValueLocation>, BackendError> {
         writer::to_pickle(value, expiration, self.config.protocol, out)
             .map_err(BackendError::encode)?;
         Ok(None)
@@ -204,7 +204,7 @@ impl Backend for PickleBackend {
         let env = decode_envelope(bytes).map_err(BackendError::decode)?;
         Ok(Decoded::new(
             env.expiration,
-            StoredValue::Tree(Arc::new(PickledValue(env))),
+            ValueLocation::Tree(Arc::new(PickledValue(env))),
         ))
     }
 

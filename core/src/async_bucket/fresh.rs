@@ -1,6 +1,6 @@
 //! Async memoization with the bucket's freshness options (stale-while-revalidate,
 //! stale-if-error, refresh ahead): the async twin of
-//! [`MemoStore::lookup_fresh`](crate::MemoStore::lookup_fresh).
+//! [`MemoCache::lookup_fresh`](crate::MemoCache::lookup_fresh).
 //!
 //! The decision — read the entry (an expired one within the grace too), judge it, take its
 //! refresh without waiting — is the sync one, run whole in **one** hop to the blocking pool;
@@ -17,10 +17,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::memo::{lookup, lookup_missed, AsyncLookup, AsyncTicket};
-use super::{hop, rt, write_digest, AsyncMemoStore, Quick, INLINE_DECODE_MAX};
+use super::{hop, rt, write_digest, AsyncMemoCache, Quick, INLINE_DECODE_MAX};
 use crate::error::Result;
 use crate::freshness::State;
-use crate::memoize::{MemoStore, Memoized};
+use crate::memoize::{MemoCache, Memoized};
 use crate::refresh::RefreshSlot;
 use crate::revalidate::{
     decide_in, fallback_answer, judge_entry, take_refresh, Decided, Fresh, Parts,
@@ -138,7 +138,7 @@ impl<V> AsyncComputation<V> {
         value: &V,
     ) -> impl Future<Output = Option<Expiration>> + Send + 'static
     where
-        S: AsyncMemoStore + ?Sized,
+        S: AsyncMemoCache + ?Sized,
         V: Serialize,
     {
         let bucket = store.bucket();
@@ -182,7 +182,7 @@ impl<V> AsyncComputation<V> {
     /// stale-if-error window. Logged at warn level and counted.
     pub fn fail<S>(self, store: &S) -> Option<Memoized<V>>
     where
-        S: MemoStore + ?Sized,
+        S: MemoCache + ?Sized,
     {
         let (value, expiration) = match self.kind {
             Kind::Refresh {
@@ -212,7 +212,7 @@ impl<V> AsyncComputation<V> {
         compute: Fut,
     ) -> std::result::Result<Memoized<V>, E>
     where
-        S: AsyncMemoStore + ?Sized,
+        S: AsyncMemoCache + ?Sized,
         V: Serialize,
         Fut: Future<Output = std::result::Result<V, E>>,
     {
@@ -241,7 +241,7 @@ impl<V> AsyncComputation<V> {
         compute: Fut,
     ) -> std::result::Result<Memoized<V>, Box<(Self, Fut)>>
     where
-        S: AsyncMemoStore + ?Sized,
+        S: AsyncMemoCache + ?Sized,
         V: Serialize + Send + 'static,
         E: Send + 'static,
         Fut: Future<Output = std::result::Result<V, E>> + Send + 'static,
@@ -354,7 +354,7 @@ fn from_fresh<V>(fresh: Fresh<V>) -> AsyncFresh<V> {
 }
 
 /// The lookup half of an async memoized call with the store's
-/// [`freshness`](crate::MemoStore::freshness) applied: a value to answer with (possibly stale
+/// [`freshness`](crate::MemoCache::freshness) applied: a value to answer with (possibly stale
 /// while another caller refreshes it), or an [`AsyncComputation`] this caller owes — a miss
 /// (callers of the entry await it, as with [`lookup`]) or the refresh of an entry, which only
 /// this caller runs, across processes. Never blocks the executor: a live memory hit answers
@@ -386,7 +386,7 @@ fn from_fresh<V>(fresh: Fresh<V>) -> AsyncFresh<V> {
 /// ```
 pub async fn lookup_fresh<S, V>(store: &S, digest: &str, refresh: bool) -> Result<AsyncFresh<V>>
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: DeserializeOwned + Send + 'static,
 {
     let policy = store.freshness();
@@ -439,7 +439,7 @@ pub fn finish_fresh<S, V>(
     value: &V,
 ) -> impl Future<Output = Option<Expiration>> + Send + 'static
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: Serialize,
 {
     computation.finish(store, value)
@@ -455,7 +455,7 @@ pub fn refresh_in_background<S, V, E, Fut>(
     compute: Fut,
 ) -> std::result::Result<Memoized<V>, Box<(AsyncComputation<V>, Fut)>>
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: Serialize + Send + 'static,
     E: Send + 'static,
     Fut: Future<Output = std::result::Result<V, E>> + Send + 'static,

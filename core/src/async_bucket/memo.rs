@@ -1,6 +1,6 @@
 //! Async memoization: compute a missing entry once per cache, with every wait parking the task.
 //!
-//! The same single flight as [`MemoStore::lookup`](crate::MemoStore::lookup) — one flight per
+//! The same single flight as [`MemoCache::lookup`](crate::MemoCache::lookup) — one flight per
 //! entry in the process (shared with threads calling the blocking API), then the store's
 //! cross-process lock — but a caller that waits awaits: another task's computation by a waker,
 //! another process's by polling the lock from the blocking pool with an async pause between
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::rt::{self, HeldLease};
-use super::{get_digest, write_digest, AsyncMemoStore};
+use super::{get_digest, write_digest, AsyncMemoCache};
 use crate::bucket::Bucket;
 use crate::error::Result;
 use crate::memoize::{deadline_of, join, try_lease, Attempt, FlightWait, Ticket};
@@ -68,7 +68,7 @@ impl AsyncTicket {
     /// and `false` is returned; the caller still has its value.
     pub fn finish<S, V>(self, store: &S, value: &V) -> impl Future<Output = bool> + Send + 'static
     where
-        S: AsyncMemoStore + ?Sized,
+        S: AsyncMemoCache + ?Sized,
         V: Serialize + ?Sized,
     {
         let AsyncTicket { mut lease, ticket } = self;
@@ -96,7 +96,7 @@ pub fn finish<S, V>(
     value: &V,
 ) -> impl Future<Output = bool> + Send + 'static
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: Serialize + ?Sized,
 {
     ticket.finish(store, value)
@@ -135,7 +135,7 @@ fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<AsyncLookup<V>> {
 /// ```
 pub async fn lookup<S, V>(store: &S, digest: &str, refresh: bool) -> Result<AsyncLookup<V>>
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: DeserializeOwned + Send + 'static,
 {
     if refresh {
@@ -151,7 +151,7 @@ where
 /// awaits it.
 pub(crate) async fn lookup_missed<S, V>(store: &S, digest: &str) -> Result<AsyncLookup<V>>
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: DeserializeOwned + Send + 'static,
 {
     let bucket = store.bucket();

@@ -6,7 +6,7 @@
 //! - Anything that touches the store makes **one** hop to tokio's blocking pool for the whole
 //!   operation: read and decode (into the caller's type) together, or write (the value is
 //!   encoded before the hop, on the caller's thread, like any serialization it does); never a
-//!   hop per syscall. A large entry found in memory (over [`INLINE_DECODE_MAX`]) is decoded on
+//!   hop per syscall. A large entry found in memory (over `INLINE_DECODE_MAX`) is decoded on
 //!   the pool too.
 //! - Waits park the task: for another task's or thread's computation, a waker; for another
 //!   process's (the OS lock of `fs`/`lmdb`, the Redis lease), tries from the blocking pool with
@@ -36,14 +36,14 @@ use crate::bucket::{Bucket, Entry};
 use crate::deferred::DeferredWriteBucket;
 use crate::error::{Error, Result};
 use crate::inspect::Pruned;
-use crate::memoize::MemoStore;
+use crate::memoize::MemoCache;
 use crate::stats::{bump, Stats};
 use crate::store::Lease;
 use crate::time::Expiration;
 
 /// Entries found in memory up to this size are decoded inline; larger ones on the blocking
 /// pool (a decode of that size costs about as much as the hop).
-pub const INLINE_DECODE_MAX: usize = 64 * 1024;
+pub(crate) const INLINE_DECODE_MAX: usize = 64 * 1024;
 
 /// A [`Bucket`] for async code: the same entries, rules and errors, with every store operation
 /// off the executor's threads (see the [module documentation](self)).
@@ -335,10 +335,14 @@ pub struct Quick(Entry);
 #[derive(Debug)]
 pub struct Prepared(Entry);
 
-/// A [`MemoStore`] that async memoization can use without blocking: [`Bucket`],
+/// The former name of [`AsyncMemoCache`].
+#[doc(hidden)]
+pub use AsyncMemoCache as AsyncMemoStore;
+
+/// A [`MemoCache`] that async memoization can use without blocking: [`Bucket`],
 /// [`DeferredWriteBucket`] and [`AsyncBucket`] (sealed). `#[cached]` on an `async fn` needs
 /// its `bucket = ` to be one of them.
-pub trait AsyncMemoStore: MemoStore + Sync + sealed::Sealed {
+pub trait AsyncMemoCache: MemoCache + Sync + sealed::Sealed {
     /// The entry `digest` when it is at hand without the store (memory, an unsynced write).
     #[doc(hidden)]
     fn quick(&self, digest: &str) -> Option<Quick>;
@@ -348,7 +352,7 @@ pub trait AsyncMemoStore: MemoStore + Sync + sealed::Sealed {
     fn prepare<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<Option<Prepared>>;
 }
 
-impl AsyncMemoStore for Bucket {
+impl AsyncMemoCache for Bucket {
     fn quick(&self, digest: &str) -> Option<Quick> {
         self.memory_only(digest).map(Quick)
     }
@@ -357,7 +361,7 @@ impl AsyncMemoStore for Bucket {
     }
 }
 
-impl AsyncMemoStore for AsyncBucket {
+impl AsyncMemoCache for AsyncBucket {
     fn quick(&self, digest: &str) -> Option<Quick> {
         self.bucket.quick(digest)
     }
@@ -366,7 +370,7 @@ impl AsyncMemoStore for AsyncBucket {
     }
 }
 
-impl AsyncMemoStore for DeferredWriteBucket {
+impl AsyncMemoCache for DeferredWriteBucket {
     fn quick(&self, digest: &str) -> Option<Quick> {
         if let Some(entry) = self.pending_entry(digest) {
             bump(&self.bucket().inner.counters.memory_hits);
@@ -380,7 +384,7 @@ impl AsyncMemoStore for DeferredWriteBucket {
     }
 }
 
-impl MemoStore for AsyncBucket {
+impl MemoCache for AsyncBucket {
     fn bucket(&self) -> &Bucket {
         &self.bucket
     }
@@ -417,7 +421,7 @@ pub(crate) async fn get_digest<S, V>(
     digest: &str,
 ) -> Result<Option<(V, Option<Expiration>)>>
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: DeserializeOwned + Send + 'static,
 {
     let bucket = store.bucket();
@@ -457,7 +461,7 @@ pub(crate) fn write_digest<S, V>(
     lease: Option<Box<dyn Lease>>,
 ) -> impl Future<Output = Result<()>> + Send + 'static
 where
-    S: AsyncMemoStore + ?Sized,
+    S: AsyncMemoCache + ?Sized,
     V: Serialize + ?Sized,
 {
     let prepared = store.prepare(digest, value);

@@ -270,7 +270,7 @@ impl Bucket {
         let head = |h: &[u8]| shielded(|| Ok(backend.may_begin_entry(h))).unwrap_or(false);
         let limits = ReadLimits {
             max_bytes: self.inner.max_entry_bytes,
-            head: &head,
+            may_begin: &head,
         };
         let fetched = match prefetched {
             Some(Ok((Fetched::Bytes(bytes), _)))

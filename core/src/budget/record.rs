@@ -20,7 +20,7 @@ const LEN: usize = 32;
 
 /// How far ahead of this process's clock a record's `counted_at` may be (clocks of hosts
 /// sharing a network directory differ a little) before the record is known to be wrong.
-pub const FUTURE_TOLERANCE: Duration = Duration::from_secs(60);
+pub(crate) const FUTURE_TOLERANCE: Duration = Duration::from_secs(60);
 
 impl Record {
     pub(super) fn encode(&self) -> Vec<u8> {
@@ -46,7 +46,7 @@ impl Record {
     }
 
     /// Whether this record can be right at `now` (seconds since the epoch): counted no later
-    /// than now (give or take [`FUTURE_TOLERANCE`]), and bytes only with entries.
+    /// than now (give or take `FUTURE_TOLERANCE`), and bytes only with entries.
     pub(super) fn is_possible(&self, now: u64) -> bool {
         self.counted_at <= now.saturating_add(FUTURE_TOLERANCE.as_secs())
             && !(self.usage.entries == 0 && self.usage.bytes > 0)

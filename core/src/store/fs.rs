@@ -27,7 +27,7 @@ use crate::backend::HEAD_LEN;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FsStore::new(dir.path(), false);
 /// store.write("a.json", b"{}").unwrap();
-/// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
+/// let limits = ReadLimits { max_bytes: 1 << 20, may_begin: &|_| true };
 /// assert!(matches!(store.read("a.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"{}"));
 /// let listed = store.stat("a.json").unwrap().unwrap();
 /// assert_eq!(listed.size, 2);
@@ -209,7 +209,7 @@ impl Store for FsStore {
         if size <= ONE_READ {
             // `Take` at the exact size: one `read`, no end-of-file probe.
             (&mut file).take(size).read_to_end(&mut bytes)?;
-            if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+            if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
                 return Ok(Fetched::Rejected);
             }
             return Ok(Fetched::Bytes(bytes));
@@ -224,7 +224,7 @@ impl Store for FsStore {
                 Err(e) => return Err(e),
             }
         }
-        if !(limits.head)(&head[..got]) {
+        if !(limits.may_begin)(&head[..got]) {
             return Ok(Fetched::Rejected);
         }
         bytes.extend_from_slice(&head[..got]);
@@ -481,7 +481,7 @@ mod tests {
     fn limits() -> ReadLimits<'static> {
         ReadLimits {
             max_bytes: 1 << 20,
-            head: &|_| true,
+            may_begin: &|_| true,
         }
     }
 
@@ -567,7 +567,7 @@ mod tests {
         store.write("a.json", &[b'x'; 100]).unwrap();
         let small = ReadLimits {
             max_bytes: 10,
-            head: &|_| true,
+            may_begin: &|_| true,
         };
         assert!(matches!(
             store.read("a.json", &small).unwrap(),
@@ -575,7 +575,7 @@ mod tests {
         ));
         let picky = ReadLimits {
             max_bytes: 1000,
-            head: &|h| h.starts_with(b"{"),
+            may_begin: &|h| h.starts_with(b"{"),
         };
         assert!(matches!(
             store.read("a.json", &picky).unwrap(),

@@ -64,7 +64,7 @@ fn a_layer_changes_what_it_overrides_and_forwards_the_rest() {
     layer.write("a.json", b"abc").unwrap(); // through write_expiring
     let limits = ReadLimits {
         max_bytes: 1 << 20,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     assert!(matches!(layer.read("a.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"ABC"));
     assert_eq!(layer.name(), "fs");

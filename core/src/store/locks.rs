@@ -1,7 +1,7 @@
 //! Cross-process locks for single flight: one per entry, released by the OS when its holder dies.
 //!
 //! A directory store keeps **one** lock file, `.bucketcache-locks`, and locks one byte of it per
-//! entry: the byte at the digest's hash modulo [`SLOTS`]. Nothing is created per key, so nothing
+//! entry: the byte at the digest's hash modulo `SLOTS`. Nothing is created per key, so nothing
 //! leaks; two entries that share a byte only make one wait for the other's computation. The locks
 //! are Linux open-file-description locks (`F_OFD_SETLK`): each lease opens the file itself, so
 //! two leases never share a lock by accident, and the kernel drops them when the descriptor
@@ -18,7 +18,7 @@ pub use bucketcache_traits::store::{Lease, Locked};
 pub const LOCK_FILE: &str = ".bucketcache-locks";
 
 /// How many one-byte slots the lock file has.
-pub const SLOTS: u64 = 1 << 20;
+pub(crate) const SLOTS: u64 = 1 << 20;
 
 /// Byte-range locks in a directory's lock file, for directory stores (`fs`, `lmdb`).
 #[derive(Debug, Clone)]

@@ -23,7 +23,8 @@ pub use bucketcache_traits::store::{
 pub use fs::FsStore;
 pub use helper_file::{open_helper_file, HelperFileError};
 pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
-pub use near::{NearStore, DEFAULT_NEAR_TTL};
+pub use near::NearStore;
+pub(crate) use near::DEFAULT_NEAR_TTL;
 pub use record::{check_file_locks, BUDGET_RECORD};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,

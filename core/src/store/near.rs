@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::generation::{Generations, Mutation, Stamp};
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
-pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
 
 /// The helper file naming the far store a near directory serves (never an entry).
 const MARKER: &str = ".near-cache-of";
@@ -40,7 +40,7 @@ const MARKER: &str = ".near-cache-of";
 /// let near = NearStore::open(near_dir.path(), far.clone(), Duration::from_secs(60), "test").unwrap();
 /// near.write("a.json", b"{}").unwrap();
 /// far.remove("a.json").unwrap(); // another machine removes it
-/// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
+/// let limits = ReadLimits { max_bytes: 1 << 20, may_begin: &|_| true };
 /// // Still answered near, for at most 60 s:
 /// assert!(matches!(near.read("a.json", &limits).unwrap(), Fetched::Bytes(_)));
 /// ```
@@ -74,7 +74,7 @@ impl NearStore {
         let near = FsStore::new(std::fs::canonicalize(&dir).map_err(fail)?, false);
         let limits = ReadLimits {
             max_bytes: 64 << 10,
-            head: &|_| true,
+            may_begin: &|_| true,
         };
         let marker = near.location().join(MARKER);
         match near
@@ -381,7 +381,7 @@ mod tests {
     fn limits() -> ReadLimits<'static> {
         ReadLimits {
             max_bytes: 1 << 20,
-            head: &|_| true,
+            may_begin: &|_| true,
         }
     }
 

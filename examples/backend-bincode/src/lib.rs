@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bucketcache_core::registry::BackendCrate;
 use bucketcache_core::{
-    Backend, BackendError, Decoded, Expiration, Result, StoredValue, ValueTree, ValueVisitor,
+    Backend, BackendError, Decoded, Expiration, Result, ValueLocation, ValueTree, ValueVisitor,
 };
 
 /// The registry name.
@@ -97,7 +97,7 @@ impl Backend for Bincode {
         value: &dyn erased_serde::Serialize,
         expiration: Option<Expiration>,
         out: &mut Vec<u8>,
-    ) -> std::result::Result<Option<StoredValue>, BackendError> {
+    ) -> std::result::Result<Option<ValueLocation>, BackendError> {
         let encoded = bincode::serde::encode_to_vec(value, bincode::config::standard())
             .map_err(BackendError::encode)?;
         out.extend_from_slice(MAGIC);
@@ -106,7 +106,7 @@ impl Backend for Bincode {
         out.extend_from_slice(&micros.to_le_bytes());
         out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
         out.extend_from_slice(&encoded);
-        Ok(Some(StoredValue::Tree(Arc::new(BincodeValue(
+        Ok(Some(ValueLocation::Tree(Arc::new(BincodeValue(
             encoded.into(),
         )))))
     }
@@ -115,7 +115,7 @@ impl Backend for Bincode {
         let (expiration, value) = Self::split(bytes)?;
         Ok(Decoded::new(
             expiration,
-            StoredValue::Tree(Arc::new(BincodeValue(value.into()))),
+            ValueLocation::Tree(Arc::new(BincodeValue(value.into()))),
         ))
     }
 

@@ -171,7 +171,7 @@ impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
 
 const ANY: ReadLimits<'static> = ReadLimits {
     max_bytes: u64::MAX,
-    head: &|_| true,
+    may_begin: &|_| true,
 };
 
 /// A 64-digit name with extension `ext`, distinct per `i`.

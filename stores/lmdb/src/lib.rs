@@ -126,7 +126,7 @@ impl Options {
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
 /// store.write("0a1b.json", b"{}").unwrap();
-/// let limits = ReadLimits { max_bytes: 1 << 20, head: &|_| true };
+/// let limits = ReadLimits { max_bytes: 1 << 20, may_begin: &|_| true };
 /// assert!(matches!(store.read("0a1b.json", &limits).unwrap(), Fetched::Bytes(b) if b == b"{}"));
 /// let names: Vec<_> = store.list().unwrap().into_iter().map(|l| l.name).collect();
 /// assert_eq!(names, ["0a1b.json"]); // data.mdb and lock.mdb are not entries
@@ -431,7 +431,7 @@ impl Store for LmdbStore {
             if bytes.len() as u64 > limits.max_bytes {
                 return Ok(Fetched::TooLarge(bytes.len() as u64));
             }
-            if !(limits.head)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+            if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
                 return Ok(Fetched::Rejected);
             }
             Ok(Fetched::Bytes(bytes.to_vec()))

@@ -181,7 +181,7 @@ fn a_name_longer_than_an_lmdb_key_is_invalid_input_and_reads_as_missing() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
     let limits = bucketcache_core::store::ReadLimits {
         max_bytes: 10,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     assert!(matches!(
         store.read(&long, &limits).unwrap(),
@@ -235,7 +235,7 @@ fn reopening_with_a_smaller_map_keeps_the_file_and_every_entry() {
     );
     let limits = bucketcache_core::store::ReadLimits {
         max_bytes: 1 << 20,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     for i in 0..40 {
         let got = store.read(&format!("{i:064x}.bin"), &limits).unwrap();
@@ -280,7 +280,7 @@ fn a_read_only_store_creates_no_file_and_changes_no_byte_or_time_of_the_data_fil
     assert_eq!(listed, ["0a.json", "0b.json"]);
     let limits = bucketcache_core::store::ReadLimits {
         max_bytes: 1 << 20,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     assert!(matches!(
         store.read("0b.json", &limits).unwrap(),

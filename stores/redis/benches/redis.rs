@@ -103,7 +103,7 @@ fn benches(c: &mut Criterion) {
     let store = RedisStore::open(&url, "bench", RedisOptions::default()).unwrap();
     let limits = ReadLimits {
         max_bytes: 1 << 20,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     let name_x = b
         .path_for_key("x")

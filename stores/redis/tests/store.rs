@@ -32,7 +32,7 @@ fn builder(server: &RedisServer, namespace: &str) -> BucketBuilder {
 fn limits() -> ReadLimits<'static> {
     ReadLimits {
         max_bytes: 1 << 20,
-        head: &|_| true,
+        may_begin: &|_| true,
     }
 }
 

@@ -103,9 +103,11 @@ pub enum Fetched {
 pub struct ReadLimits<'a> {
     /// Files larger than this are [`Fetched::TooLarge`].
     pub max_bytes: u64,
-    /// Shown the first [`crate::backend::HEAD_LEN`] bytes; `false` makes the read
-    /// [`Fetched::Rejected`].
-    pub head: &'a dyn Fn(&[u8]) -> bool,
+    /// Whether these first bytes may begin an entry (the backend's
+    /// [`may_begin_entry`](crate::Backend::may_begin_entry)), shown the first
+    /// [`crate::backend::HEAD_LEN`] bytes (all, if fewer); `false` makes the read
+    /// [`Fetched::Rejected`] without loading the rest. Formerly `head`.
+    pub may_begin: &'a dyn Fn(&[u8]) -> bool,
 }
 
 impl fmt::Debug for ReadLimits<'_> {

@@ -198,7 +198,7 @@ pub(super) fn read_limits(make: Make<'_>, dir: &Path) -> Result<(), String> {
     store.write(&n, &bytes).or_say("write")?;
     let small = ReadLimits {
         max_bytes: 99,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     let got = store.read(&n, &small).or_say("read")?;
     ensure!(
@@ -207,7 +207,7 @@ pub(super) fn read_limits(make: Make<'_>, dir: &Path) -> Result<(), String> {
     );
     let exact = ReadLimits {
         max_bytes: 100,
-        head: &|_| true,
+        may_begin: &|_| true,
     };
     let got = store.read(&n, &exact).or_say("read")?;
     ensure!(
@@ -224,7 +224,7 @@ pub(super) fn read_limits(make: Make<'_>, dir: &Path) -> Result<(), String> {
     };
     let picky = ReadLimits {
         max_bytes: 1000,
-        head: &refuse,
+        may_begin: &refuse,
     };
     let got = store.read(&n, &picky).or_say("read")?;
     ensure!(
@@ -243,7 +243,7 @@ pub(super) fn read_limits(make: Make<'_>, dir: &Path) -> Result<(), String> {
             &short,
             &ReadLimits {
                 max_bytes: 10,
-                head: &|h| h == b"{}",
+                may_begin: &|h| h == b"{}",
             },
         )
         .or_say("read")?;
