@@ -20,8 +20,7 @@ use crate::validate::shielded;
 
 mod one_pass;
 
-/// The largest entry a bucket reads or writes unless told otherwise: 256 MiB.
-pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
+pub use bucketcache_traits::store::DEFAULT_MAX_ENTRY_BYTES;
 
 /// What [`Bucket::prune`](crate::Bucket::prune) (or [`Inspector::execute`]) removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -7,25 +7,21 @@
 //! Other stores register by name ([`StoreRegistration`]) and are chosen with
 //! `Bucket::builder(..).store("name")`.
 
-mod fs;
-mod helper_file;
 #[cfg(test)]
 mod layer_tests;
-mod locks;
 pub(crate) mod near;
-mod record;
 mod registry;
 
+pub use bucketcache_fs::{
+    check_file_locks, open_helper_file, FileLocks, FsStore, HelperFileError, Lease, Locked,
+    BUDGET_RECORD, LOCK_FILE,
+};
 pub use bucketcache_traits::store::{
     AsyncStoreOps, BoxFuture, Capabilities, Fetched, Kind, Listed, ReadLimits, Store, StoreError,
     StoreErrorKind, StoreLayer,
 };
-pub use fs::FsStore;
-pub use helper_file::{open_helper_file, HelperFileError};
-pub use locks::{FileLocks, Lease, Locked, LOCK_FILE};
 pub use near::NearStore;
 pub(crate) use near::DEFAULT_NEAR_TTL;
-pub use record::{check_file_locks, BUDGET_RECORD};
 pub use registry::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
 };

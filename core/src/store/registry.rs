@@ -8,10 +8,6 @@ use crate::error::{Error, Result};
 
 pub use bucketcache_traits::store::{StoreFactory, StoreOptions, StoreRegistration};
 
-inventory::submit! {
-    StoreRegistration { name: super::fs::NAME, schemes: &[], origin: env!("CARGO_PKG_NAME"), factory: super::fs::open }
-}
-
 #[derive(Clone)]
 struct Entry {
     schemes: Vec<String>,
@@ -24,7 +20,12 @@ fn global() -> &'static RwLock<BTreeMap<String, Entry>> {
     static GLOBAL: OnceLock<RwLock<BTreeMap<String, Entry>>> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let mut map = BTreeMap::new();
-        for r in inventory::iter::<StoreRegistration> {
+        // The default store, whether or not the linker kept its `inventory` submission.
+        static DEFAULTS: [StoreRegistration; 1] = [bucketcache_fs::REGISTRATION];
+        for r in inventory::iter::<StoreRegistration>
+            .into_iter()
+            .chain(&DEFAULTS)
+        {
             map.entry(r.name.to_owned()).or_insert(Entry {
                 schemes: r.schemes.iter().map(|s| s.to_string()).collect(),
                 origin: r.origin.to_owned(),

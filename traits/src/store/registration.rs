@@ -7,6 +7,10 @@ use std::sync::Arc;
 use super::Store;
 use crate::error::Result;
 
+/// The largest entry a bucket reads or writes unless told otherwise: 256 MiB (a store that
+/// judges entries itself, as the file store's `remove_if` does, reads no more than this).
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
+
 /// What a store factory is given.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

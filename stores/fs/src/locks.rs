@@ -37,7 +37,7 @@ impl FileLocks {
     /// Tries to lock `digest`'s slot without waiting.
     ///
     /// ```
-    /// use bucketcache_core::store::{FileLocks, Locked};
+    /// use bucketcache_fs::{FileLocks, Locked};
     /// let dir = tempfile::tempdir().unwrap();
     /// let locks = FileLocks::new(dir.path());
     /// let held = locks.try_lock("0123abcd").unwrap();
@@ -80,9 +80,9 @@ impl fmt::Debug for SlotLease {
 impl Lease for SlotLease {}
 
 /// Opens (creating it) the lock file, never through a link and only if it is a regular file:
-/// anything else is an error naming the path (a [`super::HelperFileError`] inside).
+/// anything else is an error naming the path (a [`HelperFileError`](crate::HelperFileError) inside).
 fn open(path: &Path) -> io::Result<File> {
-    Ok(super::open_helper_file(path, true)?)
+    Ok(crate::open_helper_file(path, true)?)
 }
 
 #[cfg(target_os = "linux")]

@@ -9,7 +9,7 @@
 //! the cache create, truncate or lock a file elsewhere.
 //!
 //! ```
-//! use bucketcache_core::store::{open_helper_file, HelperFileError};
+//! use bucketcache_fs::{open_helper_file, HelperFileError};
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join(".helper");
 //! assert!(open_helper_file(&path, true).is_ok()); // created, a regular file

@@ -17,13 +17,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::{Fetched, Kind, Listed, ReadLimits, Store};
-use crate::backend::HEAD_LEN;
+use bucketcache_traits::backend::HEAD_LEN;
+use bucketcache_traits::store::{
+    Capabilities, Degradation, Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions,
+    DEFAULT_MAX_ENTRY_BYTES,
+};
+use bucketcache_traits::{Error, Result};
 
 /// A directory of files. Made by `Bucket::builder(dir)` (the default store, named `fs`).
 ///
 /// ```
-/// use bucketcache_core::store::{Fetched, FsStore, ReadLimits, Store};
+/// use bucketcache_fs::FsStore;
+/// use bucketcache_traits::store::{Fetched, ReadLimits, Store};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FsStore::new(dir.path(), false);
 /// store.write("a.json", b"{}").unwrap();
@@ -46,16 +51,13 @@ pub struct FsStore {
     max_read: u64,
 }
 
-/// The registry name of the file store.
-pub(crate) const NAME: &str = FsStore::NAME;
-
 /// Opens the directory `options.location` as a file store, creating it (recursively) if needed.
-pub(crate) fn open(options: &super::StoreOptions) -> crate::Result<std::sync::Arc<dyn Store>> {
+pub(crate) fn open(options: &StoreOptions) -> Result<std::sync::Arc<dyn Store>> {
     let dir = &options.location;
     if dir.as_os_str().is_empty() {
-        return Err(crate::Error::Config("the cache path is empty".into()));
+        return Err(Error::Config("the cache path is empty".into()));
     }
-    let fail = |source| crate::Error::Directory {
+    let fail = |source| Error::Directory {
         path: dir.clone(),
         source,
     };
@@ -86,7 +88,7 @@ impl FsStore {
         FsStore {
             dir: dir.into(),
             durable,
-            max_read: crate::inspect::DEFAULT_MAX_ENTRY_BYTES,
+            max_read: DEFAULT_MAX_ENTRY_BYTES,
         }
     }
 
@@ -145,7 +147,7 @@ impl FsStore {
     }
 
     /// Sets the modification time of the regular file `name` (a near cache dates its copies).
-    pub(crate) fn set_modified(&self, name: &str, time: SystemTime) -> io::Result<()> {
+    pub fn set_modified(&self, name: &str, time: SystemTime) -> io::Result<()> {
         match self.open_regular(name)? {
             Ok((file, _)) => file.set_modified(time),
             Err(kind) => Err(io::Error::new(
@@ -179,7 +181,7 @@ fn kind_of(t: &fs::FileType) -> Kind {
 
 impl Store for FsStore {
     fn name(&self) -> &str {
-        NAME
+        Self::NAME
     }
 
     fn location(&self) -> &Path {
@@ -350,8 +352,8 @@ impl Store for FsStore {
         self.remove(name)
     }
 
-    fn try_lock(&self, digest: &str) -> io::Result<super::Locked> {
-        super::FileLocks::new(&self.dir).try_lock(digest)
+    fn try_lock(&self, digest: &str) -> io::Result<Locked> {
+        crate::FileLocks::new(&self.dir).try_lock(digest)
     }
 
     #[cfg(unix)]
@@ -427,12 +429,12 @@ impl Store for FsStore {
         wait: Duration,
         update: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
     ) -> io::Result<bool> {
-        super::record::update(&self.dir, wait, update)?;
+        crate::record::update(&self.dir, wait, update)?;
         Ok(true)
     }
 
-    fn capabilities(&self) -> crate::Capabilities {
-        let mut c = crate::Capabilities::default();
+    fn capabilities(&self) -> Capabilities {
+        let mut c = Capabilities::default();
         c.recency = self.supports_recency();
         c.stat = true;
         c.conditional_remove = true;
@@ -441,13 +443,13 @@ impl Store for FsStore {
         c.plain_directory = true;
         c
     }
-    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<crate::Degradation> {
+    fn check_guarantees(&self, budget: bool, single_flight: bool) -> Vec<Degradation> {
         let mut off = Vec::new();
         if budget {
-            off.extend(super::record::check_record(&self.dir));
+            off.extend(crate::record::check_record(&self.dir));
         }
         if single_flight {
-            off.extend(super::record::check_file_locks(&self.dir));
+            off.extend(crate::record::check_file_locks(&self.dir));
         }
         off
     }

@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::stats::{Degradation, Guarantee};
+use bucketcache_traits::store::{Degradation, Guarantee};
 
 /// The name of the disk budget's record in a directory (a helper name: never an entry).
 pub const BUDGET_RECORD: &str = ".bucketcache-budget";
@@ -171,7 +171,7 @@ pub(crate) fn check_record(dir: &Path) -> Option<Degradation> {
 /// Whether the single-flight lock file of the directory `dir` can be used: nothing yet (it is
 /// created at the first memoized call), or a regular file that this process can open and lock.
 pub fn check_file_locks(dir: &Path) -> Option<Degradation> {
-    let path = dir.join(super::LOCK_FILE);
+    let path = dir.join(crate::LOCK_FILE);
     let off = |reason: String| {
         Some(Degradation::new(
             Guarantee::SingleFlightAcrossProcesses,
@@ -185,7 +185,7 @@ pub fn check_file_locks(dir: &Path) -> Option<Degradation> {
     if !path.exists() {
         return None;
     }
-    match super::FileLocks::new(dir).try_lock(".probe") {
+    match crate::FileLocks::new(dir).try_lock(".probe") {
         Ok(_) => None,
         Err(e) => off(e.to_string()),
     }
