@@ -143,10 +143,7 @@ pub(crate) const RECOUNT_AFTER: Duration = Duration::from_secs(300);
 /// over budget: per process, the slack of the budget.
 pub(crate) const UNRECORDED_PERCENT: u64 = 1;
 
-/// How long a bucket waits, by default, for a lock of the cache (the disk budget's record)
-/// before it goes on without it: see
-/// [`BucketBuilder::lock_timeout`](crate::BucketBuilder::lock_timeout).
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+pub use bucketcache_traits::store::DEFAULT_LOCK_TIMEOUT;
 
 /// The most eviction candidates a bucket keeps from one listing (about 130 bytes each): the
 /// location is listed again when they run out.

@@ -33,7 +33,7 @@ use std::time::Duration;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, WithoutTls};
 
-use bucketcache_core::store::open_helper_file;
+use bucketcache_fs::open_helper_file;
 
 use crate::meta::{Meta, NAMES};
 use crate::{LmdbError, DATA_FILE, LOCK_FILE, RESIZE_LOCK_FILE};
@@ -533,7 +533,7 @@ mod space {
 
     use std::time::{Duration, Instant};
 
-    use bucketcache_core::store::open_helper_file;
+    use bucketcache_fs::open_helper_file;
     use rustix::fs::{fallocate, flock, FallocateFlags, FlockOperation};
 
     use super::{LmdbError, DATA_FILE, RESIZE_LOCK_FILE};

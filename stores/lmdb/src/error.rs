@@ -3,12 +3,12 @@
 use std::io;
 use std::path::PathBuf;
 
-use bucketcache_core::store::{StoreError, StoreErrorKind};
+use bucketcache_traits::store::{StoreError, StoreErrorKind};
 
 /// What can go wrong in the LMDB store. Store operations report it inside an [`io::Error`]
 /// (`std::error::Error::source` downcasts to it; its [`StoreErrorKind`] is inside, in a
 /// [`StoreError`]); opening reports it as
-/// [`bucketcache_core::Error::Store`].
+/// [`bucketcache_traits::Error::Store`].
 ///
 /// ```
 /// use bucketcache_lmdb::LmdbError;
@@ -81,7 +81,7 @@ pub enum LmdbError {
     /// A file of the environment (`data.mdb`, `lock.mdb`, [`RESIZE_LOCK_FILE`]) is not a
     /// regular file — a symbolic link is never followed — or cannot be opened.
     #[error(transparent)]
-    HelperFile(#[from] bucketcache_core::store::HelperFileError),
+    HelperFile(#[from] bucketcache_traits::store::HelperFileError),
     /// An error of LMDB itself.
     #[error("LMDB error in {path}: {source}")]
     Lmdb {

@@ -12,7 +12,7 @@
 //!   every backend and plugin works unchanged. An LMDB cache cannot be shared with Python
 //!   BucketCache (which reads files).
 //! - **One environment per directory and per process** (LMDB's rule), shared by every
-//!   [`Bucket`](bucketcache_core::Bucket) and store on that path and closed with the last one.
+//!   `Bucket` and store on that path and closed with the last one.
 //! - **Durability**: commits are not flushed (`MDB_NOSYNC`): a process that dies loses nothing,
 //!   a system crash may lose the last writes. `durable` (`Bucket::builder(..).durable(true)`)
 //!   flushes after every commit.
@@ -31,11 +31,11 @@
 //!   so a tool should walk an untrusted store in a process it can lose.
 //!
 //! ```
-//! # fn main() -> bucketcache_core::Result<()> {
+//! # fn main() -> bucketcache::Result<()> {
 //! # bucketcache::install_default_backends()?;
 //! bucketcache_lmdb::register()?;
 //! let dir = tempfile::tempdir().unwrap();
-//! let b = bucketcache_core::Bucket::builder(dir.path()).store("lmdb").open()?;
+//! let b = bucketcache::Bucket::builder(dir.path()).store("lmdb").open()?;
 //! b.set("answer", &42)?;
 //! assert_eq!(b.get::<i32>("answer")?, Some(42));
 //! assert!(dir.path().join("data.mdb").exists());
@@ -47,10 +47,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bucketcache_core::backend::HEAD_LEN;
-use bucketcache_core::store::{
-    register_store, Fetched, FileLocks, Kind, Listed, Locked, ReadLimits, Store, StoreOptions,
-    StoreRegistration,
+use bucketcache_fs::FileLocks;
+use bucketcache_traits::backend::HEAD_LEN;
+use bucketcache_traits::registration::register_store;
+use bucketcache_traits::store::{
+    Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions, StoreRegistration,
 };
 use heed::{MdbError, RoTxn, RwTxn, WithoutTls};
 use serde::Deserialize;
@@ -112,7 +113,7 @@ impl Options {
         Ok(Sizes {
             map_size,
             max_map_size: max_map_size.max(map_size),
-            lock_timeout: bucketcache_core::budget::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: bucketcache_traits::store::DEFAULT_LOCK_TIMEOUT,
         })
     }
 }
@@ -121,7 +122,7 @@ impl Options {
 /// crate is linked) or [`LmdbStore::open`].
 ///
 /// ```
-/// use bucketcache_core::store::{Fetched, ReadLimits, Store, StoreOptions};
+/// use bucketcache_traits::store::{Fetched, ReadLimits, Store, StoreOptions};
 /// use bucketcache_lmdb::LmdbStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
@@ -142,31 +143,31 @@ impl LmdbStore {
     /// Opens (creating the directory and the environment if needed) the store at
     /// `options.location`, with `options.durable` and the `map_size` / `max_map_size` of
     /// `options.options`. A directory already open in this process shares its environment.
-    pub fn open(options: &StoreOptions) -> bucketcache_core::Result<LmdbStore> {
+    pub fn open(options: &StoreOptions) -> bucketcache_traits::Result<LmdbStore> {
         let dir = &options.location;
-        let fail = |reason: String| bucketcache_core::Error::Store {
+        let fail = |reason: String| bucketcache_traits::Error::Store {
             store: NAME.into(),
             location: dir.display().to_string(),
             reason,
         };
         if dir.as_os_str().is_empty() {
-            return Err(bucketcache_core::Error::Config(
+            return Err(bucketcache_traits::Error::Config(
                 "the cache path is empty".into(),
             ));
         }
         let mut sizes = Options::parse(&options.options)
-            .map_err(|e| bucketcache_core::Error::Config(e.to_string()))?;
+            .map_err(|e| bucketcache_traits::Error::Config(e.to_string()))?;
         if let Some(timeout) = options.lock_timeout {
             sizes.lock_timeout = timeout;
         }
-        let dir_error = |source| bucketcache_core::Error::Directory {
+        let dir_error = |source| bucketcache_traits::Error::Directory {
             path: dir.clone(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(dir_error)?;
         let canonical = std::fs::canonicalize(dir).map_err(dir_error)?;
         let shared = env::shared(&canonical, Access::ReadWrite(sizes)).map_err(|e| match e {
-            LmdbError::HelperFile(e) => bucketcache_core::Error::HelperFile(e),
+            LmdbError::HelperFile(e) => bucketcache_traits::Error::HelperFile(e),
             e => fail(e.to_string()),
         })?;
         Ok(LmdbStore {
@@ -190,7 +191,7 @@ impl LmdbStore {
     /// may be damaged in a process they can lose (the CLI does).
     ///
     /// ```
-    /// use bucketcache_core::store::{Store, StoreOptions};
+    /// use bucketcache_traits::store::{Store, StoreOptions};
     /// use bucketcache_lmdb::{LmdbError, LmdbStore};
     /// let dir = tempfile::tempdir().unwrap();
     /// LmdbStore::open(&StoreOptions::new(dir.path())).unwrap().write("0a.json", b"{}").unwrap();
@@ -226,7 +227,7 @@ impl LmdbStore {
     /// The size of the memory map now (it grows when full).
     ///
     /// ```
-    /// # use bucketcache_core::store::StoreOptions;
+    /// # use bucketcache_traits::store::StoreOptions;
     /// let dir = tempfile::tempdir().unwrap();
     /// let options = StoreOptions::new(dir.path()).options(serde_json::json!({"map_size": 65536}));
     /// let store = bucketcache_lmdb::LmdbStore::open(&options).unwrap();
@@ -239,7 +240,7 @@ impl LmdbStore {
     /// Flushes every commit to disk (what `durable` does after each write).
     ///
     /// ```
-    /// # use bucketcache_core::store::{Store, StoreOptions};
+    /// # use bucketcache_traits::store::{Store, StoreOptions};
     /// let dir = tempfile::tempdir().unwrap();
     /// let store = bucketcache_lmdb::LmdbStore::open(&StoreOptions::new(dir.path())).unwrap();
     /// store.write("a.json", b"{}").unwrap();
@@ -549,7 +550,7 @@ impl Store for LmdbStore {
     }
 
     /// Read from the usage record kept in every write transaction (never a listing).
-    fn usage(&self) -> io::Result<Option<bucketcache_core::budget::Usage>> {
+    fn usage(&self) -> io::Result<Option<bucketcache_traits::store::Usage>> {
         let Some(meta) = self.shared.meta else {
             return Ok(None);
         };
@@ -593,8 +594,8 @@ impl Store for LmdbStore {
         FileLocks::new(&self.shared.path).try_lock(digest)
     }
 
-    fn capabilities(&self) -> bucketcache_core::Capabilities {
-        let mut c = bucketcache_core::Capabilities::default();
+    fn capabilities(&self) -> bucketcache_traits::Capabilities {
+        let mut c = bucketcache_traits::Capabilities::default();
         // The usage and recency index is kept when the environment has its meta database.
         let indexed = self.shared.meta.is_some();
         c.recency = indexed;
@@ -609,10 +610,10 @@ impl Store for LmdbStore {
         &self,
         _budget: bool,
         single_flight: bool,
-    ) -> Vec<bucketcache_core::Degradation> {
+    ) -> Vec<bucketcache_traits::Degradation> {
         // The budget's record is kept in each process (no shared record to check).
         match single_flight {
-            true => bucketcache_core::store::check_file_locks(&self.shared.path)
+            true => bucketcache_fs::check_file_locks(&self.shared.path)
                 .into_iter()
                 .collect(),
             false => Vec::new(),
@@ -621,7 +622,7 @@ impl Store for LmdbStore {
 }
 
 /// The registry's factory: [`LmdbStore::open`].
-fn factory(options: &StoreOptions) -> bucketcache_core::Result<Arc<dyn Store>> {
+fn factory(options: &StoreOptions) -> bucketcache_traits::Result<Arc<dyn Store>> {
     Ok(Arc::new(LmdbStore::open(options)?))
 }
 
@@ -634,9 +635,9 @@ inventory::submit! {
 ///
 /// ```
 /// bucketcache_lmdb::register().unwrap();
-/// assert!(bucketcache_core::store::stores().contains(&"lmdb".to_string()));
+/// assert!(bucketcache::store::stores().contains(&"lmdb".to_string()));
 /// ```
-pub fn register() -> bucketcache_core::Result<()> {
+pub fn register() -> bucketcache_traits::Result<()> {
     register_store(NAME, &[], env!("CARGO_PKG_NAME"), factory)
 }
 

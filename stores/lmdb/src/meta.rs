@@ -15,8 +15,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bucketcache_core::budget::Usage;
-use bucketcache_core::store::{Kind, Listed};
+use bucketcache_traits::store::Usage;
+use bucketcache_traits::store::{Kind, Listed};
 use heed::types::Bytes;
 use heed::{Database, RoTxn, RwTxn};
 

@@ -24,7 +24,9 @@ pub use capabilities::Capabilities;
 pub use error::{StoreError, StoreErrorKind};
 pub use layer::StoreLayer;
 pub use native_async::{AsyncStoreOps, BoxFuture};
-pub use registration::{StoreFactory, StoreOptions, StoreRegistration, DEFAULT_MAX_ENTRY_BYTES};
+pub use registration::{
+    StoreFactory, StoreOptions, StoreRegistration, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_ENTRY_BYTES,
+};
 pub use types::{Degradation, Guarantee, HelperFileError, Lease, Locked, Usage};
 
 /// What a name holds, as a listing sees it.

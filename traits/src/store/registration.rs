@@ -7,6 +7,11 @@ use std::sync::Arc;
 use super::Store;
 use crate::error::Result;
 
+/// How long a bucket waits, by default, for a lock of the cache (the disk budget's record, a
+/// store's own lock such as LMDB's resize lock) before it goes on without it or fails naming
+/// it: 2 s (`BucketBuilder::lock_timeout` changes it).
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The largest entry a bucket reads or writes unless told otherwise: 256 MiB (a store that
 /// judges entries itself, as the file store's `remove_if` does, reads no more than this).
 pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
@@ -27,8 +32,7 @@ pub struct StoreOptions {
     /// entry (`None`: the default limit).
     pub max_entry_bytes: Option<u64>,
     /// How long a lock of the store (such as LMDB's resize lock) is waited for before the
-    /// operation fails with an error naming it (`None`: the default,
-    /// bucketcache-core's `budget::DEFAULT_LOCK_TIMEOUT`).
+    /// operation fails with an error naming it (`None`: [`DEFAULT_LOCK_TIMEOUT`]).
     pub lock_timeout: Option<std::time::Duration>,
 }
 
