@@ -47,3 +47,20 @@ pub const REGISTRATION: StoreRegistration = StoreRegistration {
 };
 
 inventory::submit! { REGISTRATION }
+
+/// Registers the store explicitly, as `bucketcache-lmdb` and `bucketcache-redis` do (it also
+/// registers itself through `inventory`, and the engine adds it in any case). Calling it again
+/// is harmless.
+///
+/// ```
+/// bucketcache_fs::register().unwrap();
+/// assert!(bucketcache::store::stores().contains(&"fs".to_owned()));
+/// ```
+pub fn register() -> bucketcache_traits::Result<()> {
+    bucketcache_traits::registration::register_store(
+        REGISTRATION.name,
+        REGISTRATION.schemes,
+        REGISTRATION.origin,
+        REGISTRATION.factory,
+    )
+}

@@ -64,3 +64,11 @@ fn a_bucket_over_the_file_store_reads_what_it_wrote_after_a_reopen() {
     assert_eq!(b.get::<u32>("k").unwrap(), Some(1));
     assert_eq!(b.store().name(), "fs");
 }
+
+#[test]
+fn registering_explicitly_again_is_harmless() {
+    bucketcache_fs::register().unwrap();
+    bucketcache_fs::register().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(open_store("fs", StoreOptions::new(dir.path())).unwrap().name(), "fs");
+}
