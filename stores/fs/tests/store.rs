@@ -70,5 +70,10 @@ fn registering_explicitly_again_is_harmless() {
     bucketcache_fs::register().unwrap();
     bucketcache_fs::register().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(open_store("fs", StoreOptions::new(dir.path())).unwrap().name(), "fs");
+    assert_eq!(
+        open_store("fs", StoreOptions::new(dir.path()))
+            .unwrap()
+            .name(),
+        "fs"
+    );
 }
