@@ -44,7 +44,7 @@ use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::memory::DigestHasher;
+use crate::digest_hasher::DigestHasher;
 
 /// How many stripes a bucket's generations have (16 bytes each).
 pub(crate) const STRIPES: usize = 1 << 10;

@@ -14,6 +14,8 @@ pub mod budget;
 mod builder;
 pub mod config;
 mod deferred;
+mod digest_hasher;
+mod entry;
 mod error;
 pub mod freshness;
 mod generation;

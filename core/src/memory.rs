@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -30,7 +30,8 @@ use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
 use crate::backend::ValueLocation;
-use crate::bucket::Entry;
+use crate::digest_hasher::DigestHasher;
+use crate::entry::Entry;
 use crate::time::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.
@@ -45,28 +46,6 @@ pub(crate) const MAX_ENTRY_FRACTION: u64 = 10;
 /// What an entry costs in memory besides its bytes: its key, the shared record, the cache's
 /// slot and table (an estimate, on 64-bit targets).
 const ENTRY_OVERHEAD: u64 = 256;
-
-/// Digests are already well mixed: a multiply-rotate over 8-byte words (FxHash's scheme) is
-/// enough for the map and several times cheaper than SipHash on a 64-character key.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// An entry as the memory layer holds it: the shared entry, when it was loaded or written (by
 /// the bucket's clock, only when the layer has a maximum age) and its weight, fixed when it
@@ -238,7 +217,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
-    use crate::bucket::Stored;
+    use crate::entry::Stored;
 
     fn entry(len: usize) -> Entry {
         let value = OnceLock::new();

@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 use crate::keymaker::KeyMaker;
 use crate::validate::validate_backend;
 
+pub(crate) mod stores;
+
 pub use crate::backend_crate::{factory, BackendCrate};
 
 pub use bucketcache_traits::registration::{
@@ -255,7 +257,7 @@ fn apply(registration: Pending) -> Result<()> {
             factory,
         } => {
             let schemes: Vec<&str> = schemes.iter().map(String::as_str).collect();
-            crate::store::register_store(&name, &schemes, &origin, factory)
+            stores::register_store(&name, &schemes, &origin, factory)
         }
         _ => Ok(()),
     }

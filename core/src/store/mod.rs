@@ -10,8 +10,10 @@
 #[cfg(test)]
 mod layer_tests;
 pub(crate) mod near;
-mod registry;
 
+pub use crate::registry::stores::{
+    open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
+};
 pub use bucketcache_fs::{
     check_file_locks, open_helper_file, FileLocks, FsStore, HelperFileError, Lease, Locked,
     BUDGET_RECORD, LOCK_FILE,
@@ -22,6 +24,3 @@ pub use bucketcache_traits::store::{
 };
 pub use near::NearStore;
 pub(crate) use near::DEFAULT_NEAR_TTL;
-pub use registry::{
-    open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
-};

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use super::Store;
 use crate::error::{Error, Result};
+use bucketcache_traits::store::Store;
 
 pub use bucketcache_traits::store::{StoreFactory, StoreOptions, StoreRegistration};
 
@@ -16,7 +16,7 @@ struct Entry {
 }
 
 fn global() -> &'static RwLock<BTreeMap<String, Entry>> {
-    crate::registry::ensure_registrar();
+    super::ensure_registrar();
     static GLOBAL: OnceLock<RwLock<BTreeMap<String, Entry>>> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let mut map = BTreeMap::new();
