@@ -22,10 +22,10 @@
 //! totals (for the file store, `.bucketcache-budget`, updated under an exclusive lock, so all
 //! processes count together). A bucket adds its writes to the record as soon as its view (the
 //! record as it last saw it, plus its own writes since) passes the budget, and at the latest
-//! when its own unrecorded writes pass `UNRECORDED_PERCENT` of the budget (computed exactly,
+//! when its own unrecorded writes pass 1% (`UNRECORDED_PERCENT`) of the budget (computed exactly,
 //! and for a budget of entries at least one entry: a budget of 10 entries records every other
 //! new entry, not on every `set`); when the totals pass the budget, that `set` evicts down to the low-water
-//! mark (`LOW_WATER_PERCENT` of the budget), so eviction runs once per tenth of the budget,
+//! mark (90% of the budget, `LOW_WATER_PERCENT`), so eviction runs once per tenth of the budget,
 //! not on every `set`. The victims come from a listing sorted by recency, kept by the bucket
 //! and used until it runs out (each victim is looked at again just before it goes: if it was
 //! used or rewritten since the listing, it stays and counts again).
@@ -37,7 +37,7 @@
 //! `set` returns with its eviction done, which is what holds every process to the slack below;
 //! once 20 ms (or a quarter of the lock timeout, if shorter) have passed, the eviction stops as
 //! soon as the location is within its limits, the rest left to the next one. A count that may
-//! lower the record (one that cannot be right, or is `RECOUNT_AFTER` old, after a prune, or
+//! lower the record (one that cannot be right, or is 5 minutes (`RECOUNT_AFTER`) old, after a prune, or
 //! when the candidates ran out anyway) lists under the lock, since a count outside it would lose
 //! the updates others make meanwhile.
 //!
@@ -67,7 +67,7 @@
 //!
 //! The record is counted afresh from a listing (whatever it says):
 //! - at the next update, when it cannot be right: a `counted_at` more than
-//!   `FUTURE_TOLERANCE` ahead of this process's clock, bytes without entries, a size or
+//!   60 s (`FUTURE_TOLERANCE`) ahead of this process's clock, bytes without entries, a size or
 //!   format a record cannot have (an unreadable record is one);
 //! - when it was counted `RECOUNT_AFTER` (5 minutes) ago or more, by the first bucket that
 //!   updates it;
@@ -108,7 +108,7 @@
 //!
 //! A single thread is held to its budget exactly: after a `set` returns, the location is within
 //! it. Otherwise the location is within its budget plus what the other writers have written but
-//! not yet recorded: at most the larger of `UNRECORDED_PERCENT` of the budget and one entry per process
+//! not yet recorded: at most the larger of 1% of the budget and one entry per process
 //! (threads of one process share its record), and one entry per thread writing at that moment.
 //! The documented slack is 10% of the budget plus one entry; the tests hold four processes to
 //! it after every `set` (measured: 5.3%). Writers *without* this budget (other buckets,

@@ -321,9 +321,8 @@ impl BucketBuilder {
         self
     }
 
-    /// The most bytes the in-memory layer holds (default 64 MiB);
-    /// `0` turns the
-    /// layer off (every read goes to the store).
+    /// The most bytes the in-memory layer holds (default 64 MiB); `0` turns the layer off
+    /// (every read goes to the store).
     ///
     /// The layer keeps the entries read and written, as the store holds them, each weighed as
     /// its bytes plus a fixed overhead (twice its bytes for backends whose values are decoded

@@ -4,10 +4,10 @@
 //! The structure is `quick_cache`'s concurrent cache: a CLOCK-Pro / S3-FIFO-like policy (a hot
 //! and a cold queue with reference bits, and "ghost" keys that remember recent evictions), not
 //! a strict LRU: an entry read again soon after it was loaded survives a scan of one-off reads.
-//! A hit takes a shard's read lock and clones one `Arc`. The cache is split in `SHARDS`
+//! A hit takes a shard's read lock and clones one `Arc`. The cache is split in 8 (`SHARDS`)
 //! shards, each with its share of the limit, and refuses an entry heavier than about a shard;
-//! this layer keeps no entry weighing more than `MAX_ENTRY_FRACTION` of the limit (such an
-//! entry is still written to and read from the store, just not kept in memory).
+//! this layer keeps no entry weighing more than a tenth (`MAX_ENTRY_FRACTION`) of the limit
+//! (such an entry is still written to and read from the store, just not kept in memory).
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {

@@ -6,7 +6,7 @@
 //! - Anything that touches the store makes **one** hop to tokio's blocking pool for the whole
 //!   operation: read and decode (into the caller's type) together, or write (the value is
 //!   encoded before the hop, on the caller's thread, like any serialization it does); never a
-//!   hop per syscall. A large entry found in memory (over `INLINE_DECODE_MAX`) is decoded on
+//!   hop per syscall. A large entry found in memory (over 64 KiB) is decoded on
 //!   the pool too.
 //! - Waits park the task: for another task's or thread's computation, a waker; for another
 //!   process's (the OS lock of `fs`/`lmdb`, the Redis lease), tries from the blocking pool with
