@@ -8,9 +8,9 @@
 //!   cannot take it does not refresh. Past the bucket's `single_flight_timeout` a slot is
 //!   abandoned: a watchdog thread drops its lock, the slot counts as free, and the late
 //!   result, if one ever comes, is discarded.
-//! - [`Pool`]: a bounded pool of worker threads with a bounded queue, created on the first
+//! - `Pool`: a bounded pool of worker threads with a bounded queue, created on the first
 //!   background refresh; nothing ever joins it, so a process exits without waiting for it.
-//! - [`Durations`]: how long each key's last computation took, kept in memory per process
+//! - `Durations`: how long each key's last computation took, kept in memory per process
 //!   (refresh ahead weighs by it; the entry's bytes stay as they are).
 //!
 //! [`Store::try_lock`]: crate::store::Store::try_lock

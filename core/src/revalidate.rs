@@ -580,7 +580,7 @@ fn from_lookup<V>(found: Lookup<V>, fallback: Option<(V, Option<Expiration>)>) -
 
 impl Bucket {
     /// How memoized calls treat expired and nearly expired entries (see
-    /// [`BucketBuilder::stale_while_revalidate`]).
+    /// [`BucketBuilder::stale_while_revalidate`](crate::BucketBuilder::stale_while_revalidate)).
     ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {

@@ -2,7 +2,7 @@
 //!
 //! A cache entry is *a value in a format, under a name, in a place*: the [`Backend`] trait
 //! (format), the [`KeyMaker`] trait (name) and the [`Store`] trait (place, with the
-//! [`Capabilities`](store::Capabilities) it describes), their types and the typed errors;
+//! [`Capabilities`] it describes), their types and the typed errors;
 //! the entry format rules ([`time`]: expirations and their ISO text, [`rules`]: the expiry
 //! verdict, [`validate`]: what every backend and keymaker must obey); and the registration
 //! types ([`registration`], [`backend_crate!`]) through which a crate registers by name without

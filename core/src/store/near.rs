@@ -229,7 +229,7 @@ impl NearStore {
     }
 }
 
-/// Built on the forwarding base ([`StoreLayer`]): the near cache changes reads, writes and
+/// Built on the forwarding base ([`StoreLayer`](crate::store::StoreLayer)): the near cache changes reads, writes and
 /// removals of entries and the temporaries; everything else — `stat`, the far store's own usage
 /// count and recency index, its budget record, its locks, its limits — is the far store's.
 impl super::StoreLayer for NearStore {

@@ -60,13 +60,13 @@ pub enum LmdbError {
         reason: String,
     },
     /// The directory's environment is open read-only in this process
-    /// ([`LmdbStore::open_read_only`]): it cannot also be opened for writing here.
+    /// ([`LmdbStore::open_read_only`](crate::LmdbStore::open_read_only)): it cannot also be opened for writing here.
     #[error("the LMDB environment in {path} is open read-only in this process")]
     OpenReadOnly {
         /// The cache directory.
         path: PathBuf,
     },
-    /// The resize lock ([`RESIZE_LOCK_FILE`]) stayed held by another process past the bucket's
+    /// The resize lock ([`RESIZE_LOCK_FILE`](crate::RESIZE_LOCK_FILE)) stayed held by another process past the bucket's
     /// `lock_timeout`: nothing was changed.
     #[error("the LMDB resize lock {path} is still held by another process after {timeout:?}")]
     LockTimedOut {
@@ -78,7 +78,7 @@ pub enum LmdbError {
     /// An invalid `store_options` value.
     #[error("invalid lmdb store options: {0}")]
     Options(String),
-    /// A file of the environment (`data.mdb`, `lock.mdb`, [`RESIZE_LOCK_FILE`]) is not a
+    /// A file of the environment (`data.mdb`, `lock.mdb`, [`RESIZE_LOCK_FILE`](crate::RESIZE_LOCK_FILE)) is not a
     /// regular file — a symbolic link is never followed — or cannot be opened.
     #[error(transparent)]
     HelperFile(#[from] bucketcache_traits::store::HelperFileError),

@@ -1,23 +1,4 @@
-//! The forwarding base of store layers: a store that wraps another (`NearStore` (bucketcache-core),
-//! a read-only view, a metering or logging wrapper) overrides only what it changes and forwards
-//! everything else, as OpenDAL's `LayeredAccess` does.
-//!
-//! A layer implements [`StoreLayer`]: one required method, [`inner`](StoreLayer::inner), the
-//! store it wraps. Every other method of [`Store`] has a provided counterpart here that forwards
-//! to the inner store, and the blanket `impl<T: StoreLayer> Store for T` routes each `Store`
-//! method to it. So a layer can never drop a capability of the store it wraps (its `stat`, its
-//! own usage count and recency index, its budget record, its locks, its native async client):
-//! what it does not override, the inner store answers.
-//!
-//! Two groups of methods belong together; a layer that changes one member overrides the group:
-//! - reads: override [`read_with_age`](StoreLayer::read_with_age) (the provided
-//!   [`read`](StoreLayer::read) goes through it), and [`async_ops`](StoreLayer::async_ops) if the
-//!   inner store's native async reads must see the change too;
-//! - writes: override [`write_expiring`](StoreLayer::write_expiring) (the provided
-//!   [`write`](StoreLayer::write) goes through it) and `async_ops` likewise;
-//! - removals: [`remove`](StoreLayer::remove), [`remove_if`](StoreLayer::remove_if),
-//!   [`remove_if_unchanged`](StoreLayer::remove_if_unchanged) and
-//!   [`remove_all_if_unchanged`](StoreLayer::remove_all_if_unchanged) each forward on their own.
+//! See [`StoreLayer`].
 
 use std::fmt;
 use std::io;
@@ -28,10 +9,28 @@ use super::{
     AsyncStoreOps, Capabilities, Degradation, Fetched, Listed, Locked, ReadLimits, Store, Usage,
 };
 
-/// A store that wraps another and forwards what it does not override (see the
-/// [module documentation](self)). Every method but [`inner`](Self::inner) is provided; each has
-/// the meaning of the [`Store`] method of the same name. Implementing this trait implements
-/// [`Store`].
+/// The forwarding base of store layers: a store that wraps another (the near cache of
+/// bucketcache-core, a read-only view, a metering or logging wrapper) overrides only what it
+/// changes and forwards everything else, as OpenDAL's `LayeredAccess` does. Implementing this
+/// trait implements [`Store`]; each provided method has the meaning of the [`Store`] method of
+/// the same name.
+///
+/// A layer implements [`StoreLayer`]: one required method, [`inner`](StoreLayer::inner), the
+/// store it wraps. Every other method of [`Store`] has a provided counterpart here that forwards
+/// to the inner store, and the blanket `impl<T: StoreLayer> Store for T` routes each `Store`
+/// method to it. So a layer can never drop a capability of the store it wraps (its `stat`, its
+/// own usage count and recency index, its budget record, its locks, its native async client):
+/// what it does not override, the inner store answers.
+///
+/// Two groups of methods belong together; a layer that changes one member overrides the group:
+/// - reads: override [`read_with_age`](StoreLayer::read_with_age) (the provided
+///   [`read`](StoreLayer::read) goes through it), and [`async_ops`](StoreLayer::async_ops) if the
+///   inner store's native async reads must see the change too;
+/// - writes: override [`write_expiring`](StoreLayer::write_expiring) (the provided
+///   [`write`](StoreLayer::write) goes through it) and `async_ops` likewise;
+/// - removals: [`remove`](StoreLayer::remove), [`remove_if`](StoreLayer::remove_if),
+///   [`remove_if_unchanged`](StoreLayer::remove_if_unchanged) and
+///   [`remove_all_if_unchanged`](StoreLayer::remove_all_if_unchanged) each forward on their own.
 ///
 /// ```
 /// use std::io;

@@ -1,11 +1,4 @@
-//! An optional capability of a store: native async access to its entries.
-//!
-//! A network store with an async client of its own (Redis) offers it through
-//! [`Store::async_ops`](super::Store::async_ops), and the async API (`AsyncBucket`, feature
-//! `async`) then reads and writes entries through it, on the caller's task, instead of making a
-//! hop to a blocking pool. Every other operation (locks, removals, listings) goes through the
-//! blocking methods, on the pool. The trait uses only `std` futures: a store can implement it
-//! with whatever runtime its client needs (it must say which).
+//! See [`AsyncStoreOps`].
 
 use std::future::Future;
 use std::io;
@@ -17,7 +10,14 @@ use super::Fetched;
 /// A boxed, `Send` future (the object-safe shape of an async method).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Native async reads and writes of entries (see the [module documentation](self)).
+/// Native async reads and writes of entries: an optional capability of a store.
+///
+/// A network store with an async client of its own (Redis) offers it through
+/// [`Store::async_ops`](super::Store::async_ops), and the async API (`AsyncBucket`, feature
+/// `async`) then reads and writes entries through it, on the caller's task, instead of making a
+/// hop to a blocking pool. Every other operation (locks, removals, listings) goes through the
+/// blocking methods, on the pool. The trait uses only `std` futures: a store can implement it
+/// with whatever runtime its client needs (it must say which).
 pub trait AsyncStoreOps: Send + Sync {
     /// Like [`Store::read`](super::Store::read): `name`'s bytes, [`Fetched::TooLarge`] over
     /// `max_bytes`, [`Fetched::NotAFile`] for something that is not an entry. The caller checks
