@@ -21,6 +21,8 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
+mod key_json;
+
 /// The entry size limit when none is given: the Rust core's (256 MiB).
 const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
 
@@ -366,6 +368,33 @@ impl NativeStore {
         Ok((digest, None, Some(data), size, None))
     }
 
+    /// [`lookup`](Self::lookup) of the key object `key`, its text made in Rust (key_json.rs);
+    /// `None` when the key is one the Python encoder must write (the caller then calls
+    /// `lookup` with that text).
+    #[allow(clippy::type_complexity)] // the tuple Python unpacks
+    fn lookup_key<'py>(
+        &self,
+        py: Python<'py>,
+        cache: &Bound<'py, PyDict>,
+        prefix: &[u8],
+        key: &Bound<'py, PyAny>,
+        suffix: &[u8],
+    ) -> PyResult<
+        Option<(
+            Bound<'py, PyString>,
+            Option<Bound<'py, PyAny>>,
+            Option<Bound<'py, PyBytes>>,
+            usize,
+            Option<Bound<'py, PyBytes>>,
+        )>,
+    > {
+        let mut text = Vec::with_capacity(64);
+        if !key_json::write(key, &mut text)? {
+            return Ok(None);
+        }
+        self.lookup(py, cache, prefix, &text, suffix).map(Some)
+    }
+
     /// Replaces entry `name` with `data`, atomically; `expires` (seconds since the epoch) lets
     /// a store that drops data by itself (Redis) drop it then.
     #[pyo3(signature = (name, data, expires=None))]
@@ -566,6 +595,30 @@ impl Lease {
 }
 
 /// The names of the stores this build knows (`fs`, `lmdb`, `redis`, …).
+/// The key's text as `json.dumps(key, sort_keys=True)` writes it, made in Rust, or `None` for a
+/// key this module leaves to the Python encoder (see key_json.rs).
+#[pyfunction]
+fn key_text<'py>(
+    py: Python<'py>,
+    key: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let mut out = Vec::with_capacity(64);
+    Ok(key_json::write(key, &mut out)?.then(|| PyBytes::new(py, &out)))
+}
+
+/// [`digest`] of the key's text made in Rust, or `None` when the Python encoder must make it.
+#[pyfunction]
+fn key_digest(prefix: &[u8], key: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let mut out = Vec::with_capacity(64);
+    if !key_json::write(key, &mut out)? {
+        return Ok(None);
+    }
+    let mut h = Md5::new();
+    h.update(prefix);
+    h.update(&out);
+    Ok(Some(hex::encode(h.finalize())))
+}
+
 #[pyfunction]
 fn stores() -> Vec<String> {
     bucketcache::store::stores()
@@ -575,6 +628,8 @@ fn stores() -> Vec<String> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(stores, m)?)?;
+    m.add_function(wrap_pyfunction!(key_text, m)?)?;
+    m.add_function(wrap_pyfunction!(key_digest, m)?)?;
     m.add_class::<NativeStore>()?;
     m.add_class::<Lease>()?;
     Ok(())

@@ -839,3 +839,102 @@ def test_the_originals_pickle_files_take_the_fast_date(tmp_path):
         assert (got.value, got.expiration_date) == \
             (expected['value'], expected['expiration_date'])
         assert type(got.expiration_date) is datetime
+
+
+# --- The key's text made in Rust (python/src/key_json.rs) ------------------------------------
+
+def _nested(leaf, depth):
+    for _ in range(depth):
+        leaf = [leaf]
+    return leaf
+
+
+def _python_key_text(key):
+    from bucketcache.keymakers import default_key_text
+    return default_key_text(key).encode('utf-8')
+
+
+_PLAIN_KEYS = [
+    'k', '', 'a"b\\c', '\n\r\t\b\f', '\x00\x01\x1f\x7f', 'é☃', '😀 astral', ' ~',
+    0, 1, -1, 2**63 - 1, -2**63, 2**64, -2**200, True, False, None,
+    (), [], {}, ('user', 1), ['user', 1], ('a', ('b', ['c', {'d': None}])),
+    {'b': 1, 'a': 2, 'é': 3, 'Z': 4, '😀': 5, '\uffff': 6}, {'x': [1, 'y', (True, None)]},
+    _nested('deep', 11),
+]
+
+
+@pytest.mark.parametrize('key', _PLAIN_KEYS, ids=repr)
+def test_plain_keys_get_the_python_encoders_text_from_rust(key):
+    assert bucketcache._native.key_text(key) == _python_key_text(key)
+
+
+def test_random_plain_keys_get_the_python_encoders_text_from_rust():
+    import random
+    rng = random.Random(1234)
+    alphabet = ['a', 'Z', '"', '\\', '\n', '\x01', '\x7f', 'é', '☃', '😀', ' ', '~', '\u2028']
+
+    def text():
+        return ''.join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+
+    def value(depth):
+        kind = rng.randrange(8 if depth < 4 else 5)
+        if kind == 0:
+            return text()
+        if kind == 1:
+            return rng.choice([0, 7, -3, 2**62, -2**70, 10**30])
+        if kind == 2:
+            return rng.choice([True, False])
+        if kind == 3:
+            return None
+        if kind == 4:
+            return rng.randrange(-1000, 1000)
+        if kind == 5:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        if kind == 6:
+            return tuple(value(depth + 1) for _ in range(rng.randrange(4)))
+        return {text(): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(3000):
+        key = value(0)
+        assert bucketcache._native.key_text(key) == _python_key_text(key), repr(key)
+
+
+class _Point:
+    def __init__(self):
+        self.x = 1
+
+
+@pytest.mark.parametrize('key', [
+    1.5, float('inf'), ('user', 0.1), {1: 'int key'}, {None: 1}, {'a': 1, 2: 'b'},
+    '\ud800', ['lone', '\udfff'], _Point(), b'bytes', {'set'}, frozenset(), bytearray(b'x'),
+    _nested('too deep', 40),
+], ids=repr)
+def test_other_keys_are_left_to_the_python_encoder(key):
+    assert bucketcache._native.key_text(key) is None
+
+
+def test_subclasses_of_plain_types_are_left_to_the_python_encoder():
+    import enum
+
+    class Color(enum.IntEnum):
+        RED = 1
+
+    class Name(str):
+        pass
+
+    assert bucketcache._native.key_text(Color.RED) is None
+    assert bucketcache._native.key_text(Name('x')) is None
+    assert bucketcache._native.key_text([Color.RED]) is None
+
+
+@pytest.mark.parametrize('key', _PLAIN_KEYS + [1.5, {1: 'x'}, '\ud800', ('a', 2.5)], ids=repr)
+def test_every_key_names_the_same_file_by_either_route(tmp_path, key):
+    b = Bucket(tmp_path)
+    data = _python_key_text(key)
+    expected = bucketcache._native.digest(b._backend_name, data)
+    assert b._hash_for_key(key) == expected
+    b[key] = 'v'
+    assert (tmp_path / (expected + '.pickle')).exists()
+    assert b[key] == 'v'
+    b._cache.clear()
+    assert b[key] == 'v'  # the cold path names the file the same way

@@ -37,6 +37,7 @@ DEFAULT_SINGLE_FLIGHT_TIMEOUT = 300.0
 _ENTRY_OVERHEAD = 96
 _EPOCH = datetime(1970, 1, 1)
 _digest = _native.digest
+_key_digest = _native.key_digest
 _HAS_EXPIRED = Backend.has_expired
 _PICKLE_FROM_FILE = PickleBackend.__dict__['from_file']
 _pickle_loads = pickle.loads
@@ -314,9 +315,15 @@ class Bucket(Container):
             # call, the entry decoded and checked here. A fresh entry returns here, a missing
             # one is a miss; anything else (expired, unusual, undecodable) takes the general
             # path below, which reads again and decides as it always did.
-            key_hash, obj, data, size, state = self._store.lookup(
-                self._cache, self._backend_name, default_key_text(key).encode('utf-8'),
-                self._suffix_bytes)
+            # The key's text made in Rust for plain keys (str, int, bool, None and lists, tuples
+            # and str-keyed dicts of them); `None` leaves it to the Python encoder.
+            found = self._store.lookup_key(
+                self._cache, self._backend_name, key, self._suffix_bytes)
+            if found is None:
+                found = self._store.lookup(
+                    self._cache, self._backend_name, default_key_text(key).encode('utf-8'),
+                    self._suffix_bytes)
+            key_hash, obj, data, size, state = found
             if data is not None:
                 obj = _fast_pickle_load(data, state)
             elif obj is None:
@@ -619,6 +626,11 @@ class Bucket(Container):
     def _hash_for_key(self, key):
         km = self.keymaker
         if type(km) is DefaultKeyMaker and km.sort_keys is True:
+            if logger.disabled:
+                # Plain keys are named in one Rust call (the same text, the same digest).
+                digest = _key_digest(self._backend_name, key)
+                if digest is not None:
+                    return digest
             data = default_key_text(key).encode('utf-8')
         else:
             data = b''.join(km.make_key(key))
