@@ -938,3 +938,32 @@ def test_every_key_names_the_same_file_by_either_route(tmp_path, key):
     assert b[key] == 'v'
     b._cache.clear()
     assert b[key] == 'v'  # the cold path names the file the same way
+
+
+def test_memoized_calls_name_the_same_files_with_plain_and_other_arguments(tmp_path):
+    # The decorator's key text: the arguments' part made in Rust for plain values, by the Python
+    # encoder otherwise; both must give the original's bytes (compare with the encoder alone).
+    from bucketcache.keymakers import default_key_text
+    from bucketcache import _native
+    b = Bucket(tmp_path)
+    calls = []
+
+    @b
+    def f(a, b=2, *args, **kwargs):
+        calls.append((a, b, args, kwargs))
+        return len(calls)
+
+    class Obj:
+        def __init__(self):
+            self.x = 1
+
+    for args, kwargs in [((1,), {}), (('x', [1, 2]), {}), ((1, 2, 3), {'k': 'v'}),
+                         ((1.5,), {}), ((Obj(),), {}), (({'b': 1, 'a': None},), {})]:
+        f(*args, **kwargs)
+        f(*args, **kwargs)
+    assert len(calls) == 6  # the second call of each is a hit
+    # Every file is named by md5(backend name + the encoder's text of the signature).
+    names = {p.name for p in tmp_path.iterdir() if not p.name.startswith('.')}
+    assert len(names) == 6
+    assert _native.key_text([[], {'a': 1, 'b': 2}]) == default_key_text(
+        [[], {'a': 1, 'b': 2}]).encode('utf-8')

@@ -5,6 +5,7 @@ import weakref
 from collections import namedtuple
 from copy import copy
 
+from . import _native
 from .exceptions import KeyInvalidError
 from .log import logger
 
@@ -27,6 +28,7 @@ CachedCallInfo = namedtuple(
 PrunedFilesInfo = namedtuple('PrunedFilesInfo', ['size', 'num'])
 
 _MISSING = object()
+_key_text = _native.key_text
 
 
 def _argspec(f):
@@ -101,14 +103,19 @@ class DecoratorFactory(object):
             km = bucket.keymaker
             if type(km) is DefaultKeyMaker and km.sort_keys is True:
                 if not fsig_json:
-                    fsig_json.append(_ENCODER.encode(fsig))
-                rest = default_key_text([sig_varargs, sig_normargs])
+                    fsig_json.append(_ENCODER.encode(fsig).encode('utf-8'))
+                # The arguments' text is made in Rust when they are plain values (the same
+                # text; None leaves it to the Python encoder).
+                args_key = [sig_varargs, sig_normargs]
+                rest = _key_text(args_key)
+                if rest is None:
+                    rest = default_key_text(args_key).encode('utf-8')
                 if sig_instance is _MISSING:
-                    text = '[' + fsig_json[0] + ', ' + rest[1:]
-                else:
-                    text = ('[' + default_key_text(sig_instance) + ', ' + fsig_json[0] + ', '
-                            + rest[1:])
-                return text.encode('utf-8')
+                    return b'[' + fsig_json[0] + b', ' + rest[1:]
+                instance = _key_text(sig_instance)
+                if instance is None:
+                    instance = default_key_text(sig_instance).encode('utf-8')
+                return b'[' + instance + b', ' + fsig_json[0] + b', ' + rest[1:]
             if sig_instance is _MISSING:
                 signature = (fsig, sig_varargs, sig_normargs)
             else:
