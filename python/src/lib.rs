@@ -49,6 +49,17 @@ fn core_error(e: bucketcache::Error) -> PyErr {
     }
 }
 
+/// What a get's lookup returns to Python: `(digest, cached, data, size, state)` — the entry's
+/// digest, the object found in the memory dict, else the entry's bytes (with their size and, when
+/// the expiration date was cut out of a pickle, its 10-byte state).
+type Looked<'py> = (
+    Bound<'py, PyString>,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyBytes>>,
+    usize,
+    Option<Bound<'py, PyBytes>>,
+);
+
 /// `md5(prefix + key).hexdigest()`: the original's file stem for a key whose keymaker bytes are
 /// `key`, under the backend class named `prefix`.
 #[pyfunction]
@@ -320,7 +331,6 @@ impl NativeStore {
     /// of entry `digest + suffix` (`suffix`: UTF-8 bytes; read as `read` reads). Returns `(digest, cached, data)`: `cached` is the
     /// object found in `cache` or `None`; `data` is `None` when the object came from `cache` or
     /// when the store has no readable entry.
-    #[allow(clippy::type_complexity)] // the tuple Python unpacks
     fn lookup<'py>(
         &self,
         py: Python<'py>,
@@ -328,13 +338,7 @@ impl NativeStore {
         prefix: &[u8],
         key: &[u8],
         suffix: &[u8],
-    ) -> PyResult<(
-        Bound<'py, PyString>,
-        Option<Bound<'py, PyAny>>,
-        Option<Bound<'py, PyBytes>>,
-        usize,
-        Option<Bound<'py, PyBytes>>,
-    )> {
+    ) -> PyResult<Looked<'py>> {
         let mut h = Md5::new();
         h.update(prefix);
         h.update(key);
@@ -371,7 +375,6 @@ impl NativeStore {
     /// [`lookup`](Self::lookup) of the key object `key`, its text made in Rust (key_json.rs);
     /// `None` when the key is one the Python encoder must write (the caller then calls
     /// `lookup` with that text).
-    #[allow(clippy::type_complexity)] // the tuple Python unpacks
     fn lookup_key<'py>(
         &self,
         py: Python<'py>,
@@ -379,15 +382,7 @@ impl NativeStore {
         prefix: &[u8],
         key: &Bound<'py, PyAny>,
         suffix: &[u8],
-    ) -> PyResult<
-        Option<(
-            Bound<'py, PyString>,
-            Option<Bound<'py, PyAny>>,
-            Option<Bound<'py, PyBytes>>,
-            usize,
-            Option<Bound<'py, PyBytes>>,
-        )>,
-    > {
+    ) -> PyResult<Option<Looked<'py>>> {
         let mut text = Vec::with_capacity(64);
         if !key_json::write(key, &mut text)? {
             return Ok(None);
