@@ -1,6 +1,6 @@
 //! The key's text, `json.dumps(key, sort_keys=True)` as the original's `DefaultKeyMaker` writes
-//! it, built in Rust for the keys most programs use: `str`, `int`, `bool`, `None`, and lists,
-//! tuples and `str`-keyed dicts of them (exact types only). Anything else — a float, a subclass
+//! it, built in Rust for the keys most programs use: `str`, `int`, `bool`, `None`, `float`, and
+//! lists, tuples and `str`-keyed dicts of them (exact types only). Anything else — a subclass
 //! (an `IntEnum`, a `str` subclass), an object the original encodes through its `__dict__`, a
 //! dict with keys of other types, a string with a lone surrogate, nesting deeper than
 //! [`MAX_DEPTH`] — is not written here: the caller then asks the Python encoder, so the text
@@ -13,7 +13,7 @@
 //! order (which is the byte order of their UTF-8).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 /// Deeper keys are left to the Python encoder (which also detects cycles).
 const MAX_DEPTH: usize = 32;
@@ -44,6 +44,18 @@ fn write_value(v: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResul
             Ok(i) => out.extend_from_slice(i.to_string().as_bytes()),
             // Beyond 64 bits: `int.__repr__`, which is what the encoder writes.
             Err(_) => out.extend_from_slice(v.repr()?.to_cow()?.as_bytes()),
+        }
+        return Ok(true);
+    }
+    if let Ok(f) = v.downcast_exact::<PyFloat>() {
+        // The encoder writes `float.__repr__`, and the names `allow_nan` gives the others.
+        let x = f.value();
+        if x.is_nan() {
+            out.extend_from_slice(b"NaN");
+        } else if x.is_infinite() {
+            out.extend_from_slice(if x > 0.0 { b"Infinity" } else { b"-Infinity" });
+        } else {
+            out.extend_from_slice(v.repr()?.to_cow()?.as_bytes());
         }
         return Ok(true);
     }

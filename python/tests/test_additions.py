@@ -857,6 +857,8 @@ def _python_key_text(key):
 _PLAIN_KEYS = [
     'k', '', 'a"b\\c', '\n\r\t\b\f', '\x00\x01\x1f\x7f', 'é☃', '😀 astral', ' ~',
     0, 1, -1, 2**63 - 1, -2**63, 2**64, -2**200, True, False, None,
+    1.5, -0.0, 0.1, 1e16, 1e-7, 123456789.125, float('inf'), float('-inf'), float('nan'),
+    ('user', 0.25), {'f': 2.5},
     (), [], {}, ('user', 1), ['user', 1], ('a', ('b', ['c', {'d': None}])),
     {'b': 1, 'a': 2, 'é': 3, 'Z': 4, '😀': 5, '\uffff': 6}, {'x': [1, 'y', (True, None)]},
     _nested('deep', 11),
@@ -887,7 +889,8 @@ def test_random_plain_keys_get_the_python_encoders_text_from_rust():
         if kind == 3:
             return None
         if kind == 4:
-            return rng.randrange(-1000, 1000)
+            return rng.choice([rng.randrange(-1000, 1000), rng.uniform(-1e6, 1e6),
+                               rng.random() * 10 ** rng.randrange(-20, 20)])
         if kind == 5:
             return [value(depth + 1) for _ in range(rng.randrange(4))]
         if kind == 6:
@@ -905,7 +908,7 @@ class _Point:
 
 
 @pytest.mark.parametrize('key', [
-    1.5, float('inf'), ('user', 0.1), {1: 'int key'}, {None: 1}, {'a': 1, 2: 'b'},
+    {1: 'int key'}, {None: 1}, {'a': 1, 2: 'b'}, {1.5: 'float key'},
     '\ud800', ['lone', '\udfff'], _Point(), b'bytes', {'set'}, frozenset(), bytearray(b'x'),
     _nested('too deep', 40),
 ], ids=repr)
@@ -924,6 +927,12 @@ def test_subclasses_of_plain_types_are_left_to_the_python_encoder():
 
     assert bucketcache._native.key_text(Color.RED) is None
     assert bucketcache._native.key_text(Name('x')) is None
+
+    class Ratio(float):
+        def __repr__(self):
+            return 'Ratio()'
+
+    assert bucketcache._native.key_text(Ratio(0.5)) is None
     assert bucketcache._native.key_text([Color.RED]) is None
 
 
