@@ -18,10 +18,10 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 /// Deeper keys are left to the Python encoder (which also detects cycles).
 const MAX_DEPTH: usize = 32;
 
-/// Appends the text of `key` to `out`; `Ok(false)` (with `out` in an unspecified state) when
-/// the key is not one this module writes.
-pub(crate) fn write(key: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<bool> {
-    write_value(key, out, 0)
+/// The text of `key`, or `None` when the key is not one this module writes.
+pub(crate) fn text(key: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(64);
+    Ok(write_value(key, &mut out, 0)?.then_some(out))
 }
 
 fn write_value(v: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<bool> {

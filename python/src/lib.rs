@@ -64,17 +64,19 @@ type Looked<'py> = (
 /// `key`, under the backend class named `prefix`.
 #[pyfunction]
 fn digest(py: Python<'_>, prefix: &[u8], key: &[u8]) -> String {
-    let run = || {
-        let mut h = Md5::new();
-        h.update(prefix);
-        h.update(key);
-        hex::encode(h.finalize())
-    };
     if key.len() > 1 << 16 {
-        py.allow_threads(run)
+        py.allow_threads(|| md5_hex(prefix, key))
     } else {
-        run()
+        md5_hex(prefix, key)
     }
+}
+
+/// `md5(prefix + key)` as lowercase hex: every name this module makes.
+fn md5_hex(prefix: &[u8], key: &[u8]) -> String {
+    let mut h = Md5::new();
+    h.update(prefix);
+    h.update(key);
+    hex::encode(h.finalize())
 }
 
 /// Where a pickle envelope's expiration date is, when it is the stream's last item.
@@ -328,9 +330,9 @@ impl NativeStore {
 
     /// A get's naming, memory lookup and read in one call: the digest `md5(prefix + key)` as
     /// hex text (`digest`), then `cache[digest]` when `cache` holds it (no read), else the bytes
-    /// of entry `digest + suffix` (`suffix`: UTF-8 bytes; read as `read` reads). Returns `(digest, cached, data)`: `cached` is the
-    /// object found in `cache` or `None`; `data` is `None` when the object came from `cache` or
-    /// when the store has no readable entry.
+    /// of entry `digest + suffix` (`suffix`: UTF-8 bytes; read as `read` reads). Returns a
+    /// [`Looked`]: `cached` is the object found in `cache` or `None`; `data` is `None` when the
+    /// object came from `cache` or when the store has no readable entry.
     fn lookup<'py>(
         &self,
         py: Python<'py>,
@@ -339,10 +341,7 @@ impl NativeStore {
         key: &[u8],
         suffix: &[u8],
     ) -> PyResult<Looked<'py>> {
-        let mut h = Md5::new();
-        h.update(prefix);
-        h.update(key);
-        let mut name = hex::encode(h.finalize());
+        let mut name = md5_hex(prefix, key);
         let digest = PyString::new(py, &name);
         if let Some(obj) = cache.get_item(&digest)? {
             return Ok((digest, Some(obj), None, 0, None));
@@ -383,11 +382,10 @@ impl NativeStore {
         key: &Bound<'py, PyAny>,
         suffix: &[u8],
     ) -> PyResult<Option<Looked<'py>>> {
-        let mut text = Vec::with_capacity(64);
-        if !key_json::write(key, &mut text)? {
-            return Ok(None);
+        match key_json::text(key)? {
+            Some(text) => self.lookup(py, cache, prefix, &text, suffix).map(Some),
+            None => Ok(None),
         }
-        self.lookup(py, cache, prefix, &text, suffix).map(Some)
     }
 
     /// Replaces entry `name` with `data`, atomically; `expires` (seconds since the epoch) lets
@@ -589,7 +587,6 @@ impl Lease {
     }
 }
 
-/// The names of the stores this build knows (`fs`, `lmdb`, `redis`, …).
 /// The key's text as `json.dumps(key, sort_keys=True)` writes it, made in Rust, or `None` for a
 /// key this module leaves to the Python encoder (see key_json.rs).
 #[pyfunction]
@@ -597,23 +594,16 @@ fn key_text<'py>(
     py: Python<'py>,
     key: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-    let mut out = Vec::with_capacity(64);
-    Ok(key_json::write(key, &mut out)?.then(|| PyBytes::new(py, &out)))
+    Ok(key_json::text(key)?.map(|text| PyBytes::new(py, &text)))
 }
 
 /// [`digest`] of the key's text made in Rust, or `None` when the Python encoder must make it.
 #[pyfunction]
 fn key_digest(prefix: &[u8], key: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    let mut out = Vec::with_capacity(64);
-    if !key_json::write(key, &mut out)? {
-        return Ok(None);
-    }
-    let mut h = Md5::new();
-    h.update(prefix);
-    h.update(&out);
-    Ok(Some(hex::encode(h.finalize())))
+    Ok(key_json::text(key)?.map(|text| md5_hex(prefix, &text)))
 }
 
+/// The names of the stores this build knows (`fs`, `lmdb`, `redis`, …).
 #[pyfunction]
 fn stores() -> Vec<String> {
     bucketcache::store::stores()
