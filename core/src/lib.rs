@@ -25,7 +25,6 @@ pub mod lifetime;
 mod memoize;
 pub mod memory;
 pub mod refresh;
-pub mod registry;
 mod revalidate;
 pub mod rules;
 pub mod size;
@@ -59,6 +58,8 @@ pub use time::{Clock, Expiration, ManualClock, SystemClock};
 
 /// The seams (traits, types, errors, registration), also usable without the bucket engine.
 pub use bucketcache_traits as traits;
+/// Backends, keymakers and stores selectable by name (the crate `bucketcache-registry`).
+pub use bucketcache_registry as registry;
 pub use bucketcache_traits::{Capabilities, Usage};
 /// Re-exported: an [`Expiration`] converts to and from `chrono::NaiveDateTime` (naive UTC).
 pub use chrono;

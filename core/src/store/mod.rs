@@ -11,7 +11,7 @@
 mod layer_tests;
 pub(crate) mod near;
 
-pub use crate::registry::stores::{
+pub use bucketcache_registry::stores::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
 };
 pub use bucketcache_fs::{

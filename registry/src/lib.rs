@@ -3,7 +3,7 @@
 //! Crates register with `inventory` ([`BackendRegistration`], [`KeyMakerRegistration`]);
 //! plugins and programs register at run time ([`register_backend_instance`],
 //! [`register_backend_factory`]). Every backend is validated when it enters the registry
-//! ([`crate::validate::validate_backend`]); a refused backend is logged and remembered, and a
+//! ([`validate_backend`]); a refused backend is logged and remembered, and a
 //! lookup of its name reports why it was refused.
 //!
 //! Core names no format and no crate: which crates are built in and which backend and keymaker
@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex, Once, OnceLock, RwLock};
 
 use bucketcache_traits::registration::Pending;
 
-use crate::backend::Backend;
-use crate::error::{Error, Result};
-use crate::keymaker::KeyMaker;
-use crate::validate::validate_backend;
+use bucketcache_traits::backend::Backend;
+use bucketcache_traits::keymaker::KeyMaker;
+use bucketcache_traits::validate::validate_backend;
+use bucketcache_traits::{Error, Result};
 
-pub(crate) mod stores;
+pub mod stores;
 
-pub use crate::backend_crate::{factory, BackendCrate};
+pub use bucketcache_traits::backend_crate::{factory, BackendCrate};
 
 pub use bucketcache_traits::registration::{
     options, BackendFactory, BackendOptions, BackendRegistration, KeyMakerFactory,
@@ -40,7 +40,7 @@ pub use bucketcache_traits::registration::{
 /// one distribution: declaring the same one again is a no-op, declaring another is an error.
 ///
 /// ```
-/// use bucketcache_core::registry::{self, Distribution};
+/// use bucketcache_registry::{self as registry, Distribution};
 /// static MINE: Distribution = Distribution {
 ///     built_in_crates: &["bucketcache-json", "bucketcache-keymakers"],
 ///     default_backend: "json",
@@ -57,18 +57,18 @@ pub struct Distribution {
     /// The backend a bucket uses when none is named.
     pub default_backend: &'static str,
     /// The keymaker a bucket uses when none is named (unless it is Python-compatible, which
-    /// uses [`PYTHON_KEYMAKER`](crate::PYTHON_KEYMAKER)).
+    /// uses `bucketcache_core::PYTHON_KEYMAKER`).
     pub default_keymaker: &'static str,
 }
 
 inventory::collect!(Distribution);
 
 /// The plugin host linked into the program: what `plugins = [...]` in a
-/// [`BucketConfig`](crate::BucketConfig) calls. Core holds no `unsafe` and no `libloading`: the
+/// `BucketConfig` (bucketcache-core) calls. Core holds no `unsafe` and no `libloading`: the
 /// crate `bucketcache-plugin-host` submits this (the `bucketcache` facade links it).
 ///
 /// ```
-/// let e = bucketcache_core::registry::load_plugin("/no/such/plugin.so".as_ref()).unwrap_err();
+/// let e = bucketcache_registry::load_plugin("/no/such/plugin.so".as_ref()).unwrap_err();
 /// assert!(e.to_string().contains("/no/such/plugin.so"));
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -141,9 +141,9 @@ impl BackendInfo {
     ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
-    /// use bucketcache_core::registry::{BackendInfo, Origin};
+    /// use bucketcache_registry::{BackendInfo, Origin};
     /// # bucketcache::install_default_backends()?;
-    /// let json = bucketcache_core::registry::backend("json", &Default::default())?;
+    /// let json = bucketcache_registry::backend("json", &Default::default())?;
     /// let info = BackendInfo::describe(&*json, Origin::Program);
     /// assert_eq!(info.extension, "json");
     /// # Ok(()) }
@@ -215,7 +215,7 @@ fn global() -> &'static RwLock<Registry> {
 /// Installs this registry as where the explicit registrations of crates that depend on
 /// bucketcache-traits only go (`register()` of a backend, keymaker or store crate), and applies
 /// those made before it was used. Called before every use of a registry.
-pub(crate) fn ensure_registrar() {
+fn ensure_registrar() {
     static ONCE: Once = Once::new();
     static EARLY: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
     ONCE.call_once(|| {
@@ -438,7 +438,7 @@ impl Registry {
 /// Builds the backend registered as `name` with `options` (`null` for its defaults).
 ///
 /// ```
-/// use bucketcache_core::registry;
+/// use bucketcache_registry as registry;
 /// let err = registry::backend("no-such-format", &serde_json::Value::Null).unwrap_err();
 /// assert!(err.to_string().contains("unknown backend \"no-such-format\""));
 /// ```

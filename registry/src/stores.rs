@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::error::{Error, Result};
+use bucketcache_traits::{Error, Result};
 use bucketcache_traits::store::Store;
 
 pub use bucketcache_traits::store::{StoreFactory, StoreOptions, StoreRegistration};
@@ -81,7 +81,7 @@ pub fn stores() -> Vec<String> {
 /// store registered (`redis://127.0.0.1:6379/0`) — at `options.location`.
 ///
 /// ```
-/// use bucketcache_core::store::{open_store, StoreOptions};
+/// use bucketcache_registry::stores::{open_store, StoreOptions};
 /// let dir = tempfile::tempdir().unwrap();
 /// let fs = open_store("fs", StoreOptions::new(dir.path())).unwrap();
 /// assert_eq!(fs.name(), "fs");
