@@ -13,10 +13,10 @@ use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
-use crate::generation::Generations;
+use bucketcache_near::generation::Generations;
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
-use crate::memory::Memory;
+use bucketcache_near::memory::Memory;
 use crate::rules::Verdict;
 use crate::stats::{bump, Counters, Stats};
 use crate::store::Store;
@@ -25,7 +25,7 @@ use crate::time::{Clock, Expiration};
 mod read;
 mod write;
 
-pub(crate) use crate::entry::{Entry, Stored};
+pub(crate) use bucketcache_near::{Entry, Stored};
 
 pub(crate) struct Inner {
     pub(crate) backend: Arc<dyn Backend>,

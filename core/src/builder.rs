@@ -98,7 +98,7 @@ impl BucketBuilder {
             near_cache: None,
             near_ttl: DEFAULT_NEAR_TTL,
             store_settings: serde_json::Map::new(),
-            memory_limit: crate::memory::DEFAULT_MEMORY_LIMIT,
+            memory_limit: bucketcache_near::memory::DEFAULT_MEMORY_LIMIT,
             memory_ttl: None,
             max_bytes: None,
             max_entries: None,
@@ -623,7 +623,7 @@ impl BucketBuilder {
                         .lock_timeout(self.lock_timeout)
                         .options(store_options),
                 )?,
-                crate::store::near::without_credentials(&spec),
+                bucketcache_near::without_credentials(&spec),
             ),
         };
         let (store, near_memory_ttl, far): (Arc<dyn Store>, _, _) = match self.near_cache {
@@ -662,7 +662,7 @@ impl BucketBuilder {
             single_flight_across: self.single_flight_across,
             single_flight_timeout: self.single_flight_timeout,
             fail_open: self.fail_open,
-            memory: crate::memory::Memory::new(self.memory_limit),
+            memory: bucketcache_near::memory::Memory::new(self.memory_limit),
             generations: Default::default(),
             // A near cache's ttl bounds the in-memory copy too (the shorter of the two).
             memory_ttl: match (self.memory_ttl, near_memory_ttl) {

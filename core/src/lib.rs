@@ -14,16 +14,12 @@ pub mod budget;
 mod builder;
 pub mod config;
 mod deferred;
-mod digest_hasher;
-mod entry;
 mod error;
 pub mod freshness;
-mod generation;
 pub mod inspect;
 pub mod keymaker;
 pub mod lifetime;
 mod memoize;
-pub mod memory;
 pub mod refresh;
 mod revalidate;
 pub mod rules;
@@ -60,6 +56,8 @@ pub use time::{Clock, Expiration, ManualClock, SystemClock};
 pub use bucketcache_traits as traits;
 /// Backends, keymakers and stores selectable by name (the crate `bucketcache-registry`).
 pub use bucketcache_registry as registry;
+/// The bounded in-memory layer (the crate `bucketcache-near`).
+pub use bucketcache_near::memory;
 pub use bucketcache_traits::{Capabilities, Usage};
 /// Re-exported: an [`Expiration`] converts to and from `chrono::NaiveDateTime` (naive UTC).
 pub use chrono;

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::budget::Change;
 use crate::error::Result;
-use crate::generation::Stamp;
+use bucketcache_near::generation::Stamp;
 use crate::stats::bump;
 use crate::store::{Fetched, ReadLimits, Store};
 use crate::validate::shielded;
@@ -53,7 +53,7 @@ impl Bucket {
     /// A mutation of `digest`'s entry begins (before a caller changes the store itself; see
     /// [`wrote`](Self::wrote)).
     #[cfg(feature = "async")]
-    pub(crate) fn begin_change(&self, digest: &str) -> crate::generation::Mutation<'_> {
+    pub(crate) fn begin_change(&self, digest: &str) -> bucketcache_near::generation::Mutation<'_> {
         self.inner.generations.begin(digest)
     }
 

@@ -11,7 +11,7 @@ use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::backend::Sized_;
 use crate::budget::Change;
 use crate::error::{Error, Result};
-use crate::generation::Mutation;
+use bucketcache_near::generation::Mutation;
 use crate::stats::bump;
 use crate::store::{Kind, Listed};
 use crate::time::{add_lifetime, Expiration};

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 
 use super::{Inspector, Pruned};
 use crate::error::{Error, Result};
-use crate::generation::Mutation;
+use bucketcache_near::generation::Mutation;
 use crate::rules::verdict;
 use crate::store::Kind;
 use crate::validate::shielded;

@@ -9,7 +9,6 @@
 
 #[cfg(test)]
 mod layer_tests;
-pub(crate) mod near;
 
 pub use bucketcache_registry::stores::{
     open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
@@ -22,5 +21,5 @@ pub use bucketcache_traits::store::{
     AsyncStoreOps, BoxFuture, Capabilities, Fetched, Kind, Listed, ReadLimits, Store, StoreError,
     StoreErrorKind, StoreLayer,
 };
-pub use near::NearStore;
-pub(crate) use near::DEFAULT_NEAR_TTL;
+pub use bucketcache_near::NearStore;
+pub(crate) use bucketcache_near::DEFAULT_NEAR_TTL;

@@ -29,19 +29,19 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
-use crate::backend::ValueLocation;
+use bucketcache_traits::backend::ValueLocation;
 use crate::digest_hasher::DigestHasher;
 use crate::entry::Entry;
-use crate::time::Expiration;
+use bucketcache_traits::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.
-pub(crate) const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
+pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
 
 /// The number of shards of the in-memory layer (one for limits under 1 MiB).
-pub(crate) const SHARDS: usize = 8;
+pub const SHARDS: usize = 8;
 
 /// An entry weighing more than `limit / MAX_ENTRY_FRACTION` is never kept in memory.
-pub(crate) const MAX_ENTRY_FRACTION: u64 = 10;
+pub const MAX_ENTRY_FRACTION: u64 = 10;
 
 /// What an entry costs in memory besides its bytes: its key, the shared record, the cache's
 /// slot and table (an estimate, on 64-bit targets).
@@ -51,9 +51,11 @@ const ENTRY_OVERHEAD: u64 = 256;
 /// the bucket's clock, only when the layer has a maximum age) and its weight, fixed when it
 /// was inserted.
 #[derive(Clone)]
-pub(crate) struct Held {
-    pub(crate) entry: Entry,
-    pub(crate) since: Option<Expiration>,
+pub struct Held {
+    /// The entry.
+    pub entry: Entry,
+    /// When it was loaded or written, by the bucket's clock (only with a maximum age).
+    pub since: Option<Expiration>,
     weight: u64,
 }
 
@@ -84,7 +86,7 @@ impl Lifecycle<String, Held> for Counting {
 type Map = Cache<String, Held, ByWeight, BuildHasherDefault<DigestHasher>, Counting>;
 
 /// The in-memory layer of a bucket (absent when its limit is 0).
-pub(crate) struct Memory {
+pub struct Memory {
     map: Option<Map>,
     evictions: Arc<AtomicU64>,
     limit: u64,
@@ -102,7 +104,7 @@ impl std::fmt::Debug for Memory {
 
 impl Memory {
     /// A layer holding at most `limit` bytes of entries; none at all for 0.
-    pub(crate) fn new(limit: u64) -> Memory {
+    pub fn new(limit: u64) -> Memory {
         let evictions = Arc::new(AtomicU64::new(0));
         if limit == 0 {
             return Memory {
@@ -149,24 +151,24 @@ impl Memory {
     }
 
     /// The most bytes held (0: no layer).
-    pub(crate) fn limit(&self) -> u64 {
+    pub fn limit(&self) -> u64 {
         self.limit
     }
 
     /// The entry of `digest`, counted as a use.
     #[inline]
-    pub(crate) fn get(&self, digest: &str) -> Option<Held> {
+    pub fn get(&self, digest: &str) -> Option<Held> {
         self.map.as_ref()?.get(digest)
     }
 
     /// Whether `digest` is held (not counted as a use).
-    pub(crate) fn contains(&self, digest: &str) -> bool {
+    pub fn contains(&self, digest: &str) -> bool {
         self.map.as_ref().is_some_and(|m| m.contains_key(digest))
     }
 
     /// Keeps `entry`, replacing what was held (the bucket decides, under its key's stripe lock,
     /// whether a copy may be kept: see [`crate::generation`]).
-    pub(crate) fn insert(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
+    pub fn insert(&self, digest: &str, entry: Entry, since: Option<Expiration>) {
         let Some(map) = &self.map else { return };
         let weight = weight(&entry);
         if weight > self.max_weight {
@@ -184,19 +186,19 @@ impl Memory {
     }
 
     /// Drops `digest`'s entry.
-    pub(crate) fn remove(&self, digest: &str) {
+    pub fn remove(&self, digest: &str) {
         if let Some(map) = &self.map {
             map.remove(digest);
         }
     }
 
     /// The weight held, in bytes.
-    pub(crate) fn bytes(&self) -> u64 {
+    pub fn bytes(&self) -> u64 {
         self.map.as_ref().map_or(0, |m| m.weight())
     }
 
     /// Entries evicted so far to stay within the limit.
-    pub(crate) fn evictions(&self) -> u64 {
+    pub fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
     }
 }

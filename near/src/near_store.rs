@@ -18,12 +18,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{AsyncStoreOps, BoxFuture, Fetched, FsStore, Listed, ReadLimits, Store};
-use crate::error::{Error, Result};
+use bucketcache_fs::FsStore;
+use bucketcache_traits::store::{AsyncStoreOps, BoxFuture, Fetched, Listed, ReadLimits, Store};
+use bucketcache_traits::{Error, Result};
 use crate::generation::{Generations, Mutation, Stamp};
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
-pub(crate) const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
+pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
 
 /// The helper file naming the far store a near directory serves (never an entry).
 const MARKER: &str = ".near-cache-of";
@@ -94,11 +95,11 @@ impl NearStore {
                 )))
             }
             Fetched::NotAFile(kind) => {
-                return Err(Error::HelperFile(super::HelperFileError::NotRegular {
+                return Err(Error::HelperFile(bucketcache_fs::HelperFileError::NotRegular {
                     path: marker,
                     found: match kind {
-                        super::Kind::Symlink => "a symbolic link",
-                        super::Kind::Directory => "a directory",
+                        bucketcache_traits::store::Kind::Symlink => "a symbolic link",
+                        bucketcache_traits::store::Kind::Directory => "a directory",
                         _ => "a FIFO, socket or device",
                     },
                 }))
@@ -229,10 +230,10 @@ impl NearStore {
     }
 }
 
-/// Built on the forwarding base ([`StoreLayer`](crate::store::StoreLayer)): the near cache changes reads, writes and
+/// Built on the forwarding base ([`StoreLayer`](bucketcache_traits::store::StoreLayer)): the near cache changes reads, writes and
 /// removals of entries and the temporaries; everything else — `stat`, the far store's own usage
 /// count and recency index, its budget record, its locks, its limits — is the far store's.
-impl super::StoreLayer for NearStore {
+impl bucketcache_traits::store::StoreLayer for NearStore {
     fn inner(&self) -> &dyn Store {
         &*self.far
     }
@@ -363,7 +364,7 @@ impl AsyncStoreOps for NearStore {
 
 /// `url` without its user and password (`redis://u:p@host/0` → `redis://host/0`), for messages
 /// and the near directory's marker.
-pub(crate) fn without_credentials(url: &str) -> String {
+pub fn without_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -5,7 +5,7 @@ use std::hash::Hasher;
 /// Digests are already well mixed: a multiply-rotate over 8-byte words (FxHash's scheme) is
 /// enough for the map and several times cheaper than SipHash on a 64-character key.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct DigestHasher(u64);
+pub struct DigestHasher(u64);
 
 impl Hasher for DigestHasher {
     fn write(&mut self, bytes: &[u8]) {

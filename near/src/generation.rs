@@ -47,7 +47,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::digest_hasher::DigestHasher;
 
 /// How many stripes a bucket's generations have (16 bytes each).
-pub(crate) const STRIPES: usize = 1 << 10;
+pub const STRIPES: usize = 1 << 10;
 
 /// A stripe's word: the mutations begun (high bits) and those in flight (low bits).
 const IN_FLIGHT_BITS: u32 = 24;
@@ -55,7 +55,7 @@ const ONE_BEGUN: u64 = 1 << IN_FLIGHT_BITS;
 const IN_FLIGHT: u64 = ONE_BEGUN - 1;
 
 /// The generations of the keys of one bucket or near cache (see the [module](self)).
-pub(crate) struct Generations {
+pub struct Generations {
     words: Box<[AtomicU64]>,
     locks: Box<[Mutex<()>]>,
 }
@@ -70,21 +70,21 @@ impl std::fmt::Debug for Generations {
 
 /// When a copy's bytes were current: the generation of its key's stripe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp {
+pub struct Stamp {
     stripe: u32,
     begun: u64,
 }
 
 impl Stamp {
     /// The stripe of the stamped key.
-    pub(crate) fn stripe(self) -> usize {
+    pub fn stripe(self) -> usize {
         self.stripe as usize
     }
 }
 
 /// A mutation of a key in flight; dropping it ends it.
 #[must_use = "a mutation ends when dropped: keep it until the store has changed"]
-pub(crate) struct Mutation<'a> {
+pub struct Mutation<'a> {
     generations: &'a Generations,
     stamp: Stamp,
     /// No other mutation of the stripe was in flight when this one began.
@@ -94,12 +94,12 @@ pub(crate) struct Mutation<'a> {
 impl Mutation<'_> {
     /// Whether the copy this mutation writes may be kept (checked under [`Self::lock`]): no
     /// other mutation of the stripe was in flight when it began, nor has begun since.
-    pub(crate) fn may_keep(&self) -> bool {
+    pub fn may_keep(&self) -> bool {
         self.alone && self.generations.is_current(self.stamp)
     }
 
     /// The lock of the key's stripe, under which the mutation changes or drops a kept copy.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
+    pub fn lock(&self) -> MutexGuard<'_, ()> {
         self.generations.lock(self.stamp.stripe())
     }
 }
@@ -118,7 +118,7 @@ impl Default for Generations {
 
 impl Generations {
     /// Generations of `stripes` stripes (a power of two).
-    pub(crate) fn new(stripes: usize) -> Generations {
+    pub fn new(stripes: usize) -> Generations {
         debug_assert!(stripes.is_power_of_two() && stripes <= u32::MAX as usize);
         Generations {
             words: (0..stripes).map(|_| AtomicU64::new(0)).collect(),
@@ -136,7 +136,7 @@ impl Generations {
 
     /// The lock of a stripe: held to check a stamp and keep a copy, or to change or drop a
     /// copy in a mutation.
-    pub(crate) fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+    pub fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
         self.locks[stripe]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -145,7 +145,7 @@ impl Generations {
     /// A mutation of `key` begins (before the store changes); it ends when the returned
     /// [`Mutation`] is dropped (after the store changed, or failed to, and the kept copy was
     /// changed or dropped).
-    pub(crate) fn begin(&self, key: &str) -> Mutation<'_> {
+    pub fn begin(&self, key: &str) -> Mutation<'_> {
         let stripe = self.stripe(key);
         let before = self.words[stripe].fetch_add(ONE_BEGUN + 1, Ordering::SeqCst);
         Mutation {
@@ -161,7 +161,7 @@ impl Generations {
     /// The stamp of what a reader is about to read from the store for `key`: `None` while a
     /// mutation of its stripe is in flight (the read may return what that mutation replaces).
     #[inline]
-    pub(crate) fn before_read(&self, key: &str) -> Option<Stamp> {
+    pub fn before_read(&self, key: &str) -> Option<Stamp> {
         let stripe = self.stripe(key);
         let word = self.words[stripe].load(Ordering::SeqCst);
         (word & IN_FLIGHT == 0).then_some(Stamp {
@@ -173,7 +173,7 @@ impl Generations {
     /// Whether a copy stamped `stamp` is still what the store holds: no mutation of its stripe
     /// has begun since.
     #[inline]
-    pub(crate) fn is_current(&self, stamp: Stamp) -> bool {
+    pub fn is_current(&self, stamp: Stamp) -> bool {
         self.words[stamp.stripe()].load(Ordering::SeqCst) >> IN_FLIGHT_BITS == stamp.begun
     }
 }
