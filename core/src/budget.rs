@@ -151,33 +151,6 @@ const MAX_CANDIDATES: usize = 32_768;
 
 pub use bucketcache_traits::Usage;
 
-/// Orders `entries` for eviction: least recently used first (unknown use first), then by name.
-pub(crate) fn eviction_order(entries: &mut [Listed]) {
-    entries.sort_by(|a, b| {
-        let used = |l: &Listed| l.used.unwrap_or(UNIX_EPOCH);
-        used(a).cmp(&used(b)).then_with(|| a.name.cmp(&b.name))
-    });
-}
-
-/// How many of `entries` (in eviction order, totalling `usage`) go, first to last, to bring
-/// the location within `max_bytes` and `max_entries`.
-pub(crate) fn victims(
-    entries: &[Listed],
-    mut usage: Usage,
-    max_bytes: Option<u64>,
-    max_entries: Option<u64>,
-) -> usize {
-    let mut n = 0;
-    for e in entries {
-        if !usage.is_over(max_bytes, max_entries) {
-            break;
-        }
-        usage.remove(e.size);
-        n += 1;
-    }
-    n
-}
-
 /// Whether `grown` (a bucket's unrecorded growth) is over `percent`% of `limit`, computed
 /// exactly (no truncation: a limit under 100 has a share under one).
 fn over_share(grown: u64, limit: u64, percent: u64) -> bool {

@@ -16,7 +16,6 @@ pub mod config;
 mod deferred;
 mod error;
 pub mod freshness;
-pub mod inspect;
 pub mod keymaker;
 pub mod lifetime;
 mod memoize;
@@ -56,6 +55,8 @@ pub use time::{Clock, Expiration, ManualClock, SystemClock};
 pub use bucketcache_traits as traits;
 /// Backends, keymakers and stores selectable by name (the crate `bucketcache-registry`).
 pub use bucketcache_registry as registry;
+/// Looking at a store entry by entry (the crate `bucketcache-inspect`).
+pub use bucketcache_inspect as inspect;
 /// The bounded in-memory layer (the crate `bucketcache-near`).
 pub use bucketcache_near::memory;
 pub use bucketcache_traits::{Capabilities, Usage};

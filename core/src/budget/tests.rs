@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::Kind;
+use bucketcache_inspect::{eviction_order, victims};
 
 fn listed(name: &str, size: u64, secs: u64) -> Listed {
     Listed::new(

@@ -9,21 +9,17 @@
 use std::cell::{Cell, RefCell};
 
 use super::{Inspector, Pruned};
-use crate::error::{Error, Result};
-use bucketcache_near::generation::Mutation;
-use crate::rules::verdict;
-use crate::store::Kind;
-use crate::validate::shielded;
+use bucketcache_traits::rules::verdict;
+use bucketcache_traits::store::Kind;
+use bucketcache_traits::validate::shielded;
+use bucketcache_traits::{Error, Result};
 
 impl Inspector {
     /// Removes the expired and lifetime-changed entries of the inspected backends and the
     /// temporary files of dead writers, reading each entry once (see the [module](self)).
     /// `change` begins the change of an entry about to be removed (the bucket's generations,
     /// its in-memory copy); what it returns is held until the removal is done.
-    pub(crate) fn prune_in_one_pass<'b>(
-        &self,
-        change: &dyn Fn(&str) -> Mutation<'b>,
-    ) -> Result<Pruned> {
+    pub fn prune_in_one_pass<G>(&self, change: &dyn Fn(&str) -> G) -> Result<Pruned> {
         let listed = self
             .store
             .list()

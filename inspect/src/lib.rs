@@ -1,28 +1,57 @@
+#![warn(missing_docs)]
 //! Looking at a store entry by entry: what tools (the CLI, `prune`) need, with the cache's rules
 //! written once.
 //!
 //! An [`Inspector`] lists a store, tells entries from foreign names, reads and decodes each entry
-//! once, and judges it with [`crate::rules::verdict`]. [`Inspector::prune_plan`] is what
-//! [`Bucket::prune`](crate::Bucket::prune) deletes and what a dry run shows; [`Inspector::execute`]
+//! once, and judges it with [`verdict`]. [`Inspector::prune_plan`] is what
+//! `Bucket::prune` deletes and what a dry run shows; [`Inspector::execute`]
 //! deletes an entry only if the store, read again at that moment, still holds an expired one.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::backend::Backend;
-use crate::budget::{eviction_order, victims, Usage};
-use crate::error::{Error, Result};
-use crate::rules::{verdict, Verdict};
-use crate::store::{Fetched, Kind, Listed, ReadLimits, Store};
-use crate::time::{Clock, Expiration, SystemClock};
-use crate::validate::shielded;
+use bucketcache_traits::backend::Backend;
+use bucketcache_traits::rules::{verdict, Verdict};
+use bucketcache_traits::store::{Fetched, Kind, Listed, ReadLimits, Store};
+use bucketcache_traits::time::{Clock, Expiration, SystemClock};
+use bucketcache_traits::validate::shielded;
+use bucketcache_traits::{Error, Result, Usage};
+use std::time::UNIX_EPOCH;
 
 mod one_pass;
 
+/// Orders `entries` for eviction: least recently used first (unknown use first), then by name.
+pub fn eviction_order(entries: &mut [Listed]) {
+    entries.sort_by(|a, b| {
+        let used = |l: &Listed| l.used.unwrap_or(UNIX_EPOCH);
+        used(a).cmp(&used(b)).then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// How many of `entries` (in eviction order, totalling `usage`) go, first to last, to bring
+/// the location within `max_bytes` and `max_entries`.
+pub fn victims(
+    entries: &[Listed],
+    mut usage: Usage,
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
+) -> usize {
+    let mut n = 0;
+    for e in entries {
+        if !usage.is_over(max_bytes, max_entries) {
+            break;
+        }
+        usage.remove(e.size);
+        n += 1;
+    }
+    n
+}
+
+
 pub use bucketcache_traits::store::DEFAULT_MAX_ENTRY_BYTES;
 
-/// What [`Bucket::prune`](crate::Bucket::prune) (or [`Inspector::execute`]) removed.
+/// What `Bucket::prune` (or [`Inspector::execute`]) removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Pruned {
@@ -195,7 +224,7 @@ impl Inspector {
     /// Looks at the entries of `backends` in `store`. Entry names are recognised by the digest
     /// lengths of the registered keymakers and the extensions of the registered backends.
     pub fn new(store: Arc<dyn Store>, backends: Vec<Arc<dyn Backend>>) -> Self {
-        let mut extensions: BTreeSet<String> = crate::registry::backends()
+        let mut extensions: BTreeSet<String> = bucketcache_registry::backends()
             .into_iter()
             .map(|b| b.extension)
             .collect();
@@ -206,7 +235,7 @@ impl Inspector {
             lifetime: None,
             clock: Arc::new(SystemClock),
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
-            digest_lengths: crate::registry::digest_lengths(),
+            digest_lengths: bucketcache_registry::digest_lengths(),
             extensions,
         }
     }
@@ -409,7 +438,7 @@ impl Inspector {
     /// The entries a disk budget counts — regular files named as entries of any registered
     /// backend, whatever the inspected backends — in eviction order (least recently used
     /// first). Nothing is read but the listing.
-    pub(crate) fn budget_entries(&self) -> Result<Vec<Listed>> {
+    pub fn budget_entries(&self) -> Result<Vec<Listed>> {
         let mut entries: Vec<_> = self
             .store
             .list()
@@ -447,7 +476,7 @@ impl Inspector {
 
     /// What shrinking the store to `max_bytes` and `max_entries` (`None`: no limit) removes:
     /// the least recently used entries (of every registered backend) until both hold — the
-    /// rule of a disk budget (see [`crate::budget`]). Nothing is deleted; foreign files,
+    /// rule of a disk budget (see `bucketcache_core::budget`). Nothing is deleted; foreign files,
     /// helper and temporary files are never in the plan.
     ///
     /// ```
@@ -508,7 +537,7 @@ impl Inspector {
             Usage::new(u.entries + 1, u.bytes + e.size)
         });
         let n = victims(&entries, usage, max_bytes, max_entries);
-        let by_extension: std::collections::HashMap<String, String> = crate::registry::backends()
+        let by_extension: std::collections::HashMap<String, String> = bucketcache_registry::backends()
             .into_iter()
             .map(|b| (b.extension, b.name))
             .collect();
