@@ -27,7 +27,7 @@
 
 /// The async API (feature `async`): [`AsyncBucket`] and the async memoization it is built on.
 #[cfg(feature = "async")]
-pub use bucketcache_core::{async_bucket, AsyncBucket};
+pub use bucketcache_async::{self as async_bucket, AsyncBucket};
 pub use bucketcache_core::{
     backend, config, deferred_write, inspect, keymaker, lifetime, registry, rules, store, time,
     validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo, Clock,
@@ -91,7 +91,7 @@ pub mod __private {
     // operations inside the future), as before the feature existed. Both apply the bucket's
     // freshness options.
     #[cfg(feature = "async")]
-    pub use bucketcache_core::async_bucket::{
+    pub use bucketcache_async::{
         finish as finish_async, finish_fresh, lookup as lookup_async,
         lookup_fresh as lookup_fresh_async, refresh_in_background, AsyncFresh, AsyncLookup,
     };

@@ -13,14 +13,14 @@ use crate::budget::{Budget, Change};
 use crate::builder::BucketBuilder;
 use crate::config::BucketConfig;
 use crate::error::{Error, Result};
-use bucketcache_near::generation::Generations;
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
-use bucketcache_near::memory::Memory;
 use crate::rules::Verdict;
 use crate::stats::{bump, Counters, Stats};
 use crate::store::Store;
 use crate::time::{Clock, Expiration};
+use bucketcache_near::generation::Generations;
+use bucketcache_near::memory::Memory;
 
 mod read;
 mod write;
@@ -288,7 +288,8 @@ impl Bucket {
     }
 
     /// [`remove`](Self::remove) of the entry named `digest`.
-    pub(crate) fn remove_by_digest(&self, digest: &str) -> Result<bool> {
+    #[doc(hidden)]
+    pub fn remove_by_digest(&self, digest: &str) -> Result<bool> {
         let live = self.lookup(digest, false)?.is_some();
         let name = self.file_name(digest);
         let size = self.budgeted_size(&name);
@@ -394,7 +395,8 @@ impl Bucket {
     // ---- digest-level operations, shared by memoization and deferred writes ----
 
     /// Reads and decodes the entry named `digest`, with its expiration.
-    pub(crate) fn get_by_digest<V: DeserializeOwned>(
+    #[doc(hidden)]
+    pub fn get_by_digest<V: DeserializeOwned>(
         &self,
         digest: &str,
     ) -> Result<Option<(V, Option<Expiration>)>> {
@@ -407,13 +409,40 @@ impl Bucket {
     }
 
     /// Encodes and stores `value` as the entry named `digest`.
-    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(
-        &self,
-        digest: &str,
-        value: &V,
-    ) -> Result<()> {
+    #[doc(hidden)]
+    pub fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
         let entry = self.encode(value)?;
         self.write_entry(digest, entry)
+    }
+
+    /// The live counters (for the crates built on the engine: `bucketcache-async`).
+    #[doc(hidden)]
+    pub fn counters(&self) -> &crate::stats::Counters {
+        &self.inner.counters
+    }
+
+    /// The clock entries are judged by.
+    #[doc(hidden)]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// How long a caller waits for another's computation of the same entry.
+    #[doc(hidden)]
+    pub fn single_flight_timeout(&self) -> Duration {
+        self.inner.single_flight_timeout
+    }
+
+    /// The background refresh pool (its record of how long refreshes took).
+    #[doc(hidden)]
+    pub fn refresher(&self) -> &crate::refresh::Refresher {
+        &self.inner.refresher
+    }
+
+    /// Whether a disk budget is kept (its accounting needs the synchronous write path).
+    #[doc(hidden)]
+    pub fn has_budget(&self) -> bool {
+        self.inner.budget.is_some()
     }
 
     /// The one expiry rule (see [`crate::rules::verdict`]) at this bucket's clock and lifetime.
@@ -421,7 +450,8 @@ impl Bucket {
         crate::rules::verdict(expiration, self.inner.lifetime, self.inner.clock.now())
     }
 
-    pub(crate) fn file_name(&self, digest: &str) -> String {
+    #[doc(hidden)]
+    pub fn file_name(&self, digest: &str) -> String {
         let ext = self.inner.backend.file_extension();
         let mut name = String::with_capacity(digest.len() + 1 + ext.len());
         name.push_str(digest);
@@ -430,7 +460,8 @@ impl Bucket {
         name
     }
 
-    pub(crate) fn store_error(&self, name: &str, source: std::io::Error) -> Error {
+    #[doc(hidden)]
+    pub fn store_error(&self, name: &str, source: std::io::Error) -> Error {
         Error::io(self.inner.store.entry_path(name), source)
     }
 

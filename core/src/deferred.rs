@@ -127,17 +127,15 @@ impl DeferredWriteBucket {
         self.pending().clear();
     }
 
-    pub(crate) fn set_by_digest<V: Serialize + ?Sized>(
-        &self,
-        digest: &str,
-        value: &V,
-    ) -> Result<()> {
+    #[doc(hidden)]
+    pub fn set_by_digest<V: Serialize + ?Sized>(&self, digest: &str, value: &V) -> Result<()> {
         let entry = self.bucket.encode(value)?;
         self.pending().insert(digest.to_owned(), entry);
         Ok(())
     }
 
-    pub(crate) fn get_by_digest<V: DeserializeOwned>(
+    #[doc(hidden)]
+    pub fn get_by_digest<V: DeserializeOwned>(
         &self,
         digest: &str,
     ) -> Result<Option<(V, Option<Expiration>)>> {
@@ -151,7 +149,8 @@ impl DeferredWriteBucket {
         self.bucket.get_by_digest(digest)
     }
 
-    pub(crate) fn pending_entry(&self, digest: &str) -> Option<Entry> {
+    #[doc(hidden)]
+    pub fn pending_entry(&self, digest: &str) -> Option<Entry> {
         let now = self.bucket.inner.clock.now();
         let mut pending = self.pending();
         let entry = pending.get(digest)?.clone();

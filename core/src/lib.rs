@@ -5,8 +5,6 @@
 //! with the built-in backends and keymakers.
 #![warn(missing_docs)]
 
-#[cfg(feature = "async")]
-pub mod async_bucket;
 pub mod backend;
 pub mod backend_crate;
 mod bucket;
@@ -28,8 +26,6 @@ pub mod store;
 pub mod time;
 pub mod validate;
 
-#[cfg(feature = "async")]
-pub use async_bucket::AsyncBucket;
 #[allow(deprecated)]
 pub use backend::StoredValue;
 pub use backend::{Backend, BackendError, Decoded, ValueLocation, ValueTree, ValueVisitor};
@@ -51,14 +47,25 @@ pub use stats::Stats;
 pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
 
-/// The seams (traits, types, errors, registration), also usable without the bucket engine.
-pub use bucketcache_traits as traits;
-/// Backends, keymakers and stores selectable by name (the crate `bucketcache-registry`).
-pub use bucketcache_registry as registry;
+/// What the crates built on the engine (`bucketcache-async`) use of its internals: the single
+/// flight's parts, the freshness decision, the counters. Not a public API: no stability promise.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::memoize::{deadline_of, join, try_lease, Attempt, Flight, FlightWait};
+    pub use crate::revalidate::{
+        decide_in, fallback_answer, judge_entry, take_refresh, Decided, Parts, RefreshParts,
+    };
+    pub use crate::stats::{bump, Counters};
+}
+
 /// Looking at a store entry by entry (the crate `bucketcache-inspect`).
 pub use bucketcache_inspect as inspect;
 /// The bounded in-memory layer (the crate `bucketcache-near`).
 pub use bucketcache_near::memory;
+/// Backends, keymakers and stores selectable by name (the crate `bucketcache-registry`).
+pub use bucketcache_registry as registry;
+/// The seams (traits, types, errors, registration), also usable without the bucket engine.
+pub use bucketcache_traits as traits;
 pub use bucketcache_traits::{Capabilities, Usage};
 /// Re-exported: an [`Expiration`] converts to and from `chrono::NaiveDateTime` (naive UTC).
 pub use chrono;

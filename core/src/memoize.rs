@@ -47,7 +47,8 @@ pub struct Memoized<T> {
 }
 
 impl<T> Memoized<T> {
-    pub(crate) fn new(value: T, hit: bool, expiration: Option<Expiration>, stale: bool) -> Self {
+    #[doc(hidden)]
+    pub fn new(value: T, hit: bool, expiration: Option<Expiration>, stale: bool) -> Self {
         Memoized {
             value,
             hit,
@@ -339,7 +340,7 @@ struct FlightState {
 /// One computation in progress: waiters block on `cv` (threads) or register a waker (tasks),
 /// until it lands or its deadline passes.
 #[derive(Debug, Default)]
-pub(crate) struct Flight {
+pub struct Flight {
     state: Mutex<FlightState>,
     cv: Condvar,
     /// The thread that computes (`None` for a task, which may move between threads).
@@ -405,7 +406,7 @@ impl Flight {
 
 /// Waits, without blocking a thread, until a [`Flight`] lands (`true`) or its deadline passes
 /// (`false`).
-pub(crate) struct FlightWait(pub(crate) Arc<Flight>);
+pub struct FlightWait(pub Arc<Flight>);
 
 impl Future for FlightWait {
     type Output = bool;
@@ -426,7 +427,7 @@ impl Future for FlightWait {
 }
 
 /// When a wait for `bucket`'s single flight that begins now gives up (`None`: never).
-pub(crate) fn deadline_of(bucket: &Bucket) -> Option<Instant> {
+pub fn deadline_of(bucket: &Bucket) -> Option<Instant> {
     Instant::now().checked_add(bucket.inner.single_flight_timeout)
 }
 
@@ -457,7 +458,7 @@ fn flights() -> MutexGuard<'static, HashMap<FlightKey, Arc<Flight>>> {
 
 /// Either we lead the flight for `key` (and hold its ticket: `leader` computes, others wait at
 /// most until `deadline`) or someone else does.
-pub(crate) fn join(
+pub fn join(
     key: FlightKey,
     leader: Option<ThreadId>,
     deadline: Option<Instant>,
@@ -625,7 +626,8 @@ where
 
 impl Ticket {
     /// A ticket outside any flight (a `refresh` computes whatever others do).
-    pub(crate) fn solo(digest: &str) -> Ticket {
+    #[doc(hidden)]
+    pub fn solo(digest: &str) -> Ticket {
         Ticket {
             digest: digest.to_owned(),
             flight: None,
@@ -648,14 +650,16 @@ pub fn log_uncached(function: &str, error: &Error) {
 
 // ---- single flight across processes: the store's lock of an entry ----
 
-pub(crate) enum Attempt {
+/// What [`try_lease`] got of the store's lock of an entry.
+pub enum Attempt {
     /// Acquired, or no lock to be had (the store has none, or failed to lock: logged).
     Done(Option<Box<dyn Lease>>),
     /// Another process computes the entry.
     Busy,
 }
 
-pub(crate) fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
+/// Tries the store's lock of `digest`'s entry once, without waiting.
+pub fn try_lease(bucket: &Bucket, digest: &str) -> Attempt {
     match bucket.store().try_lock(digest) {
         Ok(Locked::Acquired(lease)) => Attempt::Done(Some(lease)),
         Ok(Locked::Busy) => Attempt::Busy,

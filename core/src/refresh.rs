@@ -369,7 +369,7 @@ fn worker(shared: Arc<PoolShared>) {
 
 /// A bucket's refresh machinery: its pool (created on first use) and the computation times of
 /// its keys.
-pub(crate) struct Refresher {
+pub struct Refresher {
     threads: usize,
     pool: OnceLock<Pool>,
     durations: Mutex<HashMap<String, Duration>>,
@@ -398,12 +398,12 @@ impl Refresher {
     }
 
     /// How long the last computation of `digest` took in this process, if one was seen.
-    pub(crate) fn took(&self, digest: &str) -> Option<Duration> {
+    pub fn took(&self, digest: &str) -> Option<Duration> {
         lock(&self.durations).get(digest).copied()
     }
 
     /// Records how long a computation of `digest` took.
-    pub(crate) fn record(&self, digest: &str, took: Duration) {
+    pub fn record(&self, digest: &str, took: Duration) {
         let mut map = lock(&self.durations);
         if map.len() >= MAX_DURATIONS && !map.contains_key(digest) {
             // Forget an arbitrary key: its next early refresh waits for one more computation.

@@ -53,22 +53,28 @@ pub struct Computation<V> {
 }
 
 /// A [`Computation`]'s parts (see [`Computation::into_parts`]).
-#[cfg(feature = "async")]
-pub(crate) enum Parts<V> {
+pub enum Parts<V> {
+    /// A miss: the ticket that stores the value, and what to answer if computing fails.
     Miss {
+        /// The single flight's ticket.
         ticket: Ticket,
+        /// An expired value within `stale_if_error`, and its expiration.
         fallback: Option<(V, Option<Expiration>)>,
     },
+    /// A refresh of a value that can be served meanwhile.
     Refresh(RefreshParts<V>),
 }
 
 /// The parts of a refresh: its slot, the value to serve, its expiration, whether it expired.
-#[cfg(feature = "async")]
-pub(crate) struct RefreshParts<V> {
-    pub(crate) slot: RefreshSlot,
-    pub(crate) current: Option<V>,
-    pub(crate) expiration: Option<Expiration>,
-    pub(crate) stale: bool,
+pub struct RefreshParts<V> {
+    /// The refresh's slot (held until it is stored or given up).
+    pub slot: RefreshSlot,
+    /// The value to serve meanwhile.
+    pub current: Option<V>,
+    /// Its expiration.
+    pub expiration: Option<Expiration>,
+    /// Whether it has expired (served stale) rather than refreshed ahead.
+    pub stale: bool,
 }
 
 #[derive(Debug)]
@@ -101,8 +107,8 @@ impl<V> Computation<V> {
     }
 
     /// Its parts, for the async API, which finishes it without blocking.
-    #[cfg(feature = "async")]
-    pub(crate) fn into_parts(self) -> Parts<V> {
+    #[doc(hidden)]
+    pub fn into_parts(self) -> Parts<V> {
         match self.kind {
             Kind::Refresh {
                 slot,
@@ -331,7 +337,7 @@ fn within_error_window(bucket: &Bucket, policy: Freshness, expiration: Option<Ex
 /// What a failed computation answers with instead of its error, if anything: the current value
 /// of a refresh ahead (still live), or an expired value within the stale-if-error window.
 /// Logged at warn level and counted.
-pub(crate) fn fallback_answer<S, V>(
+pub fn fallback_answer<S, V>(
     store: &S,
     digest: &str,
     value: V,
@@ -416,10 +422,14 @@ where
 }
 
 /// What [`decide`] found: an answer, or a miss to look up with single flight.
-pub(crate) enum Decided<V> {
+pub enum Decided<V> {
+    /// An answer (a value, or a computation this caller owes).
     Ready(Fresh<V>),
+    /// A miss, to look up with single flight.
     Miss {
+        /// Whether the miss is the refresh of an entry (counted as one).
         refresh: bool,
+        /// An expired value within `stale_if_error`, and its expiration.
         fallback: Option<(V, Option<Expiration>)>,
     },
 }
@@ -443,7 +453,7 @@ where
 
 /// [`decide`] on `bucket` with the freshness `policy` (not off), the refresh taken across
 /// processes or not: blocking store work, which the async API runs in one hop.
-pub(crate) fn decide_in<V: DeserializeOwned>(
+pub fn decide_in<V: DeserializeOwned>(
     bucket: &Bucket,
     policy: Freshness,
     across: bool,
@@ -478,7 +488,7 @@ pub(crate) fn decide_in<V: DeserializeOwned>(
 
 /// [`judge`] of `digest`'s entry expiring at `expiration`, now, with the key's computation time
 /// and a fresh draw when refreshing ahead.
-pub(crate) fn judge_entry(
+pub fn judge_entry(
     bucket: &Bucket,
     policy: &Freshness,
     digest: &str,
@@ -503,7 +513,7 @@ pub(crate) fn judge_entry(
 /// An entry due for a refresh (`state`: [`State::Stale`] or [`State::RefreshAhead`]) whose
 /// value is `value`: tries, without waiting, to take its refresh. Taken: the refresh this caller
 /// owes (or, if the store holds a newer value, that value). Not taken: the current value.
-pub(crate) fn take_refresh<V: DeserializeOwned>(
+pub fn take_refresh<V: DeserializeOwned>(
     bucket: &Bucket,
     across: bool,
     digest: &str,

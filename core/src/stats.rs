@@ -96,23 +96,24 @@ impl Stats {
 
 /// The live counters behind [`Stats`]: one relaxed atomic increment each.
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) memory_hits: AtomicU64,
-    pub(crate) store_hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) expired: AtomicU64,
-    pub(crate) sets: AtomicU64,
-    pub(crate) removes: AtomicU64,
-    pub(crate) store_evictions: AtomicU64,
-    pub(crate) stale_served: AtomicU64,
-    pub(crate) refreshes_started: AtomicU64,
-    pub(crate) refreshes_failed: AtomicU64,
-    pub(crate) stale_if_error_answers: AtomicU64,
+#[doc(hidden)]
+pub struct Counters {
+    pub memory_hits: AtomicU64,
+    pub store_hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub expired: AtomicU64,
+    pub sets: AtomicU64,
+    pub removes: AtomicU64,
+    pub store_evictions: AtomicU64,
+    pub stale_served: AtomicU64,
+    pub refreshes_started: AtomicU64,
+    pub refreshes_failed: AtomicU64,
+    pub stale_if_error_answers: AtomicU64,
 }
 
 /// Adds one.
 #[inline]
-pub(crate) fn bump(counter: &AtomicU64) {
+pub fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 

@@ -48,7 +48,6 @@ pub fn victims(
     n
 }
 
-
 pub use bucketcache_traits::store::DEFAULT_MAX_ENTRY_BYTES;
 
 /// What `Bucket::prune` (or [`Inspector::execute`]) removed.
@@ -537,10 +536,11 @@ impl Inspector {
             Usage::new(u.entries + 1, u.bytes + e.size)
         });
         let n = victims(&entries, usage, max_bytes, max_entries);
-        let by_extension: std::collections::HashMap<String, String> = bucketcache_registry::backends()
-            .into_iter()
-            .map(|b| (b.extension, b.name))
-            .collect();
+        let by_extension: std::collections::HashMap<String, String> =
+            bucketcache_registry::backends()
+                .into_iter()
+                .map(|b| (b.extension, b.name))
+                .collect();
         let removals = entries
             .into_iter()
             .take(n)

@@ -29,9 +29,9 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
-use bucketcache_traits::backend::ValueLocation;
 use crate::digest_hasher::DigestHasher;
 use crate::entry::Entry;
+use bucketcache_traits::backend::ValueLocation;
 use bucketcache_traits::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.

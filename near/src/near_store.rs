@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::generation::{Generations, Mutation, Stamp};
 use bucketcache_fs::FsStore;
 use bucketcache_traits::store::{AsyncStoreOps, BoxFuture, Fetched, Listed, ReadLimits, Store};
 use bucketcache_traits::{Error, Result};
-use crate::generation::{Generations, Mutation, Stamp};
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
 pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
@@ -95,14 +95,16 @@ impl NearStore {
                 )))
             }
             Fetched::NotAFile(kind) => {
-                return Err(Error::HelperFile(bucketcache_fs::HelperFileError::NotRegular {
-                    path: marker,
-                    found: match kind {
-                        bucketcache_traits::store::Kind::Symlink => "a symbolic link",
-                        bucketcache_traits::store::Kind::Directory => "a directory",
-                        _ => "a FIFO, socket or device",
+                return Err(Error::HelperFile(
+                    bucketcache_fs::HelperFileError::NotRegular {
+                        path: marker,
+                        found: match kind {
+                            bucketcache_traits::store::Kind::Symlink => "a symbolic link",
+                            bucketcache_traits::store::Kind::Directory => "a directory",
+                            _ => "a FIFO, socket or device",
+                        },
                     },
-                }))
+                ))
             }
             other => {
                 return Err(Error::Config(format!(

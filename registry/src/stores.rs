@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use bucketcache_traits::{Error, Result};
 use bucketcache_traits::store::Store;
+use bucketcache_traits::{Error, Result};
 
 pub use bucketcache_traits::store::{StoreFactory, StoreOptions, StoreRegistration};
 

@@ -10,13 +10,14 @@ use serde::de::DeserializeOwned;
 use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::budget::Change;
 use crate::error::Result;
-use bucketcache_near::generation::Stamp;
 use crate::stats::bump;
 use crate::store::{Fetched, ReadLimits, Store};
 use crate::validate::shielded;
+use bucketcache_near::generation::Stamp;
 
 impl Bucket {
-    pub(crate) fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Stored) -> Option<V> {
+    #[doc(hidden)]
+    pub fn decode<V: DeserializeOwned>(&self, digest: &str, entry: &Stored) -> Option<V> {
         let decoded = shielded(|| {
             let value = match entry.value.get() {
                 Some(v) => v,
@@ -39,21 +40,22 @@ impl Bucket {
     /// The read algorithm of the original (`_get_obj_from_hash`), with its bugs fixed: memory,
     /// else the store; an expired entry is a miss, and its file is deleted only if the file
     /// itself, read at the moment of deleting, says it has expired. Counted in the statistics.
-    pub(crate) fn load(&self, digest: &str) -> Result<Option<Entry>> {
+    #[doc(hidden)]
+    pub fn load(&self, digest: &str) -> Result<Option<Entry>> {
         self.lookup(digest, true)
     }
 
     /// The stamp a caller reading `digest`'s entry from the store itself takes before the read
     /// (see [`lookup_from`](Self::lookup_from)).
-    #[cfg(feature = "async")]
-    pub(crate) fn read_stamp(&self, digest: &str) -> Option<Stamp> {
+    #[doc(hidden)]
+    pub fn read_stamp(&self, digest: &str) -> Option<Stamp> {
         self.inner.generations.before_read(digest)
     }
 
     /// A mutation of `digest`'s entry begins (before a caller changes the store itself; see
     /// [`wrote`](Self::wrote)).
-    #[cfg(feature = "async")]
-    pub(crate) fn begin_change(&self, digest: &str) -> bucketcache_near::generation::Mutation<'_> {
+    #[doc(hidden)]
+    pub fn begin_change(&self, digest: &str) -> bucketcache_near::generation::Mutation<'_> {
         self.inner.generations.begin(digest)
     }
 
@@ -74,7 +76,8 @@ impl Bucket {
     /// reads) stands for the store read — with the [`read_stamp`](Self::read_stamp) the caller
     /// took before reading — and the deletion of an expired entry (a store operation) is left
     /// to the caller: `true` says it is due ([`remove_if_expired`](Self::remove_if_expired)).
-    pub(crate) fn lookup_from(
+    #[doc(hidden)]
+    pub fn lookup_from(
         &self,
         digest: &str,
         count: bool,
@@ -170,8 +173,8 @@ impl Bucket {
     /// use is due to be recorded), counted; `None` when the store must be asked — a miss, an
     /// expired copy (whose file may have to go), a use to record. The async API answers such a
     /// hit inline and takes everything else to its blocking pool ([`load`](Self::load)).
-    #[cfg(feature = "async")]
-    pub(crate) fn memory_only(&self, digest: &str) -> Option<Entry> {
+    #[doc(hidden)]
+    pub fn memory_only(&self, digest: &str) -> Option<Entry> {
         let entry = self.memory_hit(digest)?;
         if (entry.expiration.is_some() || self.inner.lifetime.is_some())
             && self.verdict(entry.expiration).is_expired()
@@ -219,7 +222,8 @@ impl Bucket {
     }
 
     /// Deletes `digest`'s file if what the store holds now has expired (not what memory held).
-    pub(crate) fn remove_if_expired(&self, digest: &str) {
+    #[doc(hidden)]
+    pub fn remove_if_expired(&self, digest: &str) {
         let mutation = self.inner.generations.begin(digest);
         {
             let _locked = mutation.lock();

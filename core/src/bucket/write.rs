@@ -11,14 +11,15 @@ use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::backend::Sized_;
 use crate::budget::Change;
 use crate::error::{Error, Result};
-use bucketcache_near::generation::Mutation;
 use crate::stats::bump;
 use crate::store::{Kind, Listed};
 use crate::time::{add_lifetime, Expiration};
 use crate::validate::shielded;
+use bucketcache_near::generation::Mutation;
 
 impl Bucket {
-    pub(crate) fn encode<V: Serialize + ?Sized>(&self, value: &V) -> Result<Entry> {
+    #[doc(hidden)]
+    pub fn encode<V: Serialize + ?Sized>(&self, value: &V) -> Result<Entry> {
         let expiration = self
             .inner
             .lifetime
@@ -58,7 +59,8 @@ impl Bucket {
         }))
     }
 
-    pub(crate) fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
+    #[doc(hidden)]
+    pub fn write_entry(&self, digest: &str, entry: Entry) -> Result<()> {
         if let Some(budget) = &self.inner.budget {
             budget.admit(entry.bytes.len() as u64)?;
         }
@@ -85,7 +87,8 @@ impl Bucket {
     /// A store write of `digest`'s entry `name` failed within `mutation`: when the write may
     /// have happened all the same, memory must not keep vouching for the old value, so the next
     /// read asks the store.
-    pub(crate) fn write_failed(
+    #[doc(hidden)]
+    pub fn write_failed(
         &self,
         digest: &str,
         mutation: &Mutation<'_>,
@@ -102,7 +105,8 @@ impl Bucket {
     /// What follows the store's write of `entry` as `name` within `mutation` (begun before the
     /// write; `old`: the size it replaced, for a disk budget): counters, memory, budget. The
     /// async API's native writes call it after their own write.
-    pub(crate) fn wrote(
+    #[doc(hidden)]
+    pub fn wrote(
         &self,
         digest: &str,
         name: &str,

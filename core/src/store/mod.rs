@@ -10,16 +10,16 @@
 #[cfg(test)]
 mod layer_tests;
 
-pub use bucketcache_registry::stores::{
-    open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
-};
 pub use bucketcache_fs::{
     check_file_locks, open_helper_file, FileLocks, FsStore, HelperFileError, Lease, Locked,
     BUDGET_RECORD, LOCK_FILE,
+};
+pub use bucketcache_near::NearStore;
+pub(crate) use bucketcache_near::DEFAULT_NEAR_TTL;
+pub use bucketcache_registry::stores::{
+    open_store, register_store, stores, StoreFactory, StoreOptions, StoreRegistration,
 };
 pub use bucketcache_traits::store::{
     AsyncStoreOps, BoxFuture, Capabilities, Fetched, Kind, Listed, ReadLimits, Store, StoreError,
     StoreErrorKind, StoreLayer,
 };
-pub use bucketcache_near::NearStore;
-pub(crate) use bucketcache_near::DEFAULT_NEAR_TTL;

@@ -32,14 +32,16 @@ use serde::Serialize;
 pub use fresh::{finish_fresh, lookup_fresh, refresh_in_background, AsyncComputation, AsyncFresh};
 pub use memo::{finish, lookup, AsyncLookup, AsyncTicket};
 
-use crate::bucket::{Bucket, Entry};
-use crate::deferred::DeferredWriteBucket;
-use crate::error::{Error, Result};
-use crate::inspect::Pruned;
-use crate::memoize::MemoCache;
-use crate::stats::{bump, Stats};
-use crate::store::Lease;
-use crate::time::Expiration;
+use bucketcache_core::internal::bump;
+use bucketcache_core::store::Lease;
+use bucketcache_core::time::Expiration;
+use bucketcache_core::Bucket;
+use bucketcache_core::DeferredWriteBucket;
+use bucketcache_core::MemoCache;
+use bucketcache_core::Pruned;
+use bucketcache_core::Stats;
+use bucketcache_core::{Error, Result};
+use bucketcache_near::Entry;
 
 /// Entries found in memory up to this size are decoded inline; larger ones on the blocking
 /// pool (a decode of that size costs about as much as the hop).
@@ -54,7 +56,8 @@ pub(crate) const INLINE_DECODE_MAX: usize = 64 * 1024;
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
 /// # bucketcache::install_default_backends()?;
-/// use bucketcache_core::{AsyncBucket, Bucket};
+/// use bucketcache_async::AsyncBucket;
+/// use bucketcache_core::Bucket;
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache = AsyncBucket::new(Bucket::open(dir.path())?);
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -172,7 +175,8 @@ impl AsyncBucket {
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use bucketcache_core::{AsyncBucket, Bucket};
+    /// use bucketcache_async::AsyncBucket;
+    /// use bucketcache_core::Bucket;
     /// let dir = tempfile::tempdir().unwrap();
     /// let cache = AsyncBucket::new(Bucket::open(dir.path())?);
     /// let calls = AtomicUsize::new(0);
@@ -210,7 +214,8 @@ impl AsyncBucket {
     /// ```
     /// # fn main() -> anyhow::Result<()> {
     /// # bucketcache::install_default_backends()?;
-    /// use bucketcache_core::{AsyncBucket, Bucket};
+    /// use bucketcache_async::AsyncBucket;
+    /// use bucketcache_core::Bucket;
     /// let dir = tempfile::tempdir()?;
     /// let cache = AsyncBucket::new(Bucket::open(dir.path())?);
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -246,15 +251,16 @@ impl AsyncBucket {
     }
 
     /// Like [`get_or_insert_with`](Self::get_or_insert_with), but a refresh (of an entry
-    /// expired within [`stale_while_revalidate`](crate::BucketBuilder::stale_while_revalidate),
-    /// or due for [`refresh_ahead`](crate::BucketBuilder::refresh_ahead)) runs as a task on the
+    /// expired within [`stale_while_revalidate`](bucketcache_core::BucketBuilder::stale_while_revalidate),
+    /// or due for [`refresh_ahead`](bucketcache_core::BucketBuilder::refresh_ahead)) runs as a task on the
     /// caller's tokio runtime while this call returns the current value at once. A miss (no
     /// value to serve) still computes in the caller.
     ///
     /// ```
     /// # fn main() -> bucketcache_core::Result<()> {
     /// # bucketcache::install_default_backends()?;
-    /// use bucketcache_core::{AsyncBucket, Bucket};
+    /// use bucketcache_async::AsyncBucket;
+    /// use bucketcache_core::Bucket;
     /// let dir = tempfile::tempdir().unwrap();
     /// let cache = AsyncBucket::new(Bucket::open(dir.path())?);
     /// let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -287,7 +293,7 @@ impl AsyncBucket {
     /// The fallible form of
     /// [`get_or_insert_with_background`](Self::get_or_insert_with_background): an `Err` of a
     /// computation in the caller is returned (or, within
-    /// [`stale_if_error`](crate::BucketBuilder::stale_if_error), the expired value); an `Err`,
+    /// [`stale_if_error`](bucketcache_core::BucketBuilder::stale_if_error), the expired value); an `Err`,
     /// a panic or a hang past `single_flight_timeout` of a background refresh is logged and
     /// counted ([`Stats::refreshes_failed`]).
     pub async fn get_or_try_insert_with_background<K, V, E, F, Fut>(
@@ -320,8 +326,8 @@ impl AsyncBucket {
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for crate::Bucket {}
-    impl Sealed for crate::DeferredWriteBucket {}
+    impl Sealed for bucketcache_core::Bucket {}
+    impl Sealed for bucketcache_core::DeferredWriteBucket {}
     impl Sealed for super::AsyncBucket {}
 }
 
@@ -373,7 +379,7 @@ impl AsyncMemoCache for AsyncBucket {
 impl AsyncMemoCache for DeferredWriteBucket {
     fn quick(&self, digest: &str) -> Option<Quick> {
         if let Some(entry) = self.pending_entry(digest) {
-            bump(&self.bucket().inner.counters.memory_hits);
+            bump(&self.bucket().counters().memory_hits);
             return Some(Quick(entry));
         }
         self.bucket().quick(digest)

@@ -1,6 +1,6 @@
 //! Async memoization: compute a missing entry once per cache, with every wait parking the task.
 //!
-//! The same single flight as [`MemoCache::lookup`](crate::MemoCache::lookup) — one flight per
+//! The same single flight as [`MemoCache::lookup`](bucketcache_core::MemoCache::lookup) — one flight per
 //! entry in the process (shared with threads calling the blocking API), then the store's
 //! cross-process lock — but a caller that waits awaits: another task's computation by a waker,
 //! another process's by polling the lock from the blocking pool with an async pause between
@@ -16,11 +16,12 @@ use serde::Serialize;
 
 use super::rt::{self, HeldLease};
 use super::{get_digest, write_digest, AsyncMemoCache};
-use crate::bucket::Bucket;
-use crate::error::Result;
-use crate::memoize::{deadline_of, join, try_lease, Attempt, FlightWait, Ticket};
-use crate::store::Lease;
-use crate::time::Expiration;
+use bucketcache_core::internal::{deadline_of, join, try_lease, Attempt, FlightWait};
+use bucketcache_core::store::Lease;
+use bucketcache_core::time::Expiration;
+use bucketcache_core::Bucket;
+use bucketcache_core::Result;
+use bucketcache_core::Ticket;
 
 /// The outcome of [`lookup`]: a hit, or the duty to compute.
 #[derive(Debug)]
@@ -117,8 +118,9 @@ fn hit<V>(found: Option<(V, Option<Expiration>)>) -> Option<AsyncLookup<V>> {
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
 /// # bucketcache::install_default_backends()?;
-/// use bucketcache_core::async_bucket::{lookup, AsyncLookup};
-/// use bucketcache_core::{AsyncBucket, Bucket};
+/// use bucketcache_async::{lookup, AsyncLookup};
+/// use bucketcache_async::AsyncBucket;
+/// use bucketcache_core::Bucket;
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = AsyncBucket::new(Bucket::builder(dir.path()).open()?);
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -155,7 +157,7 @@ where
     V: DeserializeOwned + Send + 'static,
 {
     let bucket = store.bucket();
-    let timeout = bucket.inner.single_flight_timeout;
+    let timeout = bucket.single_flight_timeout();
     let deadline = Instant::now() + timeout;
     loop {
         match join(
@@ -194,7 +196,7 @@ where
 /// (1 ms doubling to 50 ms) while another process holds it, at most `single_flight_timeout`;
 /// then gives up (`None`) and the caller computes anyway.
 async fn wait_for_lease(bucket: &Bucket, digest: &str) -> Option<Box<dyn Lease>> {
-    let timeout = bucket.inner.single_flight_timeout;
+    let timeout = bucket.single_flight_timeout();
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
     loop {

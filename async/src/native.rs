@@ -5,12 +5,13 @@
 use std::time::{Duration, SystemTime};
 
 use super::{rt, INLINE_DECODE_MAX};
-use crate::bucket::{Bucket, Entry};
-use crate::error::Result;
-use crate::store::{AsyncStoreOps, Fetched};
+use bucketcache_core::store::{AsyncStoreOps, Fetched};
+use bucketcache_core::Bucket;
+use bucketcache_core::Result;
+use bucketcache_near::Entry;
 
 fn ops(bucket: &Bucket) -> Option<&dyn AsyncStoreOps> {
-    if bucket.inner.budget.is_some() {
+    if bucket.has_budget() {
         return None;
     }
     bucket.store().async_ops().filter(|ops| ops.usable_here())

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::store::Lease;
+use bucketcache_core::store::Lease;
 
 /// Runs `f` on tokio's blocking pool and awaits it without blocking this thread; outside a
 /// tokio runtime, runs it here. A panic in `f` resumes in the caller, as it would inline.

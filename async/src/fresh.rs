@@ -1,6 +1,6 @@
 //! Async memoization with the bucket's freshness options (stale-while-revalidate,
 //! stale-if-error, refresh ahead): the async twin of
-//! [`MemoCache::lookup_fresh`](crate::MemoCache::lookup_fresh).
+//! [`MemoCache::lookup_fresh`](bucketcache_core::MemoCache::lookup_fresh).
 //!
 //! The decision — read the entry (an expired one within the grace too), judge it, take its
 //! refresh without waiting — is the sync one, run whole in **one** hop to the blocking pool;
@@ -18,15 +18,16 @@ use serde::Serialize;
 
 use super::memo::{lookup, lookup_missed, AsyncLookup, AsyncTicket};
 use super::{hop, rt, write_digest, AsyncMemoCache, Quick, INLINE_DECODE_MAX};
-use crate::error::Result;
-use crate::freshness::State;
-use crate::memoize::{MemoCache, Memoized};
-use crate::refresh::RefreshSlot;
-use crate::revalidate::{
-    decide_in, fallback_answer, judge_entry, take_refresh, Decided, Fresh, Parts,
+use bucketcache_core::freshness::State;
+use bucketcache_core::internal::bump;
+use bucketcache_core::internal::{
+    decide_in, fallback_answer, judge_entry, take_refresh, Decided, Parts,
 };
-use crate::stats::bump;
-use crate::time::Expiration;
+use bucketcache_core::time::Expiration;
+use bucketcache_core::Fresh;
+use bucketcache_core::RefreshSlot;
+use bucketcache_core::Result;
+use bucketcache_core::{MemoCache, Memoized};
 
 /// The outcome of [`lookup_fresh`]: answer now, or compute.
 #[derive(Debug)]
@@ -143,13 +144,11 @@ impl<V> AsyncComputation<V> {
     {
         let bucket = store.bucket();
         bucket
-            .inner
-            .refresher
+            .refresher()
             .record(&self.digest, self.started.elapsed());
         let expiration = bucket
-            .inner
-            .lifetime
-            .map(|l| crate::time::add_lifetime(bucket.inner.clock.now(), l));
+            .lifetime()
+            .map(|l| bucketcache_core::time::add_lifetime(bucket.clock().now(), l));
         let digest = self.digest;
         let (miss, refresh) = match self.kind {
             Kind::Miss { ticket, .. } => (Some(ticket.finish(store, value)), None),
@@ -158,7 +157,7 @@ impl<V> AsyncComputation<V> {
                 Some((write_digest(store, &digest, value, None), slot)),
             ),
             Kind::Refresh { .. } => {
-                bump(&bucket.inner.counters.refreshes_failed);
+                bump(&bucket.counters().refreshes_failed);
                 tracing::warn!(digest = %digest, "a refresh finished after the single-flight timeout: its value is not stored");
                 (None, None)
             }
@@ -191,7 +190,7 @@ impl<V> AsyncComputation<V> {
                 expiration,
                 ..
             } => {
-                bump(&store.bucket().inner.counters.refreshes_failed);
+                bump(&store.bucket().counters().refreshes_failed);
                 drop(slot);
                 // Served already: nothing more to answer with.
                 (current?, expiration)
@@ -233,7 +232,7 @@ impl<V> AsyncComputation<V> {
     /// Hands a refresh to the caller's tokio runtime and returns the value to serve now: the
     /// computation runs as a task, its `Ok` value is stored; an `Err`, a panic or a computation
     /// still running after `single_flight_timeout` (then cancelled) is logged and counted
-    /// ([`Stats::refreshes_failed`](crate::Stats::refreshes_failed)). A miss, or a call outside
+    /// ([`Stats::refreshes_failed`](bucketcache_core::Stats::refreshes_failed)). A miss, or a call outside
     /// a tokio runtime, gives the computation back: the caller runs it.
     pub fn in_background<S, E, Fut>(
         self,
@@ -260,17 +259,17 @@ impl<V> AsyncComputation<V> {
         };
         let digest = self.digest;
         let bucket = store.bucket().clone();
-        let timeout = bucket.inner.single_flight_timeout;
+        let timeout = bucket.single_flight_timeout();
         let task = handle.spawn(compute);
         let abort = task.abort_handle();
         handle.spawn({
             let digest = digest.clone();
             async move {
                 let started = Instant::now();
-                let counters = &bucket.inner.counters;
+                let counters = &bucket.counters();
                 match rt::within(timeout, task).await {
                     Some(Ok(Ok(value))) => {
-                        bucket.inner.refresher.record(&digest, started.elapsed());
+                        bucket.refresher().record(&digest, started.elapsed());
                         if !slot.is_current() {
                             bump(&counters.refreshes_failed);
                             tracing::warn!(digest = %digest, "a background refresh finished after the single-flight timeout: its value is not stored");
@@ -298,7 +297,7 @@ impl<V> AsyncComputation<V> {
         tracing::debug!(digest = %digest, "memoized call: refreshing in the background");
         let bucket = store.bucket();
         if stale {
-            bump(&bucket.inner.counters.stale_served);
+            bump(&bucket.counters().stale_served);
         }
         Ok(Memoized::new(current, true, expiration, stale))
     }
@@ -354,7 +353,7 @@ fn from_fresh<V>(fresh: Fresh<V>) -> AsyncFresh<V> {
 }
 
 /// The lookup half of an async memoized call with the store's
-/// [`freshness`](crate::MemoCache::freshness) applied: a value to answer with (possibly stale
+/// [`freshness`](bucketcache_core::MemoCache::freshness) applied: a value to answer with (possibly stale
 /// while another caller refreshes it), or an [`AsyncComputation`] this caller owes — a miss
 /// (callers of the entry await it, as with [`lookup`]) or the refresh of an entry, which only
 /// this caller runs, across processes. Never blocks the executor: a live memory hit answers
@@ -365,8 +364,9 @@ fn from_fresh<V>(fresh: Fresh<V>) -> AsyncFresh<V> {
 /// # fn main() -> bucketcache_core::Result<()> {
 /// # bucketcache::install_default_backends()?;
 /// use std::time::Duration;
-/// use bucketcache_core::async_bucket::{lookup_fresh, AsyncFresh};
-/// use bucketcache_core::{AsyncBucket, Bucket};
+/// use bucketcache_async::{lookup_fresh, AsyncFresh};
+/// use bucketcache_async::AsyncBucket;
+/// use bucketcache_core::Bucket;
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = AsyncBucket::new(
 ///     Bucket::builder(dir.path()).stale_while_revalidate(Duration::from_secs(60)).open()?,
