@@ -28,14 +28,15 @@
 /// The async API (feature `async`): [`AsyncBucket`] and the async memoization it is built on.
 #[cfg(feature = "async")]
 pub use bucketcache_async::{self as async_bucket, AsyncBucket};
+pub use bucketcache_config::{self as config, lifetime, size, BucketConfig};
 pub use bucketcache_core::{
-    backend, config, deferred_write, inspect, keymaker, lifetime, registry, rules, store, time,
-    validate, Backend, BackendError, Bucket, BucketBuilder, BucketConfig, CachedCallInfo, Clock,
-    Decoded, DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker, ManualClock,
-    MemoCache, Memoized, Pruned, Result, Store, SystemClock, ValueLocation, ValueTree,
-    ValueVisitor, PYTHON_KEYMAKER,
+    backend, deferred_write, inspect, keymaker, registry, rules, store, time, validate, Backend,
+    BackendError, Bucket, BucketBuilder, CachedCallInfo, Clock, ConfigSource, Decoded,
+    DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker, ManualClock, MemoCache,
+    Memoized, Pruned, Result, Store, SystemClock, ValueLocation, ValueTree, ValueVisitor,
+    PYTHON_KEYMAKER,
 };
-pub use bucketcache_core::{budget, memory, size, Degradation, Guarantee, Stats};
+pub use bucketcache_core::{budget, memory, Degradation, Guarantee, Stats};
 pub use bucketcache_core::{
     freshness, lookup_fresh_async, refresh, Computation, Fresh, RefreshSlot,
 };

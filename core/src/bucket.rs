@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use crate::backend::{Backend, Sized_};
 use crate::budget::{Budget, Change};
-use crate::builder::BucketBuilder;
-use crate::config::BucketConfig;
+use crate::builder::{BucketBuilder, ConfigSource};
 use crate::error::{Error, Result};
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
@@ -123,8 +122,9 @@ impl Bucket {
         BucketBuilder::new(path.into())
     }
 
-    /// Opens the bucket a [`BucketConfig`] describes (loading its plugins first).
-    pub fn from_config(config: &BucketConfig) -> Result<Bucket> {
+    /// Opens the bucket a configuration describes: a `BucketConfig` (crate
+    /// `bucketcache-config`, `bucketcache::BucketConfig`), which loads its plugins first.
+    pub fn from_config(config: &(impl ConfigSource + ?Sized)) -> Result<Bucket> {
         config.builder()?.open()
     }
 

@@ -17,6 +17,29 @@ use crate::time::{Clock, SystemClock};
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
 pub const PYTHON_KEYMAKER: &str = "python";
 
+/// What [`Bucket::from_config`] opens: a description of a bucket that sets a builder up.
+/// `BucketConfig` (crate `bucketcache-config`) is the one the project ships.
+///
+/// ```
+/// # fn main() -> bucketcache_core::Result<()> {
+/// # bucketcache::install_default_backends()?;
+/// use bucketcache_core::{Bucket, BucketBuilder, ConfigSource, Result};
+/// struct Here(std::path::PathBuf);
+/// impl ConfigSource for Here {
+///     fn builder(&self) -> Result<BucketBuilder> {
+///         Ok(Bucket::builder(&self.0).backend("json"))
+///     }
+/// }
+/// let dir = tempfile::tempdir().unwrap();
+/// let b = Bucket::from_config(&Here(dir.path().into()))?;
+/// assert_eq!(b.backend().name(), "json");
+/// # Ok(()) }
+/// ```
+pub trait ConfigSource {
+    /// A builder set up from this description (plugins it names loaded first).
+    fn builder(&self) -> Result<BucketBuilder>;
+}
+
 enum Choice<T: ?Sized> {
     Name(String),
     Instance(Arc<T>),

@@ -9,7 +9,7 @@
 //!
 //! Loading is always explicit: [`load`](fn@load) a file, [`load_dir`] a directory, or
 //! [`load_from_env`] the files and directories named by `BUCKETCACHE_PLUGIN_PATH`;
-//! `plugins = [...]` in a [`BucketConfig`](bucketcache_core::BucketConfig) calls [`load`](fn@load). Nothing
+//! `plugins = [...]` in a `BucketConfig` (crate bucketcache-config) calls [`load`](fn@load). Nothing
 //! is searched for: a relative path is relative to the working directory because the caller gave
 //! it, never because the host looked there. A loaded library is never unloaded, and loading the
 //! same file twice is a no-op.

@@ -8,12 +8,12 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::Deserializer;
 
-use crate::error::{Error, Result};
+use bucketcache_core::{Error, Result};
 
 /// Parses a size in bytes.
 ///
 /// ```
-/// use bucketcache_core::size::parse_size;
+/// use bucketcache_config::size::parse_size;
 /// assert_eq!(parse_size("64MiB")?, 64 << 20);
 /// assert_eq!(parse_size("1.5GB")?, 1_500_000_000);
 /// assert_eq!(parse_size(" 4096 ")?, 4096);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize as _;
 
-use crate::error::{Error, Result};
+use bucketcache_core::{Error, Result};
 
 /// Parses a lifetime. Units: `w`, `d`, `h`, `m`, `s`, `ms`, `us` (or `µs`); a number without a
 /// unit is seconds. Components may be separated by spaces; each unit may appear once (`"1h 1h"`
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 ///
 /// ```
 /// use std::time::Duration;
-/// use bucketcache_core::lifetime::parse_lifetime;
+/// use bucketcache_config::lifetime::parse_lifetime;
 /// assert_eq!(parse_lifetime("1h30m").unwrap(), Duration::from_secs(5400));
 /// assert_eq!(parse_lifetime("90").unwrap(), Duration::from_secs(90));
 /// assert_eq!(parse_lifetime("1.5s").unwrap(), Duration::from_millis(1500));

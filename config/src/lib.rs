@@ -1,4 +1,12 @@
-//! `BucketConfig`: a bucket described in TOML or JSON.
+//! bucketcache-config: a bucket described in TOML or JSON ([`BucketConfig`]), with human
+//! lifetimes ([`lifetime`]: `"1h30m"`, seconds) and sizes ([`size`]: `"64MiB"`, bytes).
+//!
+//! A configuration is a front end to the builder: [`BucketConfig::builder`] loads its plugins and
+//! sets a `BucketBuilder` up; `Bucket::from_config` opens one.
+#![warn(missing_docs)]
+
+pub mod lifetime;
+pub mod size;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -6,15 +14,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::builder::BucketBuilder;
-use crate::error::{Error, Result};
-use crate::Bucket;
+use bucketcache_core::{Bucket, BucketBuilder, Error, Result};
 
 /// A bucket's configuration, from TOML or JSON text or a file.
 ///
 /// ```
 /// # fn main() -> bucketcache_core::Result<()> {
-/// use bucketcache_core::BucketConfig;
+/// use bucketcache_config::BucketConfig;
 /// let cfg = BucketConfig::from_toml_str(r#"
 ///     path = "cache"
 ///     backend = "json"
@@ -268,7 +274,7 @@ impl BucketConfig {
     pub fn builder(&self) -> Result<BucketBuilder> {
         self.check_path()?;
         for plugin in &self.plugins {
-            crate::registry::load_plugin(plugin.as_ref())?;
+            bucketcache_core::registry::load_plugin(plugin.as_ref())?;
         }
         let mut b = Bucket::builder(&self.path)
             .durable(self.durable)
@@ -295,7 +301,7 @@ impl BucketConfig {
         let backend = match &self.backend {
             Some(name) => name.as_str(),
             // Without a default, options cannot name the backend: any of them is an error.
-            None => crate::registry::default_backend().unwrap_or_default(),
+            None => bucketcache_core::registry::default_backend().unwrap_or_default(),
         };
         if let Some(unknown) = self.backend_options.keys().find(|k| *k != backend) {
             return Err(Error::Config(format!(
@@ -307,7 +313,7 @@ impl BucketConfig {
         }
         if let Some(name) = &self.keymaker {
             b = b.keymaker(name.clone());
-            if name == crate::builder::PYTHON_KEYMAKER {
+            if name == bucketcache_core::PYTHON_KEYMAKER {
                 b = b.python_compatible();
             }
         }
@@ -348,5 +354,11 @@ impl BucketConfig {
             b = b.refresh_threads(n);
         }
         Ok(b.allow_degraded(self.allow_degraded))
+    }
+}
+
+impl bucketcache_core::ConfigSource for BucketConfig {
+    fn builder(&self) -> Result<BucketBuilder> {
+        BucketConfig::builder(self)
     }
 }
