@@ -8,7 +8,6 @@
 pub mod backend;
 pub mod backend_crate;
 mod bucket;
-pub mod budget;
 mod builder;
 mod deferred;
 mod error;
@@ -54,6 +53,8 @@ pub mod internal {
     pub use crate::stats::{bump, Counters};
 }
 
+/// Disk budgets (the crate `bucketcache-budget`).
+pub use bucketcache_budget as budget;
 /// Looking at a store entry by entry (the crate `bucketcache-inspect`).
 pub use bucketcache_inspect as inspect;
 /// The bounded in-memory layer (the crate `bucketcache-near`).

@@ -226,3 +226,23 @@ fn outcome_unknown(e: &std::io::Error) -> bool {
         std::io::ErrorKind::NotConnected | std::io::ErrorKind::TimedOut
     )
 }
+
+/// A disk budget bounds a bucket through this: eviction goes through the bucket's generations,
+/// memory and statistics.
+impl crate::budget::Evictor for Bucket {
+    fn store(&self) -> &dyn crate::store::Store {
+        &*self.inner.store
+    }
+
+    fn budget_entries(&self) -> Result<Vec<Listed>> {
+        self.inspector().budget_entries()
+    }
+
+    fn evict(&self, victim: &Listed) -> Option<u64> {
+        Bucket::evict(self, victim)
+    }
+
+    fn evict_all(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        Bucket::evict_all(self, victims)
+    }
+}

@@ -5,7 +5,7 @@
 //!
 //! A budget counts the *entries* of a location: regular files named as entries of any
 //! registered backend (all backends in it, not only the bucket's). Foreign files, helper names
-//! (starting with `.`, such as the record [`.bucketcache-budget`](crate::store::FsStore)) and
+//! (starting with `.`, such as the record [`.bucketcache-budget`](bucketcache_fs::FsStore)) and
 //! temporary files of writers are neither counted nor ever removed. Sizes are the entries'
 //! lengths, not the disk blocks they occupy.
 //!
@@ -119,14 +119,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::bucket::Bucket;
-use crate::stats::{Degradation, Guarantee};
-use crate::store::{Listed, Store, BUDGET_RECORD};
+use bucketcache_fs::BUDGET_RECORD;
+use bucketcache_traits::store::{Listed, Store};
+use bucketcache_traits::{Degradation, Guarantee};
 
 mod by_store;
 mod record;
 
-pub(crate) use record::Change;
+pub use record::Change;
 use record::{Pending, Record};
 
 /// A budget evicts down to this share of its limits (in percent), so that it evicts once per
@@ -151,6 +151,20 @@ const MAX_CANDIDATES: usize = 32_768;
 
 pub use bucketcache_traits::Usage;
 
+/// What a budget needs of the bucket it bounds: its store, the entries it counts, and an
+/// eviction that keeps the bucket's own layers (memory, generations, statistics) coherent.
+pub trait Evictor {
+    /// The store the budget bounds.
+    fn store(&self) -> &dyn Store;
+    /// The entries the budget counts (regular files named as entries of any registered
+    /// backend), with their sizes and last use.
+    fn budget_entries(&self) -> bucketcache_traits::Result<Vec<Listed>>;
+    /// Removes `victim` if it is unchanged since it was listed: its size if it was removed.
+    fn evict(&self, victim: &Listed) -> Option<u64>;
+    /// Removes each of `victims` unchanged since listed, in one batch where the store can.
+    fn evict_all(&self, victims: &[Listed]) -> Vec<Option<u64>>;
+}
+
 /// Whether `grown` (a bucket's unrecorded growth) is over `percent`% of `limit`, computed
 /// exactly (no truncation: a limit under 100 has a share under one).
 fn over_share(grown: u64, limit: u64, percent: u64) -> bool {
@@ -173,7 +187,7 @@ fn past_allowance(grown: Usage, max_bytes: Option<u64>, max_entries: Option<u64>
 
 /// A bucket's disk budget: its limits, its eviction candidates, and what it last saw.
 #[derive(Debug)]
-pub(crate) struct Budget {
+pub struct Budget {
     max_bytes: Option<u64>,
     max_entries: Option<u64>,
     /// How long the record's lock is waited for (see [`DEFAULT_LOCK_TIMEOUT`]).
@@ -191,10 +205,10 @@ pub(crate) struct Budget {
     /// The last update found the record's lock busy past its deadline: updates try once,
     /// without waiting, until one gets it and catches up.
     deferred: AtomicBool,
-    /// Updates put off for the lock (for [`Stats::budget_deferred`](crate::Stats)).
+    /// Updates put off for the lock (for `Stats::budget_deferred`).
     deferrals: AtomicU64,
     /// Times this bucket updated the record under its lock (for
-    /// [`Stats::budget_locks`](crate::Stats)).
+    /// `Stats::budget_locks`).
     locks: AtomicU64,
     /// The totals last seen (`u64::MAX`: not yet), for statistics.
     seen_bytes: AtomicU64,
@@ -228,7 +242,7 @@ impl Budget {
     /// A budget of `max_bytes` and `max_entries` (`None` when neither is given), waiting at
     /// most `lock_timeout` for the record's lock; `shared`: use the store's record shared by
     /// processes (else each process keeps its own).
-    pub(crate) fn new(
+    pub fn new(
         max_bytes: Option<u64>,
         max_entries: Option<u64>,
         lock_timeout: Duration,
@@ -255,32 +269,32 @@ impl Budget {
         })
     }
 
-    pub(crate) fn max_bytes(&self) -> Option<u64> {
+    pub fn max_bytes(&self) -> Option<u64> {
         self.max_bytes
     }
 
-    pub(crate) fn max_entries(&self) -> Option<u64> {
+    pub fn max_entries(&self) -> Option<u64> {
         self.max_entries
     }
 
     /// The totals last seen: `(bytes, entries)`.
-    pub(crate) fn seen(&self) -> (Option<u64>, Option<u64>) {
+    pub fn seen(&self) -> (Option<u64>, Option<u64>) {
         let get = |a: &AtomicU64| Some(a.load(Ordering::Relaxed)).filter(|&v| v != u64::MAX);
         (get(&self.seen_bytes), get(&self.seen_entries))
     }
 
     /// Updates put off because the record's lock was busy past its deadline.
-    pub(crate) fn deferrals(&self) -> u64 {
+    pub fn deferrals(&self) -> u64 {
         self.deferrals.load(Ordering::Relaxed)
     }
 
     /// Times this bucket updated the record under its lock.
-    pub(crate) fn locks(&self) -> u64 {
+    pub fn locks(&self) -> u64 {
         self.locks.load(Ordering::Relaxed)
     }
 
     /// The shared record's failure since the bucket was opened, if any.
-    pub(crate) fn degradation(&self) -> Option<Degradation> {
+    pub fn degradation(&self) -> Option<Degradation> {
         self.degraded
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -291,13 +305,13 @@ impl Budget {
     /// Whether the store kept its own count at the last update: then a change's sizes are not
     /// needed (the store's count already has them), and a `set` need not look up the size of
     /// what it replaces.
-    pub(crate) fn counts_itself(&self) -> bool {
+    pub fn counts_itself(&self) -> bool {
         self.store_counts.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn admit(&self, size: u64) -> crate::Result<()> {
+    pub fn admit(&self, size: u64) -> bucketcache_traits::Result<()> {
         if self.max_bytes.is_some_and(|m| size > m) || self.max_entries == Some(0) {
-            return Err(crate::Error::over_budget(
+            return Err(bucketcache_traits::Error::over_budget(
                 size,
                 self.max_bytes,
                 self.max_entries,
@@ -319,7 +333,7 @@ impl Budget {
     }
 
     /// Counts afresh at the next update (the location changed under a prune or a shrink).
-    pub(crate) fn invalidate(&self) {
+    pub fn invalidate(&self) {
         self.stale.store(true, Ordering::Relaxed);
         if let Ok(mut recorder) = self.recorder.try_lock() {
             recorder.queue.clear();
@@ -335,7 +349,7 @@ impl Budget {
     /// growth passes `UNRECORDED_PERCENT` of the budget (of entries: at least one entry): a
     /// single thread is held to its budget exactly, and each process adds at most that share
     /// (or one entry) to what the others cannot see.
-    pub(crate) fn update(&self, bucket: &Bucket, change: Change, protect: Option<&str>) {
+    pub fn update(&self, bucket: &dyn Evictor, change: Change, protect: Option<&str>) {
         if self.by_store(bucket, protect) {
             return;
         }
@@ -364,7 +378,7 @@ impl Budget {
     /// eviction are listed before, outside the lock; a count that may lower the record (a
     /// record that cannot be right or is `RECOUNT_AFTER` old, after a prune) is listed under
     /// it, so that no process's update is lost from it.
-    fn record(&self, bucket: &Bucket, protect: Option<&str>) {
+    fn record(&self, bucket: &dyn Evictor, protect: Option<&str>) {
         let mut recorder = match self.recorder.try_lock() {
             Ok(r) => r,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
@@ -376,7 +390,7 @@ impl Budget {
             local,
             since_count,
         } = &mut *recorder;
-        let store = &**bucket.store();
+        let store = bucket.store();
         let must_count = self.stale.swap(false, Ordering::Relaxed);
         // Listed outside the lock (then counted as a floor for the record, which may not be
         // lowered from a listing others' updates may have passed): when this bucket has added
@@ -411,7 +425,7 @@ impl Budget {
                     r.usage = pending.applied_to(r.usage);
                     if let Some(floor) = floor {
                         if floor.is_over(Some(r.usage.bytes), Some(r.usage.entries)) {
-                            tracing::debug!(location = %bucket.path().display(),
+                            tracing::debug!(location = %bucket.store().location().display(),
                                 record = ?r.usage, listed = ?floor,
                                 "the disk budget's record undercounted the location");
                         }
@@ -473,7 +487,7 @@ impl Budget {
         }
         if deferred {
             self.deferred.store(false, Ordering::Relaxed);
-            tracing::info!(location = %bucket.path().display(),
+            tracing::info!(location = %bucket.store().location().display(),
                 "the disk budget's lock is free again: caught up");
         }
         if let Some(seen) = seen {
@@ -510,20 +524,20 @@ impl Budget {
     }
 
     /// The record's lock stayed busy past its deadline: the write stands, its accounting waits.
-    fn defer(&self, bucket: &Bucket, e: &std::io::Error) {
+    fn defer(&self, bucket: &dyn Evictor, e: &std::io::Error) {
         self.deferrals.fetch_add(1, Ordering::Relaxed);
         if !self.deferred.swap(true, Ordering::Relaxed) {
-            tracing::warn!(location = %bucket.path().display(), error = %e,
+            tracing::warn!(location = %bucket.store().location().display(), error = %e,
                 timeout = ?self.lock_timeout,
                 "the disk budget's lock is busy: its accounting and eviction are put off until it is free");
         } else {
-            tracing::debug!(location = %bucket.path().display(),
+            tracing::debug!(location = %bucket.store().location().display(),
                 "the disk budget's lock is still busy: accounting put off");
         }
     }
 
     /// The shared record cannot be used any more: report it and keep a record in this process.
-    fn lose_shared(&self, bucket: &Bucket, e: std::io::Error) {
+    fn lose_shared(&self, bucket: &dyn Evictor, e: std::io::Error) {
         self.shared.store(false, Ordering::Relaxed);
         self.stale.store(true, Ordering::Relaxed);
         let path = bucket.store().location().join(BUDGET_RECORD);
@@ -538,7 +552,7 @@ impl Budget {
 
     /// Adds this bucket's pending changes to the record, evicting nothing (the bucket is being
     /// dropped: its changes must not be lost from the totals).
-    pub(crate) fn flush(&self, store: &dyn Store) {
+    pub fn flush(&self, store: &dyn Store) {
         let pending = self.take_pending();
         if pending == Pending::default() {
             return;
@@ -562,7 +576,7 @@ impl Budget {
     }
 
     /// Publishes the totals this bucket sees, for its statistics.
-    pub(super) fn publish(&self, usage: Usage) {
+    pub(crate) fn publish(&self, usage: Usage) {
         self.seen_bytes.store(usage.bytes, Ordering::Relaxed);
         self.seen_entries.store(usage.entries, Ordering::Relaxed);
     }
@@ -570,15 +584,15 @@ impl Budget {
     /// Counts the location from a listing and refills the eviction candidates.
     fn count(
         &self,
-        bucket: &Bucket,
+        bucket: &dyn Evictor,
         queue_out: &mut Vec<Listed>,
         since_count: &mut Usage,
         now: u64,
     ) -> Option<Record> {
-        let entries = match bucket.inspector().budget_entries() {
+        let entries = match bucket.budget_entries() {
             Ok(entries) => entries,
             Err(e) => {
-                tracing::warn!(location = %bucket.path().display(), error = %e,
+                tracing::warn!(location = %bucket.store().location().display(), error = %e,
                     "cannot list the location to count its disk budget");
                 return None;
             }
@@ -596,7 +610,7 @@ impl Budget {
         queue.reverse();
         *queue_out = queue;
         *since_count = Usage::default();
-        tracing::debug!(location = %bucket.path().display(), entries = usage.entries,
+        tracing::debug!(location = %bucket.store().location().display(), entries = usage.entries,
             bytes = usage.bytes, "counted the location for its disk budget");
         Some(Record {
             usage,
@@ -605,7 +619,7 @@ impl Budget {
     }
 
     /// The low-water mark: `(bytes, entries)`.
-    pub(super) fn low_water(&self) -> (Option<u64>, Option<u64>) {
+    pub(crate) fn low_water(&self) -> (Option<u64>, Option<u64>) {
         let low = |limit: Option<u64>| limit.map(|m| share(m, LOW_WATER_PERCENT));
         (low(self.max_bytes), low(self.max_entries))
     }
@@ -626,7 +640,7 @@ impl Budget {
     /// the queue ran out first.
     fn evict(
         &self,
-        bucket: &Bucket,
+        bucket: &dyn Evictor,
         queue: &mut Vec<Listed>,
         usage: &mut Usage,
         protect: Option<&str>,
@@ -657,7 +671,7 @@ impl Budget {
             }
         }
         if evicted > 0 {
-            tracing::debug!(location = %bucket.path().display(), evicted,
+            tracing::debug!(location = %bucket.store().location().display(), evicted,
                 entries = usage.entries, bytes = usage.bytes,
                 "evicted towards the disk budget's low-water mark");
         }

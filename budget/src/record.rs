@@ -60,9 +60,14 @@ impl Record {
 
 /// What a write or a removal changed.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Change {
+pub enum Change {
     /// A write of `new` bytes over an entry of `old` bytes (`None`: a new entry).
-    Wrote { old: Option<u64>, new: u64 },
+    Wrote {
+        /// The size of the entry replaced (`None`: a new entry).
+        old: Option<u64>,
+        /// The size written.
+        new: u64,
+    },
     /// An entry of this many bytes was removed.
     Removed(u64),
 }

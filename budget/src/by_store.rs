@@ -4,9 +4,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::TryLockError;
 
-use super::Budget;
-use crate::bucket::Bucket;
-use crate::store::Listed;
+use super::{Budget, Evictor};
+use bucketcache_traits::store::Listed;
 
 impl Budget {
     /// The budget of a store that counts its own usage and keeps a recency index
@@ -14,8 +13,8 @@ impl Budget {
     /// store's totals (exact: updated in the write that changed them) and, when over budget,
     /// evicts the least recently used down to the low-water mark. Returns `false` when the
     /// store keeps no such count (the record's path applies).
-    pub(super) fn by_store(&self, bucket: &Bucket, protect: Option<&str>) -> bool {
-        let store = &**bucket.store();
+    pub(super) fn by_store(&self, bucket: &dyn Evictor, protect: Option<&str>) -> bool {
+        let store = bucket.store();
         let mut usage = match store.usage() {
             Ok(Some(usage)) => usage,
             Ok(None) => {
@@ -24,7 +23,7 @@ impl Budget {
             }
             Err(e) => {
                 self.store_counts.store(false, Ordering::Relaxed);
-                tracing::debug!(location = %bucket.path().display(), error = %e,
+                tracing::debug!(location = %bucket.store().location().display(), error = %e,
                     "cannot read the store's usage: counting from the record");
                 return false;
             }
@@ -49,7 +48,7 @@ impl Budget {
                 Ok(Some(c)) => c,
                 Ok(None) => return false,
                 Err(e) => {
-                    tracing::debug!(location = %bucket.path().display(), error = %e,
+                    tracing::debug!(location = %bucket.store().location().display(), error = %e,
                         "cannot read the store's eviction candidates");
                     break;
                 }
@@ -79,7 +78,7 @@ impl Budget {
             }
         }
         if evicted > 0 {
-            tracing::debug!(location = %bucket.path().display(), evicted,
+            tracing::debug!(location = %bucket.store().location().display(), evicted,
                 entries = usage.entries, bytes = usage.bytes,
                 "evicted the least recently used entries (the store's own count)");
         }

@@ -1,8 +1,8 @@
 //! Unit tests of the budget's rules: eviction order, victims, the unrecorded allowance.
 
 use super::*;
-use crate::store::Kind;
 use bucketcache_inspect::{eviction_order, victims};
+use bucketcache_traits::store::Kind;
 
 fn listed(name: &str, size: u64, secs: u64) -> Listed {
     Listed::new(
