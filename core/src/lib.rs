@@ -11,10 +11,8 @@ mod bucket;
 mod builder;
 mod deferred;
 mod error;
-pub mod freshness;
 pub mod keymaker;
 mod memoize;
-pub mod refresh;
 mod revalidate;
 pub mod rules;
 mod stats;
@@ -59,6 +57,8 @@ pub use bucketcache_budget as budget;
 pub use bucketcache_inspect as inspect;
 /// The bounded in-memory layer (the crate `bucketcache-near`).
 pub use bucketcache_near::memory;
+/// Refreshes of memoized entries and when they are due (the crate `bucketcache-refresh`).
+pub use bucketcache_refresh::{self as refresh, freshness};
 /// Backends, keymakers and stores selectable by name (the crate `bucketcache-registry`).
 pub use bucketcache_registry as registry;
 /// The seams (traits, types, errors, registration), also usable without the bucket engine.

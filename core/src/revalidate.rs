@@ -524,7 +524,12 @@ pub fn take_refresh<V: DeserializeOwned>(
     let stale = state == State::Stale;
     let expiration = entry.expiration;
     let counters = &bucket.inner.counters;
-    let Some(slot) = RefreshSlot::try_take(bucket, digest, across) else {
+    let Some(slot) = RefreshSlot::try_take(
+        &**bucket.store(),
+        bucket.single_flight_timeout(),
+        digest,
+        across,
+    ) else {
         if stale {
             bump(&counters.stale_served);
         }

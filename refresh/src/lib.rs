@@ -13,7 +13,13 @@
 //! - `Durations`: how long each key's last computation took, kept in memory per process
 //!   (refresh ahead weighs by it; the entry's bytes stay as they are).
 //!
-//! [`Store::try_lock`]: crate::store::Store::try_lock
+//!
+//! [`freshness`] decides when an entry is served stale, refreshed ahead or recomputed.
+//!
+//! [`Store::try_lock`]: bucketcache_traits::store::Store::try_lock
+#![warn(missing_docs)]
+
+pub mod freshness;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -21,11 +27,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::bucket::Bucket;
-use crate::store::{Lease, Locked};
+use bucketcache_traits::store::{Lease, Locked, Store};
 
 /// The default number of background refresh threads per bucket.
-pub(crate) const DEFAULT_REFRESH_THREADS: usize = 2;
+#[doc(hidden)]
+pub const DEFAULT_REFRESH_THREADS: usize = 2;
 
 /// How many keys' computation times a bucket remembers.
 const MAX_DURATIONS: usize = 65_536;
@@ -58,7 +64,7 @@ pub struct RefreshSlot {
 /// A lock the watchdog drops at its deadline (which a refresh may move: see
 /// [`RefreshSlot::renew`]).
 #[derive(Debug)]
-pub(crate) struct Held {
+pub struct Held {
     lease: Option<Box<dyn Lease>>,
     deadline: Instant,
 }
@@ -70,11 +76,16 @@ fn deadline_after(timeout: Duration) -> Instant {
 }
 
 impl RefreshSlot {
-    /// Tries, without waiting, to take the refresh of `digest` in `bucket`: `None` when another
-    /// caller (this process or another) refreshes it.
-    pub(crate) fn try_take(bucket: &Bucket, digest: &str, across: bool) -> Option<RefreshSlot> {
-        let key = (bucket.path().to_path_buf(), digest.to_owned());
-        let timeout = bucket.inner.single_flight_timeout;
+    /// Tries, without waiting, to take the refresh of `digest` in `store`: `None` when another
+    /// caller (this process or another: with `across`, the store's lock of the entry) refreshes
+    /// it. Past `timeout` the slot is abandoned (its lock dropped by the watchdog).
+    pub fn try_take(
+        store: &dyn Store,
+        timeout: Duration,
+        digest: &str,
+        across: bool,
+    ) -> Option<RefreshSlot> {
+        let key = (store.location().to_path_buf(), digest.to_owned());
         let now = Instant::now();
         let token = TOKENS.fetch_add(1, Ordering::Relaxed);
         let deadline = deadline_after(timeout);
@@ -86,7 +97,7 @@ impl RefreshSlot {
             map.insert(key.clone(), (token, deadline));
         }
         let lease = if across {
-            match bucket.store().try_lock(digest) {
+            match store.try_lock(digest) {
                 Ok(Locked::Acquired(lease)) => Some(lease),
                 Ok(Locked::Busy) => {
                     release_slot(&key, token);
@@ -384,7 +395,8 @@ impl std::fmt::Debug for Refresher {
 }
 
 impl Refresher {
-    pub(crate) fn new(threads: usize) -> Refresher {
+    /// A pool of at most `threads` (at least one) background threads, started on first use.
+    pub fn new(threads: usize) -> Refresher {
         Refresher {
             threads: threads.max(1),
             pool: OnceLock::new(),
@@ -393,7 +405,7 @@ impl Refresher {
     }
 
     /// How many background refresh threads the bucket has at most.
-    pub(crate) fn threads(&self) -> usize {
+    pub fn threads(&self) -> usize {
         self.threads
     }
 
@@ -416,7 +428,7 @@ impl Refresher {
 
     /// Runs `job` on the pool, with a watchdog that replaces its worker if it runs longer than
     /// `timeout` (from when it starts). `false` when the queue is full (the job is dropped).
-    pub(crate) fn spawn(&self, timeout: Duration, job: impl FnOnce() + Send + 'static) -> bool {
+    pub fn spawn(&self, timeout: Duration, job: impl FnOnce() + Send + 'static) -> bool {
         let pool = self.pool.get_or_init(|| Pool::new(self.threads));
         let shared = Arc::downgrade(&pool.shared);
         let done = Arc::new(AtomicUsize::new(0));

@@ -3,8 +3,8 @@
 //!
 //! The decision is pure ([`judge`]): an entry's expiration, the bucket's lifetime, now, how long
 //! the entry's computation took and a random draw go in; what a memoized call should do comes
-//! out. Sync memoization ([`MemoCache::lookup_fresh`](crate::MemoCache::lookup_fresh)) and async
-//! memoization call it alike. The expiry rule itself stays [`crate::rules::verdict`]: this only
+//! out. Sync memoization (`MemoCache::lookup_fresh` (bucketcache-core)) and async
+//! memoization call it alike. The expiry rule itself stays [`verdict`]: this only
 //! says what to do with an entry that rule calls expired, and when to refresh a live one early.
 //!
 //! See `docs/freshness.md` for what each memoized call does and what processes see.
@@ -12,8 +12,8 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::rules::{verdict, Verdict};
-use crate::time::Expiration;
+use bucketcache_traits::rules::{verdict, Verdict};
+use bucketcache_traits::Expiration;
 
 /// How memoized calls treat expired and nearly expired entries. All off by default: an expired
 /// entry is a miss, as in a plain `get`.
@@ -214,7 +214,7 @@ fn seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::parse_expiration;
+    use bucketcache_traits::time::parse_expiration;
 
     fn t(s: &str) -> Expiration {
         parse_expiration(s).unwrap()
