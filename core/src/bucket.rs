@@ -11,13 +11,13 @@ use serde::Serialize;
 use crate::backend::{Backend, Sized_};
 use crate::budget::{Budget, Change};
 use crate::builder::{BucketBuilder, ConfigSource};
-use crate::error::{Error, Result};
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
 use crate::rules::Verdict;
 use crate::stats::{bump, Counters, Stats};
 use crate::store::Store;
 use crate::time::{Clock, Expiration};
+use crate::{Error, Result};
 use bucketcache_near::generation::Generations;
 use bucketcache_near::memory::Memory;
 

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::bucket::{Bucket, Inner};
-use crate::error::{Error, Result};
 use crate::inspect::DEFAULT_MAX_ENTRY_BYTES;
 use crate::keymaker::KeyMaker;
 use crate::registry::{self, BackendOptions};
 use crate::store::{open_store, NearStore, Store, StoreOptions, DEFAULT_NEAR_TTL};
 use crate::time::{Clock, SystemClock};
+use crate::{Error, Result};
 
 /// The keymaker that names files exactly as Python BucketCache 0.12.1 does.
 pub const PYTHON_KEYMAKER: &str = "python";

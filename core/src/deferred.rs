@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::bucket::{Bucket, Entry};
-use crate::error::{Error, Result};
 use crate::time::Expiration;
+use crate::{Error, Result};
 
 /// A view of a [`Bucket`] whose writes reach disk only on [`sync`](Self::sync) (or drop).
 ///

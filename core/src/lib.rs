@@ -5,20 +5,13 @@
 //! with the built-in backends and keymakers.
 #![warn(missing_docs)]
 
-pub mod backend;
-pub mod backend_crate;
 mod bucket;
 mod builder;
 mod deferred;
-mod error;
-pub mod keymaker;
 mod memoize;
 mod revalidate;
-pub mod rules;
 mod stats;
 pub mod store;
-pub mod time;
-pub mod validate;
 
 #[allow(deprecated)]
 pub use backend::StoredValue;
@@ -27,7 +20,6 @@ pub use bucket::Bucket;
 pub use bucketcache_traits::{Degradation, Guarantee};
 pub use builder::{BucketBuilder, ConfigSource, PYTHON_KEYMAKER};
 pub use deferred::{deferred_write, DeferredWriteBucket};
-pub use error::{Error, Result};
 pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
 /// The former name of [`MemoCache`].
@@ -63,7 +55,12 @@ pub use bucketcache_refresh::{self as refresh, freshness};
 pub use bucketcache_registry as registry;
 /// The seams (traits, types, errors, registration), also usable without the bucket engine.
 pub use bucketcache_traits as traits;
+/// The seams' modules at their old paths (defined in bucketcache-traits): the `Backend` trait,
+/// the one shape of a backend crate (with its `backend_crate!` macro), the `KeyMaker` trait, the expiry rule, expirations and
+/// clocks, the validation of backends and keymakers.
+pub use bucketcache_traits::{backend, backend_crate, keymaker, rules, time, validate};
 pub use bucketcache_traits::{Capabilities, Usage};
+pub use bucketcache_traits::{Error, Result};
 /// Re-exported: an [`Expiration`] converts to and from `chrono::NaiveDateTime` (naive UTC).
 pub use chrono;
 /// Re-exported: the `Backend` and `KeyMaker` traits take `erased_serde` values.
@@ -74,13 +71,3 @@ pub use inventory;
 pub use memoize::log_uncached;
 /// Re-exported: [`CachedCallInfo::callargs`] holds `serde_json` values.
 pub use serde_json;
-
-/// Registers a [`registry::BackendCrate`] type (see [`mod@backend_crate`]): the `inventory` entry
-/// and `pub fn register()`. The same macro as `bucketcache_traits::backend_crate!`, which a
-/// backend crate depending on bucketcache-traits alone uses.
-#[macro_export]
-macro_rules! backend_crate {
-    ($backend:ty) => {
-        $crate::traits::backend_crate!($backend);
-    };
-}

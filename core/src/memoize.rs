@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use crate::bucket::Bucket;
 use crate::deferred::DeferredWriteBucket;
-use crate::error::{Error, Result};
 use crate::store::{Lease, Locked};
 use crate::time::Expiration;
+use crate::{Error, Result};
 
 /// What a memoized call's `callback` receives when the cache answered (the original's
 /// `CachedCallInfo`).

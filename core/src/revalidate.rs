@@ -11,13 +11,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::bucket::{Bucket, Entry};
-use crate::error::{Error, Result};
 use crate::freshness::{draw, judge, Freshness, State};
 use crate::memoize::{Lookup, MemoCache, Memoized, Ticket};
 use crate::refresh::RefreshSlot;
 use crate::rules::Verdict;
 use crate::stats::bump;
 use crate::time::Expiration;
+use crate::{Error, Result};
 
 /// The outcome of [`MemoCache::lookup_fresh`]: answer now, or compute.
 #[derive(Debug)]

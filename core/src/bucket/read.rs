@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 
 use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::budget::Change;
-use crate::error::Result;
 use crate::stats::bump;
 use crate::store::{Fetched, ReadLimits, Store};
 use crate::validate::shielded;
+use crate::Result;
 use bucketcache_near::generation::Stamp;
 
 impl Bucket {

@@ -10,11 +10,11 @@ use serde::Serialize;
 use super::{unix_seconds, Bucket, Entry, Stored};
 use crate::backend::Sized_;
 use crate::budget::Change;
-use crate::error::{Error, Result};
 use crate::stats::bump;
 use crate::store::{Kind, Listed};
 use crate::time::{add_lifetime, Expiration};
 use crate::validate::shielded;
+use crate::{Error, Result};
 use bucketcache_near::generation::Mutation;
 
 impl Bucket {
