@@ -54,12 +54,12 @@
 //! # Locks have deadlines
 //!
 //! The record's lock is waited for at most
-//! [`BucketBuilder::lock_timeout`](crate::BucketBuilder::lock_timeout) ([`DEFAULT_LOCK_TIMEOUT`],
+//! `BucketBuilder::lock_timeout` ([`DEFAULT_LOCK_TIMEOUT`],
 //! 2 s), and no in-process lock is held meanwhile (threads of one process never wait for each
 //! other: a thread that finds another updating leaves its changes to it). When the deadline
 //! passes — another process holds the lock and is stopped, or stuck — the `set` goes on: the
 //! entry is written, its accounting and any eviction are put off (logged, and counted in
-//! [`Stats::budget_deferred`](crate::Stats::budget_deferred)), and every following `set` tries
+//! `Stats::budget_deferred`), and every following `set` tries
 //! the lock once, without waiting. The first that gets it adds everything put off and evicts:
 //! the location is back within the budget's slack (below) plus one entry.
 //!
@@ -71,7 +71,7 @@
 //!   format a record cannot have (an unreadable record is one);
 //! - when it was counted `RECOUNT_AFTER` (5 minutes) ago or more, by the first bucket that
 //!   updates it;
-//! - after a [`prune`](crate::Bucket::prune) or a [`shrink_to`](crate::Bucket::shrink_to), and
+//! - after a `prune` or a `shrink_to`, and
 //!   when the candidates of the last listing run out while evicting.
 //!
 //! And each bucket, once the writes it added to the record since its own last listing make up
@@ -85,7 +85,7 @@
 //! # Entries that cannot fit
 //!
 //! An entry larger than `max_bytes` (or any entry, with `max_entries(0)`) can never fit:
-//! `set` refuses it with [`Error::OverBudget`](crate::Error::OverBudget) and writes nothing.
+//! `set` refuses it with `Error::OverBudget` and writes nothing.
 //!
 //! ```
 //! # fn main() -> bucketcache_core::Result<()> {

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::backend::{Backend, Sized_};
 use crate::budget::{Budget, Change};
-use crate::builder::{BucketBuilder, ConfigSource};
 use crate::inspect::{Inspector, Pruned};
 use crate::keymaker::KeyMaker;
 use crate::rules::Verdict;
@@ -70,8 +69,8 @@ impl Drop for Inner {
 /// `Bucket` is cheap to clone (clones share the in-memory layer), `Send` and `Sync`.
 ///
 /// Entries read or written are kept in a bounded in-memory layer (64 MiB by default, see
-/// [`BucketBuilder::memory_limit`]); the store can be held to a disk budget
-/// ([`BucketBuilder::max_bytes`], [`BucketBuilder::max_entries`]); [`stats`](Self::stats) says
+/// [`BucketBuilder::memory_limit`](crate::BucketBuilder::memory_limit)); the store can be held to a disk budget
+/// ([`BucketBuilder::max_bytes`](crate::BucketBuilder::max_bytes), [`BucketBuilder::max_entries`](crate::BucketBuilder::max_entries)); [`stats`](Self::stats) says
 /// how it is doing.
 ///
 /// ```
@@ -111,23 +110,6 @@ impl std::fmt::Debug for Bucket {
 }
 
 impl Bucket {
-    /// Opens (creating it, recursively, if needed) a bucket with the default backend and
-    /// keymaker (`msgpack` and `default` in `bucketcache`) and no lifetime.
-    pub fn open(path: impl Into<PathBuf>) -> Result<Bucket> {
-        Self::builder(path).open()
-    }
-
-    /// Starts configuring a bucket in `path`.
-    pub fn builder(path: impl Into<PathBuf>) -> BucketBuilder {
-        BucketBuilder::new(path.into())
-    }
-
-    /// Opens the bucket a configuration describes: a `BucketConfig` (crate
-    /// `bucketcache-config`, `bucketcache::BucketConfig`), which loads its plugins first.
-    pub fn from_config(config: &(impl ConfigSource + ?Sized)) -> Result<Bucket> {
-        config.builder()?.open()
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Bucket {
         Bucket {
             inner: Arc::new(inner),

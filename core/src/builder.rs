@@ -99,6 +99,26 @@ pub struct BucketBuilder {
     refresh_threads: usize,
 }
 
+// Bucket's constructors live beside the builder they start (bucket.rs knows no builder).
+impl Bucket {
+    /// Opens (creating it, recursively, if needed) a bucket with the default backend and
+    /// keymaker (`msgpack` and `default` in `bucketcache`) and no lifetime.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Bucket> {
+        Self::builder(path).open()
+    }
+
+    /// Starts configuring a bucket in `path`.
+    pub fn builder(path: impl Into<PathBuf>) -> BucketBuilder {
+        BucketBuilder::new(path.into())
+    }
+
+    /// Opens the bucket a configuration describes: a `BucketConfig` (crate
+    /// `bucketcache-config`, `bucketcache::BucketConfig`), which loads its plugins first.
+    pub fn from_config(config: &(impl ConfigSource + ?Sized)) -> Result<Bucket> {
+        config.builder()?.open()
+    }
+}
+
 impl BucketBuilder {
     pub(crate) fn new(path: PathBuf) -> Self {
         BucketBuilder {

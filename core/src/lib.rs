@@ -9,7 +9,6 @@ mod bucket;
 mod builder;
 mod deferred;
 mod memoize;
-mod revalidate;
 mod stats;
 pub mod store;
 
@@ -22,12 +21,12 @@ pub use builder::{BucketBuilder, ConfigSource, PYTHON_KEYMAKER};
 pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use inspect::{Inspector, Pruned};
 pub use keymaker::{KeyError, KeyMaker};
+pub use memoize::revalidate::{lookup_fresh_async, Computation, Fresh};
 /// The former name of [`MemoCache`].
 #[doc(hidden)]
 pub use memoize::MemoCache as MemoStore;
 pub use memoize::{lookup_async, CachedCallInfo, Lookup, MemoCache, Memoized, Ticket};
 pub use refresh::RefreshSlot;
-pub use revalidate::{lookup_fresh_async, Computation, Fresh};
 pub use stats::Stats;
 pub use store::Store;
 pub use time::{Clock, Expiration, ManualClock, SystemClock};
@@ -36,10 +35,10 @@ pub use time::{Clock, Expiration, ManualClock, SystemClock};
 /// flight's parts, the freshness decision, the counters. Not a public API: no stability promise.
 #[doc(hidden)]
 pub mod internal {
-    pub use crate::memoize::{deadline_of, join, try_lease, Attempt, Flight, FlightWait};
-    pub use crate::revalidate::{
+    pub use crate::memoize::revalidate::{
         decide_in, fallback_answer, judge_entry, take_refresh, Decided, Parts, RefreshParts,
     };
+    pub use crate::memoize::{deadline_of, join, try_lease, Attempt, Flight, FlightWait};
     pub use crate::stats::{bump, Counters};
 }
 

@@ -19,6 +19,9 @@ use crate::store::{Lease, Locked};
 use crate::time::Expiration;
 use crate::{Error, Result};
 
+/// Memoization with freshness: stale-while-revalidate, stale-if-error, refresh ahead.
+pub(crate) mod revalidate;
+
 /// What a memoized call's `callback` receives when the cache answered (the original's
 /// `CachedCallInfo`).
 #[derive(Debug, Clone, PartialEq)]
@@ -114,8 +117,8 @@ pub trait MemoCache {
         &self,
         digest: &str,
         refresh: bool,
-    ) -> Result<crate::revalidate::Fresh<V>> {
-        crate::revalidate::lookup_fresh(self, digest, refresh)
+    ) -> Result<crate::memoize::revalidate::Fresh<V>> {
+        crate::memoize::revalidate::lookup_fresh(self, digest, refresh)
     }
 
     /// Looks `key` up; on a miss (or with `refresh`) runs `compute`, stores an `Ok` value and
@@ -138,13 +141,13 @@ pub trait MemoCache {
     {
         let digest = self.bucket().hash_for_key(key)?;
         match self.lookup_fresh::<V>(&digest, refresh)? {
-            crate::revalidate::Fresh::Hit {
+            crate::memoize::revalidate::Fresh::Hit {
                 value,
                 expiration,
                 stale,
             } => Ok(Memoized::new(value, true, expiration, stale)),
             // On `Err` (or a panic) the ticket is dropped unfinished: the next waiter computes.
-            crate::revalidate::Fresh::Compute(c) => c.run(self, compute),
+            crate::memoize::revalidate::Fresh::Compute(c) => c.run(self, compute),
         }
     }
 

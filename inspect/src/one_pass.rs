@@ -16,7 +16,9 @@ use bucketcache_traits::{Error, Result};
 
 impl Inspector {
     /// Removes the expired and lifetime-changed entries of the inspected backends and the
-    /// temporary files of dead writers, reading each entry once (see the [module](self)).
+    /// temporary files of dead writers, reading each entry once, at the moment of deciding
+    /// (the prune a bucket runs: [`prune_plan`](Inspector::prune_plan) and
+    /// [`execute`](Inspector::execute) read every entry twice, to show a plan first).
     /// `change` begins the change of an entry about to be removed (the bucket's generations,
     /// its in-memory copy); what it returns is held until the removal is done.
     pub fn prune_in_one_pass<G>(&self, change: &dyn Fn(&str) -> G) -> Result<Pruned> {

@@ -421,7 +421,7 @@ where
     }
 }
 
-/// What [`decide`] found: an answer, or a miss to look up with single flight.
+/// What `decide` found: an answer, or a miss to look up with single flight.
 pub enum Decided<V> {
     /// An answer (a value, or a computation this caller owes).
     Ready(Fresh<V>),
@@ -451,7 +451,7 @@ where
     decide_in(store.bucket(), policy, store.across_processes(), digest)
 }
 
-/// [`decide`] on `bucket` with the freshness `policy` (not off), the refresh taken across
+/// `decide` on `bucket` with the freshness `policy` (not off), the refresh taken across
 /// processes or not: blocking store work, which the async API runs in one hop.
 pub fn decide_in<V: DeserializeOwned>(
     bucket: &Bucket,
