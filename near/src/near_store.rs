@@ -9,7 +9,7 @@
 //! judges every answer, near or far, by the entry's own expiration.
 //!
 //! Within a process the near cache never brings back what a write or removal replaced (the rule
-//! of `core/src/generation.rs`): a copy fetched from the far store is kept only if no write or
+//! of [`crate::generation`]): a copy fetched from the far store is kept only if no write or
 //! removal of its name began since just before the fetch, a check made under the name's stripe
 //! lock, which writers and removals also hold while they change the near copy.
 
