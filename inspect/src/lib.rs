@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bucketcache_traits::backend::Backend;
 use bucketcache_traits::rules::{verdict, Verdict};
@@ -17,7 +17,6 @@ use bucketcache_traits::store::{Fetched, Kind, Listed, ReadLimits, Store};
 use bucketcache_traits::time::{Clock, Expiration, SystemClock};
 use bucketcache_traits::validate::shielded;
 use bucketcache_traits::{Error, Result, Usage};
-use std::time::UNIX_EPOCH;
 
 mod one_pass;
 
@@ -618,3 +617,6 @@ impl Inspector {
         pruned
     }
 }
+
+#[cfg(test)]
+mod tests;

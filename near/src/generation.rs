@@ -47,7 +47,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::digest_hasher::DigestHasher;
 
 /// How many stripes a bucket's generations have (16 bytes each).
-pub const STRIPES: usize = 1 << 10;
+pub(crate) const STRIPES: usize = 1 << 10;
 
 /// A stripe's word: the mutations begun (high bits) and those in flight (low bits).
 const IN_FLIGHT_BITS: u32 = 24;

@@ -35,13 +35,14 @@ use bucketcache_traits::backend::ValueLocation;
 use bucketcache_traits::Expiration;
 
 /// The in-memory layer's default limit: 64 MiB of entries.
+#[doc(hidden)]
 pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
 
 /// The number of shards of the in-memory layer (one for limits under 1 MiB).
-pub const SHARDS: usize = 8;
+pub(crate) const SHARDS: usize = 8;
 
 /// An entry weighing more than `limit / MAX_ENTRY_FRACTION` is never kept in memory.
-pub const MAX_ENTRY_FRACTION: u64 = 10;
+pub(crate) const MAX_ENTRY_FRACTION: u64 = 10;
 
 /// What an entry costs in memory besides its bytes: its key, the shared record, the cache's
 /// slot and table (an estimate, on 64-bit targets).

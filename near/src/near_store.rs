@@ -24,6 +24,7 @@ use bucketcache_traits::store::{AsyncStoreOps, BoxFuture, Fetched, Listed, ReadL
 use bucketcache_traits::{Error, Result};
 
 /// How long a near copy is used when no `near_ttl` is given: 60 s.
+#[doc(hidden)]
 pub const DEFAULT_NEAR_TTL: Duration = Duration::from_secs(60);
 
 /// The helper file naming the far store a near directory serves (never an entry).
@@ -366,6 +367,7 @@ impl AsyncStoreOps for NearStore {
 
 /// `url` without its user and password (`redis://u:p@host/0` → `redis://host/0`), for messages
 /// and the near directory's marker.
+#[doc(hidden)]
 pub fn without_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
