@@ -99,7 +99,7 @@ impl AsyncBucket {
     where
         V: DeserializeOwned + Send + 'static,
     {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         Ok(get_digest::<_, V>(&self.bucket, &digest)
             .await?
             .map(|(v, _)| v))
@@ -113,7 +113,7 @@ impl AsyncBucket {
     where
         V: DeserializeOwned + Send + 'static,
     {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         get_digest(&self.bucket, &digest).await
     }
 
@@ -123,20 +123,20 @@ impl AsyncBucket {
         K: Serialize + ?Sized,
         V: Serialize + ?Sized,
     {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         write_digest(&self.bucket, &digest, value, None).await
     }
 
     /// [`Bucket::remove`]: removes `key`'s entry; whether a live one was there.
     pub async fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         let bucket = self.bucket.clone();
         hop(&self.bucket, move || bucket.remove_by_digest(&digest)).await
     }
 
     /// [`Bucket::contains`]: whether a live entry exists for `key` (deleting an expired one).
     pub async fn contains<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         if self.bucket.memory_only(&digest).is_some() {
             return Ok(true);
         }
@@ -241,7 +241,7 @@ impl AsyncBucket {
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<V, E>>,
     {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         match lookup_fresh::<_, V>(self, &digest, false).await? {
             AsyncFresh::Hit { value, .. } => Ok(value),
             // On `Err` (answered within `stale_if_error` with the expired value), or if this
@@ -308,7 +308,7 @@ impl AsyncBucket {
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<V, E>> + Send + 'static,
     {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         match lookup_fresh::<_, V>(self, &digest, false).await? {
             AsyncFresh::Hit { value, .. } => Ok(value),
             AsyncFresh::Compute(c) => match c.in_background(self, compute()) {

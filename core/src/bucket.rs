@@ -204,14 +204,30 @@ impl Bucket {
         stats
     }
 
-    /// The digest naming `key`'s entry (the original's `_hash_for_key`).
+    /// The digest naming `key`'s entry (the original's `_hash_for_key`), as text.
     pub fn hash_for_key<K: Serialize + ?Sized>(&self, key: &K) -> Result<String> {
+        Ok(self.digest_for_key(key)?.into())
+    }
+
+    /// The digest naming `key`'s entry, inline ([`Digest`](crate::Digest) is `Copy`): what
+    /// every operation on a key computes first, with no allocation for the built-in keymakers.
+    ///
+    /// ```
+    /// # fn main() -> bucketcache_core::Result<()> {
+    /// # bucketcache::install_default_backends()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let b = bucketcache_core::Bucket::open(dir.path())?;
+    /// let digest = b.digest_for_key("my key")?;
+    /// assert_eq!(digest, b.hash_for_key("my key")?);
+    /// # Ok(()) }
+    /// ```
+    pub fn digest_for_key<K: Serialize + ?Sized>(&self, key: &K) -> Result<crate::Digest> {
+        // A keymaker's digest becomes a file name: `make_digest` refuses anything that could
+        // name a path (the default method checks the text; the built-ins write hex themselves).
         let digest = self
             .inner
             .keymaker
-            .make_key(&Sized_(key), &*self.inner.backend)?;
-        // The digest becomes a file name: never let a keymaker name a path (nanoseconds).
-        crate::validate::check_digest(&digest).map_err(crate::KeyError::Unsupported)?;
+            .make_digest(&Sized_(key), &*self.inner.backend)?;
         if tracing::enabled!(tracing::Level::TRACE) {
             tracing::trace!(key = %self.describe_key(key), digest = %digest, "key hashed");
         }
@@ -220,7 +236,9 @@ impl Bucket {
 
     /// The path of `key`'s file (which may not exist) in a directory store.
     pub fn path_for_key<K: Serialize + ?Sized>(&self, key: &K) -> Result<PathBuf> {
-        Ok(self.path().join(self.file_name(&self.hash_for_key(key)?)))
+        Ok(self
+            .path()
+            .join(self.file_name(&self.digest_for_key(key)?.text())))
     }
 
     /// Stores `value` under `key`, replacing any previous entry, with expiration now + lifetime.
@@ -232,7 +250,7 @@ impl Bucket {
         K: Serialize + ?Sized,
         V: Serialize + ?Sized,
     {
-        let digest = self.hash_for_key(key)?;
+        let digest = self.digest_for_key(key)?.text();
         self.set_by_digest(&digest, value)
     }
 
@@ -241,7 +259,7 @@ impl Bucket {
     ///
     /// The value type comes first, so `b.get::<User>(&key)` names it.
     pub fn get<V: DeserializeOwned>(&self, key: &(impl Serialize + ?Sized)) -> Result<Option<V>> {
-        let digest = self.hash_for_key(key)?;
+        let digest = self.digest_for_key(key)?.text();
         Ok(self.get_by_digest(&digest)?.map(|(v, _)| v))
     }
 
@@ -250,14 +268,14 @@ impl Bucket {
         &self,
         key: &(impl Serialize + ?Sized),
     ) -> Result<Option<(V, Option<Expiration>)>> {
-        let digest = self.hash_for_key(key)?;
+        let digest = self.digest_for_key(key)?.text();
         self.get_by_digest(&digest)
     }
 
     /// Whether a live entry exists for `key` (its value is not decoded). Like the original, this
     /// loads the entry into memory and deletes it if it has expired.
     pub fn contains<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
-        let digest = self.hash_for_key(key)?;
+        let digest = self.digest_for_key(key)?.text();
         Ok(self.load(&digest)?.is_some())
     }
 
@@ -265,7 +283,7 @@ impl Bucket {
     /// (the original's `del b[key]`, without its errors). An undecodable file for the key is
     /// removed too; something that is not a regular file is left alone.
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
-        let digest = self.hash_for_key(key)?;
+        let digest = self.digest_for_key(key)?.text();
         self.remove_by_digest(&digest)
     }
 

@@ -66,19 +66,19 @@ impl DeferredWriteBucket {
         K: Serialize + ?Sized,
         V: Serialize + ?Sized,
     {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         self.set_by_digest(&digest, value)
     }
 
     /// Reads `key`: an unsynced write first, then the bucket.
     pub fn get<V: DeserializeOwned>(&self, key: &(impl Serialize + ?Sized)) -> Result<Option<V>> {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         Ok(self.get_by_digest(&digest)?.map(|(v, _)| v))
     }
 
     /// Whether `key` has a live entry, synced or not.
     pub fn contains<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         if self.pending_entry(&digest).is_some() {
             crate::stats::bump(&self.bucket.inner.counters.memory_hits);
             return Ok(true);
@@ -88,9 +88,9 @@ impl DeferredWriteBucket {
 
     /// Removes `key`, unsynced or not. Returns whether a live entry was there.
     pub fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool> {
-        let digest = self.bucket.hash_for_key(key)?;
+        let digest = self.bucket.digest_for_key(key)?.text();
         let pending = self.pending_entry(&digest).is_some();
-        self.pending().remove(&digest);
+        self.pending().remove(digest.as_str());
         Ok(self.bucket.remove(key)? || pending)
     }
 

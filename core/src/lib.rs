@@ -16,7 +16,7 @@ pub mod store;
 pub use backend::StoredValue;
 pub use backend::{Backend, BackendError, Decoded, ValueLocation, ValueTree, ValueVisitor};
 pub use bucket::Bucket;
-pub use bucketcache_traits::{Degradation, Guarantee};
+pub use bucketcache_traits::{Degradation, Digest, Guarantee};
 pub use builder::{BucketBuilder, ConfigSource, PYTHON_KEYMAKER};
 pub use deferred::{deferred_write, DeferredWriteBucket};
 pub use inspect::{Inspector, Pruned};

@@ -139,7 +139,7 @@ pub trait MemoCache {
         E: From<Error>,
         F: FnOnce() -> std::result::Result<V, E>,
     {
-        let digest = self.bucket().hash_for_key(key)?;
+        let digest = self.bucket().digest_for_key(key)?.text();
         match self.lookup_fresh::<V>(&digest, refresh)? {
             crate::memoize::revalidate::Fresh::Hit {
                 value,

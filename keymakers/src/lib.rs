@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use bucketcache_pyjson::{self as pyjson, PyJsonOptions};
 use bucketcache_traits::registration::{self, KeyMakerRegistration};
-use bucketcache_traits::{Backend, KeyError, KeyMaker};
+use bucketcache_traits::{Backend, Digest as EntryDigest, KeyError, KeyMaker};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -40,19 +40,6 @@ pub const DEFAULT: &str = "default";
 pub const STREAMING: &str = "streaming";
 /// Registry name of [`PythonKeyMaker`].
 pub const PYTHON: &str = "python";
-
-/// Lowercase hex of a digest (`hex::encode` formats char by char, a visible cost per key).
-fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    // Written into a zeroed buffer (no per-byte capacity checks): this is on every key's path.
-    let mut out = vec![0u8; bytes.len() * 2];
-    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
-    // Only ASCII hex digits were written.
-    String::from_utf8(out).unwrap_or_default()
-}
 
 fn options() -> PyJsonOptions {
     PyJsonOptions::sorted()
@@ -91,11 +78,11 @@ pub fn key_bytes<K: serde::Serialize + ?Sized>(key: &K) -> Result<Vec<u8>, KeyEr
 pub fn python_digest<K: serde::Serialize + ?Sized>(
     python_class_name: &str,
     key: &K,
-) -> Result<String, KeyError> {
+) -> Result<EntryDigest, KeyError> {
     let mut hasher = Md5::new();
     hasher.update(python_class_name.as_bytes());
     pyjson::to_writer(&mut hasher, key, &options()).map_err(key_error)?;
-    Ok(to_hex(&hasher.finalize()))
+    Ok(EntryDigest::from_bytes(&hasher.finalize()))
 }
 
 /// SHA-256 (hex) of the key's canonical JSON ([`key_bytes`]), computed over the whole text.
@@ -113,9 +100,25 @@ pub struct DefaultKeyMaker;
 
 impl DefaultKeyMaker {
     /// The digest of `key`.
-    pub fn digest<K: serde::Serialize + ?Sized>(&self, key: &K) -> Result<String, KeyError> {
-        let bytes = key_bytes(key)?;
-        Ok(to_hex(&Sha256::digest(&bytes)))
+    pub fn digest<K: serde::Serialize + ?Sized>(&self, key: &K) -> Result<EntryDigest, KeyError> {
+        thread_local! {
+            // The key's text is written into one buffer per thread (kept up to 4 KiB):
+            // a key is hashed on every get, and this keeps the allocator off that path.
+            static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        TEXT.with(|text| {
+            let Ok(mut text) = text.try_borrow_mut() else {
+                // Re-entered from a key's own `Serialize` (which hashes another key): its own buffer.
+                return Ok(EntryDigest::from_bytes(&Sha256::digest(key_bytes(key)?)));
+            };
+            text.clear();
+            let written = pyjson::to_writer(&mut *text, key, &options()).map_err(key_error);
+            let digest = written.map(|()| EntryDigest::from_bytes(&Sha256::digest(&*text)));
+            if text.capacity() > 4096 {
+                *text = Vec::new();
+            }
+            digest
+        })
     }
 }
 
@@ -131,6 +134,13 @@ impl KeyMaker for DefaultKeyMaker {
         key: &dyn erased_serde::Serialize,
         _backend: &dyn Backend,
     ) -> Result<String, KeyError> {
+        Ok(self.digest(key)?.into())
+    }
+    fn make_digest(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        _backend: &dyn Backend,
+    ) -> Result<EntryDigest, KeyError> {
         self.digest(key)
     }
 }
@@ -150,14 +160,14 @@ pub struct StreamingKeyMaker;
 
 impl StreamingKeyMaker {
     /// The digest of `key`.
-    pub fn digest<K: serde::Serialize + ?Sized>(&self, key: &K) -> Result<String, KeyError> {
+    pub fn digest<K: serde::Serialize + ?Sized>(&self, key: &K) -> Result<EntryDigest, KeyError> {
         let mut hasher = Sha256::new();
         // The hasher buffers whole blocks itself; small writes are cheap.
         pyjson::to_writer(&mut hasher, key, &options()).map_err(key_error)?;
         hasher
             .flush()
             .map_err(|e| KeyError::Serialize(e.to_string()))?;
-        Ok(to_hex(&hasher.finalize()))
+        Ok(EntryDigest::from_bytes(&hasher.finalize()))
     }
 }
 
@@ -173,6 +183,13 @@ impl KeyMaker for StreamingKeyMaker {
         key: &dyn erased_serde::Serialize,
         _backend: &dyn Backend,
     ) -> Result<String, KeyError> {
+        Ok(self.digest(key)?.into())
+    }
+    fn make_digest(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        _backend: &dyn Backend,
+    ) -> Result<EntryDigest, KeyError> {
         self.digest(key)
     }
 }
@@ -200,6 +217,13 @@ impl KeyMaker for PythonKeyMaker {
         key: &dyn erased_serde::Serialize,
         backend: &dyn Backend,
     ) -> Result<String, KeyError> {
+        Ok(self.make_digest(key, backend)?.into())
+    }
+    fn make_digest(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        backend: &dyn Backend,
+    ) -> Result<EntryDigest, KeyError> {
         let class = backend.python_class_name().ok_or_else(|| {
             KeyError::Unsupported(format!(
                 "backend {:?} has no Python class name, so it cannot name files as Python BucketCache does",

@@ -124,7 +124,7 @@ fn native_rust_keys_name_files_as_python_does() {
         }
     };
     fn pyjson_digest(class: &str, key: &dyn erased_serde::Serialize) -> String {
-        python_digest(class, key).unwrap()
+        python_digest(class, key).unwrap().into()
     }
     check("str", &"my key");
     check("int", &42u8);
@@ -366,4 +366,30 @@ proptest! {
         prop_assert_eq!(DefaultKeyMaker.digest(&key).unwrap(), DefaultKeyMaker.digest(&key.reversed()).unwrap());
         prop_assert_eq!(StreamingKeyMaker.digest(&key.reversed()).unwrap(), DefaultKeyMaker.digest(&key).unwrap());
     }
+}
+
+/// A key whose `Serialize` hashes another key (the keymaker is re-entered on the same thread).
+struct HashesAnotherKey;
+
+impl serde::Serialize for HashesAnotherKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let inner = DefaultKeyMaker
+            .digest("inner")
+            .map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&inner.text())
+    }
+}
+
+#[test]
+fn a_key_that_hashes_another_key_while_serializing_gets_the_digest_of_its_text() {
+    let inner = DefaultKeyMaker.digest("inner").unwrap();
+    let text: String = inner.into();
+    assert_eq!(
+        DefaultKeyMaker.digest(&HashesAnotherKey).unwrap(),
+        DefaultKeyMaker.digest(&text).unwrap()
+    );
+    assert_eq!(
+        StreamingKeyMaker.digest(&HashesAnotherKey).unwrap(),
+        DefaultKeyMaker.digest(&text).unwrap()
+    );
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::backend::Backend;
+use crate::digest::Digest;
 
 /// Why a key could not be hashed.
 ///
@@ -61,4 +62,15 @@ pub trait KeyMaker: Send + Sync + fmt::Debug {
         key: &dyn erased_serde::Serialize,
         backend: &dyn Backend,
     ) -> Result<String, KeyError>;
+
+    /// The digest of `key` as a [`Digest`] (inline, `Copy`): what the bucket calls on every
+    /// key. The default checks [`make_key`](Self::make_key)'s text; a keymaker that hashes
+    /// itself overrides it with [`Digest::from_bytes`] and never allocates the text.
+    fn make_digest(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        backend: &dyn Backend,
+    ) -> Result<Digest, KeyError> {
+        Digest::from_hex(&self.make_key(key, backend)?)
+    }
 }

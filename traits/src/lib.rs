@@ -21,6 +21,7 @@
 
 pub mod backend;
 pub mod backend_crate;
+mod digest;
 mod error;
 mod expiration;
 pub mod keymaker;
@@ -33,6 +34,7 @@ pub mod validate;
 #[allow(deprecated)]
 pub use backend::StoredValue;
 pub use backend::{Backend, BackendError, Decoded, ValueLocation, ValueTree, ValueVisitor};
+pub use digest::{Digest, DigestText, MAX_DIGEST_LEN};
 pub use error::{Error, Result};
 pub use keymaker::{KeyError, KeyMaker};
 pub use store::{Capabilities, Degradation, Guarantee, Store, Usage};

@@ -701,7 +701,7 @@ impl Bucket {
         E: From<Error> + 'static,
         F: FnOnce() -> std::result::Result<V, E> + Send + 'static,
     {
-        let digest = self.hash_for_key(key)?;
+        let digest = self.digest_for_key(key)?.text();
         match self.lookup_fresh::<V>(&digest, false)? {
             Fresh::Hit {
                 value,
