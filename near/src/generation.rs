@@ -22,7 +22,7 @@
 //! takes no lock and checks nothing: what a layer holds is never older than the last completed
 //! mutation.
 //!
-//! Generations are counted per stripe (a key's stripe is its hash modulo [`STRIPES`]): a
+//! Generations are counted per stripe (a key's stripe is its hash modulo the stripe count, 1,024): a
 //! mutation of a key sharing the stripe only makes a reader keep no copy (it reads the store
 //! next time), never keep a wrong one.
 //!
