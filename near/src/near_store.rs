@@ -365,19 +365,9 @@ impl AsyncStoreOps for NearStore {
     }
 }
 
-/// `url` without its user and password (`redis://u:p@host/0` → `redis://host/0`), for messages
-/// and the near directory's marker.
+/// Re-exported from bucketcache-traits, where every store finds it.
 #[doc(hidden)]
-pub fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
+pub use bucketcache_traits::store::without_credentials;
 
 #[cfg(test)]
 mod tests {
@@ -403,17 +393,6 @@ mod tests {
             Fetched::Bytes(b) => Some(b),
             _ => None,
         }
-    }
-
-    #[test]
-    fn credentials_are_left_out_of_urls() {
-        assert_eq!(without_credentials("redis://u:p@h:1/0"), "redis://h:1/0");
-        assert_eq!(
-            without_credentials("rediss://:p@h/0?x=@"),
-            "rediss://h/0?x=@"
-        );
-        assert_eq!(without_credentials("redis://h/0"), "redis://h/0");
-        assert_eq!(without_credentials("fs"), "fs");
     }
 
     #[test]

@@ -64,7 +64,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bucketcache_traits::backend::HEAD_LEN;
 use bucketcache_traits::store::{
-    Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions, StoreRegistration,
+    without_credentials, Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions,
+    StoreRegistration,
 };
 use serde::{Deserialize, Serialize};
 
@@ -604,18 +605,6 @@ fn glob_escape(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// `url` without its user and password.
-fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
 }
 
 /// Opens the store a bucket asked for by URL.

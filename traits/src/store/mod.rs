@@ -25,7 +25,8 @@ pub use error::{StoreError, StoreErrorKind};
 pub use layer::StoreLayer;
 pub use native_async::{AsyncStoreOps, BoxFuture};
 pub use registration::{
-    StoreFactory, StoreOptions, StoreRegistration, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_ENTRY_BYTES,
+    without_credentials, StoreFactory, StoreOptions, StoreRegistration, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_MAX_ENTRY_BYTES,
 };
 pub use types::{Degradation, Guarantee, HelperFileError, Lease, Locked, Usage};
 

@@ -105,3 +105,25 @@ pub struct StoreRegistration {
 }
 
 inventory::collect!(StoreRegistration);
+
+/// `url` without its user and password (`redis://u:p@host/0` → `redis://host/0`): what a store
+/// shows of its location in messages, logs and markers. Anything that is not a URL is returned
+/// as it is.
+///
+/// ```
+/// use bucketcache_traits::store::without_credentials;
+/// assert_eq!(without_credentials("redis://u:secret@h:6379/0"), "redis://h:6379/0");
+/// assert_eq!(without_credentials("rediss://:p@h/0?x=@"), "rediss://h/0?x=@");
+/// assert_eq!(without_credentials("redis://h/0"), "redis://h/0");
+/// assert_eq!(without_credentials("fs"), "fs");
+/// ```
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
