@@ -41,6 +41,35 @@ pub const STREAMING: &str = "streaming";
 /// Registry name of [`PythonKeyMaker`].
 pub const PYTHON: &str = "python";
 
+/// The `KeyMaker` impl of a SHA-256 keymaker whose inherent `digest` hashes a key (the two
+/// differ only in how the key's text reaches the hasher).
+macro_rules! sha256_keymaker {
+    ($keymaker:ty, $name:expr) => {
+        impl KeyMaker for $keymaker {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn digest_len(&self) -> usize {
+                64
+            }
+            fn make_key(
+                &self,
+                key: &dyn erased_serde::Serialize,
+                _backend: &dyn Backend,
+            ) -> Result<String, KeyError> {
+                Ok(self.digest(key)?.into())
+            }
+            fn make_digest(
+                &self,
+                key: &dyn erased_serde::Serialize,
+                _backend: &dyn Backend,
+            ) -> Result<EntryDigest, KeyError> {
+                self.digest(key)
+            }
+        }
+    };
+}
+
 fn options() -> PyJsonOptions {
     PyJsonOptions::sorted()
 }
@@ -122,28 +151,7 @@ impl DefaultKeyMaker {
     }
 }
 
-impl KeyMaker for DefaultKeyMaker {
-    fn name(&self) -> &str {
-        DEFAULT
-    }
-    fn digest_len(&self) -> usize {
-        64
-    }
-    fn make_key(
-        &self,
-        key: &dyn erased_serde::Serialize,
-        _backend: &dyn Backend,
-    ) -> Result<String, KeyError> {
-        Ok(self.digest(key)?.into())
-    }
-    fn make_digest(
-        &self,
-        key: &dyn erased_serde::Serialize,
-        _backend: &dyn Backend,
-    ) -> Result<EntryDigest, KeyError> {
-        self.digest(key)
-    }
-}
+sha256_keymaker!(DefaultKeyMaker, DEFAULT);
 
 /// The same digest as [`DefaultKeyMaker`], with the key's text streamed straight into the
 /// hasher: memory stays constant whatever the size of the key, except that a map (or struct)
@@ -171,28 +179,7 @@ impl StreamingKeyMaker {
     }
 }
 
-impl KeyMaker for StreamingKeyMaker {
-    fn name(&self) -> &str {
-        STREAMING
-    }
-    fn digest_len(&self) -> usize {
-        64
-    }
-    fn make_key(
-        &self,
-        key: &dyn erased_serde::Serialize,
-        _backend: &dyn Backend,
-    ) -> Result<String, KeyError> {
-        Ok(self.digest(key)?.into())
-    }
-    fn make_digest(
-        &self,
-        key: &dyn erased_serde::Serialize,
-        _backend: &dyn Backend,
-    ) -> Result<EntryDigest, KeyError> {
-        self.digest(key)
-    }
-}
+sha256_keymaker!(StreamingKeyMaker, STREAMING);
 
 /// Names files exactly as Python BucketCache 0.12.1 does: md5 (hex) over the backend's Python
 /// class name (`JSONBackend`, `MessagePackBackend`, `PickleBackend`) followed by the key's
