@@ -81,6 +81,9 @@ fn a_config_with_bad_store_options_is_an_error() {
 
 #[test]
 fn each_store_describes_what_it_supports_in_its_capabilities() {
+    // Registered explicitly: whether the linker keeps a crate's `inventory` registration
+    // depends on what else the test binary uses of it, and this test uses nothing else.
+    bucketcache_lmdb::register().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let fs = open_store("fs", StoreOptions::new(dir.path().join("fs"))).unwrap();
     let c = fs.capabilities();

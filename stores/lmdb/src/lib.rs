@@ -51,7 +51,7 @@ use bucketcache_fs::FileLocks;
 use bucketcache_traits::backend::HEAD_LEN;
 use bucketcache_traits::registration::register_store;
 use bucketcache_traits::store::{
-    Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions, StoreRegistration,
+    Fetched, Kind, Listed, Locked, ReadLimits, Store, StoreOptions, StoreRegistration, Usage,
 };
 use heed::{MdbError, RoTxn, RwTxn, WithoutTls};
 use serde::Deserialize;
@@ -366,7 +366,9 @@ impl LmdbStore {
         })
     }
 
-    /// Removes the entry `listed` in `wtxn` if it is still as listed, with its accounting.
+    /// Removes the entry `listed` in `wtxn` if it is still as listed, with its index entries;
+    /// its size is returned for the caller to take off the usage ([`Meta::subtract`]), once
+    /// per transaction.
     fn remove_unchanged_in(
         &self,
         wtxn: &mut RwTxn<'_>,
@@ -380,17 +382,43 @@ impl LmdbStore {
             None => return Ok(None),
         };
         let used = match meta {
-            Some(meta) => Meta::time(meta.used(wtxn, key)?),
+            Some(meta) => meta.used(wtxn, key)?,
             None => None,
         };
-        if size != listed.size || used != listed.used {
+        if size != listed.size || Meta::time(used) != listed.used {
             return Ok(None);
         }
         db.delete(wtxn, key)?;
         if let Some(meta) = meta {
-            meta.removed(wtxn, key, size)?;
+            meta.forget(wtxn, key, used)?;
         }
         Ok(Some(size))
+    }
+
+    /// [`remove_unchanged_in`](Self::remove_unchanged_in) for each of `victims`, in one write
+    /// transaction, with one change of the usage for all.
+    fn remove_all_unchanged(&self, victims: &[Listed]) -> Result<Vec<Option<u64>>, LmdbError> {
+        let meta = self.shared.meta;
+        self.writing(0, |wtxn, db| {
+            let mut gone = Usage::default();
+            let mut removed = Vec::with_capacity(victims.len());
+            for listed in victims {
+                let size = match listed.kind == Kind::File && self.check_name(&listed.name).is_ok()
+                {
+                    true => self.remove_unchanged_in(wtxn, db, listed)?,
+                    false => None,
+                };
+                if let Some(size) = size {
+                    gone.entries += 1;
+                    gone.bytes += size;
+                }
+                removed.push(size);
+            }
+            if let Some(meta) = meta.filter(|_| gone.entries > 0) {
+                meta.subtract(wtxn, gone)?;
+            }
+            Ok(removed)
+        })
     }
 
     fn clear_stale_readers(&self) -> Result<(), LmdbError> {
@@ -445,16 +473,17 @@ impl Store for LmdbStore {
         let meta = self.shared.meta;
         let key = name.as_bytes();
         self.writing(bytes.len(), |wtxn, db| {
-            // The accounting changes in the same transaction as the entry.
-            let old = match meta {
-                Some(_) => db.get(wtxn, key)?.map(|b| b.len() as u64),
-                None => None,
+            let Some(meta) = meta else {
+                return db.put(wtxn, key, bytes);
             };
-            db.put(wtxn, key, bytes)?;
-            match meta {
-                Some(meta) => meta.wrote(wtxn, key, old, bytes.len() as u64),
-                None => Ok(()),
+            // The accounting changes in the same transaction as the entry. A new name is
+            // written in one operation (the put only happens when the name is absent, and
+            // answers what it holds otherwise); a replaced entry is written again over it.
+            let old = db.get_or_put(wtxn, key, bytes)?.map(|old| old.len() as u64);
+            if old.is_some() {
+                db.put(wtxn, key, bytes)?;
             }
+            meta.wrote(wtxn, key, old, bytes.len() as u64)
         })?;
         Ok(())
     }
@@ -526,24 +555,13 @@ impl Store for LmdbStore {
         if listed.kind != Kind::File || self.check_name(&listed.name).is_err() {
             return Ok(None);
         }
-        Ok(self.writing(0, |wtxn, db| self.remove_unchanged_in(wtxn, db, listed))?)
+        Ok(self.remove_all_unchanged(std::slice::from_ref(listed))?[0])
     }
 
     /// Every victim in one write transaction (one commit, the upper pages of the trees copied
     /// once): a budget's batch costs about one `set`, not one per victim.
     fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
-        let removed = self.writing(0, |wtxn, db| {
-            victims
-                .iter()
-                .map(|listed| {
-                    if listed.kind != Kind::File || self.check_name(&listed.name).is_err() {
-                        return Ok(None);
-                    }
-                    self.remove_unchanged_in(wtxn, db, listed)
-                })
-                .collect::<heed::Result<Vec<_>>>()
-        });
-        removed.unwrap_or_else(|e| {
+        self.remove_all_unchanged(victims).unwrap_or_else(|e| {
             tracing::debug!(path = %self.shared.path.display(), error = %e, "cannot evict");
             vec![None; victims.len()]
         })

@@ -144,10 +144,13 @@ impl<'t> Meta<'t> {
 
     /// Moves `name` (of `size` bytes) to `used` in the recency index.
     fn reindex(&self, wtxn: &mut RwTxn<'_>, name: &[u8], size: u64, used: u64) -> heed::Result<()> {
-        if let Some(previous) = self.used(wtxn, name)? {
+        let stamp = used.to_be_bytes();
+        // A name seen for the first time (every new entry) is indexed in one operation: the
+        // put only happens when the name is absent, and answers its last use otherwise.
+        if let Some(previous) = self.used.get_or_put(wtxn, name, &stamp)?.map(be) {
             self.recency.delete(wtxn, &recency_key(previous, name))?;
+            self.used.put(wtxn, name, &stamp)?;
         }
-        self.used.put(wtxn, name, &used.to_be_bytes())?;
         self.recency
             .put(wtxn, &recency_key(used, name), &size.to_be_bytes())
     }
@@ -159,11 +162,28 @@ impl<'t> Meta<'t> {
 
     /// Accounts for the removal of `name`, of `size` bytes.
     pub(crate) fn removed(&self, wtxn: &mut RwTxn<'_>, name: &[u8], size: u64) -> heed::Result<()> {
+        let used = self.used(wtxn, name)?;
+        self.subtract(wtxn, Usage::new(1, size))?;
+        self.forget(wtxn, name, used)
+    }
+
+    /// Takes `gone` (entries removed, their bytes) off the usage.
+    pub(crate) fn subtract(&self, wtxn: &mut RwTxn<'_>, gone: Usage) -> heed::Result<()> {
         let mut usage = self.usage(wtxn)?;
-        usage.entries = usage.entries.saturating_sub(1);
-        usage.bytes = usage.bytes.saturating_sub(size);
-        self.put_usage(wtxn, usage)?;
-        if let Some(previous) = self.used(wtxn, name)? {
+        usage.entries = usage.entries.saturating_sub(gone.entries);
+        usage.bytes = usage.bytes.saturating_sub(gone.bytes);
+        self.put_usage(wtxn, usage)
+    }
+
+    /// Drops `name`, last used at `used` (as [`used`](Self::used) read it), from the index;
+    /// the caller accounts for its size ([`subtract`](Self::subtract)).
+    pub(crate) fn forget(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        name: &[u8],
+        used: Option<u64>,
+    ) -> heed::Result<()> {
+        if let Some(previous) = used {
             self.recency.delete(wtxn, &recency_key(previous, name))?;
         }
         self.used.delete(wtxn, name)?;
