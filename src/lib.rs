@@ -36,7 +36,7 @@ pub use bucketcache_core::{
     Memoized, Pruned, Result, Store, SystemClock, ValueLocation, ValueTree, ValueVisitor,
     PYTHON_KEYMAKER,
 };
-pub use bucketcache_core::{budget, memory, Degradation, Guarantee, Stats};
+pub use bucketcache_core::{budget, memory, Degradation, Digest, Guarantee, Stats};
 pub use bucketcache_core::{
     freshness, lookup_fresh_async, refresh, Computation, Fresh, RefreshSlot,
 };

@@ -279,3 +279,53 @@ fn a_keymaker_claiming_to_be_built_in_still_has_its_digests_checked() {
     assert!(!tmp.path().join(format!("{}.json", "a".repeat(32))).exists());
     assert_eq!(files_in(&dir).len(), 1);
 }
+
+/// Hashes bytes itself: `make_digest` gives the hash's bytes, never text.
+#[derive(Debug)]
+struct BytesOnly;
+
+impl bucketcache::KeyMaker for BytesOnly {
+    fn name(&self) -> &str {
+        "bytes-only"
+    }
+    fn digest_len(&self) -> usize {
+        32
+    }
+    fn make_key(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        backend: &dyn Backend,
+    ) -> Result<String, bucketcache::KeyError> {
+        Ok(self.make_digest(key, backend)?.into())
+    }
+    fn make_digest(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        _backend: &dyn Backend,
+    ) -> Result<bucketcache::Digest, bucketcache::KeyError> {
+        let text =
+            serde_json::to_vec(key).map_err(|e| bucketcache::KeyError::Serialize(e.to_string()))?;
+        let mut bytes = [0u8; 16];
+        for (i, b) in text.iter().enumerate() {
+            bytes[i % 16] ^= b.rotate_left(i as u32 % 8);
+        }
+        Ok(bucketcache::Digest::from_bytes(&bytes))
+    }
+}
+
+#[test]
+fn a_keymaker_giving_digest_bytes_names_files_by_their_hex_text() {
+    bucketcache::registry::register_keymaker("bytes-only", "keymaker-tests", || {
+        Arc::new(BytesOnly)
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let b = open(tmp.path(), "json", "bytes-only");
+    b.set("k", &7).unwrap();
+    let digest = b.digest_for_key("k").unwrap();
+    assert_eq!(digest.len(), 32);
+    assert_eq!(digest, b.hash_for_key("k").unwrap());
+    let name = format!("{}.json", &*digest.text());
+    assert_eq!(files_in(tmp.path()), vec![name]);
+    assert_eq!(b.get::<u32>("k").unwrap(), Some(7));
+}
