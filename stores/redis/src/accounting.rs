@@ -15,7 +15,9 @@
 //!   except for keys written without this store, which a recount sees: delete `<ns>:.usage`).
 
 use std::io;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bucketcache_traits::store::{Kind, Listed};
 use bucketcache_traits::Usage;
@@ -23,7 +25,8 @@ use bucketcache_traits::Usage;
 use crate::pool::Call;
 use crate::RedisStore;
 
-/// Sets an entry (with an optional expiry) and accounts for it.
+/// Sets an entry (with an optional expiry) and accounts for it; answers the usage after it
+/// (entries, bytes), or nothing while the namespace is not counted.
 /// KEYS: entry, usage, recency, sizes. ARGV: bytes, PXAT ms or '', name, now ms.
 pub(crate) const WRITE: &str = r"
 if ARGV[2] == '' then
@@ -32,7 +35,7 @@ else
   redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  return 0
+  return {}
 end
 local old = redis.call('HGET', KEYS[4], ARGV[3])
 local size = string.len(ARGV[1])
@@ -44,7 +47,7 @@ else
 end
 redis.call('HSET', KEYS[4], ARGV[3], size)
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
-return 1
+return redis.call('HMGET', KEYS[2], 'entries', 'bytes')
 ";
 
 /// Lua shared by the removals: forgets `name`'s accounting (KEYS[2..4], ARGV[1] = name).
@@ -85,23 +88,42 @@ return 0"
     ))
 }
 
-/// Evicts an entry only if its size is ARGV[2] and (ARGV[3] not '') its recency score is
-/// ARGV[3]: returns its size, or -1. KEYS: entry, usage, recency, sizes.
-pub(crate) fn evict_script() -> redis::Script {
-    redis::Script::new(&format!(
-        "{FORGET}
-if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return -1 end
-local size = redis.call('STRLEN', KEYS[1])
-if size ~= tonumber(ARGV[2]) then return -1 end
-if ARGV[3] ~= '' then
-  local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
-  if not score or tonumber(score) ~= tonumber(ARGV[3]) then return -1 end
+/// Evicts each of a batch of entries only if it is unchanged: its size is as listed and (when
+/// listed with one) so is its recency score. Returns each one's size, or -1 where it stayed.
+/// KEYS: usage, recency, sizes. ARGV: prefix, then name, size, score ('' for none) per entry.
+pub(crate) const EVICT_ALL: &str = r"
+local out = {}
+for i = 2, #ARGV, 3 do
+  local name, score = ARGV[i], ARGV[i + 2]
+  local key = ARGV[1] .. name
+  local evicted = -1
+  if redis.call('TYPE', key).ok == 'string' then
+    local size = redis.call('STRLEN', key)
+    local same = size == tonumber(ARGV[i + 1])
+    if same and score ~= '' then
+      local now = redis.call('ZSCORE', KEYS[2], name)
+      same = now and tonumber(now) == tonumber(score)
+    end
+    if same then
+      local old = redis.call('HGET', KEYS[3], name)
+      if old then
+        redis.call('HINCRBY', KEYS[1], 'entries', -1)
+        redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(old))
+        redis.call('HDEL', KEYS[3], name)
+      end
+      redis.call('ZREM', KEYS[2], name)
+      redis.call('DEL', key)
+      evicted = size
+    end
+  end
+  table.insert(out, evicted)
 end
-forget()
-redis.call('DEL', KEYS[1])
-return size"
-    ))
-}
+return out
+";
+
+/// How many entries one eviction script removes at most: Redis runs a script alone, so a batch
+/// is kept short enough not to hold other clients up for long (well under a millisecond).
+const EVICTIONS_PER_SCRIPT: usize = 128;
 
 /// The first ARGV[1] names of the recency index with their sizes and scores, dropping (and
 /// uncounting) those whose entry is gone. KEYS: usage, recency, sizes. ARGV: n, prefix.
@@ -153,6 +175,50 @@ until cursor == '0'
 redis.call('HSET', KEYS[1], 'entries', entries, 'bytes', bytes)
 return 1
 ";
+
+/// How long the usage a write answered stands for the store's usage.
+const RECENT: Duration = Duration::from_millis(50);
+
+/// The usage the last write script answered, for the `usage()` that follows it: a budget
+/// reads the usage right after each write, and this saves that round trip. Taken once; refused
+/// when older than [`RECENT`] or when a removal through this store was answered after the
+/// write was sent (the snapshot may predate it). Writes of other processes are in neither this
+/// nor a separate read taken a moment later: both are snapshots.
+#[derive(Debug, Default)]
+pub(crate) struct RecentUsage {
+    /// The usage, when it was answered, and the removals counted when its write was sent.
+    snapshot: Mutex<Option<(Usage, Instant, u64)>>,
+    removals: AtomicU64,
+}
+
+impl RecentUsage {
+    /// To call before sending a write: what [`wrote`](Self::wrote) needs.
+    pub(crate) fn before_write(&self) -> u64 {
+        self.removals.load(Ordering::Acquire)
+    }
+
+    /// Keeps the usage a write sent at `sent` (from [`before_write`](Self::before_write))
+    /// answered.
+    pub(crate) fn wrote(&self, usage: Usage, sent: u64) {
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((usage, Instant::now(), sent));
+    }
+
+    /// To call after a removal's answer: snapshots of writes sent before it are refused.
+    pub(crate) fn removed(&self) {
+        self.removals.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The last write's usage, once, if it is recent and no removal came after it was sent.
+    pub(crate) fn take(&self) -> Option<Usage> {
+        let (usage, at, sent) = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
+        (sent == self.removals.load(Ordering::Acquire) && at.elapsed() < RECENT).then_some(usage)
+    }
+}
 
 /// Now in milliseconds since the epoch (the recency scores).
 pub(crate) fn now_ms() -> u64 {
@@ -207,7 +273,7 @@ impl RedisStore {
     pub(crate) fn least_recent(&self, n: usize) -> io::Result<Vec<Listed>> {
         self.counted_usage()?; // the index exists
         let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
-        let raw: Vec<(String, u64, String)> =
+        let raw: Result<Vec<(String, u64, String)>, _> =
             self.pool.run(Call::write("EVAL", &recency), |c| {
                 self.candidates_script
                     .key(&usage)
@@ -229,7 +295,10 @@ impl RedisStore {
                             })
                             .collect()
                     })
-            })?;
+            });
+        // The script drops (and uncounts) names whose entry is gone.
+        self.recent_usage.removed();
+        let raw = raw?;
         Ok(raw
             .into_iter()
             .map(|(name, size, score)| {
@@ -244,26 +313,62 @@ impl RedisStore {
             .collect())
     }
 
-    /// Evicts `listed` if unchanged (size, and recency when listed with one).
-    pub(crate) fn evict(&self, listed: &Listed) -> io::Result<Option<u64>> {
-        let key = self.key_of(&listed.name);
-        let score = listed
-            .used
-            .and_then(|u| u.duration_since(UNIX_EPOCH).ok())
-            .map_or(String::new(), |d| (d.as_millis() as u64).to_string());
+    /// Evicts each of `victims` (at most [`EVICTIONS_PER_SCRIPT`]) that is unchanged (size,
+    /// and recency when listed with one), in one script: the size removed of each, `None`
+    /// where it stayed.
+    pub(crate) fn evict_chunk(&self, victims: &[&Listed]) -> io::Result<Vec<Option<u64>>> {
         let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
-        let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
-            self.evict_script
-                .key(&key)
-                .key(&usage)
-                .key(&recency)
-                .key(&sizes)
-                .arg(&listed.name)
-                .arg(listed.size)
-                .arg(&score)
-                .invoke(c)
-        })?;
-        Ok((removed >= 0).then_some(removed as u64))
+        let mut invocation = self.evict_all_script.prepare_invoke();
+        invocation
+            .key(&usage)
+            .key(&recency)
+            .key(&sizes)
+            .arg(&self.prefix);
+        for listed in victims {
+            let score = listed
+                .used
+                .and_then(|u| u.duration_since(UNIX_EPOCH).ok())
+                .map_or(String::new(), |d| (d.as_millis() as u64).to_string());
+            invocation.arg(&listed.name).arg(listed.size).arg(score);
+        }
+        let removed = self.pool.run(Call::write("EVAL", &recency), |c| {
+            invocation.invoke::<Vec<i64>>(c)
+        });
+        self.recent_usage.removed();
+        let removed = removed?;
+        let mut out: Vec<Option<u64>> = removed
+            .into_iter()
+            .map(|n| (n >= 0).then_some(n as u64))
+            .collect();
+        // One size per victim; anything short is a victim that stayed.
+        out.resize(victims.len(), None);
+        Ok(out)
+    }
+
+    /// [`evict_chunk`](Self::evict_chunk) over `victims` (entries only), a script per
+    /// [`EVICTIONS_PER_SCRIPT`]: a budget's batch costs a round trip or a few, not one per
+    /// victim. A chunk that fails is logged and counted as staying.
+    pub(crate) fn evict_all(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        let files: Vec<(usize, &Listed)> = victims
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.kind == Kind::File)
+            .collect();
+        let mut out = vec![None; victims.len()];
+        for chunk in files.chunks(EVICTIONS_PER_SCRIPT) {
+            let listed: Vec<&Listed> = chunk.iter().map(|(_, v)| *v).collect();
+            match self.evict_chunk(&listed) {
+                Ok(removed) => {
+                    for ((at, _), size) in chunk.iter().zip(removed) {
+                        out[*at] = size;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(namespace = %self.namespace.display(), error = %e, "cannot evict")
+                }
+            }
+        }
+        out
     }
 
     /// Moves `name` to the end of the recency index, if indexed.

@@ -180,7 +180,9 @@ pub struct RedisStore {
     write_script: redis::Script,
     init_script: redis::Script,
     candidates_script: redis::Script,
-    evict_script: redis::Script,
+    evict_all_script: redis::Script,
+    /// The usage the last write answered (saves a budget's read after each write).
+    recent_usage: accounting::RecentUsage,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -259,7 +261,8 @@ impl RedisStore {
             write_script: redis::Script::new(accounting::WRITE),
             init_script: redis::Script::new(accounting::INIT),
             candidates_script: redis::Script::new(accounting::CANDIDATES),
-            evict_script: accounting::evict_script(),
+            evict_all_script: redis::Script::new(accounting::EVICT_ALL),
+            recent_usage: accounting::RecentUsage::default(),
         })
     }
 
@@ -399,10 +402,18 @@ impl Store for RedisStore {
             None => invocation.arg(""),
         };
         invocation.arg(name).arg(accounting::now_ms());
+        let sent = self.recent_usage.before_write();
         match self.pool.run(Call::write("SET", &key), |c| {
-            invocation.invoke::<i64>(c).map(drop)
+            invocation.invoke::<Vec<Option<i64>>>(c)
         }) {
-            Ok(()) => Ok(()),
+            Ok(answer) => {
+                if let [Some(entries), Some(bytes)] = answer[..] {
+                    let usage =
+                        bucketcache_traits::Usage::new(entries.max(0) as u64, bytes.max(0) as u64);
+                    self.recent_usage.wrote(usage, sent);
+                }
+                Ok(())
+            }
             // A server answers a value over its `proto-max-bulk-len` (which may have been
             // lowered since it was read) with a protocol error and closes the connection: read
             // the limit again before calling it a fault (not after a timeout: a server that
@@ -425,7 +436,7 @@ impl Store for RedisStore {
     fn remove(&self, name: &str) -> io::Result<bool> {
         let key = self.key_of(name);
         let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
-        let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
+        let removed: Result<i64, _> = self.pool.run(Call::write("DEL", &key), |c| {
             self.remove_script
                 .key(&key)
                 .key(&usage)
@@ -433,8 +444,9 @@ impl Store for RedisStore {
                 .key(&sizes)
                 .arg(name)
                 .invoke(c)
-        })?;
-        Ok(removed > 0)
+        });
+        self.recent_usage.removed();
+        Ok(removed? > 0)
     }
 
     fn remove_if(&self, name: &str, condition: &dyn Fn(&[u8]) -> bool) -> io::Result<Option<u64>> {
@@ -448,7 +460,7 @@ impl Store for RedisStore {
         // another machine since is kept).
         let key = self.key_of(name);
         let (usage, recency, sizes) = (self.usage_key(), self.recency_key(), self.sizes_key());
-        let removed: i64 = self.pool.run(Call::write("DEL", &key), |c| {
+        let removed: Result<i64, _> = self.pool.run(Call::write("DEL", &key), |c| {
             self.remove_if_script
                 .key(&key)
                 .key(&usage)
@@ -457,8 +469,9 @@ impl Store for RedisStore {
                 .arg(name)
                 .arg(&seen[..])
                 .invoke(c)
-        })?;
-        Ok((removed > 0).then_some(seen.len() as u64))
+        });
+        self.recent_usage.removed();
+        Ok((removed? > 0).then_some(seen.len() as u64))
     }
 
     fn list(&self) -> io::Result<Vec<Listed>> {
@@ -532,12 +545,22 @@ impl Store for RedisStore {
         if listed.kind != Kind::File {
             return Ok(None);
         }
-        self.evict(listed)
+        Ok(self.evict_chunk(&[listed])?[0])
+    }
+
+    /// One script per batch of up to 128 victims (see `accounting::EVICT_ALL`).
+    fn remove_all_if_unchanged(&self, victims: &[Listed]) -> Vec<Option<u64>> {
+        self.evict_all(victims)
     }
 
     /// The `<ns>:.usage` hash, kept by the scripts that change entries (see the module
     /// `accounting`); counted once, by one script, when a namespace has none.
+    /// Right after a write through this store, the usage that write's script answered (no
+    /// round trip; see `accounting::RecentUsage`).
     fn usage(&self) -> io::Result<Option<bucketcache_traits::Usage>> {
+        if let Some(usage) = self.recent_usage.take() {
+            return Ok(Some(usage));
+        }
         self.counted_usage().map(Some)
     }
 

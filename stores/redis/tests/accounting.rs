@@ -186,3 +186,86 @@ fn a_budget_on_redis_behind_a_near_cache_keeps_the_stores_count_and_recency() {
     );
     assert!(b.stats().store_evictions >= 130, "{:?}", b.stats());
 }
+
+#[test]
+fn a_batch_eviction_removes_exactly_the_unchanged_victims_and_keeps_the_count() {
+    let Some(server) = RedisServer::shared("redis_batch_eviction") else {
+        return;
+    };
+    setup();
+    let namespace = ns("batch");
+    let store = RedisStore::open(&server.url(), &namespace, RedisOptions::default()).unwrap();
+    store.usage().unwrap(); // counted from here on
+                            // More victims than one script takes, so the batch spans several scripts.
+    let names: Vec<String> = (0..300).map(|i| format!("{i:032x}.json")).collect();
+    for (i, name) in names.iter().enumerate() {
+        store.write(name, &vec![b'x'; 10 + i % 7]).unwrap();
+    }
+    let mut victims = store.eviction_candidates(300).unwrap().unwrap();
+    assert_eq!(victims.len(), 300);
+    // After listing: one rewritten with another size, one used again (a new recency score),
+    // one removed by someone else; and a victim that is not an entry at all.
+    let rewritten = victims[5].name.clone();
+    store.write(&rewritten, &[b'y'; 99]).unwrap();
+    let touched = victims[200].name.clone();
+    std::thread::sleep(Duration::from_millis(2)); // a later millisecond score
+    store.touch(&touched).unwrap();
+    let gone = victims[250].name.clone();
+    assert!(store.remove(&gone).unwrap());
+    let mut not_an_entry = victims[0].clone();
+    not_an_entry.kind = bucketcache::store::Kind::Directory;
+    victims.push(not_an_entry);
+
+    let removed = store.remove_all_if_unchanged(&victims);
+    assert_eq!(removed.len(), victims.len());
+    let stayed: Vec<&str> = victims
+        .iter()
+        .zip(&removed)
+        .filter(|(_, r)| r.is_none())
+        .map(|(v, _)| v.name.as_str())
+        .collect();
+    assert_eq!(
+        stayed,
+        [
+            rewritten.as_str(),
+            touched.as_str(),
+            gone.as_str(),
+            victims[0].name.as_str()
+        ]
+    );
+    for (victim, size) in victims.iter().zip(&removed).take(300) {
+        if let Some(size) = size {
+            assert_eq!(*size, victim.size, "{}", victim.name);
+        }
+    }
+    let left: Vec<String> = store.list().unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&rewritten) && left.contains(&touched),
+        "{left:?}"
+    );
+    assert_eq!(store.usage().unwrap().unwrap(), listed_usage(&store));
+}
+
+#[test]
+fn the_usage_a_write_answers_is_used_once_and_never_after_a_removal() {
+    let Some(server) = RedisServer::shared("redis_recent_usage") else {
+        return;
+    };
+    setup();
+    let namespace = ns("recent");
+    let store = RedisStore::open(&server.url(), &namespace, RedisOptions::default()).unwrap();
+    let other = RedisStore::open(&server.url(), &namespace, RedisOptions::default()).unwrap();
+    store.usage().unwrap(); // counted from here on
+    let name = |i: u32| format!("{i:032x}.json");
+    store.write(&name(1), b"12345").unwrap();
+    assert_eq!(store.usage().unwrap(), Some(Usage::new(1, 5)));
+    // Another writer: the next read is the server's, not the answer of our earlier write.
+    other.write(&name(2), b"123").unwrap();
+    assert_eq!(store.usage().unwrap(), Some(Usage::new(2, 8)));
+    // A write, then a removal through the same store: the write's answer predates it.
+    store.write(&name(3), b"1").unwrap();
+    assert!(store.remove(&name(1)).unwrap());
+    assert_eq!(store.usage().unwrap(), Some(Usage::new(2, 4)));
+    assert_eq!(store.usage().unwrap(), Some(listed_usage(&store)));
+}
