@@ -88,11 +88,27 @@ return 0"
     ))
 }
 
+/// Lua shared by the scripts whose KEYS are usage, recency, sizes: forgets `name`'s
+/// accounting (its count and bytes, its size, its place in the recency index).
+const UNCOUNT: &str = r"
+local function uncount(name)
+  local old = redis.call('HGET', KEYS[3], name)
+  if old then
+    redis.call('HINCRBY', KEYS[1], 'entries', -1)
+    redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(old))
+    redis.call('HDEL', KEYS[3], name)
+  end
+  redis.call('ZREM', KEYS[2], name)
+end
+";
+
 /// Evicts each of a batch of entries only if it is unchanged: its size is as listed and (when
 /// listed with one) so is its recency score. Returns each one's size, or -1 where it stayed.
 /// KEYS: usage, recency, sizes. ARGV: prefix, then name, size, score ('' for none) per entry.
-pub(crate) const EVICT_ALL: &str = r"
-local out = {}
+pub(crate) fn evict_all_script() -> redis::Script {
+    redis::Script::new(&format!(
+        r"{UNCOUNT}
+local out = {{}}
 for i = 2, #ARGV, 3 do
   local name, score = ARGV[i], ARGV[i + 2]
   local key = ARGV[1] .. name
@@ -105,21 +121,16 @@ for i = 2, #ARGV, 3 do
       same = now and tonumber(now) == tonumber(score)
     end
     if same then
-      local old = redis.call('HGET', KEYS[3], name)
-      if old then
-        redis.call('HINCRBY', KEYS[1], 'entries', -1)
-        redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(old))
-        redis.call('HDEL', KEYS[3], name)
-      end
-      redis.call('ZREM', KEYS[2], name)
+      uncount(name)
       redis.call('DEL', key)
       evicted = size
     end
   end
   table.insert(out, evicted)
 end
-return out
-";
+return out"
+    ))
+}
 
 /// How many entries one eviction script removes at most: Redis runs a script alone, so a batch
 /// is kept short enough not to hold other clients up for long (well under a millisecond).
@@ -127,8 +138,10 @@ const EVICTIONS_PER_SCRIPT: usize = 128;
 
 /// The first ARGV[1] names of the recency index with their sizes and scores, dropping (and
 /// uncounting) those whose entry is gone. KEYS: usage, recency, sizes. ARGV: n, prefix.
-pub(crate) const CANDIDATES: &str = r"
-local out = {}
+pub(crate) fn candidates_script() -> redis::Script {
+    redis::Script::new(&format!(
+        r"{UNCOUNT}
+local out = {{}}
 local members = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local name = members[i]
@@ -138,17 +151,12 @@ for i = 1, #members, 2 do
     table.insert(out, redis.call('STRLEN', key))
     table.insert(out, members[i + 1])
   else
-    local old = redis.call('HGET', KEYS[3], name)
-    if old then
-      redis.call('HINCRBY', KEYS[1], 'entries', -1)
-      redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(old))
-      redis.call('HDEL', KEYS[3], name)
-    end
-    redis.call('ZREM', KEYS[2], name)
+    uncount(name)
   end
 end
-return out
-";
+return out"
+    ))
+}
 
 /// Counts the namespace once when it has no usage hash. KEYS: usage, recency, sizes. ARGV:
 /// SCAN pattern, prefix, now ms.

@@ -260,8 +260,8 @@ impl RedisStore {
             sizes_script: redis::Script::new(SIZES),
             write_script: redis::Script::new(accounting::WRITE),
             init_script: redis::Script::new(accounting::INIT),
-            candidates_script: redis::Script::new(accounting::CANDIDATES),
-            evict_all_script: redis::Script::new(accounting::EVICT_ALL),
+            candidates_script: accounting::candidates_script(),
+            evict_all_script: accounting::evict_all_script(),
             recent_usage: accounting::RecentUsage::default(),
         })
     }
