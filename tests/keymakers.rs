@@ -329,3 +329,46 @@ fn a_keymaker_giving_digest_bytes_names_files_by_their_hex_text() {
     assert_eq!(files_in(tmp.path()), vec![name]);
     assert_eq!(b.get::<u32>("k").unwrap(), Some(7));
 }
+
+/// Names entries (`make_digest`) other than its text says (`make_key`).
+#[derive(Debug)]
+struct TwoFaced;
+
+impl bucketcache::KeyMaker for TwoFaced {
+    fn name(&self) -> &str {
+        "two-faced"
+    }
+    fn digest_len(&self) -> usize {
+        64
+    }
+    fn make_key(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        backend: &dyn Backend,
+    ) -> Result<String, bucketcache::KeyError> {
+        bucketcache::KeyMaker::make_key(&DefaultKeyMaker, key, backend)
+    }
+    fn make_digest(
+        &self,
+        key: &dyn erased_serde::Serialize,
+        backend: &dyn Backend,
+    ) -> Result<bucketcache::Digest, bucketcache::KeyError> {
+        let text = self.make_key(key, backend)?;
+        let reversed: String = text.chars().rev().collect();
+        bucketcache::Digest::from_hex(&reversed)
+    }
+}
+
+#[test]
+fn a_keymaker_whose_digest_and_text_disagree_is_refused_when_a_bucket_opens() {
+    bucketcache::registry::register_keymaker("two-faced", "keymaker-tests", || Arc::new(TwoFaced))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let err = Bucket::builder(tmp.path())
+        .backend("json")
+        .keymaker("two-faced")
+        .open()
+        .unwrap_err();
+    assert!(err.to_string().contains("make_key gives"), "{err}");
+    assert!(files_in(tmp.path()).is_empty());
+}

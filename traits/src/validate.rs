@@ -230,6 +230,9 @@ pub fn shielded<T>(
 /// How many distinct probe keys a keymaker must name with distinct digests.
 const KEYMAKER_PROBE_KEYS: u32 = 4096;
 
+/// On how many of them `make_key`'s text must be `make_digest`'s.
+const KEYMAKER_TEXT_SAMPLE: u32 = 64;
+
 /// Checks a keymaker before a bucket uses it: its digests must be lowercase hex of at least 128
 /// bits (32 characters) and at most 128 characters (they are file names; this also rules out path
 /// separators), deterministic, and distinct for 4096 distinct probe keys.
@@ -267,14 +270,29 @@ pub fn validate_keymaker(keymaker: &dyn crate::KeyMaker, backend: &dyn Backend) 
     let mut seen = std::collections::HashMap::with_capacity(KEYMAKER_PROBE_KEYS as usize);
     for i in 0..KEYMAKER_PROBE_KEYS {
         let key = (i, format!("probe-{}", i % 7), i % 2 == 0);
-        let digest = guard(|| keymaker.make_key(&key, backend))
-            .map_err(|p| refuse(format!("make_key {p}")))?
+        // The bucket names entries with `make_digest` (its default checks `make_key`'s text).
+        let digest = guard(|| keymaker.make_digest(&key, backend))
+            .map_err(|p| refuse(format!("make_digest {p}")))?
             .map_err(|e| refuse(format!("cannot hash a probe key: {e}")))?;
+        let digest: String = digest.into();
         check_digest(&digest).map_err(refuse)?;
+        // A keymaker that overrides `make_digest` must still give the same text from
+        // `make_key` (checked on a sample: validation runs when a bucket opens).
+        if i < KEYMAKER_TEXT_SAMPLE {
+            let text = guard(|| keymaker.make_key(&key, backend))
+                .map_err(|p| refuse(format!("make_key {p}")))?
+                .map_err(|e| refuse(format!("make_key cannot hash a probe key: {e}")))?;
+            if text != digest {
+                return Err(refuse(format!(
+                    "make_key gives {text:?} where make_digest gives {digest:?}"
+                )));
+            }
+        }
         if i == 0 {
-            let again = keymaker
-                .make_key(&key, backend)
-                .map_err(|e| refuse(format!("cannot hash a probe key twice: {e}")))?;
+            let again: String = keymaker
+                .make_digest(&key, backend)
+                .map_err(|e| refuse(format!("cannot hash a probe key twice: {e}")))?
+                .into();
             if again != digest {
                 return Err(refuse("digests are not deterministic".into()));
             }
