@@ -30,7 +30,7 @@
 pub use bucketcache_async::{self as async_bucket, AsyncBucket};
 pub use bucketcache_config::{self as config, lifetime, size, BucketConfig};
 pub use bucketcache_core::{
-    backend, deferred_write, inspect, keymaker, registry, rules, store, time, validate, Backend,
+    backend, deferred_write, inspect, keymaker, registry, rules, time, validate, Backend,
     BackendError, Bucket, BucketBuilder, CachedCallInfo, Clock, ConfigSource, Decoded,
     DeferredWriteBucket, Error, Expiration, Inspector, KeyError, KeyMaker, ManualClock, MemoCache,
     Memoized, Pruned, Result, Store, SystemClock, ValueLocation, ValueTree, ValueVisitor,
@@ -249,10 +249,31 @@ pub use bucketcache_lmdb as lmdb;
 #[cfg(feature = "redis")]
 pub use bucketcache_redis as redis;
 
+/// The third plugin axis, *where* entries live: the [`Store`] trait, the registry of stores and
+/// the layers from the engine, with the default store, [`FsStore`](store::FsStore) (one file per
+/// key in a directory, the original's layout, shareable with Python), and the files it shares
+/// with other processes (lock file, budget record).
+///
+/// ```
+/// use bucketcache::store::{FsStore, Store};
+/// let dir = tempfile::tempdir().unwrap();
+/// let fs = FsStore::new(dir.path(), false);
+/// assert_eq!(fs.name(), "fs");
+/// assert_eq!(bucketcache::registry::default_store().unwrap(), FsStore::NAME);
+/// ```
+pub mod store {
+    pub use bucketcache_core::store::*;
+    pub use bucketcache_fs::{
+        check_file_locks, open_helper_file, FileLocks, FsStore, BUDGET_RECORD, LOCK_FILE,
+    };
+}
+
 /// The backend used when none is named.
 pub const DEFAULT_BACKEND: &str = bucketcache_msgpack::NAME;
 /// The keymaker used when none is named.
 pub const DEFAULT_KEYMAKER: &str = bucketcache_keymakers::DEFAULT;
+/// The store used when none is named: `fs`, a directory with one file per key.
+pub const DEFAULT_STORE: &str = bucketcache_fs::FsStore::NAME;
 
 /// The crates this one builds in (the LMDB store with the feature `lmdb`).
 const BUILT_IN_CRATES: &[&str] = &[
@@ -264,13 +285,15 @@ const BUILT_IN_CRATES: &[&str] = &[
     "bucketcache-lmdb",
 ];
 
-/// This crate's declaration to the registry: core names no crate and no format, so the facade
-/// says which crates are built in (shown as such by `bucketcache backends`) and which backend
-/// and keymaker a bucket uses by default.
+/// This crate's declaration to the registry: core names no crate, no format and no store, so the
+/// facade says which crates are built in (shown as such by `bucketcache backends`) and which
+/// backend, keymaker and store a bucket uses by default.
 const DISTRIBUTION: registry::Distribution = registry::Distribution {
     built_in_crates: BUILT_IN_CRATES,
     default_backend: DEFAULT_BACKEND,
     default_keymaker: DEFAULT_KEYMAKER,
+    default_store: DEFAULT_STORE,
+    stores: &[bucketcache_fs::REGISTRATION],
 };
 
 bucketcache_core::inventory::submit! { DISTRIBUTION }
@@ -292,6 +315,7 @@ pub fn install_default_backends() -> Result<()> {
     bucketcache_msgpack::register()?;
     bucketcache_pickle::register()?;
     bucketcache_keymakers::register()?;
+    bucketcache_fs::register()?;
     #[cfg(feature = "lmdb")]
     bucketcache_lmdb::register()?;
     #[cfg(feature = "redis")]

@@ -76,7 +76,8 @@ pub struct BucketBuilder {
     lifetime: Option<Duration>,
     units: Option<Duration>,
     clock: Arc<dyn Clock>,
-    store: Choice<dyn Store>,
+    /// `None`: the distribution's default store.
+    store: Option<Choice<dyn Store>>,
     store_options: serde_json::Value,
     durable: bool,
     max_entry_bytes: u64,
@@ -130,7 +131,7 @@ impl BucketBuilder {
             lifetime: None,
             units: None,
             clock: Arc::new(SystemClock),
-            store: Choice::Name(crate::store::FsStore::NAME.into()),
+            store: None,
             store_options: serde_json::Value::Null,
             durable: false,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
@@ -240,10 +241,11 @@ impl BucketBuilder {
         self
     }
 
-    /// Selects the store: a registered name (`fs`, the default; `lmdb`) or a URL whose scheme a
-    /// store registered (`redis://127.0.0.1:6379/0`, where the path is the namespace).
+    /// Selects the store: a registered name (`fs`, the default in `bucketcache`; `lmdb`) or a URL
+    /// whose scheme a store registered (`redis://127.0.0.1:6379/0`, where the path is the
+    /// namespace).
     pub fn store(mut self, name_or_url: impl Into<String>) -> Self {
-        self.store = Choice::Name(name_or_url.into());
+        self.store = Some(Choice::Name(name_or_url.into()));
         self
     }
 
@@ -301,7 +303,7 @@ impl BucketBuilder {
     /// Keeps entries in this store instance (e.g. a fault-injecting double); the path is then
     /// only a name.
     pub fn store_instance(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Choice::Instance(store);
+        self.store = Some(Choice::Instance(store));
         self
     }
 
@@ -652,7 +654,11 @@ impl BucketBuilder {
                 }
             }
         }
-        let (store, source) = match self.store {
+        let store = match self.store {
+            Some(choice) => choice,
+            None => Choice::Name(registry::default_store()?.to_owned()),
+        };
+        let (store, source) = match store {
             Choice::Instance(s) => {
                 let source = s.name().to_owned();
                 (s, source)

@@ -36,7 +36,7 @@ const MARKER: &str = ".near-cache-of";
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use bucketcache_core::store::{Fetched, FsStore, NearStore, ReadLimits, Store};
+/// use bucketcache::store::{Fetched, FsStore, NearStore, ReadLimits, Store};
 /// let (far_dir, near_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 /// let far: Arc<dyn Store> = Arc::new(FsStore::new(far_dir.path(), false));
 /// let near = NearStore::open(near_dir.path(), far.clone(), Duration::from_secs(60), "test").unwrap();

@@ -6,9 +6,9 @@
 //! ([`validate_backend`]); a refused backend is logged and remembered, and a
 //! lookup of its name reports why it was refused.
 //!
-//! Core names no format and no crate: which crates are built in and which backend and keymaker
-//! a bucket uses by default is declared by the distribution (the `bucketcache` facade crate) as
-//! a [`Distribution`].
+//! Core names no format, no store and no crate: which crates are built in and which backend,
+//! keymaker and store a bucket uses by default is declared by the distribution (the
+//! `bucketcache` facade crate) as a [`Distribution`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +19,7 @@ use bucketcache_traits::registration::Pending;
 
 use bucketcache_traits::backend::Backend;
 use bucketcache_traits::keymaker::KeyMaker;
+use bucketcache_traits::store::StoreRegistration;
 use bucketcache_traits::validate::validate_backend;
 use bucketcache_traits::{Error, Result};
 
@@ -32,8 +33,8 @@ pub use bucketcache_traits::registration::{
 };
 
 /// What a distribution of bucketcache (the `bucketcache` facade crate, or a program that bundles
-/// its own set of crates on top of core) declares: which crates are its own, and which backend
-/// and keymaker a bucket uses when none is named.
+/// its own set of crates on top of core) declares: which crates are its own, which backend,
+/// keymaker and store a bucket uses when none is named, and the stores it always offers.
 ///
 /// Submitted with `inventory::submit!` (so that it holds before the first lookup) and, for
 /// platforms where static constructors do not run, with [`declare_distribution`]. A program has
@@ -45,12 +46,16 @@ pub use bucketcache_traits::registration::{
 ///     built_in_crates: &["bucketcache-json", "bucketcache-keymakers"],
 ///     default_backend: "json",
 ///     default_keymaker: "default",
+///     default_store: "fs",
+///     stores: &[bucketcache_fs::REGISTRATION],
 /// };
 /// registry::declare_distribution(&MINE).unwrap();
 /// registry::declare_distribution(&MINE).unwrap();
 /// assert_eq!(registry::default_backend().unwrap(), "json");
+/// assert_eq!(registry::default_store().unwrap(), "fs");
+/// assert!(registry::stores::stores().contains(&"fs".to_owned()));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Distribution {
     /// Crates (their `CARGO_PKG_NAME`) whose backends are listed as [`Origin::BuiltIn`].
     pub built_in_crates: &'static [&'static str],
@@ -59,7 +64,29 @@ pub struct Distribution {
     /// The keymaker a bucket uses when none is named (unless it is Python-compatible, which
     /// uses `bucketcache_core::PYTHON_KEYMAKER`).
     pub default_keymaker: &'static str,
+    /// The store a bucket uses when none is named (`fs` in `bucketcache`).
+    pub default_store: &'static str,
+    /// Stores registered with the distribution, whether or not the linker kept their own
+    /// `inventory` submissions (the default store at least).
+    pub stores: &'static [StoreRegistration],
 }
+
+/// Two declarations are the same when they say the same (the stores by name and origin: a
+/// registration holds a function, compared by name instead).
+impl PartialEq for Distribution {
+    fn eq(&self, other: &Self) -> bool {
+        let stores = |d: &Self| -> Vec<(&str, &str)> {
+            d.stores.iter().map(|s| (s.name, s.origin)).collect()
+        };
+        self.built_in_crates == other.built_in_crates
+            && self.default_backend == other.default_backend
+            && self.default_keymaker == other.default_keymaker
+            && self.default_store == other.default_store
+            && stores(self) == stores(other)
+    }
+}
+
+impl Eq for Distribution {}
 
 inventory::collect!(Distribution);
 
@@ -495,7 +522,12 @@ pub fn register_backend_instance(backend: Arc<dyn Backend>, origin: Origin) -> R
 /// Declares the program's [`Distribution`] (also done through `inventory`); calling it again
 /// with the same one is harmless.
 pub fn declare_distribution(distribution: &'static Distribution) -> Result<()> {
-    write().declare(distribution)
+    write().declare(distribution)?;
+    // After the registry's lock is released: the stores' table reads the declarations too.
+    for r in distribution.stores {
+        stores::register_store(r.name, r.schemes, r.origin, r.factory)?;
+    }
+    Ok(())
 }
 
 /// The backend a bucket uses when none is named, as the [`Distribution`] declares it.
@@ -504,6 +536,14 @@ pub fn default_backend() -> Result<&'static str> {
         .distribution
         .map(|d| d.default_backend)
         .ok_or_else(|| no_default("backend"))
+}
+
+/// The store a bucket uses when none is named, as the [`Distribution`] declares it.
+pub fn default_store() -> Result<&'static str> {
+    read()
+        .distribution
+        .map(|d| d.default_store)
+        .ok_or_else(|| no_default("store"))
 }
 
 /// The keymaker a bucket uses when none is named, as the [`Distribution`] declares it.
@@ -574,6 +614,8 @@ mod tests {
         built_in_crates: &["ours"],
         default_backend: "fmt",
         default_keymaker: "km",
+        default_store: "place",
+        stores: &[],
     };
 
     fn refusing(_: &BackendOptions) -> Result<Arc<dyn Backend>> {
@@ -621,6 +663,8 @@ mod tests {
             built_in_crates: &["ours"],
             default_backend: "other",
             default_keymaker: "km",
+            default_store: "place",
+            stores: &[],
         };
         let mut reg = Registry::default();
         reg.declare(&OURS).unwrap();

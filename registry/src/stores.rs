@@ -20,11 +20,14 @@ fn global() -> &'static RwLock<BTreeMap<String, Entry>> {
     static GLOBAL: OnceLock<RwLock<BTreeMap<String, Entry>>> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let mut map = BTreeMap::new();
-        // The default store, whether or not the linker kept its `inventory` submission.
-        static DEFAULTS: [StoreRegistration; 1] = [bucketcache_fs::REGISTRATION];
+        // The distribution's stores too, whether or not the linker kept their own `inventory`
+        // submissions (read from `inventory`, not the registry, whose lock may be held here).
+        let declared = inventory::iter::<super::Distribution>
+            .into_iter()
+            .flat_map(|d| d.stores);
         for r in inventory::iter::<StoreRegistration>
             .into_iter()
-            .chain(&DEFAULTS)
+            .chain(declared)
         {
             map.entry(r.name.to_owned()).or_insert(Entry {
                 schemes: r.schemes.iter().map(|s| s.to_string()).collect(),
@@ -82,6 +85,7 @@ pub fn stores() -> Vec<String> {
 ///
 /// ```
 /// use bucketcache_registry::stores::{open_store, StoreOptions};
+/// # bucketcache::install_default_backends().unwrap();
 /// let dir = tempfile::tempdir().unwrap();
 /// let fs = open_store("fs", StoreOptions::new(dir.path())).unwrap();
 /// assert_eq!(fs.name(), "fs");

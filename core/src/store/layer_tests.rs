@@ -3,8 +3,8 @@
 use std::io;
 use std::time::SystemTime;
 
-use super::FsStore;
 use crate::store::{Fetched, ReadLimits, Store, StoreLayer};
+use bucketcache_fs::FsStore;
 
 /// The names of the `fn`s declared between `start` and the first line that is exactly `}`.
 fn methods(source: &str, start: &str) -> Vec<String> {

@@ -22,7 +22,7 @@
 //! ```
 //! # bucketcache::install_default_backends().unwrap();
 //! use std::sync::Arc;
-//! use bucketcache_core::store::{FsStore, Store};
+//! use bucketcache::store::{FsStore, Store};
 //! bucketcache_plugin_sdk::conformance::check_store(|dir| {
 //!     Arc::new(FsStore::new(dir, false)) as Arc<dyn Store>
 //! })
@@ -102,7 +102,7 @@ where
 /// ```
 /// # bucketcache::install_default_backends().unwrap();
 /// use std::sync::Arc;
-/// use bucketcache_core::store::{FsStore, Store};
+/// use bucketcache::store::{FsStore, Store};
 /// use bucketcache_plugin_sdk::conformance::check_store_only;
 /// let fs = |dir: &std::path::Path| Arc::new(FsStore::new(dir, false)) as Arc<dyn Store>;
 /// check_store_only(&["remove", "prune"], fs).unwrap();
@@ -229,7 +229,7 @@ mod semantics;
 mod tests {
     use std::io;
 
-    use bucketcache_core::store::{FsStore, Listed};
+    use bucketcache::store::{FsStore, Listed};
 
     use super::*;
 

@@ -35,7 +35,8 @@ use super::{
 /// ```
 /// use std::io;
 /// use std::sync::atomic::{AtomicU64, Ordering};
-/// use bucketcache_core::store::{FsStore, Store, StoreLayer};
+/// use bucketcache_fs::FsStore;
+/// use bucketcache_traits::store::{Store, StoreLayer};
 ///
 /// /// Counts the bytes written; everything else is the inner store's.
 /// #[derive(Debug)]
