@@ -152,13 +152,27 @@ fn benches(c: &mut Criterion) {
         group.bench_function("floor: fs::read", |b| {
             b.iter(|| black_box(fs::read(&path).unwrap()))
         });
+        // A `String` is checked to be UTF-8 whoever makes it: the floor of a get that returns
+        // one (the bytes read, then validated).
+        group.bench_function("floor: fs::read_to_string", |b| {
+            b.iter(|| black_box(fs::read_to_string(&path).unwrap()))
+        });
+        // A JSON string is scanned for escapes as well: the floor of a json get.
+        let json_path = dir.path().join(format!("{:064x}.json", 1));
+        fs::write(&json_path, serde_json::to_vec(&big).unwrap()).unwrap();
+        group.bench_function("floor: fs::read + serde_json String", |b| {
+            b.iter(|| {
+                let bytes = fs::read(&json_path).unwrap();
+                black_box(serde_json::from_slice::<String>(&bytes).unwrap())
+            })
+        });
     }
-    {
+    for backend in ["msgpack", "json"] {
         let dir = tempfile::tempdir().unwrap();
-        bucket(dir.path(), "msgpack").set("big", &big).unwrap();
-        group.bench_function("msgpack", |bench| {
+        bucket(dir.path(), backend).set("big", &big).unwrap();
+        group.bench_function(backend, |bench| {
             bench.iter_batched(
-                || bucket(dir.path(), "msgpack"),
+                || bucket(dir.path(), backend),
                 |b| (black_box(b.get::<String>("big").unwrap().unwrap()), b),
                 BatchSize::PerIteration,
             )
