@@ -310,12 +310,12 @@ bucketcache_core::inventory::submit! { DISTRIBUTION }
 /// assert_eq!(bucketcache::registry::default_backend().unwrap(), bucketcache::DEFAULT_BACKEND);
 /// ```
 pub fn install_default_backends() -> Result<()> {
+    // Also registers the distribution's stores (the file store).
     registry::declare_distribution(&DISTRIBUTION)?;
     bucketcache_json::register()?;
     bucketcache_msgpack::register()?;
     bucketcache_pickle::register()?;
     bucketcache_keymakers::register()?;
-    bucketcache_fs::register()?;
     #[cfg(feature = "lmdb")]
     bucketcache_lmdb::register()?;
     #[cfg(feature = "redis")]

@@ -75,14 +75,12 @@ pub struct Distribution {
 /// registration holds a function, compared by name instead).
 impl PartialEq for Distribution {
     fn eq(&self, other: &Self) -> bool {
-        let stores = |d: &Self| -> Vec<(&str, &str)> {
-            d.stores.iter().map(|s| (s.name, s.origin)).collect()
-        };
+        let stores = |d: &Self| d.stores.iter().map(|s| (s.name, s.origin));
         self.built_in_crates == other.built_in_crates
             && self.default_backend == other.default_backend
             && self.default_keymaker == other.default_keymaker
             && self.default_store == other.default_store
-            && stores(self) == stores(other)
+            && stores(self).eq(stores(other))
     }
 }
 
