@@ -71,7 +71,13 @@ pub(crate) fn open(options: &StoreOptions) -> Result<std::sync::Arc<dyn Store>> 
 }
 
 /// Files up to this size are read in one call; larger ones after their head was checked.
+#[cfg(not(unix))]
 const ONE_READ: u64 = 64 << 10;
+
+/// The first `read` of an entry on unix: files shorter than this are read whole by it, with no
+/// `fstat` (most entries are a few hundred bytes); larger ones are then sized and read on.
+#[cfg(unix)]
+const FIRST_READ: usize = 16 << 10;
 
 /// A temporary file older than this is stale even when its writer's process still seems alive
 /// (pids are reused).
@@ -146,6 +152,89 @@ impl FsStore {
         Ok(Ok((file, meta.len())))
     }
 
+    /// A read that learns the size first (`fstat`), then reads exactly that many bytes.
+    #[cfg(not(unix))]
+    fn read_statted(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+        let (file, size) = match self.open_regular(name) {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(kind)) => return Ok(Fetched::NotAFile(kind)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Fetched::Missing),
+            Err(e) => return Err(e),
+        };
+        read_sized(file, size, limits)
+    }
+
+    /// A read without an `fstat` for the common case, a small entry: open, one `read` into a
+    /// stack buffer, close — three system calls where learning the size first takes four (a
+    /// `statx` is a fifth of a small cold get on tmpfs). A read shorter than the buffer has
+    /// reached the end of a regular file: on a regular file `read` returns less than asked only
+    /// at its end. The size and the type are asked for only when the read filled the buffer (a
+    /// larger file), read nothing (an empty file, or a FIFO without a writer) or failed (a
+    /// directory, a FIFO with no data): then anything that is not a regular file is
+    /// `NotAFile`, as before. What this gives up: a FIFO that a process is writing into, in
+    /// the cache's directory, has up to `FIRST_READ` bytes of its data read (and then refused
+    /// by the decode as a corrupt entry) instead of being recognised by its type.
+    #[cfg(unix)]
+    fn read_unstatted(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+        use rustix::fs::{Mode, OFlags};
+        use std::mem::MaybeUninit;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(self.dir.join(name), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::LOOP) => return Ok(Fetched::NotAFile(Kind::Symlink)),
+            Err(rustix::io::Errno::NOENT) => return Ok(Fetched::Missing),
+            Err(e) => return Err(e.into()),
+        };
+        // Uninitialised: zeroing 16 KiB would cost more than the `statx` saved.
+        let mut buffer = [MaybeUninit::<u8>::uninit(); FIRST_READ];
+        let got = loop {
+            match rustix::io::read(&fd, &mut buffer[..]) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => break other,
+            }
+        };
+        let file = File::from(fd);
+        match got {
+            Ok((first, _)) if !first.is_empty() && first.len() < FIRST_READ => {
+                if first.len() as u64 > limits.max_bytes {
+                    return Ok(Fetched::TooLarge(first.len() as u64));
+                }
+                if !(limits.may_begin)(&first[..first.len().min(HEAD_LEN)]) {
+                    return Ok(Fetched::Rejected);
+                }
+                Ok(Fetched::Bytes(first.to_vec()))
+            }
+            Ok((first, _)) => {
+                let meta = file.metadata()?;
+                if !meta.is_file() {
+                    return Ok(Fetched::NotAFile(kind_of(&meta.file_type())));
+                }
+                let size = meta.len().max(first.len() as u64);
+                if size > limits.max_bytes {
+                    return Ok(Fetched::TooLarge(size));
+                }
+                if !(limits.may_begin)(&first[..first.len().min(HEAD_LEN)]) {
+                    return Ok(Fetched::Rejected);
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                bytes.extend_from_slice(first);
+                // The rest in one call, into the buffer reserved above.
+                (&file).read_to_end(&mut bytes)?;
+                if bytes.len() as u64 > limits.max_bytes {
+                    return Ok(Fetched::TooLarge(bytes.len() as u64));
+                }
+                Ok(Fetched::Bytes(bytes))
+            }
+            Err(e) => {
+                let meta = file.metadata()?;
+                if !meta.is_file() {
+                    return Ok(Fetched::NotAFile(kind_of(&meta.file_type())));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
     /// Sets the modification time of the regular file `name` (a near cache dates its copies).
     pub fn set_modified(&self, name: &str, time: SystemTime) -> io::Result<()> {
         match self.open_regular(name)? {
@@ -165,6 +254,49 @@ impl FsStore {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Reads the regular file `file` of `size` bytes (learnt by `fstat`) within `limits`.
+#[cfg(not(unix))]
+fn read_sized(mut file: File, size: u64, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
+    if size > limits.max_bytes {
+        return Ok(Fetched::TooLarge(size));
+    }
+    // One buffer of the stat's size, filled in at most two reads: a small file in one (the
+    // head is checked on what was read), a large one head first, so that a foreign file is
+    // refused before the rest is read. Exactly `size` bytes are read: writers replace files
+    // by rename, so an entry's size never changes under an open descriptor; a file that a
+    // foreign writer changes meanwhile reads short or cut, which its decode refuses.
+    let mut bytes = Vec::with_capacity(size as usize);
+    if size <= ONE_READ {
+        // `Take` at the exact size: one `read`, no end-of-file probe.
+        (&mut file).take(size).read_to_end(&mut bytes)?;
+        if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+            return Ok(Fetched::Rejected);
+        }
+        return Ok(Fetched::Bytes(bytes));
+    }
+    let mut head = [0u8; HEAD_LEN];
+    let mut got = 0;
+    while got < HEAD_LEN {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !(limits.may_begin)(&head[..got]) {
+        return Ok(Fetched::Rejected);
+    }
+    bytes.extend_from_slice(&head[..got]);
+    // `File::read_to_end` sizes its reads by the file: the rest in one call, into the
+    // buffer reserved above (no regrowth, which would cost a copy and fresh pages).
+    file.read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Ok(Fetched::TooLarge(bytes.len() as u64));
+    }
+    Ok(Fetched::Bytes(bytes))
 }
 
 fn kind_of(t: &fs::FileType) -> Kind {
@@ -193,50 +325,10 @@ impl Store for FsStore {
     }
 
     fn read(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
-        let (mut file, size) = match self.open_regular(name) {
-            Ok(Ok(opened)) => opened,
-            Ok(Err(kind)) => return Ok(Fetched::NotAFile(kind)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Fetched::Missing),
-            Err(e) => return Err(e),
-        };
-        if size > limits.max_bytes {
-            return Ok(Fetched::TooLarge(size));
-        }
-        // One buffer of the stat's size, filled in at most two reads: a small file in one (the
-        // head is checked on what was read), a large one head first, so that a foreign file is
-        // refused before the rest is read. Exactly `size` bytes are read: writers replace files
-        // by rename, so an entry's size never changes under an open descriptor; a file that a
-        // foreign writer changes meanwhile reads short or cut, which its decode refuses.
-        let mut bytes = Vec::with_capacity(size as usize);
-        if size <= ONE_READ {
-            // `Take` at the exact size: one `read`, no end-of-file probe.
-            (&mut file).take(size).read_to_end(&mut bytes)?;
-            if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
-                return Ok(Fetched::Rejected);
-            }
-            return Ok(Fetched::Bytes(bytes));
-        }
-        let mut head = [0u8; HEAD_LEN];
-        let mut got = 0;
-        while got < HEAD_LEN {
-            match file.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if !(limits.may_begin)(&head[..got]) {
-            return Ok(Fetched::Rejected);
-        }
-        bytes.extend_from_slice(&head[..got]);
-        // `File::read_to_end` sizes its reads by the file: the rest in one call, into the
-        // buffer reserved above (no regrowth, which would cost a copy and fresh pages).
-        file.read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > limits.max_bytes {
-            return Ok(Fetched::TooLarge(bytes.len() as u64));
-        }
-        Ok(Fetched::Bytes(bytes))
+        #[cfg(unix)]
+        return self.read_unstatted(name, limits);
+        #[cfg(not(unix))]
+        self.read_statted(name, limits)
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
@@ -582,6 +674,78 @@ mod tests {
         assert!(matches!(
             store.read("a.json", &picky).unwrap(),
             Fetched::Rejected
+        ));
+    }
+
+    /// Sizes on both sides of the unix first read (and of the one-read size elsewhere).
+    fn sizes_around_the_first_read() -> Vec<usize> {
+        let edge = 16 << 10;
+        vec![
+            0,
+            1,
+            2,
+            HEAD_LEN,
+            edge - 1,
+            edge,
+            edge + 1,
+            2 * edge,
+            64 << 10,
+            (64 << 10) + 1,
+            200_000,
+        ]
+    }
+
+    #[test]
+    fn files_of_every_size_around_the_first_read_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path(), false);
+        for size in sizes_around_the_first_read() {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            store.write("e.bin", &bytes).unwrap();
+            match store.read("e.bin", &limits()).unwrap() {
+                Fetched::Bytes(read) => assert!(read == bytes, "size {size}: other bytes"),
+                other => panic!("size {size}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_refuses_what_the_limits_refuse_at_every_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path(), false);
+        for size in sizes_around_the_first_read().into_iter().filter(|&s| s > 0) {
+            store.write("e.bin", &vec![b'x'; size]).unwrap();
+            let smaller = ReadLimits {
+                max_bytes: size as u64 - 1,
+                may_begin: &|_| true,
+            };
+            assert!(
+                matches!(store.read("e.bin", &smaller).unwrap(), Fetched::TooLarge(n) if n == size as u64),
+                "size {size}"
+            );
+            let foreign = ReadLimits {
+                max_bytes: 1 << 20,
+                may_begin: &|head| !head.starts_with(b"x"),
+            };
+            assert!(
+                matches!(store.read("e.bin", &foreign).unwrap(), Fetched::Rejected),
+                "size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_directory_under_an_entrys_name_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("d.json")).unwrap();
+        let store = FsStore::new(dir.path(), false);
+        assert!(matches!(
+            store.read("d.json", &limits()).unwrap(),
+            Fetched::NotAFile(Kind::Directory)
+        ));
+        assert!(matches!(
+            store.read("none.json", &limits()).unwrap(),
+            Fetched::Missing
         ));
     }
 }
