@@ -2,9 +2,10 @@
 //!
 //! Writes go to a temporary file in the same directory (`.<final name>.<pid>.<n>.tmp`) and are
 //! renamed over the final name, so a reader sees the old file or the new one, never half of one,
-//! and a crashed writer leaves no visible entry. Reads open with `O_NOFOLLOW | O_NONBLOCK` and
-//! check what they opened: a symbolic link is never followed, a FIFO never blocks, and only a
-//! regular file is read — first its head, then, if the backend accepts it, the rest.
+//! and a crashed writer leaves no visible entry. Reads open with `O_NOFOLLOW | O_NONBLOCK`: a
+//! symbolic link is never followed and a FIFO never blocks. On unix a small entry is read whole
+//! by its first `read`, with no `fstat`; a larger one is then checked to be a regular file and
+//! read head first, the rest only if the backend accepts the head (see `read_unstatted`).
 //!
 //! For disk budgets, an entry's recency is its file's modification time (refreshed by
 //! [`Store::touch`] when a bucket with a budget reads it), and the budget's record shared by
@@ -172,8 +173,8 @@ impl FsStore {
     /// larger file), read nothing (an empty file, or a FIFO without a writer) or failed (a
     /// directory, a FIFO with no data): then anything that is not a regular file is
     /// `NotAFile`, as before. What this gives up: a FIFO that a process is writing into, in
-    /// the cache's directory, has up to `FIRST_READ` bytes of its data read (and then refused
-    /// by the decode as a corrupt entry) instead of being recognised by its type.
+    /// the cache's directory, has up to `FIRST_READ` bytes of its data read (and judged like a
+    /// file's bytes: decoded, or refused as corrupt) instead of being recognised by its type.
     #[cfg(unix)]
     fn read_unstatted(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
         use rustix::fs::{Mode, OFlags};
