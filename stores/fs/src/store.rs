@@ -156,13 +156,50 @@ impl FsStore {
     /// A read that learns the size first (`fstat`), then reads exactly that many bytes.
     #[cfg(not(unix))]
     fn read_statted(&self, name: &str, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
-        let (file, size) = match self.open_regular(name) {
+        let (mut file, size) = match self.open_regular(name) {
             Ok(Ok(opened)) => opened,
             Ok(Err(kind)) => return Ok(Fetched::NotAFile(kind)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Fetched::Missing),
             Err(e) => return Err(e),
         };
-        read_sized(file, size, limits)
+        if size > limits.max_bytes {
+            return Ok(Fetched::TooLarge(size));
+        }
+        // One buffer of the stat's size, filled in at most two reads: a small file in one (the
+        // head is checked on what was read), a large one head first, so that a foreign file is
+        // refused before the rest is read. Exactly `size` bytes are read: writers replace files
+        // by rename, so an entry's size never changes under an open descriptor; a file that a
+        // foreign writer changes meanwhile reads short or cut, which its decode refuses.
+        let mut bytes = Vec::with_capacity(size as usize);
+        if size <= ONE_READ {
+            // `Take` at the exact size: one `read`, no end-of-file probe.
+            (&mut file).take(size).read_to_end(&mut bytes)?;
+            if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
+                return Ok(Fetched::Rejected);
+            }
+            return Ok(Fetched::Bytes(bytes));
+        }
+        let mut head = [0u8; HEAD_LEN];
+        let mut got = 0;
+        while got < HEAD_LEN {
+            match file.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !(limits.may_begin)(&head[..got]) {
+            return Ok(Fetched::Rejected);
+        }
+        bytes.extend_from_slice(&head[..got]);
+        // `File::read_to_end` sizes its reads by the file: the rest in one call, into the
+        // buffer reserved above (no regrowth, which would cost a copy and fresh pages).
+        file.read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limits.max_bytes {
+            return Ok(Fetched::TooLarge(bytes.len() as u64));
+        }
+        Ok(Fetched::Bytes(bytes))
     }
 
     /// A read without an `fstat` for the common case, a small entry: open, one `read` into a
@@ -195,45 +232,36 @@ impl FsStore {
             }
         };
         let file = File::from(fd);
-        match got {
+        // A short read is the whole of a regular file; anything else is typed and sized first.
+        let (first, size, whole) = match got {
             Ok((first, _)) if !first.is_empty() && first.len() < FIRST_READ => {
-                if first.len() as u64 > limits.max_bytes {
-                    return Ok(Fetched::TooLarge(first.len() as u64));
-                }
-                if !(limits.may_begin)(&first[..first.len().min(HEAD_LEN)]) {
-                    return Ok(Fetched::Rejected);
-                }
-                Ok(Fetched::Bytes(first.to_vec()))
+                (&*first, first.len() as u64, true)
             }
-            Ok((first, _)) => {
+            got => {
                 let meta = file.metadata()?;
                 if !meta.is_file() {
                     return Ok(Fetched::NotAFile(kind_of(&meta.file_type())));
                 }
-                let size = meta.len().max(first.len() as u64);
-                if size > limits.max_bytes {
-                    return Ok(Fetched::TooLarge(size));
-                }
-                if !(limits.may_begin)(&first[..first.len().min(HEAD_LEN)]) {
-                    return Ok(Fetched::Rejected);
-                }
-                let mut bytes = Vec::with_capacity(size as usize);
-                bytes.extend_from_slice(first);
-                // The rest in one call, into the buffer reserved above.
-                (&file).read_to_end(&mut bytes)?;
-                if bytes.len() as u64 > limits.max_bytes {
-                    return Ok(Fetched::TooLarge(bytes.len() as u64));
-                }
-                Ok(Fetched::Bytes(bytes))
+                let (first, _) = got?;
+                (&*first, meta.len().max(first.len() as u64), false)
             }
-            Err(e) => {
-                let meta = file.metadata()?;
-                if !meta.is_file() {
-                    return Ok(Fetched::NotAFile(kind_of(&meta.file_type())));
-                }
-                Err(e.into())
+        };
+        if size > limits.max_bytes {
+            return Ok(Fetched::TooLarge(size));
+        }
+        if !(limits.may_begin)(&first[..first.len().min(HEAD_LEN)]) {
+            return Ok(Fetched::Rejected);
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        bytes.extend_from_slice(first);
+        if !whole {
+            // The rest in one call, into the buffer reserved above.
+            (&file).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > limits.max_bytes {
+                return Ok(Fetched::TooLarge(bytes.len() as u64));
             }
         }
+        Ok(Fetched::Bytes(bytes))
     }
 
     /// Sets the modification time of the regular file `name` (a near cache dates its copies).
@@ -255,49 +283,6 @@ impl FsStore {
             Err(e) => Err(e),
         }
     }
-}
-
-/// Reads the regular file `file` of `size` bytes (learnt by `fstat`) within `limits`.
-#[cfg(not(unix))]
-fn read_sized(mut file: File, size: u64, limits: &ReadLimits<'_>) -> io::Result<Fetched> {
-    if size > limits.max_bytes {
-        return Ok(Fetched::TooLarge(size));
-    }
-    // One buffer of the stat's size, filled in at most two reads: a small file in one (the
-    // head is checked on what was read), a large one head first, so that a foreign file is
-    // refused before the rest is read. Exactly `size` bytes are read: writers replace files
-    // by rename, so an entry's size never changes under an open descriptor; a file that a
-    // foreign writer changes meanwhile reads short or cut, which its decode refuses.
-    let mut bytes = Vec::with_capacity(size as usize);
-    if size <= ONE_READ {
-        // `Take` at the exact size: one `read`, no end-of-file probe.
-        (&mut file).take(size).read_to_end(&mut bytes)?;
-        if !(limits.may_begin)(&bytes[..bytes.len().min(HEAD_LEN)]) {
-            return Ok(Fetched::Rejected);
-        }
-        return Ok(Fetched::Bytes(bytes));
-    }
-    let mut head = [0u8; HEAD_LEN];
-    let mut got = 0;
-    while got < HEAD_LEN {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if !(limits.may_begin)(&head[..got]) {
-        return Ok(Fetched::Rejected);
-    }
-    bytes.extend_from_slice(&head[..got]);
-    // `File::read_to_end` sizes its reads by the file: the rest in one call, into the
-    // buffer reserved above (no regrowth, which would cost a copy and fresh pages).
-    file.read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limits.max_bytes {
-        return Ok(Fetched::TooLarge(bytes.len() as u64));
-    }
-    Ok(Fetched::Bytes(bytes))
 }
 
 fn kind_of(t: &fs::FileType) -> Kind {
