@@ -80,6 +80,9 @@ pub enum ValueLocation {
     OwnedMessagePack(Arc<[u8]>),
     /// A structure the backend built while decoding.
     Tree(Arc<dyn ValueTree>),
+    /// A decoded pickle's value (the `pickle` backend), deserialized straight into the
+    /// caller's type; its strs and bytes are spans of the envelope's bytes.
+    Pickle(Arc<bucketcache_unpickle::Unpickled>),
 }
 
 /// A checked envelope: its expiration and where its value is.
@@ -117,6 +120,7 @@ impl ValueLocation {
             ValueLocation::MessagePack(r) => rmp_serde::from_slice(span(r)?).map_err(|e| wrong(&e)),
             ValueLocation::Json(r) => serde_json::from_slice(span(r)?).map_err(|e| wrong(&e)),
             ValueLocation::OwnedMessagePack(b) => rmp_serde::from_slice(b).map_err(|e| wrong(&e)),
+            ValueLocation::Pickle(p) => p.deserialize(bytes).map_err(|e| wrong(&e)),
             ValueLocation::Tree(tree) => {
                 let mut slot: Option<V> = None;
                 tree.visit(&mut |de| {

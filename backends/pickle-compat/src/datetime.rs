@@ -3,9 +3,7 @@
 //! high bit is the `fold` flag (Python 3.6+), which a naive UTC expiration ignores.
 
 use bucketcache_traits::Expiration as NaiveDateTime;
-
-/// Length of the state.
-pub const STATE_LEN: usize = 10;
+use bucketcache_unpickle::{PyDateTime, STATE_LEN};
 
 /// Encodes `dt` (truncated to the microsecond, as Python holds it) as the datetime state.
 /// Years outside 1..=9999 do not exist in Python; they are refused.
@@ -32,21 +30,17 @@ pub fn encode_state(dt: &NaiveDateTime) -> Result<[u8; STATE_LEN], String> {
     ])
 }
 
-/// Decodes a datetime state, validating every field as Python's constructor does.
-pub fn decode_state(state: &[u8]) -> Result<NaiveDateTime, String> {
-    let s: &[u8; STATE_LEN] = state
-        .try_into()
-        .map_err(|_| format!("datetime state has {} bytes, expected 10", state.len()))?;
-    let year = i32::from(s[0]) << 8 | i32::from(s[1]);
-    let month = u32::from(s[2] & 0x7f);
-    let us = u32::from(s[7]) << 16 | u32::from(s[8]) << 8 | u32::from(s[9]);
-    if !(1..=9999).contains(&year) || us > 999_999 {
-        return Err(format!("datetime state {s:02x?} is out of range"));
-    }
-    let (day, hour, minute, second) = (s[3], s[4], s[5], s[6]);
-    let (day, hour, minute, second) = (day.into(), hour.into(), minute.into(), second.into());
-    NaiveDateTime::from_ymd_hms_micro(year, month, day, hour, minute, second, us)
-        .ok_or_else(|| format!("datetime state {s:02x?} is not a valid date and time"))
+/// The expiration a decoded datetime stands for.
+pub fn expiration_of(dt: &PyDateTime) -> Option<NaiveDateTime> {
+    NaiveDateTime::from_ymd_hms_micro(
+        dt.year.into(),
+        dt.month.into(),
+        dt.day.into(),
+        dt.hour.into(),
+        dt.minute.into(),
+        dt.second.into(),
+        dt.microsecond,
+    )
 }
 
 #[cfg(test)]
@@ -55,6 +49,25 @@ mod tests {
 
     fn dt(s: &str) -> NaiveDateTime {
         bucketcache_traits::time::parse_expiration(s).unwrap()
+    }
+
+    fn decode_state(state: &[u8]) -> Result<NaiveDateTime, String> {
+        let py = PyDateTime::from_state(state)?;
+        expiration_of(&py).ok_or_else(|| format!("{py} is not an expiration"))
+    }
+
+    #[test]
+    fn a_decoded_datetime_prints_as_the_expiration_does() {
+        for t in [
+            "2100-01-01T00:00:00.123456",
+            "2000-02-29T23:59:59",
+            "0001-01-01T00:00:00.000001",
+            "9999-12-31T23:59:59.999999",
+        ] {
+            let py = PyDateTime::from_state(&encode_state(&dt(t)).unwrap()).unwrap();
+            let text = bucketcache_traits::time::format_expiration(&dt(t));
+            assert_eq!(py.to_string(), text);
+        }
     }
 
     #[test]

@@ -45,31 +45,24 @@
 //! ```
 #![warn(missing_docs)]
 
-mod bigint;
 mod config;
 mod datetime;
-mod error;
-mod opcodes;
-mod reader;
-mod value;
 mod writer;
 
 use std::sync::Arc;
 
 use bucketcache_traits::registration::BackendCrate;
 use bucketcache_traits::Expiration as NaiveDateTime;
-use bucketcache_traits::{
-    Backend, BackendError, Decoded, Expiration, ValueLocation, ValueTree, ValueVisitor,
-};
+use bucketcache_traits::{Backend, BackendError, Decoded, Expiration, ValueLocation};
+use bucketcache_unpickle::{Node, Unpickled, Value};
 
+pub use bucketcache_unpickle::PickleError;
 pub use config::PickleConfig;
-pub use error::PickleError;
-use value::{Node, Value, ValueDeserializer};
 
 /// The deepest nesting of containers (lists, tuples, dicts, enum variants) a stored value may
 /// have: the reader accepts 200 levels and the envelope's dict is one of them. `set` refuses a
 /// deeper value (an encode error) rather than write what no `get` can read.
-pub const MAX_DEPTH: usize = reader::MAX_DEPTH - 1;
+pub const MAX_DEPTH: usize = bucketcache_unpickle::MAX_DEPTH - 1;
 
 /// The registry name of this backend.
 pub const NAME: &str = "pickle";
@@ -111,8 +104,7 @@ impl PickleBackend {
 /// A decoded, checked envelope.
 #[derive(Debug)]
 struct Envelope {
-    decoded: reader::Decoded,
-    value: Value,
+    value: Unpickled,
     expiration: Option<NaiveDateTime>,
 }
 
@@ -120,19 +112,20 @@ struct Envelope {
 /// `expiration_date` (the original raises `TypeError` otherwise), the expiration `None` or a naive
 /// datetime.
 fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
-    let decoded = reader::read(bytes)?;
+    let decoded = bucketcache_unpickle::read(bytes)?;
+    let not_a_dict = || PickleError::decode("the pickle does not hold a dict");
     let Value::Node(id) = decoded.root else {
-        return Err(PickleError::decode("the pickle does not hold a dict"));
+        return Err(not_a_dict());
     };
-    let Node::Dict(entries) = decoded.arena.node(id) else {
-        return Err(PickleError::decode("the pickle does not hold a dict"));
+    let Some(Node::Dict(entries)) = decoded.arena.get(id) else {
+        return Err(not_a_dict());
     };
     let mut value = None;
     let mut expiration = None;
     for (k, v) in entries {
         match k {
-            Value::Str(k) if &**k == "value" => value = Some(v.clone()),
-            Value::Str(k) if &**k == "expiration_date" => expiration = Some(v.clone()),
+            Value::Str(k) if k.get(bytes)? == "value" => value = Some(v.clone()),
+            Value::Str(k) if k.get(bytes)? == "expiration_date" => expiration = Some(v.clone()),
             _ => {
                 return Err(PickleError::decode(
                     "the envelope has a key other than 'value' and 'expiration_date'",
@@ -147,7 +140,9 @@ fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
     };
     let expiration = match expiration {
         Value::None => None,
-        Value::DateTime(dt) => Some(dt),
+        Value::DateTime(dt) => Some(datetime::expiration_of(&dt).ok_or_else(|| {
+            PickleError::decode(format!("expiration_date {dt} is not an expiration"))
+        })?),
         _ => {
             return Err(PickleError::decode(
                 "expiration_date is neither None nor a datetime",
@@ -155,21 +150,9 @@ fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
         }
     };
     Ok(Envelope {
-        decoded,
-        value,
+        value: decoded.select(value)?,
         expiration,
     })
-}
-
-/// The decoded value, kept by the in-memory layer and handed out as often as asked.
-#[derive(Debug)]
-struct PickledValue(Envelope);
-
-impl ValueTree for PickledValue {
-    fn visit(&self, visit: &mut ValueVisitor<'_>) -> Result<(), erased_serde::Error> {
-        let de = ValueDeserializer::new(&self.0.decoded.arena, &self.0.value);
-        visit(&mut <dyn erased_serde::Deserializer>::erase(de))
-    }
 }
 
 impl Backend for PickleBackend {
@@ -204,7 +187,7 @@ impl Backend for PickleBackend {
         let env = decode_envelope(bytes).map_err(BackendError::decode)?;
         Ok(Decoded::new(
             env.expiration,
-            ValueLocation::Tree(Arc::new(PickledValue(env))),
+            ValueLocation::Pickle(Arc::new(env.value)),
         ))
     }
 
@@ -243,8 +226,9 @@ pub fn to_vec<T: serde::Serialize + ?Sized>(
 /// assert!(bucketcache_pickle::from_slice::<u8>(b"cos\nsystem\n.").is_err());
 /// ```
 pub fn from_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PickleError> {
-    let decoded = reader::read(bytes)?;
-    T::deserialize(ValueDeserializer::new(&decoded.arena, &decoded.root))
+    let decoded = bucketcache_unpickle::read(bytes)?;
+    let root = decoded.root.clone();
+    decoded.select(root)?.deserialize(bytes)
 }
 
 impl BackendCrate for PickleBackend {

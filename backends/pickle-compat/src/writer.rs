@@ -28,9 +28,9 @@ use bucketcache_traits::Expiration as NaiveDateTime;
 use serde::ser::Serialize;
 
 use crate::datetime::encode_state;
-use crate::error::PickleError;
-use crate::opcodes as op;
-use crate::reader::MAX_DEPTH;
+use bucketcache_unpickle::opcodes as op;
+use bucketcache_unpickle::PickleError;
+use bucketcache_unpickle::MAX_DEPTH;
 
 /// CPython's `BATCHSIZE`.
 const BATCH: usize = 1000;

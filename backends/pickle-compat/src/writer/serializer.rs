@@ -4,8 +4,8 @@
 use serde::ser::{self, Serialize};
 
 use super::{Compound, Kind, Result, Writer};
-use crate::error::PickleError;
-use crate::opcodes as op;
+use bucketcache_unpickle::opcodes as op;
+use bucketcache_unpickle::PickleError;
 
 impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
     type Ok = ();

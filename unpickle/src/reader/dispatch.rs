@@ -260,6 +260,7 @@ impl<'i> Reader<'i> {
                     let module = self.pop()?;
                     match (module, name) {
                         (Value::Str(m), Value::Str(n)) => {
+                            let (m, n) = (m.get(self.input)?, n.get(self.input)?);
                             let g = global(m.as_bytes(), n.as_bytes())?;
                             self.push(Value::Global(g))?;
                         }

@@ -14,9 +14,9 @@ mod dispatch;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::datetime::{decode_state, STATE_LEN};
+use crate::datetime::{PyDateTime, STATE_LEN};
 use crate::error::PickleError;
-use crate::value::{Arena, Global, Limits, Node, Value};
+use crate::value::{Arena, Blob, Global, Limits, Node, Span, Text, Value};
 
 type Result<T> = std::result::Result<T, PickleError>;
 
@@ -138,15 +138,23 @@ impl<'i> Reader<'i> {
     }
 
     fn unicode(&mut self, n: u64) -> Result<()> {
+        let start = self.pos;
         let raw = self.take(n)?;
-        let s = std::str::from_utf8(raw)
+        std::str::from_utf8(raw)
             .map_err(|e| PickleError::decode(format!("invalid UTF-8 in a str: {e}")))?;
-        self.push(Value::Str(s.into()))
+        self.push(Value::Str(Text::At(Span {
+            start,
+            len: raw.len(),
+        })))
     }
 
     fn bytes(&mut self, n: u64) -> Result<()> {
+        let start = self.pos;
         let raw = self.take(n)?;
-        self.push(Value::Bytes(raw.into()))
+        self.push(Value::Bytes(Blob::At(Span {
+            start,
+            len: raw.len(),
+        })))
     }
 
     fn charge(&mut self, n: u64) -> Result<()> {
@@ -298,6 +306,7 @@ impl<'i> Reader<'i> {
             return err("REDUCE on something that is not a known global");
         };
         let args = self.tuple_items(&args)?.to_vec();
+        let input = self.input;
         match (g, args.as_slice()) {
             (Global::Set | Global::FrozenSet, []) => {
                 let node = if g == Global::Set {
@@ -326,24 +335,28 @@ impl<'i> Reader<'i> {
                 };
                 self.node_value(node)
             }
-            (Global::Bytes | Global::ByteArray, []) => Ok(Value::Bytes(Arc::from(&[][..]))),
+            (Global::Bytes | Global::ByteArray, []) => {
+                Ok(Value::Bytes(Blob::Own(Arc::from(&[][..]))))
+            }
             (Global::Bytes | Global::ByteArray, [Value::Bytes(b)]) => Ok(Value::Bytes(b.clone())),
             (Global::ByteArray | Global::CodecsEncode, [Value::Str(s), Value::Str(enc)]) => {
-                Ok(Value::Bytes(encode(s, enc)?.into()))
+                Ok(Value::Bytes(encode(s.get(input)?, enc.get(input)?)?.into()))
             }
-            (Global::CodecsEncode, [Value::Str(s)]) => Ok(Value::Bytes(Arc::from(s.as_bytes()))),
+            (Global::CodecsEncode, [Value::Str(s)]) => {
+                Ok(Value::Bytes(s.get(input)?.as_bytes().to_vec().into()))
+            }
             (Global::DateTime, [state] | [state, Value::None]) => {
                 let raw: Vec<u8> = match state {
-                    Value::Bytes(b) => b.to_vec(),
+                    Value::Bytes(b) => b.get(input)?.to_vec(),
                     // Python 2 pickles hold the state as a str (decoded here as ASCII, as the
                     // original does); Python's datetime takes it as latin-1.
-                    Value::Str(s) => encode(s, "latin1")?,
+                    Value::Str(s) => encode(s.get(input)?, "latin1")?,
                     _ => return err("datetime from anything but its pickled state"),
                 };
                 if raw.len() != STATE_LEN {
                     return err("datetime state must have 10 bytes");
                 }
-                decode_state(&raw)
+                PyDateTime::from_state(&raw)
                     .map(Value::DateTime)
                     .map_err(PickleError::Decode)
             }
@@ -445,8 +458,12 @@ mod tests {
             panic!()
         };
         assert_eq!(items.len(), 6);
-        assert!(matches!(&items[2], Value::Str(s) if &**s == "a'b"));
-        assert!(matches!(&items[3], Value::Str(s) if &**s == "x\u{2603}"));
+        let text = |v: &Value| match v {
+            Value::Str(s) => s.get(b"").unwrap().to_owned(),
+            _ => panic!("not a str"),
+        };
+        assert_eq!(text(&items[2]), "a'b");
+        assert_eq!(text(&items[3]), "x\u{2603}");
         assert!(matches!(
             &items[4],
             Value::Int(123456789012345678901234567890)

@@ -9,10 +9,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bucketcache_traits::Expiration as NaiveDateTime;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
 use crate::bigint::BigInt;
+use crate::datetime::PyDateTime;
 use crate::error::PickleError;
 
 /// The Python globals this reader knows; any other is refused when it is read.
@@ -32,7 +32,113 @@ pub enum Global {
     DateTime,
 }
 
-/// A decoded Python value. Cheap to clone: text, bytes and containers are shared.
+/// Where a piece of a pickle's content is: at this byte range of the pickle itself (as written,
+/// so reading it copies nothing), or in a copy of its own (where reading transformed it:
+/// escapes, encodings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// The first byte's offset in the pickle.
+    pub start: usize,
+    /// The length in bytes.
+    pub len: usize,
+}
+
+impl Span {
+    /// These bytes of `input` (the pickle the span was read from); an error if it is shorter.
+    pub fn of<'a>(&self, input: &'a [u8]) -> Result<&'a [u8], PickleError> {
+        self.start
+            .checked_add(self.len)
+            .and_then(|end| input.get(self.start..end))
+            .ok_or_else(|| PickleError::decode("a span outside the pickle it was read from"))
+    }
+}
+
+/// A `str`'s text.
+#[derive(Debug, Clone)]
+pub enum Text {
+    /// UTF-8 at this span of the pickle.
+    At(Span),
+    /// Text of its own.
+    Own(Arc<str>),
+}
+
+impl Text {
+    /// The text; `input` is the pickle it was read from (the span's UTF-8 is checked again,
+    /// so a wrong `input` is an error, never a wrong `str`).
+    pub fn get<'a>(&'a self, input: &'a [u8]) -> Result<&'a str, PickleError> {
+        match self {
+            Text::At(span) => std::str::from_utf8(span.of(input)?)
+                .map_err(|e| PickleError::decode(format!("invalid UTF-8 in a str: {e}"))),
+            Text::Own(s) => Ok(s),
+        }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Text::At(span) => span.len,
+            Text::Own(s) => s.len(),
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::Own(s.into())
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text::Own(s.into())
+    }
+}
+
+/// A `bytes`' content.
+#[derive(Debug, Clone)]
+pub enum Blob {
+    /// At this span of the pickle.
+    At(Span),
+    /// Bytes of their own.
+    Own(Arc<[u8]>),
+}
+
+impl Blob {
+    /// The bytes; `input` is the pickle they were read from.
+    pub fn get<'a>(&'a self, input: &'a [u8]) -> Result<&'a [u8], PickleError> {
+        match self {
+            Blob::At(span) => span.of(input),
+            Blob::Own(b) => Ok(b),
+        }
+    }
+
+    /// Their length.
+    pub fn len(&self) -> usize {
+        match self {
+            Blob::At(span) => span.len,
+            Blob::Own(b) => b.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(b: Vec<u8>) -> Blob {
+        Blob::Own(b.into())
+    }
+}
+
+/// A decoded Python value. Cheap to clone: text and bytes are spans of the pickle or shared,
+/// containers are indices.
 #[derive(Debug, Clone)]
 pub enum Value {
     /// `None`.
@@ -46,11 +152,11 @@ pub enum Value {
     /// `float`.
     Float(f64),
     /// `str`.
-    Str(Arc<str>),
+    Str(Text),
     /// `bytes` (and `bytearray`).
-    Bytes(Arc<[u8]>),
+    Bytes(Blob),
     /// A naive `datetime.datetime`.
-    DateTime(NaiveDateTime),
+    DateTime(PyDateTime),
     /// A container in the arena.
     Node(u32),
     /// A known global not (yet) called; never a valid final value.
@@ -103,6 +209,11 @@ impl Arena {
         let id = self.nodes.len() as u32;
         self.nodes.push(node);
         Value::Node(id)
+    }
+
+    /// The container `id`, if the arena holds it.
+    pub fn get(&self, id: u32) -> Option<&Node> {
+        self.nodes.get(id as usize)
     }
 
     pub(crate) fn node(&self, id: u32) -> &Node {
@@ -227,28 +338,37 @@ impl Value {
     }
 }
 
-/// Formats a datetime as Python's `isoformat()`.
-fn isoformat(dt: &NaiveDateTime) -> String {
-    bucketcache_traits::time::format_expiration(dt)
+/// What a value's deserializer reads besides the value: the pickle (for spans) and the arena.
+#[derive(Clone, Copy)]
+struct Cx<'a> {
+    input: &'a [u8],
+    arena: &'a Arena,
 }
 
 /// A deserializer over one value of a checked arena.
 #[derive(Clone, Copy)]
 pub struct ValueDeserializer<'a> {
-    arena: &'a Arena,
+    cx: Cx<'a>,
     value: &'a Value,
 }
 
 impl<'a> ValueDeserializer<'a> {
-    /// A deserializer for `value`, whose containers are in `arena` (which must have passed
-    /// [`Arena::check`] for `value`).
-    pub fn new(arena: &'a Arena, value: &'a Value) -> Self {
-        ValueDeserializer { arena, value }
+    /// A deserializer for `value`, read from the pickle `input`, whose containers are in `arena`
+    /// (which must have passed [`Arena::check`] for `value`).
+    pub fn new(input: &'a [u8], arena: &'a Arena, value: &'a Value) -> Self {
+        ValueDeserializer {
+            cx: Cx { input, arena },
+            value,
+        }
+    }
+
+    fn at(cx: Cx<'a>, value: &'a Value) -> Self {
+        ValueDeserializer { cx, value }
     }
 
     fn invalid(&self, exp: &dyn de::Expected) -> PickleError {
         de::Error::invalid_type(
-            de::Unexpected::Other(&format!("Python {}", self.value.kind(self.arena))),
+            de::Unexpected::Other(&format!("Python {}", self.value.kind(self.cx.arena))),
             exp,
         )
     }
@@ -257,7 +377,7 @@ impl<'a> ValueDeserializer<'a> {
 type Res<T> = Result<T, PickleError>;
 
 struct SeqAccess<'a> {
-    arena: &'a Arena,
+    cx: Cx<'a>,
     items: std::slice::Iter<'a, Value>,
 }
 
@@ -267,7 +387,7 @@ impl<'de, 'a> de::SeqAccess<'de> for SeqAccess<'a> {
         match self.items.next() {
             None => Ok(None),
             Some(v) => seed
-                .deserialize(ValueDeserializer::new(self.arena, v))
+                .deserialize(ValueDeserializer::at(self.cx, v))
                 .map(Some),
         }
     }
@@ -277,7 +397,7 @@ impl<'de, 'a> de::SeqAccess<'de> for SeqAccess<'a> {
 }
 
 struct MapAccess<'a> {
-    arena: &'a Arena,
+    cx: Cx<'a>,
     entries: std::slice::Iter<'a, (Value, Value)>,
     pending: Option<&'a Value>,
 }
@@ -289,7 +409,7 @@ impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a> {
             None => Ok(None),
             Some((k, v)) => {
                 self.pending = Some(v);
-                seed.deserialize(KeyDeserializer(ValueDeserializer::new(self.arena, k)))
+                seed.deserialize(KeyDeserializer(ValueDeserializer::at(self.cx, k)))
                     .map(Some)
             }
         }
@@ -299,7 +419,7 @@ impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a> {
             .pending
             .take()
             .ok_or_else(|| PickleError::Value("map value asked before its key".into()))?;
-        seed.deserialize(ValueDeserializer::new(self.arena, v))
+        seed.deserialize(ValueDeserializer::at(self.cx, v))
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.entries.len())
@@ -324,18 +444,18 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
             }
             Value::BigInt(b) => visitor.visit_string(b.to_decimal()?),
             Value::Float(f) => visitor.visit_f64(*f),
-            Value::Str(s) => visitor.visit_str(s),
-            Value::Bytes(b) => visitor.visit_bytes(b),
-            Value::DateTime(dt) => visitor.visit_string(isoformat(dt)),
+            Value::Str(s) => visitor.visit_str(s.get(self.cx.input)?),
+            Value::Bytes(b) => visitor.visit_bytes(b.get(self.cx.input)?),
+            Value::DateTime(dt) => visitor.visit_string(dt.to_string()),
             Value::Global(_) => Err(self.invalid(&visitor)),
-            Value::Node(id) => match self.arena.node(*id) {
+            Value::Node(id) => match self.cx.arena.node(*id) {
                 Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => visitor
                     .visit_seq(SeqAccess {
-                        arena: self.arena,
+                        cx: self.cx,
                         items: v.iter(),
                     }),
                 Node::Dict(entries) => visitor.visit_map(MapAccess {
-                    arena: self.arena,
+                    cx: self.cx,
                     entries: entries.iter(),
                     pending: None,
                 }),
@@ -398,6 +518,7 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
         match self.value {
             // `Vec<u8>` asks for a sequence; Python bytes hand out their byte values.
             Value::Bytes(b) => {
+                let b = b.get(self.cx.input)?;
                 visitor.visit_seq(de::value::SeqDeserializer::new(b.iter().copied()))
             }
             _ => self.deserialize_any(visitor),
@@ -424,10 +545,10 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
         visitor: V,
     ) -> Res<V::Value> {
         match self.value {
-            Value::Str(s) => visitor.visit_enum(s.as_ref().into_deserializer()),
-            Value::Node(id) => match self.arena.node(*id) {
+            Value::Str(s) => visitor.visit_enum(s.get(self.cx.input)?.into_deserializer()),
+            Value::Node(id) => match self.cx.arena.node(*id) {
                 Node::Dict(entries) if entries.len() == 1 => visitor.visit_enum(EnumAccess {
-                    arena: self.arena,
+                    cx: self.cx,
                     variant: &entries[0].0,
                     content: &entries[0].1,
                 }),
@@ -455,7 +576,7 @@ macro_rules! key_int {
     ($($method:ident => $visit:ident: $t:ty),*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Res<V::Value> {
             if let Value::Str(s) = self.0.value {
-                if let Ok(v) = s.parse::<$t>() {
+                if let Ok(v) = s.get(self.0.cx.input)?.parse::<$t>() {
                     return visitor.$visit(v);
                 }
             }
@@ -530,7 +651,7 @@ impl<'de, 'a> de::Deserializer<'de> for KeyDeserializer<'a> {
 }
 
 struct EnumAccess<'a> {
-    arena: &'a Arena,
+    cx: Cx<'a>,
     variant: &'a Value,
     content: &'a Value,
 }
@@ -539,11 +660,11 @@ impl<'de, 'a> de::EnumAccess<'de> for EnumAccess<'a> {
     type Error = PickleError;
     type Variant = ValueDeserializer<'a>;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Res<(V::Value, Self::Variant)> {
-        let v = seed.deserialize(KeyDeserializer(ValueDeserializer::new(
-            self.arena,
+        let v = seed.deserialize(KeyDeserializer(ValueDeserializer::at(
+            self.cx,
             self.variant,
         )))?;
-        Ok((v, ValueDeserializer::new(self.arena, self.content)))
+        Ok((v, ValueDeserializer::at(self.cx, self.content)))
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 /// Why a pickle could not be written or read.
 ///
 /// ```
-/// use bucketcache_pickle::PickleError;
+/// use bucketcache_unpickle::PickleError;
 /// let e = PickleError::Decode("unexpected end of input".into());
 /// assert_eq!(e.to_string(), "invalid pickle: unexpected end of input");
 /// ```
@@ -25,7 +25,8 @@ pub enum PickleError {
 }
 
 impl PickleError {
-    pub(crate) fn decode(msg: impl fmt::Display) -> Self {
+    /// A decode error from anything printable.
+    pub fn decode(msg: impl fmt::Display) -> Self {
         PickleError::Decode(msg.to_string())
     }
 }
