@@ -225,8 +225,21 @@ impl<V> AsyncComputation<V> {
                 let expiration = self.finish(store, &value).await;
                 Ok(Memoized::new(value, false, expiration, false))
             }
-            Err(e) => self.fail(store).ok_or(e),
+            Err(e) => self.fail_async(store).await.ok_or(e),
         }
+    }
+
+    /// [`fail`](Self::fail), after the refresh's slot is released and the release awaited: a
+    /// caller that comes right after can take the next refresh (dropped, the slot would be
+    /// released a moment later on the blocking pool, and that caller would find it held).
+    pub async fn fail_async<S>(mut self, store: &S) -> Option<Memoized<V>>
+    where
+        S: MemoCache + ?Sized,
+    {
+        if let Kind::Refresh { slot, .. } = &mut self.kind {
+            rt::release_now(slot.0.take()).await;
+        }
+        self.fail(store)
     }
 
     /// Hands a refresh to the caller's tokio runtime and returns the value to serve now: the

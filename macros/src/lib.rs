@@ -611,8 +611,13 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         let call = finish_call(quote!(__bc_ok));
         // Within `stale_if_error`, an expired value answers instead of the `Err`; otherwise the
         // computation dropped unfinished lets the next caller compute.
+        let failed = if is_async {
+            quote!(__bc_ticket.fail_async(__bc_store).await)
+        } else {
+            quote!(__bc_ticket.fail(__bc_store))
+        };
         let fail = quote! {
-            if let ::core::option::Option::Some(__bc_stale) = __bc_ticket.fail(__bc_store) {
+            if let ::core::option::Option::Some(__bc_stale) = #failed {
                 return ::core::result::Result::Ok(__bc_stale.value);
             }
         };
