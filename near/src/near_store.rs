@@ -290,9 +290,10 @@ impl bucketcache_traits::store::StoreLayer for NearStore {
         let mutation = self.generations.begin(&listed.name);
         let removed = self.far.remove_if_unchanged(listed);
         let _locked = mutation.lock();
-        if matches!(removed, Ok(Some(_)) | Err(_)) {
-            self.drop_near(&listed.name);
-        }
+        // Whatever the far store answered: a refusal means its entry changed or went since it
+        // was listed, so the near copy may be older than what the far store holds now (or
+        // stand for an entry that is gone). The next read asks the far store.
+        self.drop_near(&listed.name);
         removed
     }
 
@@ -302,11 +303,10 @@ impl bucketcache_traits::store::StoreLayer for NearStore {
             .map(|v| self.generations.begin(&v.name))
             .collect();
         let removed = self.far.remove_all_if_unchanged(victims);
-        for ((victim, mutation), size) in victims.iter().zip(&mutations).zip(&removed) {
+        // Each near copy goes, removed far or not (see `remove_if_unchanged`).
+        for (victim, mutation) in victims.iter().zip(&mutations) {
             let _locked = mutation.lock();
-            if size.is_some() {
-                self.drop_near(&victim.name);
-            }
+            self.drop_near(&victim.name);
         }
         removed
     }
@@ -449,6 +449,46 @@ mod tests {
             near.list().unwrap().is_empty(),
             "the marker is a helper file"
         );
+    }
+
+    #[test]
+    fn a_refused_conditional_removal_still_drops_the_near_copy() {
+        let (_tmp, far, near) = pair(Duration::from_secs(60));
+        for batch in [false, true] {
+            near.write("a.json", b"1").unwrap();
+            let listed = near
+                .list()
+                .unwrap()
+                .into_iter()
+                .find(|l| l.name == "a.json")
+                .unwrap();
+            // Changed far since it was listed (by another process, say): the far store refuses.
+            far.write("a.json", b"22").unwrap();
+            let removed = if batch {
+                near.remove_all_if_unchanged(std::slice::from_ref(&listed))[0]
+            } else {
+                near.remove_if_unchanged(&listed).unwrap()
+            };
+            assert_eq!(removed, None, "the far entry changed: it stays");
+            assert_eq!(
+                bytes(near.read("a.json", &limits()).unwrap()).unwrap(),
+                b"22",
+                "the next read asks the far store, not the old near copy"
+            );
+            // Gone far since it was listed: nothing to remove, and no copy to serve.
+            near.write("a.json", b"1").unwrap();
+            far.remove("a.json").unwrap();
+            let removed = if batch {
+                near.remove_all_if_unchanged(std::slice::from_ref(&listed))[0]
+            } else {
+                near.remove_if_unchanged(&listed).unwrap()
+            };
+            assert_eq!(removed, None);
+            assert!(matches!(
+                near.read("a.json", &limits()).unwrap(),
+                Fetched::Missing
+            ));
+        }
     }
 
     #[test]
