@@ -251,7 +251,70 @@ impl<'i> Reader<'i> {
         Ok(out)
     }
 
-    fn extend_list(&mut self, items: Vec<Value>) -> Result<()> {
+    /// The container just below the mark at `mark` (the target of `APPENDS`, `SETITEMS`), which
+    /// must be above the mark before it.
+    fn container_below(&self, mark: usize, what: &str) -> Result<u32> {
+        if mark == 0 || mark <= self.fence() {
+            return err("unpickling stack underflow");
+        }
+        match self.stack.get(mark - 1) {
+            Some(Value::Node(id)) => Ok(*id),
+            Some(_) => err(format!("{what} to something that is not a container")),
+            None => err("unpickling stack underflow"),
+        }
+    }
+
+    /// `APPENDS`: the items above the mark move into the list below it (no vector in between:
+    /// this is how every list of a protocol 2+ pickle is filled).
+    fn appends(&mut self) -> Result<()> {
+        let mark = self
+            .marks
+            .pop()
+            .ok_or_else(|| PickleError::decode("could not find MARK"))?
+            .min(self.stack.len());
+        let id = self.container_below(mark, "APPEND")?;
+        match self.arena.node_mut(id) {
+            Node::List(v) => {
+                v.extend(self.stack.drain(mark..));
+                Ok(())
+            }
+            _ => err("APPEND to something that is not a list"),
+        }
+    }
+
+    /// `SETITEMS`: the key-value pairs above the mark move into the dict below it (keys
+    /// checked hashable first; no vector in between).
+    fn set_items(&mut self) -> Result<()> {
+        let mark = self
+            .marks
+            .pop()
+            .ok_or_else(|| PickleError::decode("could not find MARK"))?
+            .min(self.stack.len());
+        if (self.stack.len() - mark) % 2 != 0 {
+            return err("odd number of items for a dict");
+        }
+        if !self.stack[mark..]
+            .iter()
+            .step_by(2)
+            .all(|k| self.is_hashable(k))
+        {
+            return err("unhashable type (list, dict or set) used as a dict key");
+        }
+        let id = self.container_below(mark, "SETITEM")?;
+        match self.arena.node_mut(id) {
+            Node::Dict(v) => {
+                let mut items = self.stack.drain(mark..);
+                v.reserve(items.len() / 2);
+                while let (Some(k), Some(value)) = (items.next(), items.next()) {
+                    v.push((k, value));
+                }
+                Ok(())
+            }
+            _ => err("SETITEM on something that is not a dict"),
+        }
+    }
+
+    fn extend_list(&mut self, items: impl IntoIterator<Item = Value>) -> Result<()> {
         match self.top()? {
             Value::Node(id) => match self.arena.node_mut(*id) {
                 Node::List(v) => {
@@ -264,7 +327,7 @@ impl<'i> Reader<'i> {
         }
     }
 
-    fn extend_dict(&mut self, pairs: Vec<(Value, Value)>) -> Result<()> {
+    fn extend_dict(&mut self, pairs: impl IntoIterator<Item = (Value, Value)>) -> Result<()> {
         match self.top()? {
             Value::Node(id) => match self.arena.node_mut(*id) {
                 Node::Dict(v) => {

@@ -190,23 +190,18 @@ impl<'i> Reader<'i> {
                 }
                 op::APPEND => {
                     let v = self.pop()?;
-                    self.extend_list(vec![v])?;
+                    self.extend_list(std::iter::once(v))?;
                 }
-                op::APPENDS => {
-                    let items = self.pop_mark()?;
-                    self.extend_list(items)?;
-                }
+                op::APPENDS => self.appends()?,
                 op::SETITEM => {
                     let v = self.pop()?;
                     let k = self.pop()?;
-                    let pairs = self.pairs(vec![k, v])?;
-                    self.extend_dict(pairs)?;
+                    if !self.is_hashable(&k) {
+                        return err("unhashable type (list, dict or set) used as a dict key");
+                    }
+                    self.extend_dict(std::iter::once((k, v)))?;
                 }
-                op::SETITEMS => {
-                    let items = self.pop_mark()?;
-                    let pairs = self.pairs(items)?;
-                    self.extend_dict(pairs)?;
-                }
+                op::SETITEMS => self.set_items()?,
                 op::ADDITEMS => {
                     let items = self.pop_mark()?;
                     self.check_hashable(&items)?;
