@@ -229,11 +229,17 @@ impl<'i> Reader<'i> {
     }
 
     fn pop_mark(&mut self) -> Result<Vec<Value>> {
+        let mark = self.pop_mark_index()?;
+        Ok(self.stack.split_off(mark))
+    }
+
+    /// Pops the last mark: where the items above it begin on the stack.
+    fn pop_mark_index(&mut self) -> Result<usize> {
         let mark = self
             .marks
             .pop()
             .ok_or_else(|| PickleError::decode("could not find MARK"))?;
-        Ok(self.stack.split_off(mark.min(self.stack.len())))
+        Ok(mark.min(self.stack.len()))
     }
 
     fn pairs(&self, items: Vec<Value>) -> Result<Vec<(Value, Value)>> {
@@ -267,11 +273,7 @@ impl<'i> Reader<'i> {
     /// `APPENDS`: the items above the mark move into the list below it (no vector in between:
     /// this is how every list of a protocol 2+ pickle is filled).
     fn appends(&mut self) -> Result<()> {
-        let mark = self
-            .marks
-            .pop()
-            .ok_or_else(|| PickleError::decode("could not find MARK"))?
-            .min(self.stack.len());
+        let mark = self.pop_mark_index()?;
         let id = self.container_below(mark, "APPEND")?;
         match self.arena.node_mut(id) {
             Node::List(v) => {
@@ -285,11 +287,7 @@ impl<'i> Reader<'i> {
     /// `SETITEMS`: the key-value pairs above the mark move into the dict below it (keys
     /// checked hashable first; no vector in between).
     fn set_items(&mut self) -> Result<()> {
-        let mark = self
-            .marks
-            .pop()
-            .ok_or_else(|| PickleError::decode("could not find MARK"))?
-            .min(self.stack.len());
+        let mark = self.pop_mark_index()?;
         if (self.stack.len() - mark) % 2 != 0 {
             return err("odd number of items for a dict");
         }
