@@ -26,13 +26,15 @@ enum Removal {
     Shrink,
 }
 
-/// Runs the race on `bucket` and returns the stale reads seen among [`GETS`] reads.
-fn stale_reads(bucket: &Bucket, removal: Removal) -> u64 {
+/// Runs the race on `bucket` and returns the stale reads seen among [`GETS`] reads, with the
+/// first few of them (reader, stamp before the read, value read) for the failure message.
+fn stale_reads(bucket: &Bucket, removal: Removal) -> (u64, Vec<(usize, u64, u64)>) {
     // 2i: `set(k, i)` returned; 2i + 1: the removal after it returned.
     let stamp = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let gets = AtomicU64::new(0);
     let stale = AtomicU64::new(0);
+    let seen = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut i = 0u64;
@@ -52,7 +54,7 @@ fn stale_reads(bucket: &Bucket, removal: Removal) -> u64 {
             }
         });
         for reader in 0..3 {
-            let (stamp, done, gets, stale) = (&stamp, &done, &gets, &stale);
+            let (stamp, done, gets, stale, seen) = (&stamp, &done, &gets, &stale, &seen);
             s.spawn(move || {
                 while gets.fetch_add(1, Ordering::SeqCst) < GETS {
                     let before = stamp.load(Ordering::SeqCst);
@@ -71,13 +73,17 @@ fn stale_reads(bucket: &Bucket, removal: Removal) -> u64 {
                     };
                     if older {
                         stale.fetch_add(1, Ordering::SeqCst);
+                        let mut seen = seen.lock().unwrap();
+                        if seen.len() < 5 {
+                            seen.push((reader, before, got.unwrap_or_default()));
+                        }
                     }
                 }
                 done.store(true, Ordering::SeqCst);
             });
         }
     });
-    stale.load(Ordering::SeqCst)
+    (stale.load(Ordering::SeqCst), seen.into_inner().unwrap())
 }
 
 fn check(name: &str, builder: impl Fn() -> BucketBuilder) {
@@ -89,10 +95,11 @@ fn check(name: &str, builder: impl Fn() -> BucketBuilder) {
                 .memory_limit(if memory { 1 << 20 } else { 0 })
                 .open()
                 .unwrap();
-            let stale = stale_reads(&b, removal);
+            let (stale, first) = stale_reads(&b, removal);
             if stale > 0 {
                 failures.push(format!(
-                    "memory layer {}, {removal:?}: {stale}",
+                    "memory layer {}, {removal:?}: {stale}, the first (reader, stamp before, \
+                     value): {first:?}",
                     if memory { "on" } else { "off" }
                 ));
             }
