@@ -44,6 +44,18 @@ pub use value::{Arena, Blob, Global, Limits, Node, Span, Text, Value, ValueDeser
 /// One value of a decoded pickle, with the containers it refers to: what a cache entry's value
 /// is once read, deserialized as often as asked. Its strs and bytes are spans of the pickle,
 /// which it does not own: each deserialization is given the pickle it was read from.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// // pickle.dumps({'a': [1, 2]}, 2)
+/// let pickle = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01]q\x02(K\x01K\x02es.";
+/// let decoded = bucketcache_unpickle::read(pickle).unwrap();
+/// let root = decoded.root.clone();
+/// let unpickled = decoded.select(root).unwrap();
+/// let map: BTreeMap<String, Vec<u8>> = unpickled.deserialize(pickle).unwrap();
+/// assert_eq!(map["a"], [1, 2]);
+/// assert!(unpickled.deserialize::<String>(pickle).is_err(), "a dict is not a str");
+/// ```
 #[derive(Debug)]
 pub struct Unpickled {
     arena: Arena,

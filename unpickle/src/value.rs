@@ -54,6 +54,15 @@ impl Span {
 }
 
 /// A `str`'s text.
+///
+/// ```
+/// use bucketcache_unpickle::{read, Text, Value};
+/// let pickle = b"\x80\x02X\x02\x00\x00\x00ab.";
+/// let Value::Str(text) = read(pickle).unwrap().root else { unreachable!() };
+/// assert!(matches!(text, Text::At(_)));
+/// assert_eq!(text.get(pickle).unwrap(), "ab");
+/// assert!(text.get(b"").is_err(), "a span outside the bytes given is an error");
+/// ```
 #[derive(Debug, Clone)]
 pub enum Text {
     /// UTF-8 at this span of the pickle.
