@@ -144,8 +144,12 @@ mod tests {
 
     #[test]
     fn a_container_outside_the_pickle_cannot_be_selected() {
+        assert!(read(b"\x80\x02N.").unwrap().select(Value::Node(7)).is_err());
         let decoded = read(b"\x80\x02N.").unwrap();
-        assert!(decoded.select(Value::Node(7)).is_err());
+        // Paired by hand with an arena that does not hold it: an error, not a panic.
+        let stray = Value::Node(7);
+        let de = ValueDeserializer::new(b"", &decoded.arena, &stray);
+        assert!(<Vec<u8> as serde::Deserialize>::deserialize(de).is_err());
     }
 
     /// `Vec<u8>` through `deserialize_bytes`, as `serde_bytes` would ask for it.

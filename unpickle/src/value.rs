@@ -336,12 +336,13 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::DateTime(_) => "datetime",
             Value::Global(_) => "global",
-            Value::Node(id) => match arena.node(*id) {
-                Node::List(_) => "list",
-                Node::Tuple(_) => "tuple",
-                Node::Dict(_) => "dict",
-                Node::Set(_) => "set",
-                Node::FrozenSet(_) => "frozenset",
+            Value::Node(id) => match arena.get(*id) {
+                Some(Node::List(_)) => "list",
+                Some(Node::Tuple(_)) => "tuple",
+                Some(Node::Dict(_)) => "dict",
+                Some(Node::Set(_)) => "set",
+                Some(Node::FrozenSet(_)) => "frozenset",
+                None => "container of another pickle",
             },
         }
     }
@@ -352,6 +353,15 @@ impl Value {
 struct Cx<'a> {
     input: &'a [u8],
     arena: &'a Arena,
+}
+
+impl<'a> Cx<'a> {
+    /// The container `id` (an error, not a panic, for a value paired with another arena).
+    fn node(&self, id: u32) -> Result<&'a Node, PickleError> {
+        self.arena
+            .get(id)
+            .ok_or_else(|| PickleError::Value("a container that is not in this pickle".into()))
+    }
 }
 
 /// A deserializer over one value of a checked arena.
@@ -457,7 +467,7 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
             Value::Bytes(b) => visitor.visit_bytes(b.get(self.cx.input)?),
             Value::DateTime(dt) => visitor.visit_string(dt.to_string()),
             Value::Global(_) => Err(self.invalid(&visitor)),
-            Value::Node(id) => match self.cx.arena.node(*id) {
+            Value::Node(id) => match self.cx.node(*id)? {
                 Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => visitor
                     .visit_seq(SeqAccess {
                         cx: self.cx,
@@ -555,7 +565,7 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
     ) -> Res<V::Value> {
         match self.value {
             Value::Str(s) => visitor.visit_enum(s.get(self.cx.input)?.into_deserializer()),
-            Value::Node(id) => match self.cx.arena.node(*id) {
+            Value::Node(id) => match self.cx.node(*id)? {
                 Node::Dict(entries) if entries.len() == 1 => visitor.visit_enum(EnumAccess {
                     cx: self.cx,
                     variant: &entries[0].0,
