@@ -150,6 +150,7 @@ mod tests {
         let stray = Value::Node(7);
         let de = ValueDeserializer::new(b"", &decoded.arena, &stray);
         assert!(<Vec<u8> as serde::Deserialize>::deserialize(de).is_err());
+        assert!(decoded.arena.check(&stray, Decoded::limits(0)).is_err());
     }
 
     /// `Vec<u8>` through `deserialize_bytes`, as `serde_bytes` would ask for it.

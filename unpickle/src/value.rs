@@ -256,6 +256,11 @@ impl Arena {
         let Some(root) = leaf(root)? else {
             return Ok(());
         };
+        // Every container's children are in its arena (the reader builds them so); the root
+        // comes from the caller.
+        if self.get(root).is_none() {
+            return Err(PickleError::decode("the value is not in this arena"));
+        }
         let mut stack = vec![root];
         while let Some(&id) = stack.last() {
             match state[id as usize] {
