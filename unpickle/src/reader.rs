@@ -11,12 +11,13 @@
 
 mod dispatch;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::datetime::{PyDateTime, STATE_LEN};
 use crate::error::PickleError;
-use crate::value::{Arena, Blob, Global, Limits, Node, Span, Text, Value};
+use crate::value::{keep_for_next, Arena, Blob, Global, Limits, Node, Span, Text, Value};
 
 type Result<T> = std::result::Result<T, PickleError>;
 
@@ -50,23 +51,52 @@ impl Decoded {
     }
 }
 
+/// The reader's working vectors, kept by each thread from one read to the next (emptied; see
+/// [`keep_for_next`]): a cache entry's decode then allocates only what it hands out.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: Vec<Option<Value>>,
+    hashable_tuple: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 /// Decodes a pickle (any protocol 0 to 5) and checks the result against the limits.
 pub fn read(input: &[u8]) -> Result<Decoded> {
+    let scratch = SCRATCH.with(RefCell::take);
     let mut r = Reader {
         input,
         pos: 0,
-        stack: Vec::with_capacity(16),
-        marks: Vec::with_capacity(4),
-        memo: Memo::default(),
+        stack: scratch.stack,
+        marks: scratch.marks,
+        memo: Memo {
+            dense: scratch.memo,
+            ..Memo::default()
+        },
         arena: Arena::default(),
-        hashable_tuple: Vec::new(),
+        hashable_tuple: scratch.hashable_tuple,
         work: 0,
         max_work: 1_000_000 + 4 * input.len() as u64,
     };
-    let root = r.run()?;
+    let root = r.run();
+    let mut kept = Scratch {
+        stack: std::mem::take(&mut r.stack),
+        marks: std::mem::take(&mut r.marks),
+        memo: std::mem::take(&mut r.memo.dense),
+        hashable_tuple: std::mem::take(&mut r.hashable_tuple),
+    };
+    keep_for_next(&mut kept.stack);
+    keep_for_next(&mut kept.marks);
+    keep_for_next(&mut kept.memo);
+    keep_for_next(&mut kept.hashable_tuple);
+    SCRATCH.with(|s| *s.borrow_mut() = kept);
     let decoded = Decoded {
         arena: r.arena,
-        root,
+        root: root?,
     };
     decoded
         .arena
@@ -572,6 +602,20 @@ mod tests {
         assert!(root(b"\x80\x02\x8b\xff\xff\xff\x7f\x00.").is_err());
         assert!(root(b"\x80\x02\x8b\xff\xff\xff\xff\x00.").is_err());
         assert!(root(b"\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xffN.").is_err());
+    }
+
+    #[test]
+    fn a_read_sees_nothing_of_the_read_before_it_on_the_thread() {
+        // Cut short after memoizing a str (MARK and the str left on the stack too).
+        assert!(root(b"\x80\x02(X\x01\x00\x00\x00aq\x00").is_err());
+        // The memo, the stack and the marks start empty again.
+        assert!(
+            root(b"\x80\x02h\x00.").is_err(),
+            "memo entry 0 is not there"
+        );
+        assert!(root(b"\x80\x02e.").is_err(), "no mark is left");
+        let d = root(b"\x80\x02K\x07.").unwrap();
+        assert!(matches!(d.root, Value::Int(7)));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ([`Arena::check`]): no cycles, bounded depth and bounded expansion, so handing the value out as
 //! a tree is always bounded in time and memory.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -213,6 +214,33 @@ pub struct Limits {
     pub max_expansion: u64,
 }
 
+/// Where [`Arena::check`] is with a node.
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    New,
+    Open,
+    Done { depth: usize, size: u64 },
+}
+
+thread_local! {
+    /// [`Arena::check`]'s working vectors, kept by each thread from one check to the next.
+    static CHECK_SCRATCH: RefCell<(Vec<State>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The most elements a working vector kept by a thread between reads has room for: a large
+/// pickle's vectors are freed, not kept.
+const SCRATCH_KEPT: usize = 4096;
+
+/// Empties a working vector for the next read or check, or frees it if it grew past
+/// [`SCRATCH_KEPT`].
+pub(crate) fn keep_for_next<T>(v: &mut Vec<T>) {
+    if v.capacity() > SCRATCH_KEPT {
+        *v = Vec::new();
+    } else {
+        v.clear();
+    }
+}
+
 impl Arena {
     pub(crate) fn push(&mut self, node: Node) -> Value {
         let id = self.nodes.len() as u32;
@@ -237,13 +265,29 @@ impl Arena {
     /// stray global, depth and expansion within `limits`. Iterative, so hostile nesting cannot
     /// overflow the stack; each node is visited once, so shared nodes cost nothing extra here.
     pub fn check(&self, root: &Value, limits: Limits) -> Result<(), PickleError> {
-        #[derive(Clone, Copy, PartialEq)]
-        enum State {
-            New,
-            Open,
-            Done { depth: usize, size: u64 },
-        }
-        let mut state = vec![State::New; self.nodes.len()];
+        CHECK_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let (state, stack) = &mut *scratch;
+                let checked = self.check_with(root, limits, state, stack);
+                keep_for_next(state);
+                keep_for_next(stack);
+                checked
+            }
+            Err(_) => self.check_with(root, limits, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    /// [`check`](Self::check) with working vectors of the caller's (emptied first).
+    fn check_with(
+        &self,
+        root: &Value,
+        limits: Limits,
+        state: &mut Vec<State>,
+        stack: &mut Vec<u32>,
+    ) -> Result<(), PickleError> {
+        state.clear();
+        state.resize(self.nodes.len(), State::New);
+        stack.clear();
         let leaf = |v: &Value| -> Result<Option<u32>, PickleError> {
             match v {
                 Value::Node(id) => Ok(Some(*id)),
@@ -261,7 +305,7 @@ impl Arena {
         if self.get(root).is_none() {
             return Err(PickleError::decode("the value is not in this arena"));
         }
-        let mut stack = vec![root];
+        stack.push(root);
         while let Some(&id) = stack.last() {
             match state[id as usize] {
                 State::Done { .. } => {
