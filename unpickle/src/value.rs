@@ -227,9 +227,10 @@ thread_local! {
     static CHECK_SCRATCH: RefCell<(Vec<State>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// The most elements a working vector kept by a thread between reads has room for: a large
-/// pickle's vectors are freed, not kept.
-const SCRATCH_KEPT: usize = 4096;
+/// The most elements a working vector kept by a thread between reads has room for: 256 holds a
+/// typical cache entry's, and a thread then keeps at most about 30 KB; a larger pickle's vectors
+/// are freed, not kept.
+const SCRATCH_KEPT: usize = 256;
 
 /// Empties a working vector for the next read or check, or frees it if it grew past
 /// [`SCRATCH_KEPT`].
