@@ -93,7 +93,7 @@ pub fn read(input: &[u8]) -> Result<Decoded> {
     keep_for_next(&mut kept.marks);
     keep_for_next(&mut kept.memo);
     keep_for_next(&mut kept.hashable_tuple);
-    SCRATCH.with(|s| *s.borrow_mut() = kept);
+    SCRATCH.with(|s| s.replace(kept));
     let decoded = Decoded {
         arena: r.arena,
         root: root?,
@@ -287,83 +287,65 @@ impl<'i> Reader<'i> {
         Ok(out)
     }
 
-    /// The container just below the mark at `mark` (the target of `APPENDS`, `SETITEMS`), which
-    /// must be above the mark before it.
-    fn container_below(&self, mark: usize, what: &str) -> Result<u32> {
-        if mark == 0 || mark <= self.fence() {
+    /// Where the last `n` values begin on the stack (the items of `APPEND`, `SETITEM`): they
+    /// must all be above the last mark.
+    fn last_items(&self, n: usize) -> Result<usize> {
+        match self.stack.len().checked_sub(n) {
+            Some(at) if at >= self.fence() => Ok(at),
+            _ => err("unpickling stack underflow"),
+        }
+    }
+
+    /// The container just below the items beginning at `at`, which must be above the last mark.
+    fn container_below(&self, at: usize, what: &str) -> Result<u32> {
+        if at == 0 || at <= self.fence() {
             return err("unpickling stack underflow");
         }
-        match self.stack.get(mark - 1) {
+        match self.stack.get(at - 1) {
             Some(Value::Node(id)) => Ok(*id),
             Some(_) => err(format!("{what} to something that is not a container")),
             None => err("unpickling stack underflow"),
         }
     }
 
-    /// `APPENDS`: the items above the mark move into the list below it (no vector in between:
-    /// this is how every list of a protocol 2+ pickle is filled).
-    fn appends(&mut self) -> Result<()> {
-        let mark = self.pop_mark_index()?;
-        let id = self.container_below(mark, "APPEND")?;
+    /// `APPENDS` (the items above the mark) and `APPEND` (the last value): the items from `at`
+    /// on move into the list below them, with no vector in between (this is how every list of
+    /// a protocol 2+ pickle is filled).
+    fn append_from(&mut self, at: usize) -> Result<()> {
+        let id = self.container_below(at, "APPEND")?;
         match self.arena.node_mut(id) {
             Node::List(v) => {
-                v.extend(self.stack.drain(mark..));
+                v.extend(self.stack.drain(at..));
                 Ok(())
             }
             _ => err("APPEND to something that is not a list"),
         }
     }
 
-    /// `SETITEMS`: the key-value pairs above the mark move into the dict below it (keys
-    /// checked hashable first; no vector in between).
-    fn set_items(&mut self) -> Result<()> {
-        let mark = self.pop_mark_index()?;
-        if (self.stack.len() - mark) % 2 != 0 {
+    /// `SETITEMS` (the pairs above the mark) and `SETITEM` (the last pair): the key-value pairs
+    /// from `at` on move into the dict below them (keys checked hashable first; no vector in
+    /// between).
+    fn set_items_from(&mut self, at: usize) -> Result<()> {
+        if (self.stack.len() - at) % 2 != 0 {
             return err("odd number of items for a dict");
         }
-        if !self.stack[mark..]
+        if !self.stack[at..]
             .iter()
             .step_by(2)
             .all(|k| self.is_hashable(k))
         {
             return err("unhashable type (list, dict or set) used as a dict key");
         }
-        let id = self.container_below(mark, "SETITEM")?;
+        let id = self.container_below(at, "SETITEM")?;
         match self.arena.node_mut(id) {
             Node::Dict(v) => {
-                let mut items = self.stack.drain(mark..);
+                let mut items = self.stack.drain(at..);
                 v.reserve(items.len() / 2);
                 while let (Some(k), Some(value)) = (items.next(), items.next()) {
                     v.push((k, value));
                 }
                 Ok(())
             }
-            _ => err("SETITEM on something that is not a dict"),
-        }
-    }
-
-    fn extend_list(&mut self, items: impl IntoIterator<Item = Value>) -> Result<()> {
-        match self.top()? {
-            Value::Node(id) => match self.arena.node_mut(*id) {
-                Node::List(v) => {
-                    v.extend(items);
-                    Ok(())
-                }
-                _ => err("APPEND to something that is not a list"),
-            },
-            _ => err("APPEND to something that is not a list"),
-        }
-    }
-
-    fn extend_dict(&mut self, pairs: impl IntoIterator<Item = (Value, Value)>) -> Result<()> {
-        match self.top()? {
-            Value::Node(id) => match self.arena.node_mut(*id) {
-                Node::Dict(v) => {
-                    v.extend(pairs);
-                    Ok(())
-                }
-                _ => err("SETITEM on something that is not a dict"),
-            },
             _ => err("SETITEM on something that is not a dict"),
         }
     }
@@ -622,6 +604,20 @@ mod tests {
     fn recursive_list_is_refused() {
         // l = []; l.append(l)
         assert!(root(b"\x80\x02]q\x00h\x00a.").is_err());
+    }
+
+    #[test]
+    fn append_and_setitem_reach_only_a_container_above_the_last_mark() {
+        // [1] and {1: 2} by APPEND and SETITEM, as CPython writes one-item containers.
+        assert!(root(b"\x80\x02]K\x01a.").is_ok());
+        assert!(root(b"\x80\x02}K\x01K\x02s.").is_ok());
+        // The item, or the container, below the mark; nothing to append to; not a container.
+        assert!(root(b"\x80\x02](K\x01a.").is_err());
+        assert!(root(b"\x80\x02}K\x01(K\x02s.").is_err());
+        assert!(root(b"\x80\x02}(K\x01K\x02s.").is_err());
+        assert!(root(b"\x80\x02K\x01a.").is_err());
+        assert!(root(b"\x80\x02K\x01K\x02a.").is_err());
+        assert!(root(b"\x80\x02]K\x01K\x02s.").is_err());
     }
 
     #[test]

@@ -266,16 +266,12 @@ impl Arena {
     /// stray global, depth and expansion within `limits`. Iterative, so hostile nesting cannot
     /// overflow the stack; each node is visited once, so shared nodes cost nothing extra here.
     pub fn check(&self, root: &Value, limits: Limits) -> Result<(), PickleError> {
-        CHECK_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => {
-                let (state, stack) = &mut *scratch;
-                let checked = self.check_with(root, limits, state, stack);
-                keep_for_next(state);
-                keep_for_next(stack);
-                checked
-            }
-            Err(_) => self.check_with(root, limits, &mut Vec::new(), &mut Vec::new()),
-        })
+        let (mut state, mut stack) = CHECK_SCRATCH.with(RefCell::take);
+        let checked = self.check_with(root, limits, &mut state, &mut stack);
+        keep_for_next(&mut state);
+        keep_for_next(&mut stack);
+        CHECK_SCRATCH.with(|s| s.replace((state, stack)));
+        checked
     }
 
     /// [`check`](Self::check) with working vectors of the caller's (emptied first).

@@ -123,9 +123,14 @@ fn decode_envelope(bytes: &[u8]) -> Result<Envelope, PickleError> {
     let mut value = None;
     let mut expiration = None;
     for (k, v) in entries {
-        match k {
-            Value::Str(k) if k.get(bytes)? == "value" => value = Some(v.clone()),
-            Value::Str(k) if k.get(bytes)? == "expiration_date" => expiration = Some(v.clone()),
+        // A key that is not a str is no envelope key either.
+        let key = match k {
+            Value::Str(k) => k.get(bytes)?,
+            _ => "",
+        };
+        match key {
+            "value" => value = Some(v.clone()),
+            "expiration_date" => expiration = Some(v.clone()),
             _ => {
                 return Err(PickleError::decode(
                     "the envelope has a key other than 'value' and 'expiration_date'",

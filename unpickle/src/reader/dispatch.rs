@@ -189,19 +189,21 @@ impl<'i> Reader<'i> {
                     self.new_node(Node::FrozenSet(items))?;
                 }
                 op::APPEND => {
-                    let v = self.pop()?;
-                    self.extend_list(std::iter::once(v))?;
+                    let at = self.last_items(1)?;
+                    self.append_from(at)?;
                 }
-                op::APPENDS => self.appends()?,
+                op::APPENDS => {
+                    let at = self.pop_mark_index()?;
+                    self.append_from(at)?;
+                }
                 op::SETITEM => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    if !self.is_hashable(&k) {
-                        return err("unhashable type (list, dict or set) used as a dict key");
-                    }
-                    self.extend_dict(std::iter::once((k, v)))?;
+                    let at = self.last_items(2)?;
+                    self.set_items_from(at)?;
                 }
-                op::SETITEMS => self.set_items()?,
+                op::SETITEMS => {
+                    let at = self.pop_mark_index()?;
+                    self.set_items_from(at)?;
+                }
                 op::ADDITEMS => {
                     let items = self.pop_mark()?;
                     self.check_hashable(&items)?;
